@@ -1,0 +1,3 @@
+//! The window's views.
+
+pub mod slice;

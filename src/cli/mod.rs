@@ -1,0 +1,93 @@
+//! Command-line interface: argument parsing and the headless commands.
+
+pub mod info;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Warpbench: medical image registration workbench. Without a command it opens the window on the
+/// built-in demo case.
+#[derive(Parser, Debug)]
+#[command(name = "warpbench", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Summarise a NIfTI image (.nii, .nii.gz) or a landmark file (.csv, .fcsv, .mrk.json, .txt).
+    Info {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Image whose grid converts voxel-index landmarks (.txt) to world mm.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Voxel-index landmarks count from 1 rather than 0.
+        #[arg(long)]
+        one_based: bool,
+        file: PathBuf,
+    },
+    /// Open the shared GPU device, name it, and check a compute kernel against its CPU reference.
+    Gpu,
+    /// Rebuild the built-in demo case (assets/demo) from the MNI152 2009a templates.
+    MakeDemo {
+        #[arg(long, default_value = "../shared/data/mni152-2009a")]
+        mni: PathBuf,
+        #[arg(long, default_value = "assets/demo")]
+        out: PathBuf,
+    },
+}
+
+/// Runs a headless command.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Info {
+            json,
+            image,
+            one_based,
+            file,
+        } => info::run(&file, json, image.as_deref(), one_based),
+        Command::Gpu => gpu_check(),
+        Command::MakeDemo { mni, out } => {
+            let case = crate::demo::generate(&mni)?;
+            case.write(&out)?;
+            println!(
+                "wrote {} (fixed {:?}, moving {:?}, {} landmark pairs)",
+                out.display(),
+                case.fixed.grid().dims(),
+                case.moving.grid().dims(),
+                case.fixed_landmarks.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn gpu_check() -> anyhow::Result<()> {
+    use crate::volume::{Grid, ScalarVolume};
+    let ctx = crate::gpu::GpuContext::new()?;
+    println!("{}", ctx.describe());
+    let source_grid = Grid::axis_aligned([17, 13, 11], [1.0, 1.2, 2.0], [-5.0, 3.0, 1.0])?;
+    let values = (0..source_grid.voxel_count())
+        .map(|i| ((i * 7919) % 101) as f32)
+        .collect();
+    let source = ScalarVolume::new(source_grid, values)?;
+    let target = Grid::axis_aligned([20, 20, 20], [0.9, 0.9, 0.9], [-6.0, 2.0, 0.0])?;
+    let gpu = crate::gpu::kernels::resample::ResampleKernel::new(&ctx)
+        .run(&ctx, &source, &target, -1.0)?;
+    let cpu = crate::volume::resample::resample_scalar(&source, &target, -1.0);
+    let worst = gpu
+        .data()
+        .iter()
+        .zip(cpu.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    println!("resample kernel vs CPU reference: max difference {worst:.2e}");
+    anyhow::ensure!(
+        worst < 1e-3,
+        "the GPU resample kernel disagrees with its CPU reference"
+    );
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Typed errors of the engine: each names the file (when there is one) and what is wrong with it.
+
+use std::path::{Path, PathBuf};
+
+/// Everything the engine can report as failed. The app shows these; the CLI prints them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is readable but its content is not what it should be.
+    #[error("{path}: {problem}")]
+    Format { path: PathBuf, problem: String },
+    /// Two inputs that must agree (grids, channel counts, landmark counts) do not.
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("no usable GPU adapter: {0}")]
+    NoGpu(String),
+    #[error("GPU: {0}")]
+    Gpu(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn format(path: &Path, problem: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `GpuContext`: the one wgpu instance, adapter, device and queue that the UI, our compute kernels
+//! and burn share.
+//!
+//! Headless runs (CLI, tests, benchmarks) create it with [`GpuContext::new`]. The window lets eframe
+//! create the device with [`device_descriptor`] (so a surface-compatible adapter is chosen) and wraps
+//! eframe's device with [`GpuContext::from_parts`]; either way the requirements live here.
+
+use crate::error::{Error, Result};
+use std::sync::{Arc, OnceLock};
+
+/// What the engine asks of a device: the adapter's own limits (wgpu's defaults cap a storage binding
+/// at 128 MiB, too small for a 37 M-voxel CT) and its features, less the experimental ones and
+/// mappable primary buffers (slow on discrete GPUs).
+pub fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+    let features = adapter.features()
+        - wgpu::Features::all_experimental_mask()
+        - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS;
+    wgpu::DeviceDescriptor {
+        label: Some("warpbench"),
+        required_features: features,
+        required_limits: adapter.limits(),
+        ..Default::default()
+    }
+}
+
+/// The shared device. Cheap to clone (wgpu handles are reference counted).
+#[derive(Clone)]
+pub struct GpuContext {
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    burn: Arc<OnceLock<burn::tensor::Device>>,
+}
+
+impl GpuContext {
+    /// Creates the instance, picks the highest-performance adapter and opens a device on it.
+    pub fn new() -> Result<GpuContext> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|e| {
+            Error::NoGpu(format!(
+                "{e}. On a machine without a GPU install Mesa's software Vulkan driver \
+                 (Debian: apt-get install mesa-vulkan-drivers)"
+            ))
+        })?;
+        let (device, queue) = pollster::block_on(
+            adapter.request_device(&device_descriptor(&adapter)),
+        )
+        .map_err(|e| {
+            Error::Gpu(format!(
+                "cannot open a device on {}: {e}",
+                adapter.get_info().name
+            ))
+        })?;
+        Ok(GpuContext::from_parts(instance, adapter, device, queue))
+    }
+
+    /// Wraps a device created elsewhere (eframe's renderer) and logs what it runs on.
+    pub fn from_parts(
+        instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> GpuContext {
+        let ctx = GpuContext {
+            instance,
+            adapter,
+            device,
+            queue,
+            burn: Arc::default(),
+        };
+        log::info!("GPU: {}", ctx.describe());
+        ctx
+    }
+
+    /// Adapter name, backend and the largest storage binding, e.g. for logs and `--version`.
+    pub fn describe(&self) -> String {
+        let info = self.adapter.get_info();
+        let limits = self.device.limits();
+        format!(
+            "{} ({:?}, {:?}); max storage binding {} MiB, max buffer {} MiB",
+            info.name,
+            info.backend,
+            info.device_type,
+            limits.max_storage_buffer_binding_size >> 20,
+            limits.max_buffer_size >> 20
+        )
+    }
+
+    /// Whether this is a software rasteriser (lavapipe, llvmpipe, WARP): slow, but exact enough.
+    pub fn is_software(&self) -> bool {
+        self.adapter.get_info().device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The burn device on this same wgpu device, registered with burn on first use (burn keys its
+    /// runtime by registration, so registering twice would split the device).
+    pub fn burn_device(&self) -> Result<burn::tensor::Device> {
+        if let Some(device) = self.burn.get() {
+            return Ok(device.clone());
+        }
+        let setup = burn::tensor::wgpu::WgpuSetup {
+            instance: self.instance.clone(),
+            adapter: self.adapter.clone(),
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            backend: self.adapter.get_info().backend,
+        };
+        let device = burn::tensor::Device::wgpu_options()
+            .setup(setup)
+            .init()
+            .map_err(|e| Error::Gpu(format!("burn cannot use the shared device: {e}")))?;
+        Ok(self.burn.get_or_init(|| device).clone())
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per compute shader: parameters, pipeline and dispatch.
+
+pub mod resample;

@@ -1,0 +1,8 @@
+//! The shared GPU device and the compute kernels that run on it.
+
+pub mod buffer;
+pub mod context;
+pub mod kernels;
+pub mod shaders;
+
+pub use context::GpuContext;

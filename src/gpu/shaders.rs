@@ -1,0 +1,16 @@
+//! The WGSL sources of `shaders/`, embedded at build time, each prefixed by the shared prelude.
+
+/// Shared structs and helpers (`common.wgsl`), prepended to every compute shader.
+pub const PRELUDE: &str = include_str!("../../shaders/common.wgsl");
+
+/// `(file name, source without prelude)` of every compute shader, for validation and pipelines.
+pub const COMPUTE: &[(&str, &str)] =
+    &[("resample.wgsl", include_str!("../../shaders/resample.wgsl"))];
+
+/// The full source of a compute shader: prelude, then the file.
+pub fn compute_source(name: &str) -> Option<String> {
+    COMPUTE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, src)| format!("{PRELUDE}\n{src}"))
+}

@@ -1,0 +1,21 @@
+//! Warpbench: a workbench for medical image registration.
+//!
+//! Modules depend one way: `volume` (grids, images, file formats) → `gpu` (the shared device and
+//! kernels) → `demo` → `cli` and `app`. Everything but `app` is free of UI code, so the CLI and the
+//! tests drive the engine directly; `tests/architecture.rs` enforces it. The layout follows
+//! `architecture-models.md` of the design notes; the engine stages (registration, evaluation,
+//! learning, sessions) join between `gpu` and the front ends as they are built.
+
+// Geometry code indexes several 3-arrays by the same axis; iterator chains there read worse.
+#![allow(clippy::needless_range_loop)]
+
+pub mod app;
+pub mod atomic;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod gpu;
+pub mod parallel;
+pub mod volume;
+
+pub use error::{Error, Result};

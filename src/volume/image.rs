@@ -1,0 +1,136 @@
+//! Volumes on a `Grid`: scalar images (f32), label maps (integer ids) and vector fields (mm, RAS).
+
+use super::grid::Grid;
+use crate::error::{Error, Result};
+
+fn check_len(what: &str, grid: &Grid, len: usize) -> Result<()> {
+    if len != grid.voxel_count() {
+        return Err(Error::Mismatch(format!(
+            "{what}: {len} values for a grid of {:?} ({} voxels)",
+            grid.dims(),
+            grid.voxel_count()
+        )));
+    }
+    Ok(())
+}
+
+/// A scalar image; intensities are computed as f32 whatever the file stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalarVolume {
+    grid: Grid,
+    data: Vec<f32>,
+}
+
+impl ScalarVolume {
+    pub fn new(grid: Grid, data: Vec<f32>) -> Result<Self> {
+        check_len("scalar volume", &grid, data.len())?;
+        Ok(ScalarVolume { grid, data })
+    }
+
+    pub fn filled(grid: Grid, value: f32) -> Self {
+        let data = vec![value; grid.voxel_count()];
+        ScalarVolume { grid, data }
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
+    pub fn at(&self, i: usize, j: usize, k: usize) -> f32 {
+        self.data[self.grid.index(i, j, k)]
+    }
+
+    /// Smallest and largest value; `(0, 0)` never happens since a grid has at least one voxel.
+    pub fn min_max(&self) -> (f32, f32) {
+        self.data
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+    }
+}
+
+/// A label map: integer structure ids per voxel, 0 for background.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelVolume {
+    grid: Grid,
+    data: Vec<i32>,
+}
+
+impl LabelVolume {
+    pub fn new(grid: Grid, data: Vec<i32>) -> Result<Self> {
+        check_len("label volume", &grid, data.len())?;
+        Ok(LabelVolume { grid, data })
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    pub fn data(&self) -> &[i32] {
+        &self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut [i32] {
+        &mut self.data
+    }
+
+    pub fn at(&self, i: usize, j: usize, k: usize) -> i32 {
+        self.data[self.grid.index(i, j, k)]
+    }
+
+    /// Label ids present, sorted, background (0) excluded.
+    pub fn ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = self.data.iter().copied().filter(|&v| v != 0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// A 3-vector per voxel, in world (RAS) millimetres; a displacement field when used as a transform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VectorField {
+    grid: Grid,
+    data: Vec<[f32; 3]>,
+}
+
+impl VectorField {
+    pub fn new(grid: Grid, data: Vec<[f32; 3]>) -> Result<Self> {
+        check_len("vector field", &grid, data.len())?;
+        Ok(VectorField { grid, data })
+    }
+
+    pub fn zeros(grid: Grid) -> Self {
+        let data = vec![[0.0; 3]; grid.voxel_count()];
+        VectorField { grid, data }
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    pub fn data(&self) -> &[[f32; 3]] {
+        &self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut [[f32; 3]] {
+        &mut self.data
+    }
+
+    pub fn at(&self, i: usize, j: usize, k: usize) -> [f32; 3] {
+        self.data[self.grid.index(i, j, k)]
+    }
+}

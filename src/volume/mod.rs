@@ -1,0 +1,11 @@
+//! Volumes in physical space and their file formats.
+
+pub mod grid;
+pub mod image;
+pub mod landmarks;
+pub mod nifti_io;
+pub mod resample;
+
+pub use grid::{Affine, Grid};
+pub use image::{LabelVolume, ScalarVolume, VectorField};
+pub use landmarks::{Landmark, LandmarkSet};

@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests: deterministic random volumes and the shared data folder.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use warpbench::volume::{Affine, Grid, ScalarVolume};
+
+/// A small deterministic generator (xorshift), so tests need no extra crate and never vary.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next_f64()
+    }
+}
+
+/// An oblique grid: rotated, anisotropic, off-origin.
+pub fn oblique_grid(dims: [usize; 3]) -> Grid {
+    let (a, b) = (0.3f64, -0.2f64);
+    let rz = [
+        [a.cos(), -a.sin(), 0.0],
+        [a.sin(), a.cos(), 0.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let rx = [
+        [1.0, 0.0, 0.0],
+        [0.0, b.cos(), -b.sin()],
+        [0.0, b.sin(), b.cos()],
+    ];
+    let spacing = [0.9, 1.3, 2.1];
+    let m = std::array::from_fn(|r| {
+        std::array::from_fn(|c| (0..3).map(|k| rz[r][k] * rx[k][c]).sum::<f64>() * spacing[c])
+    });
+    Grid::new(
+        dims,
+        Affine::from_linear_translation(m, [-12.5, 30.25, -7.0]),
+    )
+    .unwrap()
+}
+
+pub fn random_volume(grid: Grid, seed: u64) -> ScalarVolume {
+    let mut rng = Rng::new(seed);
+    let data = (0..grid.voxel_count())
+        .map(|_| rng.range(-100.0, 1000.0) as f32)
+        .collect();
+    ScalarVolume::new(grid, data).unwrap()
+}
+
+/// The shared data folder, or `None` to skip: `WARPBENCH_DATA` when set (then a missing folder
+/// fails the test), else `../shared/data` if it exists.
+pub fn shared_data() -> Option<PathBuf> {
+    match std::env::var_os("WARPBENCH_DATA") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "WARPBENCH_DATA={} is not a folder",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None => {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+            if dir.is_dir() {
+                Some(dir)
+            } else {
+                eprintln!("skipped: no ../shared/data and WARPBENCH_DATA is not set");
+                None
+            }
+        }
+    }
+}
+
+/// A file of the shared data folder; with `WARPBENCH_DATA` set, a missing file fails the test.
+pub fn shared_file(dir: &std::path::Path, relative: &str) -> PathBuf {
+    let path = dir.join(relative);
+    assert!(
+        path.is_file(),
+        "missing shared data file {}",
+        path.display()
+    );
+    path
+}

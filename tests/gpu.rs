@@ -1,0 +1,129 @@
+//! Shaders and kernels: every WGSL file validates with naga, and each kernel matches its CPU
+//! reference on the shared device (lavapipe where there is no GPU).
+
+mod common;
+
+use common::{oblique_grid, random_volume};
+use warpbench::gpu::GpuContext;
+use warpbench::gpu::kernels::resample::ResampleKernel;
+use warpbench::gpu::shaders;
+use warpbench::volume::Grid;
+use warpbench::volume::resample::resample_scalar;
+
+#[test]
+fn every_shader_file_is_embedded_and_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wgsl") && n != "common.wgsl")
+        .collect();
+    on_disk.sort();
+    let mut embedded: Vec<String> = shaders::COMPUTE
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    embedded.sort();
+    assert_eq!(
+        on_disk, embedded,
+        "shaders/ and gpu::shaders::COMPUTE disagree"
+    );
+    for (name, _) in shaders::COMPUTE {
+        let source = shaders::compute_source(name).unwrap();
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+}
+
+fn gpu() -> GpuContext {
+    GpuContext::new()
+        .expect("a GPU adapter (on a machine without GPU: apt-get install mesa-vulkan-drivers)")
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            if x.is_nan() && y.is_nan() {
+                0.0
+            } else {
+                (x - y).abs()
+            }
+        })
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn device_comes_up_with_the_adapter_limits() {
+    let ctx = gpu();
+    eprintln!("{}", ctx.describe());
+    assert_eq!(
+        ctx.device.limits().max_storage_buffer_binding_size,
+        ctx.adapter.limits().max_storage_buffer_binding_size
+    );
+}
+
+#[test]
+fn resample_kernel_matches_cpu_reference() {
+    let ctx = gpu();
+    let kernel = ResampleKernel::new(&ctx);
+    let source = random_volume(oblique_grid([23, 19, 17]), 11);
+    let c = source.grid().centre_mm();
+    let target = Grid::axis_aligned(
+        [31, 29, 27],
+        [1.1, 0.9, 1.3],
+        [c[0] - 17.0, c[1] - 13.0, c[2] - 16.0],
+    )
+    .unwrap();
+    let gpu_out = kernel.run(&ctx, &source, &target, -7.0).unwrap();
+    let cpu_out = resample_scalar(&source, &target, -7.0);
+    let inside = cpu_out.data().iter().filter(|&&v| v != -7.0).count();
+    assert!(
+        inside > 1000 && inside < target.voxel_count(),
+        "test grid should straddle the border"
+    );
+    // Values span ~1000; f32 coordinates on the GPU cost a few 1e-4 relative.
+    let diff = max_diff(gpu_out.data(), cpu_out.data());
+    assert!(diff < 0.5, "GPU and CPU resampling differ by {diff}");
+    let same = gpu_out
+        .data()
+        .iter()
+        .zip(cpu_out.data())
+        .filter(|(a, b)| (*a - *b).abs() < 1e-2)
+        .count();
+    assert!(
+        same as f64 > 0.999 * target.voxel_count() as f64,
+        "only {same} voxels agree"
+    );
+}
+
+#[test]
+fn resample_kernel_covers_more_than_65535_workgroups() {
+    let ctx = gpu();
+    let kernel = ResampleKernel::new(&ctx);
+    let grid = Grid::axis_aligned([171, 170, 150], [1.0; 3], [0.0; 3]).unwrap();
+    assert!(grid.voxel_count() > 65_535 * 64);
+    let source = random_volume(grid.clone(), 12);
+    let out = kernel.run(&ctx, &source, &grid, f32::NAN).unwrap();
+    assert_eq!(max_diff(out.data(), source.data()), 0.0);
+}
+
+#[test]
+fn burn_computes_on_the_shared_device() {
+    let ctx = gpu();
+    let device = ctx.burn_device().unwrap();
+    let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.5], &device);
+    let sum: f32 = t.sum().into_scalar();
+    assert_eq!(sum, 10.5);
+    assert!(
+        ctx.burn_device().is_ok(),
+        "a second call reuses the registration"
+    );
+}

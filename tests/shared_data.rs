@@ -1,0 +1,163 @@
+//! Real data from `../shared/data` (or `WARPBENCH_DATA`): `info --json` agrees with nibabel.
+//!
+//! `tests/reference/nibabel_info.json` was written by `tests/reference/nibabel_info.py` (nibabel
+//! 5.4.2) from the same files: dims, voxel sizes, affine, `aff2axcodes`, `get_fdata()` range and
+//! the world bounds of the voxel centres.
+
+mod common;
+
+use serde_json::Value;
+use warpbench::cli::info::image_summary;
+
+fn reference() -> Value {
+    let text = include_str!("reference/nibabel_info.json");
+    serde_json::from_str(text).unwrap()
+}
+
+fn close(a: &Value, b: &Value, tol: f64, what: &str, file: &str) {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{file}: {what} length");
+            for (p, q) in x.iter().zip(y) {
+                close(p, q, tol, what, file);
+            }
+        }
+        _ => {
+            let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{file}: {what} {x} vs nibabel {y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn info_matches_nibabel_on_every_shared_image() {
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    let reference = reference();
+    let files = reference["files"].as_object().unwrap();
+    assert!(files.len() >= 23);
+    for (name, expected) in files {
+        let path = common::shared_file(&dir, name);
+        let ours = image_summary(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(ours["dims"], expected["dims"], "{name}: dims");
+        assert_eq!(
+            ours["orientation"], expected["orientation"],
+            "{name}: orientation"
+        );
+        assert_eq!(ours["dtype"], expected["dtype"], "{name}: dtype");
+        close(
+            &ours["spacing"],
+            &expected["spacing"],
+            1e-6,
+            "spacing",
+            name,
+        );
+        close(
+            &ours["spacing"],
+            &expected["zooms"],
+            1e-4,
+            "spacing vs zooms",
+            name,
+        );
+        close(&ours["affine"], &expected["affine"], 1e-4, "affine", name);
+        close(&ours["min"], &expected["min"], 1e-6, "min", name);
+        close(&ours["max"], &expected["max"], 1e-6, "max", name);
+        close(
+            &ours["world_min"],
+            &expected["world_min"],
+            1e-4,
+            "world_min",
+            name,
+        );
+        close(
+            &ours["world_max"],
+            &expected["world_max"],
+            1e-4,
+            "world_max",
+            name,
+        );
+    }
+}
+
+#[test]
+fn every_shared_image_is_covered_by_the_reference() {
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    let reference = reference();
+    let files = reference["files"].as_object().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let sub = entry.unwrap().path();
+        if !sub.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&sub).unwrap() {
+            let file = file.unwrap().path();
+            if file.to_string_lossy().ends_with(".nii.gz") {
+                let rel = file
+                    .strip_prefix(&dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                assert!(
+                    files.contains_key(&rel),
+                    "{rel} is not in nibabel_info.json: rerun nibabel_info.py"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn four_d_label_file_reads_as_channels() {
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    let path = common::shared_file(&dir, "headneck-ct/label_4d.nii.gz");
+    let channels = warpbench::volume::nifti_io::read_label_channels(&path).unwrap();
+    assert_eq!(channels.len(), 2);
+    for c in &channels {
+        assert_eq!(c.grid().dims(), [128, 128, 37]);
+        assert!(!c.ids().is_empty(), "an empty channel");
+    }
+    assert!(warpbench::volume::nifti_io::read_labels(&path).is_err());
+}
+
+#[test]
+fn brain_pair_shares_world_space_despite_different_grids() {
+    // subjB is 256³ LIA, subjA 160×192×224 LIA: resampling B's labels onto A's grid through world
+    // space must keep B's anatomy where it is (the label volumes agree in their centroids).
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    use warpbench::volume::nifti_io::read_labels;
+    let b = read_labels(&common::shared_file(&dir, "brain-pair/subjB_aseg.nii.gz")).unwrap();
+    let a = read_labels(&common::shared_file(&dir, "brain-pair/subjA_aseg.nii.gz")).unwrap();
+    let on_a = warpbench::volume::resample::resample_labels(&b, a.grid());
+    let centroid = |l: &warpbench::volume::LabelVolume| {
+        let [nx, ny, _] = l.grid().dims();
+        let mut sum = [0.0; 3];
+        let mut n = 0.0;
+        for (i, &v) in l.data().iter().enumerate() {
+            if v != 0 {
+                let w = l.grid().voxel_to_world([
+                    (i % nx) as f64,
+                    ((i / nx) % ny) as f64,
+                    (i / (nx * ny)) as f64,
+                ]);
+                (0..3).for_each(|a| sum[a] += w[a]);
+                n += 1.0;
+            }
+        }
+        sum.map(|s| s / n)
+    };
+    let (cb, ca) = (centroid(&b), centroid(&on_a));
+    assert!(
+        (0..3).all(|i| (cb[i] - ca[i]).abs() < 1.0),
+        "{cb:?} vs {ca:?}"
+    );
+}
