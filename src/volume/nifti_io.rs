@@ -283,8 +283,21 @@ pub fn write_labels(path: &Path, labels: &LabelVolume) -> Result<()> {
     }
 }
 
-/// Writes a vector field as 5D `[x, y, z, 1, 3]` float32 with intent `NIFTI_INTENT_VECTOR`.
+/// Writes a vector field as 5D `[x, y, z, 1, 3]` float32 with intent `NIFTI_INTENT_VECTOR`,
+/// components as they are.
 pub fn write_vector_field(path: &Path, field: &VectorField) -> Result<()> {
+    write_vectors(path, field, INTENT_VECTOR)
+}
+
+/// Writes a displacement field (RAS mm, the convention of `volume::warp`) with intent
+/// `NIFTI_INTENT_DISPVECT`. ITK (so ANTs, SimpleITK and Slicer) converts such vectors from RAS to its
+/// LPS physical space on reading, so they read it as the same transform.
+pub fn write_displacement(path: &Path, field: &VectorField) -> Result<()> {
+    write_vectors(path, field, INTENT_DISPVECT)
+}
+
+/// NIfTI stores the vector component as the slowest axis (dim 5).
+fn write_vectors(path: &Path, field: &VectorField, intent: i16) -> Result<()> {
     let n = field.grid().voxel_count();
     let mut planar = vec![0f32; 3 * n];
     for (v, x) in field.data().iter().enumerate() {
@@ -297,9 +310,24 @@ pub fn write_vector_field(path: &Path, field: &VectorField) -> Result<()> {
         field.grid(),
         &[1, 3],
         DataType::F32,
-        INTENT_VECTOR,
+        intent,
         bytemuck::cast_slice(&planar),
     )
+}
+
+/// Reads a displacement field into RAS mm. Intent `NIFTI_INTENT_DISPVECT` means RAS vectors (ours,
+/// and what ITK reads as such); any other intent is taken as ITK's own output (ANTs, greedy,
+/// SimpleITK write LPS vectors with `NIFTI_INTENT_VECTOR`) and converted from LPS.
+pub fn read_displacement(path: &Path) -> Result<VectorField> {
+    let intent = read_info(path)?.intent_code;
+    let mut field = read_vector_field(path)?;
+    if intent != INTENT_DISPVECT {
+        for v in field.data_mut() {
+            v[0] = -v[0];
+            v[1] = -v[1];
+        }
+    }
+    Ok(field)
 }
 
 fn is_gz(bytes: &[u8]) -> bool {
@@ -346,6 +374,14 @@ fn decode_raw(path: &Path, file: &[u8]) -> Result<RawNifti> {
     let data_len = data_bytes(path, &info)?;
     let needed = offset + data_len;
     check_memory(path, data_len + info.dims.iter().product::<usize>() * 4)?;
+    if compressed && let Some(whole) = inflate_whole(file, needed) {
+        return Ok(RawNifti {
+            info,
+            bytes: whole,
+            offset,
+            big_endian,
+        });
+    }
     bytes.reserve_exact(needed.saturating_sub(bytes.len()));
     stream
         .take((needed - bytes.len()) as u64)
@@ -367,6 +403,22 @@ fn decode_raw(path: &Path, file: &[u8]) -> Result<RawNifti> {
         offset,
         big_endian,
     })
+}
+
+/// Fast path for a single-member gzip file: libdeflate inflates the whole buffer in one call, about
+/// 1.4× faster than streaming zlib, but needs the output size, which the gzip trailer (ISIZE, the
+/// size modulo 2³²) gives. `None` sends the file through the streaming decoder instead, which also
+/// reports truncation and corruption precisely.
+fn inflate_whole(file: &[u8], needed: usize) -> Option<Vec<u8>> {
+    let trailer: [u8; 4] = file.get(file.len().checked_sub(4)?..)?.try_into().ok()?;
+    let isize = u32::from_le_bytes(trailer) as usize;
+    if isize != needed && !(isize > needed && isize - needed <= 1 << 20) {
+        return None;
+    }
+    let mut out = vec![0u8; isize];
+    let mut inflater = libdeflater::Decompressor::new();
+    let n = inflater.gzip_decompress(file, &mut out).ok()?;
+    (n == isize).then_some(out)
 }
 
 /// Validates the header; returns the info, the data offset and whether data are big-endian.
@@ -744,7 +796,6 @@ fn write_nifti(
     intent: i16,
     data: &[u8],
 ) -> Result<()> {
-    debug_assert!(intent == 0 || intent == INTENT_VECTOR || intent == INTENT_DISPVECT);
     let header = header_bytes(grid, extra, dtype, intent);
     let gz = path.to_string_lossy().ends_with(".gz");
     crate::atomic::write_with(path, |file| {
