@@ -14,6 +14,7 @@ pub mod atomic;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod parallel;
 pub mod volume;

@@ -43,3 +43,20 @@ fn engine_modules_do_not_use_ui_crates() {
         offenders.join("\n")
     );
 }
+
+#[test]
+fn one_wgpu_in_the_lock_file() {
+    // The UI, our kernels and burn must share one device, which needs one wgpu version.
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
+    let versions: Vec<&str> = lock
+        .split("[[package]]")
+        .filter(|p| p.lines().any(|l| l.trim() == "name = \"wgpu\""))
+        .filter_map(|p| p.lines().find(|l| l.starts_with("version")))
+        .collect();
+    assert_eq!(
+        versions.len(),
+        1,
+        "wgpu versions in Cargo.lock: {versions:?}"
+    );
+}

@@ -5,7 +5,7 @@ mod common;
 
 use common::{oblique_grid, random_volume};
 use warpbench::gpu::GpuContext;
-use warpbench::gpu::kernels::resample::ResampleKernel;
+use warpbench::gpu::kernels::warp::WarpKernel;
 use warpbench::gpu::shaders;
 use warpbench::volume::Grid;
 use warpbench::volume::resample::resample_scalar;
@@ -71,9 +71,9 @@ fn device_comes_up_with_the_adapter_limits() {
 }
 
 #[test]
-fn resample_kernel_matches_cpu_reference() {
+fn warp_kernel_resamples_like_the_cpu_reference() {
     let ctx = gpu();
-    let kernel = ResampleKernel::new(&ctx);
+    let kernel = WarpKernel::new(&ctx).unwrap();
     let source = random_volume(oblique_grid([23, 19, 17]), 11);
     let c = source.grid().centre_mm();
     let target = Grid::axis_aligned(
@@ -82,7 +82,7 @@ fn resample_kernel_matches_cpu_reference() {
         [c[0] - 17.0, c[1] - 13.0, c[2] - 16.0],
     )
     .unwrap();
-    let gpu_out = kernel.run(&ctx, &source, &target, -7.0).unwrap();
+    let gpu_out = kernel.resample(&ctx, &source, &target, -7.0).unwrap();
     let cpu_out = resample_scalar(&source, &target, -7.0);
     let inside = cpu_out.data().iter().filter(|&&v| v != -7.0).count();
     assert!(
@@ -105,13 +105,13 @@ fn resample_kernel_matches_cpu_reference() {
 }
 
 #[test]
-fn resample_kernel_covers_more_than_65535_workgroups() {
+fn warp_kernel_covers_more_than_65535_workgroups() {
     let ctx = gpu();
-    let kernel = ResampleKernel::new(&ctx);
+    let kernel = WarpKernel::new(&ctx).unwrap();
     let grid = Grid::axis_aligned([171, 170, 150], [1.0; 3], [0.0; 3]).unwrap();
     assert!(grid.voxel_count() > 65_535 * 64);
     let source = random_volume(grid.clone(), 12);
-    let out = kernel.run(&ctx, &source, &grid, f32::NAN).unwrap();
+    let out = kernel.resample(&ctx, &source, &grid, f32::NAN).unwrap();
     assert_eq!(max_diff(out.data(), source.data()), 0.0);
 }
 
@@ -125,5 +125,88 @@ fn burn_computes_on_the_shared_device() {
     assert!(
         ctx.burn_device().is_ok(),
         "a second call reuses the registration"
+    );
+}
+
+#[test]
+fn warp_kernel_matches_cpu_warp_with_a_displacement() {
+    use warpbench::volume::VectorField;
+    let ctx = gpu();
+    let kernel = WarpKernel::new(&ctx).unwrap();
+    let moving = random_volume(oblique_grid([21, 18, 15]), 13);
+    let c = moving.grid().centre_mm();
+    let fixed = Grid::axis_aligned(
+        [24, 22, 20],
+        [1.0, 1.1, 1.2],
+        [c[0] - 12.0, c[1] - 12.0, c[2] - 12.0],
+    )
+    .unwrap();
+    let mut rng = common::Rng::new(14);
+    let u = (0..fixed.voxel_count())
+        .map(|_| std::array::from_fn(|_| rng.range(-3.0, 3.0) as f32))
+        .collect();
+    let field = VectorField::new(fixed, u).unwrap();
+    let gpu_out = kernel.warp(&ctx, &moving, &field, f32::NAN).unwrap();
+    let cpu_out = warpbench::volume::warp::warp_scalar(&moving, &field, f32::NAN);
+    let same = gpu_out
+        .data()
+        .iter()
+        .zip(cpu_out.data())
+        .filter(|(a, b)| (a.is_nan() && b.is_nan()) || (*a - *b).abs() < 1e-2)
+        .count();
+    assert!(
+        same as f64 > 0.999 * field.grid().voxel_count() as f64,
+        "only {same} voxels agree"
+    );
+    assert!(
+        cpu_out.data().iter().filter(|v| v.is_nan()).count() > 100,
+        "test should reach outside"
+    );
+}
+
+#[test]
+fn smooth_kernel_matches_cpu_gaussian() {
+    use warpbench::gpu::kernels::smooth::SmoothKernel;
+    let ctx = gpu();
+    let vol = random_volume(oblique_grid([37, 29, 23]), 15);
+    for sigma in [[1.0, 1.0, 1.0], [0.0, 2.5, 0.7], [6.0, 0.5, 3.0]] {
+        let gpu_out = SmoothKernel::new(&ctx)
+            .unwrap()
+            .blur(&ctx, &vol, sigma)
+            .unwrap();
+        let cpu_out =
+            warpbench::volume::filter::gaussian_blur(vol.data(), vol.grid().dims(), sigma);
+        let diff = max_diff(gpu_out.data(), &cpu_out);
+        assert!(diff < 1e-2, "σ {sigma:?}: differ by {diff}");
+    }
+    assert!(
+        SmoothKernel::new(&ctx)
+            .unwrap()
+            .blur(&ctx, &vol, [20.0, 1.0, 1.0])
+            .is_err()
+    );
+}
+
+#[test]
+fn jacobian_kernel_matches_cpu_reference() {
+    use warpbench::gpu::kernels::jacobian::JacobianKernel;
+    use warpbench::volume::VectorField;
+    let ctx = gpu();
+    let grid = oblique_grid([19, 17, 13]);
+    let mut rng = common::Rng::new(16);
+    let u = (0..grid.voxel_count())
+        .map(|_| std::array::from_fn(|_| rng.range(-1.0, 1.0) as f32))
+        .collect();
+    let field = VectorField::new(grid, u).unwrap();
+    let gpu_out = JacobianKernel::new(&ctx)
+        .unwrap()
+        .determinant(&ctx, &field)
+        .unwrap();
+    let cpu_out = warpbench::eval::jacobian::jacobian_determinant(&field);
+    let diff = max_diff(gpu_out.data(), cpu_out.data());
+    assert!(diff < 1e-4, "det J differs by {diff}");
+    assert!(
+        cpu_out.data().iter().any(|&v| v <= 0.0),
+        "random fields should fold somewhere"
     );
 }

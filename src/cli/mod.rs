@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the headless commands.
 
+pub mod eval;
 pub mod info;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ pub enum Command {
         one_based: bool,
         file: PathBuf,
     },
+    /// Score a displacement field: Dice, HD95, TRE, folding, SDlogJ, similarity (JSON).
+    Eval(eval::EvalArgs),
     /// Open the shared GPU device, name it, and check a compute kernel against its CPU reference.
     Gpu,
     /// Rebuild the built-in demo case (assets/demo) from the MNI152 2009a templates.
@@ -49,6 +52,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             one_based,
             file,
         } => info::run(&file, json, image.as_deref(), one_based),
+        Command::Eval(args) => eval::run(&args),
         Command::Gpu => gpu_check(),
         Command::MakeDemo { mni, out } => {
             let case = crate::demo::generate(&mni)?;
@@ -75,8 +79,8 @@ fn gpu_check() -> anyhow::Result<()> {
         .collect();
     let source = ScalarVolume::new(source_grid, values)?;
     let target = Grid::axis_aligned([20, 20, 20], [0.9, 0.9, 0.9], [-6.0, 2.0, 0.0])?;
-    let gpu = crate::gpu::kernels::resample::ResampleKernel::new(&ctx)
-        .run(&ctx, &source, &target, -1.0)?;
+    let gpu =
+        crate::gpu::kernels::warp::WarpKernel::new(&ctx)?.resample(&ctx, &source, &target, -1.0)?;
     let cpu = crate::volume::resample::resample_scalar(&source, &target, -1.0);
     let worst = gpu
         .data()
@@ -84,7 +88,7 @@ fn gpu_check() -> anyhow::Result<()> {
         .zip(cpu.data())
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    println!("resample kernel vs CPU reference: max difference {worst:.2e}");
+    println!("warp kernel (resampling) vs CPU reference: max difference {worst:.2e}");
     anyhow::ensure!(
         worst < 1e-3,
         "the GPU resample kernel disagrees with its CPU reference"

@@ -2,6 +2,7 @@
 
 pub mod buffer;
 pub mod context;
+pub mod kernel;
 pub mod kernels;
 pub mod shaders;
 

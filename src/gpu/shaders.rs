@@ -4,8 +4,11 @@
 pub const PRELUDE: &str = include_str!("../../shaders/common.wgsl");
 
 /// `(file name, source without prelude)` of every compute shader, for validation and pipelines.
-pub const COMPUTE: &[(&str, &str)] =
-    &[("resample.wgsl", include_str!("../../shaders/resample.wgsl"))];
+pub const COMPUTE: &[(&str, &str)] = &[
+    ("jacobian.wgsl", include_str!("../../shaders/jacobian.wgsl")),
+    ("smooth.wgsl", include_str!("../../shaders/smooth.wgsl")),
+    ("warp.wgsl", include_str!("../../shaders/warp.wgsl")),
+];
 
 /// The full source of a compute shader: prelude, then the file.
 pub fn compute_source(name: &str) -> Option<String> {

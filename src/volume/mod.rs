@@ -1,10 +1,12 @@
 //! Volumes in physical space and their file formats.
 
+pub mod filter;
 pub mod grid;
 pub mod image;
 pub mod landmarks;
 pub mod nifti_io;
 pub mod resample;
+pub mod warp;
 
 pub use grid::{Affine, Grid};
 pub use image::{LabelVolume, ScalarVolume, VectorField};

@@ -22,7 +22,7 @@ fn source_from_target(source: &Grid, target: &Grid) -> Affine {
         .then_after(target.world_from_voxel())
 }
 
-fn snap(p: f64) -> f64 {
+pub(crate) fn snap(p: f64) -> f64 {
     let r = p.round();
     if (p - r).abs() < SNAP { r } else { p }
 }
@@ -50,7 +50,7 @@ pub fn trilinear_corners(dims: [usize; 3], p: [f64; 3]) -> Option<([[usize; 2]; 
 
 /// Trilinear interpolation of `values` (on `dims`) at continuous voxel index `p`, mixing `N` lanes.
 #[inline]
-fn trilinear<const N: usize>(
+pub(crate) fn trilinear<const N: usize>(
     dims: [usize; 3],
     p: [f64; 3],
     get: impl Fn(usize) -> [f32; N],

@@ -1,3 +1,5 @@
 //! One module per compute shader: parameters, pipeline and dispatch.
 
-pub mod resample;
+pub mod jacobian;
+pub mod smooth;
+pub mod warp;

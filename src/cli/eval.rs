@@ -1,0 +1,104 @@
+//! `warpbench eval`: score any displacement field (ours or another tool's) against labels,
+//! landmarks and images, writing the scores as JSON.
+
+use crate::eval::{EvalInputs, evaluate};
+use crate::volume::LandmarkSet;
+use crate::volume::nifti_io::{read_displacement, read_labels, read_scalar};
+use crate::volume::resample::resample_field;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Fixed image: its grid is where everything is scored.
+    #[arg(long)]
+    pub fixed: PathBuf,
+    /// Displacement field (RAS mm with NIFTI_INTENT_DISPVECT, or an ITK/ANTs LPS field).
+    #[arg(long)]
+    pub displacement: PathBuf,
+    /// Moving image, for NCC/MI/SSIM of the warped image and for voxel-index moving landmarks.
+    #[arg(long)]
+    pub moving: Option<PathBuf>,
+    #[arg(long, requires = "moving_labels")]
+    pub fixed_labels: Option<PathBuf>,
+    #[arg(long, requires = "fixed_labels")]
+    pub moving_labels: Option<PathBuf>,
+    #[arg(long, requires = "moving_landmarks")]
+    pub fixed_landmarks: Option<PathBuf>,
+    #[arg(long, requires = "fixed_landmarks")]
+    pub moving_landmarks: Option<PathBuf>,
+    /// Skip HD95 and ASSD (surface distances are the slowest part).
+    #[arg(long)]
+    pub no_surface: bool,
+    /// Where to write the JSON scores.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    let fixed = read_scalar(&args.fixed)?;
+    let mut field = read_displacement(&args.displacement)?;
+    if !field.grid().same_as(fixed.grid(), 1e-3) {
+        log::warn!(
+            "{}: not on the fixed grid; resampled onto it",
+            args.displacement.display()
+        );
+        field = resample_field(&field, fixed.grid());
+    }
+    let moving = args.moving.as_deref().map(read_scalar).transpose()?;
+    let labels = match (&args.fixed_labels, &args.moving_labels) {
+        (Some(f), Some(m)) => {
+            let f = read_labels(f)?;
+            let f = if f.grid().same_as(fixed.grid(), 1e-3) {
+                f
+            } else {
+                crate::volume::resample::resample_labels(&f, fixed.grid())
+            };
+            Some((f, read_labels(m)?))
+        }
+        _ => None,
+    };
+    let landmarks = match (&args.fixed_landmarks, &args.moving_landmarks) {
+        (Some(f), Some(m)) => Some((
+            LandmarkSet::read(f, Some(fixed.grid()))?,
+            LandmarkSet::read(m, moving.as_ref().map(|v| v.grid()))?,
+        )),
+        _ => None,
+    };
+    let report = evaluate(
+        &EvalInputs {
+            field: &field,
+            labels: labels.as_ref().map(|(f, m)| (f, m)),
+            landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
+            images: moving.as_ref().map(|m| (&fixed, m)),
+        },
+        !args.no_surface,
+    )?;
+    let json = serde_json::to_string_pretty(&report)?;
+    crate::atomic::write_bytes(&args.out, json.as_bytes())?;
+    println!("{}", summary_line(&report));
+    Ok(())
+}
+
+/// One line of the main scores, for terminals.
+pub fn summary_line(r: &crate::eval::EvalReport) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = r.dice_mean {
+        parts.push(format!("Dice {d:.4}"));
+    }
+    if let Some(d) = r.dice30 {
+        parts.push(format!("Dice30 {d:.4}"));
+    }
+    if let Some(h) = r.hd95_mean {
+        parts.push(format!("HD95 {h:.2} mm"));
+    }
+    if let (Some(b), Some(a)) = (r.tre_before_mm, r.tre_mean_mm) {
+        parts.push(format!("TRE {b:.2} → {a:.2} mm"));
+    }
+    parts.push(format!("det J ≤ 0: {:.2e}", r.fold_fraction));
+    parts.push(format!("SDlogJ {:.4}", r.sdlogj));
+    if let Some(n) = r.ncc {
+        parts.push(format!("NCC {n:.4}"));
+    }
+    parts.join(" · ")
+}

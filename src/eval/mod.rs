@@ -1,0 +1,123 @@
+//! Evaluation of a registration, one definition per measure (see each submodule's doc), used live
+//! by the app and by `warpbench eval`/`register`: label overlap, surface distances, landmark TRE,
+//! Jacobian determinant statistics and image similarity.
+
+pub mod jacobian;
+pub mod overlap;
+pub mod similarity;
+pub mod surface;
+pub mod tre;
+
+use crate::error::{Error, Result};
+use crate::volume::warp::{warp_labels, warp_scalar};
+use crate::volume::{LabelVolume, LandmarkSet, ScalarVolume, VectorField};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What to score: a displacement on the fixed grid plus any of labels, landmarks and images.
+pub struct EvalInputs<'a> {
+    pub field: &'a VectorField,
+    pub labels: Option<(&'a LabelVolume, &'a LabelVolume)>,
+    pub landmarks: Option<(&'a LandmarkSet, &'a LandmarkSet)>,
+    pub images: Option<(&'a ScalarVolume, &'a ScalarVolume)>,
+}
+
+/// The scores, as written to `metrics.json` (keys as named here; absent inputs give `null`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EvalReport {
+    pub dice_mean: Option<f64>,
+    /// Label id → Dice, over ids present in both label maps.
+    pub dice: BTreeMap<String, f64>,
+    pub dice30: Option<f64>,
+    pub hd95_mean: Option<f64>,
+    pub assd_mean: Option<f64>,
+    pub hd95: BTreeMap<String, f64>,
+    pub tre_before_mm: Option<f64>,
+    pub tre_mean_mm: Option<f64>,
+    pub tre_median_mm: Option<f64>,
+    pub tre_std_mm: Option<f64>,
+    pub tre_max_mm: Option<f64>,
+    pub tre30_mm: Option<f64>,
+    pub tre: Option<tre::TreReport>,
+    pub fold_fraction: f64,
+    pub folded_voxels: usize,
+    pub sdlogj: f64,
+    pub jacobian_min: f64,
+    pub jacobian_max: f64,
+    pub ncc: Option<f64>,
+    pub mi: Option<f64>,
+    pub nmi: Option<f64>,
+    pub ssim: Option<f64>,
+}
+
+/// Scores `inputs`. Labels must be on any grids (moving labels are warped by the field, fixed labels
+/// must be on the field's grid); `with_surface` adds HD95/ASSD, the slowest part.
+pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
+    let field = inputs.field;
+    let jac = jacobian::jacobian_stats(&jacobian::jacobian_determinant(field));
+    let mut report = EvalReport {
+        fold_fraction: jac.fold_fraction,
+        folded_voxels: jac.folded_voxels,
+        sdlogj: jac.sdlogj,
+        jacobian_min: jac.min,
+        jacobian_max: jac.max,
+        ..Default::default()
+    };
+    if let Some((fixed, moving)) = inputs.labels {
+        if !fixed.grid().same_as(field.grid(), 1e-3) {
+            return Err(Error::Mismatch(
+                "the fixed labels are not on the displacement field's grid".into(),
+            ));
+        }
+        let warped = warp_labels(moving, field);
+        let ids = overlap::shared_ids(fixed, moving);
+        if ids.is_empty() {
+            return Err(Error::Mismatch(
+                "the fixed and moving label maps share no label id".into(),
+            ));
+        }
+        let dice = overlap::dice_per_label(fixed, &warped, &ids);
+        let values: Vec<f64> = dice.values().copied().collect();
+        report.dice_mean = Some(overlap::mean(&values));
+        report.dice30 = Some(overlap::worst30_mean(&values));
+        report.dice = dice.iter().map(|(id, d)| (id.to_string(), *d)).collect();
+        if with_surface {
+            let distances: Vec<(i32, surface::SurfaceDistance)> = ids
+                .iter()
+                .filter_map(|&id| surface::surface_distance(fixed, &warped, id).map(|d| (id, d)))
+                .collect();
+            let hd: Vec<f64> = distances.iter().map(|(_, d)| d.hd95_mm).collect();
+            let asd: Vec<f64> = distances.iter().map(|(_, d)| d.assd_mm).collect();
+            report.hd95_mean = Some(overlap::mean(&hd));
+            report.assd_mean = Some(overlap::mean(&asd));
+            report.hd95 = distances
+                .iter()
+                .map(|(id, d)| (id.to_string(), d.hd95_mm))
+                .collect();
+        }
+    }
+    if let Some((fixed, moving)) = inputs.landmarks {
+        let t = tre::tre(fixed, moving, Some(field))?;
+        report.tre_before_mm = Some(t.before.mean);
+        report.tre_mean_mm = Some(t.after.mean);
+        report.tre_median_mm = Some(t.after.median);
+        report.tre_std_mm = Some(t.after.std);
+        report.tre_max_mm = Some(t.after.max);
+        report.tre30_mm = Some(t.after.worst30);
+        report.tre = Some(t);
+    }
+    if let Some((fixed, moving)) = inputs.images {
+        if !fixed.grid().same_as(field.grid(), 1e-3) {
+            return Err(Error::Mismatch(
+                "the fixed image is not on the displacement field's grid".into(),
+            ));
+        }
+        let warped = warp_scalar(moving, field, f32::NAN);
+        report.ncc = Some(similarity::ncc(fixed, &warped));
+        let (mi, nmi) = similarity::mutual_information(fixed, &warped);
+        report.mi = Some(mi);
+        report.nmi = Some(nmi);
+        report.ssim = Some(similarity::ssim(fixed, &warped));
+    }
+    Ok(report)
+}

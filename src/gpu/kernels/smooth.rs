@@ -1,0 +1,95 @@
+//! GPU separable Gaussian smoothing (`shaders/smooth.wgsl`); CPU reference
+//! `volume::filter::gaussian_blur`.
+
+use crate::error::{Error, Result};
+use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernel::{ComputeKernel, dims_u32};
+use crate::volume::ScalarVolume;
+use crate::volume::filter::gaussian_taps;
+
+/// Most taps one pass takes (the shader's uniform array holds 64): σ up to about 10 voxels.
+const MAX_TAPS: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    dims: [u32; 4],
+    axis: u32,
+    radius: u32,
+    count: u32,
+    _pad: u32,
+    taps: [f32; MAX_TAPS],
+}
+
+pub struct SmoothKernel(ComputeKernel);
+
+impl SmoothKernel {
+    pub fn new(ctx: &GpuContext) -> Result<SmoothKernel> {
+        ComputeKernel::new(ctx, "smooth.wgsl").map(SmoothKernel)
+    }
+
+    /// Records the three passes `src → dst → scratch → dst`; `src` is left untouched.
+    pub fn record_blur(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        dims: [u32; 4],
+        sigma_voxels: [f64; 3],
+        [src, scratch, dst]: [&wgpu::Buffer; 3],
+    ) -> Result<()> {
+        let count = (dims[0] * dims[1] * dims[2]) as usize;
+        let passes = [(src, dst), (dst, scratch), (scratch, dst)];
+        for (axis, (from, to)) in passes.into_iter().enumerate() {
+            let t = gaussian_taps(sigma_voxels[axis]);
+            if t.len() > MAX_TAPS {
+                return Err(Error::Gpu(format!(
+                    "smoothing σ = {} voxels needs {} taps, more than {MAX_TAPS}",
+                    sigma_voxels[axis],
+                    t.len()
+                )));
+            }
+            let mut taps = [0f32; MAX_TAPS];
+            taps[..t.len()].copy_from_slice(&t);
+            let params = Params {
+                dims,
+                axis: axis as u32,
+                radius: (t.len() / 2) as u32,
+                count: count as u32,
+                _pad: 0,
+                taps,
+            };
+            self.0.record(
+                ctx,
+                encoder,
+                bytemuck::bytes_of(&params),
+                &[from, to],
+                count,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Smooths a volume with per-axis σ in voxels and reads it back.
+    pub fn blur(
+        &self,
+        ctx: &GpuContext,
+        volume: &ScalarVolume,
+        sigma_voxels: [f64; 3],
+    ) -> Result<ScalarVolume> {
+        let n = volume.grid().voxel_count();
+        let src = upload_f32(ctx, "smooth input", volume.data())?;
+        let scratch = storage_f32(ctx, "smooth scratch", n)?;
+        let dst = storage_f32(ctx, "smooth output", n)?;
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.record_blur(
+            ctx,
+            &mut encoder,
+            dims_u32(volume.grid())?,
+            sigma_voxels,
+            [&src, &scratch, &dst],
+        )?;
+        ctx.queue.submit([encoder.finish()]);
+        ScalarVolume::new(volume.grid().clone(), read_f32(ctx, &dst, n)?)
+    }
+}

@@ -1,0 +1,77 @@
+//! Applying a displacement field on the CPU: the reference of the GPU warp.
+//!
+//! Convention, used throughout Warpbench: a displacement field `u` lives on the fixed image's grid,
+//! in world (RAS) millimetres, and fixed point `x` corresponds to moving point `x + u(x)`. So the
+//! warped moving image is `warped(x) = moving(x + u(x))` and a fixed landmark `x` maps to
+//! `x + u(x)` in the moving image.
+
+use super::image::{LabelVolume, ScalarVolume, VectorField};
+use super::resample::{snap, trilinear};
+use crate::parallel::for_each_slice;
+
+/// Calls `f(out, continuous moving index)` for every voxel of the field's grid.
+fn pull<T: Send>(
+    field: &VectorField,
+    moving: &super::Grid,
+    out: &mut [T],
+    f: impl Fn(&mut T, [f64; 3]) + Sync,
+) {
+    let grid = field.grid();
+    let [nx, ny, _] = grid.dims();
+    let u = field.data();
+    for_each_slice(out, nx * ny, |k, slice| {
+        for j in 0..ny {
+            for i in 0..nx {
+                let n = i + nx * j;
+                let x = grid.voxel_to_world([i as f64, j as f64, k as f64]);
+                let d = u[n + k * nx * ny];
+                let y = [x[0] + d[0] as f64, x[1] + d[1] as f64, x[2] + d[2] as f64];
+                f(&mut slice[n], moving.world_to_voxel(y));
+            }
+        }
+    });
+}
+
+/// `moving(x + u(x))` on the field's (fixed) grid, trilinear; `outside` beyond the moving image.
+pub fn warp_scalar(moving: &ScalarVolume, field: &VectorField, outside: f32) -> ScalarVolume {
+    let mut out = vec![outside; field.grid().voxel_count()];
+    let (dims, data) = (moving.grid().dims(), moving.data());
+    pull(field, moving.grid(), &mut out, |o, p| {
+        if let Some([v]) = trilinear(dims, p, |n| [data[n]]) {
+            *o = v;
+        }
+    });
+    ScalarVolume::new(field.grid().clone(), out).expect("sized from the field's grid")
+}
+
+/// Moving labels pulled through the field, nearest neighbour; background outside.
+pub fn warp_labels(moving: &LabelVolume, field: &VectorField) -> LabelVolume {
+    let mut out = vec![0i32; field.grid().voxel_count()];
+    let (dims, data) = (moving.grid().dims(), moving.data());
+    pull(field, moving.grid(), &mut out, |o, p| {
+        let mut n = 0;
+        let mut stride = 1;
+        for a in 0..3 {
+            let r = snap(p[a]).round();
+            if !(r >= 0.0 && r < dims[a] as f64) {
+                return;
+            }
+            n += r as usize * stride;
+            stride *= dims[a];
+        }
+        *o = data[n];
+    });
+    LabelVolume::new(field.grid().clone(), out).expect("sized from the field's grid")
+}
+
+/// The displacement (mm) at a world point, trilinear; beyond the grid the nearest border value,
+/// so landmarks just outside the field still map.
+pub fn displacement_at(field: &VectorField, world_mm: [f64; 3]) -> [f64; 3] {
+    let dims = field.grid().dims();
+    let p = field.grid().world_to_voxel(world_mm);
+    let clamped: [f64; 3] = std::array::from_fn(|a| p[a].clamp(0.0, (dims[a] - 1) as f64));
+    let data = field.data();
+    trilinear(dims, clamped, |n| data[n])
+        .map(|v| v.map(f64::from))
+        .expect("a clamped point lies inside")
+}
