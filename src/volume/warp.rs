@@ -75,3 +75,50 @@ pub fn displacement_at(field: &VectorField, world_mm: [f64; 3]) -> [f64; 3] {
         .map(|v| v.map(f64::from))
         .expect("a clamped point lies inside")
 }
+
+/// Warped values and their derivative with respect to the displacement, for fixed-grid voxels:
+/// `w(x) = moving(A(x + u(x)))` and `∂w/∂u` (world mm⁻¹), with `A` = `moving_from_fixed` (world to
+/// world) and the derivative of the trilinear interpolant (zero outside and along single-sample
+/// axes). The reference of the GPU warp kernel's gradient output.
+pub fn warp_with_gradient(
+    moving: &ScalarVolume,
+    fixed: &super::Grid,
+    moving_from_fixed: &super::Affine,
+    u: Option<&[[f32; 3]]>,
+    outside: f32,
+) -> (Vec<f32>, Vec<[f32; 3]>) {
+    let m = moving.grid().voxel_from_world().then_after(moving_from_fixed);
+    let lin = m.linear();
+    let dims = moving.grid().dims();
+    let data = moving.data();
+    let [nx, ny, _] = fixed.dims();
+    let mut values = vec![outside; fixed.voxel_count()];
+    let mut grads = vec![[0f32; 3]; fixed.voxel_count()];
+    for (n, (value, grad)) in values.iter_mut().zip(grads.iter_mut()).enumerate() {
+        let x = fixed.voxel_to_world([(n % nx) as f64, ((n / nx) % ny) as f64, (n / (nx * ny)) as f64]);
+        let d = u.map_or([0.0; 3], |u| u[n].map(f64::from));
+        let p = m.apply([x[0] + d[0], x[1] + d[1], x[2] + d[2]]);
+        let Some((idx, f)) = super::resample::trilinear_corners(dims, p) else {
+            continue;
+        };
+        let at = |i: usize, j: usize, k: usize| data[idx[0][i] + dims[0] * (idx[1][j] + dims[1] * idx[2][k])] as f64;
+        let weight = |a: usize, s: usize| if s == 0 { 1.0 - f[a] } else { f[a] };
+        let mut v = 0.0;
+        let mut g = [0.0f64; 3];
+        for k in 0..2 {
+            for j in 0..2 {
+                for i in 0..2 {
+                    let c = at(i, j, k);
+                    v += weight(0, i) * weight(1, j) * weight(2, k) * c;
+                    let sign = |s: usize| if s == 0 { -1.0 } else { 1.0 };
+                    g[0] += sign(i) * weight(1, j) * weight(2, k) * c;
+                    g[1] += weight(0, i) * sign(j) * weight(2, k) * c;
+                    g[2] += weight(0, i) * weight(1, j) * sign(k) * c;
+                }
+            }
+        }
+        *value = v as f32;
+        *grad = std::array::from_fn(|c| (0..3).map(|r| lin[r][c] * g[r]).sum::<f64>() as f32);
+    }
+    (values, grads)
+}

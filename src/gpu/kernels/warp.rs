@@ -1,11 +1,12 @@
-//! GPU warping and resampling (`shaders/warp.wgsl`). CPU references: `volume::warp::warp_scalar`
-//! and `volume::resample::resample_scalar`.
+//! GPU warping and resampling (`shaders/warp.wgsl`), optionally with the derivative of the warped
+//! image with respect to the displacement. CPU references: `volume::warp::warp_scalar`,
+//! `volume::resample::resample_scalar` and `volume::warp::warp_with_gradient`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32};
-use crate::volume::{Grid, ScalarVolume, VectorField};
+use crate::volume::{Affine, Grid, ScalarVolume, VectorField};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -17,73 +18,113 @@ struct Params {
     outside: f32,
     fixed_count: u32,
     use_displacement: u32,
-    _pad: u32,
+    write_gradient: u32,
+}
+
+/// One warp: buffers on the device and the geometry that relates them.
+pub struct WarpCall<'a> {
+    pub fixed: &'a Grid,
+    pub moving: &'a Grid,
+    /// World-to-world transform `A` applied after the displacement: samples `moving(A(x + u))`.
+    pub moving_from_fixed: &'a Affine,
+    pub moving_values: &'a wgpu::Buffer,
+    /// Interleaved displacement on the fixed grid (world mm), or none.
+    pub displacement: Option<&'a wgpu::Buffer>,
+    pub warped: &'a wgpu::Buffer,
+    /// Receives `∂warped/∂u` interleaved, when given.
+    pub gradient: Option<&'a wgpu::Buffer>,
+    pub outside: f32,
 }
 
 /// The compiled warp pipeline; build once, dispatch many times.
-pub struct WarpKernel(ComputeKernel);
+pub struct WarpKernel {
+    kernel: ComputeKernel,
+    /// Bound in place of the optional buffers (every binding must hold a buffer; a read-only and a
+    /// writable binding cannot share one).
+    unused_input: wgpu::Buffer,
+    unused_output: wgpu::Buffer,
+}
 
 impl WarpKernel {
     pub fn new(ctx: &GpuContext) -> Result<WarpKernel> {
-        ComputeKernel::new(ctx, "warp.wgsl").map(WarpKernel)
+        Ok(WarpKernel {
+            kernel: ComputeKernel::new(ctx, "warp.wgsl")?,
+            unused_input: storage_f32(ctx, "warp unused input", 4)?,
+            unused_output: storage_f32(ctx, "warp unused output", 4)?,
+        })
     }
 
-    fn dispatch(
+    pub fn record(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, call: &WarpCall) -> Result<()> {
+        let matrix = call.moving.voxel_from_world().then_after(call.moving_from_fixed);
+        let params = Params {
+            fixed_dims: dims_u32(call.fixed)?,
+            moving_dims: dims_u32(call.moving)?,
+            fixed_world_from_voxel: affine_rows(call.fixed.world_from_voxel()),
+            moving_voxel_from_world: affine_rows(&matrix),
+            outside: call.outside,
+            fixed_count: call.fixed.voxel_count() as u32,
+            use_displacement: call.displacement.is_some() as u32,
+            write_gradient: call.gradient.is_some() as u32,
+        };
+        let buffers = [
+            call.moving_values,
+            call.displacement.unwrap_or(&self.unused_input),
+            call.warped,
+            call.gradient.unwrap_or(&self.unused_output),
+        ];
+        self.kernel.record(ctx, encoder, bytemuck::bytes_of(&params), &buffers, call.fixed.voxel_count())
+    }
+
+    /// Warps with an affine and an optional displacement and reads back values and, when asked,
+    /// the gradient.
+    pub fn warp_with_gradient(
         &self,
         ctx: &GpuContext,
         moving: &ScalarVolume,
-        target: &Grid,
+        fixed: &Grid,
+        moving_from_fixed: &Affine,
         displacement: Option<&[[f32; 3]]>,
         outside: f32,
-    ) -> Result<ScalarVolume> {
-        let params = Params {
-            fixed_dims: dims_u32(target)?,
-            moving_dims: dims_u32(moving.grid())?,
-            fixed_world_from_voxel: affine_rows(target.world_from_voxel()),
-            moving_voxel_from_world: affine_rows(moving.grid().voxel_from_world()),
-            outside,
-            fixed_count: target.voxel_count() as u32,
-            use_displacement: displacement.is_some() as u32,
-            _pad: 0,
-        };
-        let src = upload_f32(ctx, "warp moving", moving.data())?;
-        let field = upload_f32(
+        with_gradient: bool,
+    ) -> Result<(Vec<f32>, Option<Vec<[f32; 3]>>)> {
+        let n = fixed.voxel_count();
+        let moving_values = upload_f32(ctx, "warp moving", moving.data())?;
+        let field = displacement.map(|d| upload_f32(ctx, "warp displacement", bytemuck::cast_slice(d))).transpose()?;
+        let warped = storage_f32(ctx, "warp output", n)?;
+        let gradient = with_gradient.then(|| storage_f32(ctx, "warp gradient", 3 * n)).transpose()?;
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.record(
             ctx,
-            "warp displacement",
-            displacement.map_or(&[0.0; 3][..], |d| bytemuck::cast_slice(d)),
+            &mut encoder,
+            &WarpCall {
+                fixed,
+                moving: moving.grid(),
+                moving_from_fixed,
+                moving_values: &moving_values,
+                displacement: field.as_ref(),
+                warped: &warped,
+                gradient: gradient.as_ref(),
+                outside,
+            },
         )?;
-        let dst = storage_f32(ctx, "warp output", target.voxel_count())?;
-        self.0.run(
-            ctx,
-            bytemuck::bytes_of(&params),
-            &[&src, &field, &dst],
-            target.voxel_count(),
-        )?;
-        ScalarVolume::new(target.clone(), read_f32(ctx, &dst, target.voxel_count())?)
+        ctx.queue.submit([encoder.finish()]);
+        let values = read_f32(ctx, &warped, n)?;
+        let gradient = gradient
+            .map(|g| read_f32(ctx, &g, 3 * n).map(|v| bytemuck::cast_slice::<f32, [f32; 3]>(&v).to_vec()))
+            .transpose()?;
+        Ok((values, gradient))
     }
 
     /// `moving(x + u(x))` on the field's grid.
-    pub fn warp(
-        &self,
-        ctx: &GpuContext,
-        moving: &ScalarVolume,
-        field: &VectorField,
-        outside: f32,
-    ) -> Result<ScalarVolume> {
-        if field.data().is_empty() {
-            return Err(Error::Mismatch("empty displacement field".into()));
-        }
-        self.dispatch(ctx, moving, field.grid(), Some(field.data()), outside)
+    pub fn warp(&self, ctx: &GpuContext, moving: &ScalarVolume, field: &VectorField, outside: f32) -> Result<ScalarVolume> {
+        let (values, _) =
+            self.warp_with_gradient(ctx, moving, field.grid(), &Affine::IDENTITY, Some(field.data()), outside, false)?;
+        ScalarVolume::new(field.grid().clone(), values)
     }
 
     /// `source` resampled onto `target` through world space.
-    pub fn resample(
-        &self,
-        ctx: &GpuContext,
-        source: &ScalarVolume,
-        target: &Grid,
-        outside: f32,
-    ) -> Result<ScalarVolume> {
-        self.dispatch(ctx, source, target, None, outside)
+    pub fn resample(&self, ctx: &GpuContext, source: &ScalarVolume, target: &Grid, outside: f32) -> Result<ScalarVolume> {
+        let (values, _) = self.warp_with_gradient(ctx, source, target, &Affine::IDENTITY, None, outside, false)?;
+        ScalarVolume::new(target.clone(), values)
     }
 }
