@@ -1,12 +1,14 @@
 // One pass of a separable convolution along `axis` with symmetric taps (Gaussian smoothing for the
-// pyramid), clamping at the volume's edges. CPU reference: volume::filter::convolve_axis.
+// pyramid and of displacement fields), clamping at the volume's edges. Elements are `channels`
+// interleaved values per voxel (1 for images, 3 for fields), each smoothed on its own.
+// CPU reference: volume::filter::convolve_axis.
 
 struct SmoothParams {
     dims: vec4<u32>,
     axis: u32,
     radius: u32,
     count: u32,
-    _pad: u32,
+    channels: u32,
     // Taps 0..=2*radius, four per vec4 (uniform arrays need 16-byte strides).
     taps: array<vec4<f32>, 16>,
 }
@@ -25,14 +27,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if index >= params.count {
         return;
     }
-    let v = voxel_of(index, params.dims.xyz);
+    let channel = index % params.channels;
+    let v = voxel_of(index / params.channels, params.dims.xyz);
     let n = i32(params.dims[params.axis]);
     let centre = i32(v[params.axis]);
     var acc = 0.0;
     for (var t = 0u; t <= 2u * params.radius; t++) {
         var w = v;
         w[params.axis] = u32(clamp(centre + i32(t) - i32(params.radius), 0, n - 1));
-        acc += tap(t) * input[index_of(w, params.dims.xyz)];
+        acc += tap(t) * input[index_of(w, params.dims.xyz) * params.channels + channel];
     }
     output[index] = acc;
 }

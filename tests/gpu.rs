@@ -218,16 +218,30 @@ fn warp_kernel_gradient_matches_cpu_reference_with_an_affine() {
     let kernel = WarpKernel::new(&ctx).unwrap();
     let moving = random_volume(oblique_grid([17, 15, 13]), 17);
     let c = moving.grid().centre_mm();
-    let fixed = Grid::axis_aligned([18, 16, 14], [1.0, 1.2, 1.1], [c[0] - 9.0, c[1] - 9.0, c[2] - 8.0]).unwrap();
+    let fixed = Grid::axis_aligned(
+        [18, 16, 14],
+        [1.0, 1.2, 1.1],
+        [c[0] - 9.0, c[1] - 9.0, c[2] - 8.0],
+    )
+    .unwrap();
     let (a, b) = (0.1f64, -0.05f64);
     let affine = Affine::from_linear_translation(
-        [[a.cos() * 1.05, -a.sin(), 0.02], [a.sin(), a.cos(), b], [0.0, -b, 0.97]],
+        [
+            [a.cos() * 1.05, -a.sin(), 0.02],
+            [a.sin(), a.cos(), b],
+            [0.0, -b, 0.97],
+        ],
         [1.5, -2.0, 0.7],
     );
     let mut rng = common::Rng::new(18);
-    let u: Vec<[f32; 3]> = (0..fixed.voxel_count()).map(|_| std::array::from_fn(|_| rng.range(-2.0, 2.0) as f32)).collect();
-    let (gv, gg) = kernel.warp_with_gradient(&ctx, &moving, &fixed, &affine, Some(&u), 0.0, true).unwrap();
-    let (cv, cg) = warpbench::volume::warp::warp_with_gradient(&moving, &fixed, &affine, Some(&u), 0.0);
+    let u: Vec<[f32; 3]> = (0..fixed.voxel_count())
+        .map(|_| std::array::from_fn(|_| rng.range(-2.0, 2.0) as f32))
+        .collect();
+    let (gv, gg) = kernel
+        .warp_with_gradient(&ctx, &moving, &fixed, &affine, Some(&u), 0.0, true)
+        .unwrap();
+    let (cv, cg) =
+        warpbench::volume::warp::warp_with_gradient(&moving, &fixed, &affine, Some(&u), 0.0);
     let gg = gg.unwrap();
     let scale = 1100.0; // value range of the random volume
     let mut bad = 0;
@@ -237,6 +251,140 @@ fn warp_kernel_gradient_matches_cpu_reference_with_an_affine() {
         bad += (!value_ok || !grad_ok) as usize;
     }
     // Points within float rounding of a voxel face may take the neighbouring cell's slope.
-    assert!(bad * 1000 < cv.len(), "{bad} of {} voxels disagree", cv.len());
+    assert!(
+        bad * 1000 < cv.len(),
+        "{bad} of {} voxels disagree",
+        cv.len()
+    );
     assert!(cg.iter().filter(|g| g.iter().any(|v| *v != 0.0)).count() > cv.len() / 2);
+}
+
+fn upload(ctx: &GpuContext, data: &[f32]) -> wgpu::Buffer {
+    warpbench::gpu::buffer::upload_f32(ctx, "test", data).unwrap()
+}
+
+fn storage(ctx: &GpuContext, len: usize) -> wgpu::Buffer {
+    warpbench::gpu::buffer::storage_f32(ctx, "test", len).unwrap()
+}
+
+fn read(ctx: &GpuContext, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    warpbench::gpu::buffer::read_f32(ctx, b, len).unwrap()
+}
+
+#[test]
+fn reduce_kernel_sums_like_the_cpu() {
+    use warpbench::gpu::kernels::reduce::ReduceKernel;
+    let ctx = gpu();
+    let kernel = ReduceKernel::new(&ctx).unwrap();
+    let mut rng = common::Rng::new(19);
+    for n in [1usize, 255, 257, 70_001, 1_000_000] {
+        let data: Vec<f32> = (0..n).map(|_| rng.range(-1.0, 2.0) as f32).collect();
+        let expected: f64 = data.iter().map(|&v| v as f64).sum();
+        let got = kernel.sum(&ctx, &upload(&ctx, &data), n).unwrap();
+        assert!(
+            (got - expected).abs() < 1e-5 * n as f64,
+            "n {n}: {got} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn adam_kernel_matches_reference() {
+    use warpbench::gpu::kernels::adam::{AdamKernel, AdamSettings, adam_reference};
+    let ctx = gpu();
+    let kernel = AdamKernel::new(&ctx).unwrap();
+    let settings = AdamSettings::with_learning_rate(0.3);
+    let mut rng = common::Rng::new(20);
+    let n = 5000;
+    let mut x: Vec<f32> = (0..n).map(|_| rng.range(-1.0, 1.0) as f32).collect();
+    let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
+    let (bx, bm, bv) = (upload(&ctx, &x), upload(&ctx, &m), upload(&ctx, &v));
+    for t in 1..=5 {
+        let grad: Vec<f32> = (0..n).map(|_| rng.range(-2.0, 2.0) as f32).collect();
+        let bg = upload(&ctx, &grad);
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        kernel
+            .record(&ctx, &mut encoder, &settings, t, n, [&bg, &bm, &bv, &bx])
+            .unwrap();
+        ctx.queue.submit([encoder.finish()]);
+        adam_reference(&settings, t, &grad, &mut m, &mut v, &mut x);
+    }
+    assert!(max_diff(&read(&ctx, &bx, n), &x) < 1e-4);
+}
+
+#[test]
+fn mse_and_field_gradient_kernels_match_references() {
+    use warpbench::gpu::kernels::field_gradient::{FieldGradientKernel, reference};
+    use warpbench::gpu::kernels::metric::{MseKernel, OUTSIDE, mse_reference};
+    let ctx = gpu();
+    let grid = Grid::axis_aligned([13, 11, 9], [1.0, 1.5, 2.0], [0.0; 3]).unwrap();
+    let n = grid.voxel_count();
+    let mut rng = common::Rng::new(21);
+    let fixed: Vec<f32> = (0..n).map(|_| rng.range(0.0, 1.0) as f32).collect();
+    let warped: Vec<f32> = (0..n)
+        .map(|i| {
+            if i % 17 == 0 {
+                OUTSIDE
+            } else {
+                rng.range(0.0, 1.0) as f32
+            }
+        })
+        .collect();
+    let (bf, bw, bd, bt) = (
+        upload(&ctx, &fixed),
+        upload(&ctx, &warped),
+        storage(&ctx, n),
+        storage(&ctx, n),
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    MseKernel::new(&ctx)
+        .unwrap()
+        .record(&ctx, &mut encoder, n, [&bf, &bw, &bd, &bt])
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let (dsdw, terms) = mse_reference(&fixed, &warped);
+    assert!(max_diff(&read(&ctx, &bd, n), &dsdw) < 1e-7);
+    assert!(max_diff(&read(&ctx, &bt, n), &terms) < 1e-7);
+
+    let warp_grad: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-1.0, 1.0) as f32))
+        .collect();
+    let u: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-2.0, 2.0) as f32))
+        .collect();
+    let bwg = upload(&ctx, bytemuck::cast_slice(&warp_grad));
+    let bu = upload(&ctx, bytemuck::cast_slice(&u));
+    let (bg, br) = (storage(&ctx, 3 * n), storage(&ctx, n));
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    FieldGradientKernel::new(&ctx)
+        .unwrap()
+        .record(&ctx, &mut encoder, &grid, 0.7, [&bd, &bwg, &bu, &bg, &br])
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let (grad, energy) = reference(&grid, 0.7, &dsdw, &warp_grad, &u);
+    assert!(max_diff(&read(&ctx, &bg, 3 * n), bytemuck::cast_slice(&grad)) < 1e-6);
+    let gpu_energy: f64 = read(&ctx, &br, n).iter().map(|&v| v as f64).sum();
+    assert!(
+        (gpu_energy - energy).abs() < 1e-4 * energy,
+        "{gpu_energy} vs {energy}"
+    );
+
+    // The reference gradient is the derivative of the reference energy (finite differences).
+    let zero = vec![0f32; n];
+    let (g0, _) = reference(&grid, 0.7, &zero, &warp_grad, &u);
+    for &(i, c) in &[(0usize, 0usize), (200, 1), (n - 1, 2), (517, 2)] {
+        let h = 1e-3f32;
+        let mut up = u.clone();
+        up[i][c] += h;
+        let mut down = u.clone();
+        down[i][c] -= h;
+        let fd = (reference(&grid, 0.7, &zero, &warp_grad, &up).1
+            - reference(&grid, 0.7, &zero, &warp_grad, &down).1)
+            / (2.0 * h as f64);
+        assert!(
+            (fd - g0[i][c] as f64).abs() < 1e-3 * (1.0 + fd.abs()),
+            "voxel {i} component {c}: {fd} vs {}",
+            g0[i][c]
+        );
+    }
 }

@@ -53,6 +53,18 @@ impl ComputeKernel {
         buffers: &[&wgpu::Buffer],
         count: usize,
     ) -> Result<()> {
+        self.record_groups(ctx, encoder, params, buffers, dispatch_size(count)?)
+    }
+
+    /// Records one dispatch of an explicit number of workgroups (kernels that size their own).
+    pub fn record_groups(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
+        (x, y, z): (u32, u32, u32),
+    ) -> Result<()> {
         let uniform = ctx
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -78,7 +90,6 @@ impl ComputeKernel {
             layout: &self.pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let (x, y, z) = dispatch_size(count)?;
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(self.name),
             timestamp_writes: None,

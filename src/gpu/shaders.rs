@@ -5,7 +5,14 @@ pub const PRELUDE: &str = include_str!("../../shaders/common.wgsl");
 
 /// `(file name, source without prelude)` of every compute shader, for validation and pipelines.
 pub const COMPUTE: &[(&str, &str)] = &[
+    ("adam.wgsl", include_str!("../../shaders/adam.wgsl")),
+    (
+        "field_gradient.wgsl",
+        include_str!("../../shaders/field_gradient.wgsl"),
+    ),
     ("jacobian.wgsl", include_str!("../../shaders/jacobian.wgsl")),
+    ("mse.wgsl", include_str!("../../shaders/mse.wgsl")),
+    ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("smooth.wgsl", include_str!("../../shaders/smooth.wgsl")),
     ("warp.wgsl", include_str!("../../shaders/warp.wgsl")),
 ];

@@ -87,7 +87,10 @@ pub fn warp_with_gradient(
     u: Option<&[[f32; 3]]>,
     outside: f32,
 ) -> (Vec<f32>, Vec<[f32; 3]>) {
-    let m = moving.grid().voxel_from_world().then_after(moving_from_fixed);
+    let m = moving
+        .grid()
+        .voxel_from_world()
+        .then_after(moving_from_fixed);
     let lin = m.linear();
     let dims = moving.grid().dims();
     let data = moving.data();
@@ -95,13 +98,19 @@ pub fn warp_with_gradient(
     let mut values = vec![outside; fixed.voxel_count()];
     let mut grads = vec![[0f32; 3]; fixed.voxel_count()];
     for (n, (value, grad)) in values.iter_mut().zip(grads.iter_mut()).enumerate() {
-        let x = fixed.voxel_to_world([(n % nx) as f64, ((n / nx) % ny) as f64, (n / (nx * ny)) as f64]);
+        let x = fixed.voxel_to_world([
+            (n % nx) as f64,
+            ((n / nx) % ny) as f64,
+            (n / (nx * ny)) as f64,
+        ]);
         let d = u.map_or([0.0; 3], |u| u[n].map(f64::from));
         let p = m.apply([x[0] + d[0], x[1] + d[1], x[2] + d[2]]);
         let Some((idx, f)) = super::resample::trilinear_corners(dims, p) else {
             continue;
         };
-        let at = |i: usize, j: usize, k: usize| data[idx[0][i] + dims[0] * (idx[1][j] + dims[1] * idx[2][k])] as f64;
+        let at = |i: usize, j: usize, k: usize| {
+            data[idx[0][i] + dims[0] * (idx[1][j] + dims[1] * idx[2][k])] as f64
+        };
         let weight = |a: usize, s: usize| if s == 0 { 1.0 - f[a] } else { f[a] };
         let mut v = 0.0;
         let mut g = [0.0f64; 3];

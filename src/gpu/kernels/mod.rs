@@ -1,5 +1,10 @@
-//! One module per compute shader: parameters, pipeline and dispatch.
+//! One module per compute shader: parameters, pipeline and dispatch, and a CPU reference where the
+//! reference is not an engine function already.
 
+pub mod adam;
+pub mod field_gradient;
 pub mod jacobian;
+pub mod metric;
+pub mod reduce;
 pub mod smooth;
 pub mod warp;

@@ -18,7 +18,7 @@ struct Params {
     axis: u32,
     radius: u32,
     count: u32,
-    _pad: u32,
+    channels: u32,
     taps: [f32; MAX_TAPS],
 }
 
@@ -29,16 +29,18 @@ impl SmoothKernel {
         ComputeKernel::new(ctx, "smooth.wgsl").map(SmoothKernel)
     }
 
-    /// Records the three passes `src → dst → scratch → dst`; `src` is left untouched.
+    /// Records the three passes `src → dst → scratch → dst` over `channels` interleaved values per
+    /// voxel; `src` is left untouched.
     pub fn record_blur(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         dims: [u32; 4],
+        channels: u32,
         sigma_voxels: [f64; 3],
         [src, scratch, dst]: [&wgpu::Buffer; 3],
     ) -> Result<()> {
-        let count = (dims[0] * dims[1] * dims[2]) as usize;
+        let count = (dims[0] * dims[1] * dims[2] * channels) as usize;
         let passes = [(src, dst), (dst, scratch), (scratch, dst)];
         for (axis, (from, to)) in passes.into_iter().enumerate() {
             let t = gaussian_taps(sigma_voxels[axis]);
@@ -56,7 +58,7 @@ impl SmoothKernel {
                 axis: axis as u32,
                 radius: (t.len() / 2) as u32,
                 count: count as u32,
-                _pad: 0,
+                channels,
                 taps,
             };
             self.0.record(
@@ -86,6 +88,7 @@ impl SmoothKernel {
             ctx,
             &mut encoder,
             dims_u32(volume.grid())?,
+            1,
             sigma_voxels,
             [&src, &scratch, &dst],
         )?;

@@ -54,8 +54,16 @@ impl WarpKernel {
         })
     }
 
-    pub fn record(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, call: &WarpCall) -> Result<()> {
-        let matrix = call.moving.voxel_from_world().then_after(call.moving_from_fixed);
+    pub fn record(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        call: &WarpCall,
+    ) -> Result<()> {
+        let matrix = call
+            .moving
+            .voxel_from_world()
+            .then_after(call.moving_from_fixed);
         let params = Params {
             fixed_dims: dims_u32(call.fixed)?,
             moving_dims: dims_u32(call.moving)?,
@@ -72,7 +80,13 @@ impl WarpKernel {
             call.warped,
             call.gradient.unwrap_or(&self.unused_output),
         ];
-        self.kernel.record(ctx, encoder, bytemuck::bytes_of(&params), &buffers, call.fixed.voxel_count())
+        self.kernel.record(
+            ctx,
+            encoder,
+            bytemuck::bytes_of(&params),
+            &buffers,
+            call.fixed.voxel_count(),
+        )
     }
 
     /// Warps with an affine and an optional displacement and reads back values and, when asked,
@@ -89,9 +103,13 @@ impl WarpKernel {
     ) -> Result<(Vec<f32>, Option<Vec<[f32; 3]>>)> {
         let n = fixed.voxel_count();
         let moving_values = upload_f32(ctx, "warp moving", moving.data())?;
-        let field = displacement.map(|d| upload_f32(ctx, "warp displacement", bytemuck::cast_slice(d))).transpose()?;
+        let field = displacement
+            .map(|d| upload_f32(ctx, "warp displacement", bytemuck::cast_slice(d)))
+            .transpose()?;
         let warped = storage_f32(ctx, "warp output", n)?;
-        let gradient = with_gradient.then(|| storage_f32(ctx, "warp gradient", 3 * n)).transpose()?;
+        let gradient = with_gradient
+            .then(|| storage_f32(ctx, "warp gradient", 3 * n))
+            .transpose()?;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         self.record(
             ctx,
@@ -110,21 +128,43 @@ impl WarpKernel {
         ctx.queue.submit([encoder.finish()]);
         let values = read_f32(ctx, &warped, n)?;
         let gradient = gradient
-            .map(|g| read_f32(ctx, &g, 3 * n).map(|v| bytemuck::cast_slice::<f32, [f32; 3]>(&v).to_vec()))
+            .map(|g| {
+                read_f32(ctx, &g, 3 * n).map(|v| bytemuck::cast_slice::<f32, [f32; 3]>(&v).to_vec())
+            })
             .transpose()?;
         Ok((values, gradient))
     }
 
     /// `moving(x + u(x))` on the field's grid.
-    pub fn warp(&self, ctx: &GpuContext, moving: &ScalarVolume, field: &VectorField, outside: f32) -> Result<ScalarVolume> {
-        let (values, _) =
-            self.warp_with_gradient(ctx, moving, field.grid(), &Affine::IDENTITY, Some(field.data()), outside, false)?;
+    pub fn warp(
+        &self,
+        ctx: &GpuContext,
+        moving: &ScalarVolume,
+        field: &VectorField,
+        outside: f32,
+    ) -> Result<ScalarVolume> {
+        let (values, _) = self.warp_with_gradient(
+            ctx,
+            moving,
+            field.grid(),
+            &Affine::IDENTITY,
+            Some(field.data()),
+            outside,
+            false,
+        )?;
         ScalarVolume::new(field.grid().clone(), values)
     }
 
     /// `source` resampled onto `target` through world space.
-    pub fn resample(&self, ctx: &GpuContext, source: &ScalarVolume, target: &Grid, outside: f32) -> Result<ScalarVolume> {
-        let (values, _) = self.warp_with_gradient(ctx, source, target, &Affine::IDENTITY, None, outside, false)?;
+    pub fn resample(
+        &self,
+        ctx: &GpuContext,
+        source: &ScalarVolume,
+        target: &Grid,
+        outside: f32,
+    ) -> Result<ScalarVolume> {
+        let (values, _) =
+            self.warp_with_gradient(ctx, source, target, &Affine::IDENTITY, None, outside, false)?;
         ScalarVolume::new(target.clone(), values)
     }
 }

@@ -1,0 +1,74 @@
+//! GPU sums (`shaders/reduce.wgsl`): workgroup partial sums, finished on the host in f64.
+
+use crate::error::Result;
+use crate::gpu::buffer::{read_f32, storage_f32};
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernel::ComputeKernel;
+
+const GROUP: usize = 256;
+const MAX_GROUPS: usize = 65_535;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    count: u32,
+    per_thread: u32,
+    _pad: [u32; 2],
+}
+
+pub struct ReduceKernel(ComputeKernel);
+
+/// Partial sums recorded on the GPU, to be read with [`PendingSum::read`] after submission.
+pub struct PendingSum {
+    partials: wgpu::Buffer,
+    groups: usize,
+}
+
+impl PendingSum {
+    pub fn read(&self, ctx: &GpuContext) -> Result<f64> {
+        Ok(read_f32(ctx, &self.partials, self.groups)?
+            .iter()
+            .map(|&v| v as f64)
+            .sum())
+    }
+}
+
+impl ReduceKernel {
+    pub fn new(ctx: &GpuContext) -> Result<ReduceKernel> {
+        ComputeKernel::new(ctx, "reduce.wgsl").map(ReduceKernel)
+    }
+
+    /// Records the partial sums of the first `count` values of `values`.
+    pub fn record(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        values: &wgpu::Buffer,
+        count: usize,
+    ) -> Result<PendingSum> {
+        let per_thread = count.div_ceil(GROUP * MAX_GROUPS).max(1);
+        let groups = count.div_ceil(GROUP * per_thread).max(1);
+        let partials = storage_f32(ctx, "reduce partials", groups)?;
+        let params = Params {
+            count: count as u32,
+            per_thread: per_thread as u32,
+            _pad: [0; 2],
+        };
+        self.0.record_groups(
+            ctx,
+            encoder,
+            bytemuck::bytes_of(&params),
+            &[values, &partials],
+            (groups as u32, 1, 1),
+        )?;
+        Ok(PendingSum { partials, groups })
+    }
+
+    /// Sums `count` values of `values` and waits for the result.
+    pub fn sum(&self, ctx: &GpuContext, values: &wgpu::Buffer, count: usize) -> Result<f64> {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        let pending = self.record(ctx, &mut encoder, values, count)?;
+        ctx.queue.submit([encoder.finish()]);
+        pending.read(ctx)
+    }
+}
