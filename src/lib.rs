@@ -17,6 +17,7 @@ pub mod error;
 pub mod eval;
 pub mod gpu;
 pub mod parallel;
+pub mod register;
 pub mod volume;
 
 pub use error::{Error, Result};

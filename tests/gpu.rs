@@ -237,9 +237,20 @@ fn warp_kernel_gradient_matches_cpu_reference_with_an_affine() {
     let u: Vec<[f32; 3]> = (0..fixed.voxel_count())
         .map(|_| std::array::from_fn(|_| rng.range(-2.0, 2.0) as f32))
         .collect();
-    let (gv, gg) = kernel
-        .warp_with_gradient(&ctx, &moving, &fixed, &affine, Some(&u), 0.0, true)
+    let sampled = kernel
+        .sample(
+            &ctx,
+            &warpbench::gpu::kernels::warp::SampleRequest {
+                moving: &moving,
+                fixed: &fixed,
+                moving_from_fixed: &affine,
+                displacement: Some(&u),
+                outside: 0.0,
+                with_gradient: true,
+            },
+        )
         .unwrap();
+    let (gv, gg) = (sampled.values, sampled.gradient);
     let (cv, cg) =
         warpbench::volume::warp::warp_with_gradient(&moving, &fixed, &affine, Some(&u), 0.0);
     let gg = gg.unwrap();
@@ -386,5 +397,44 @@ fn mse_and_field_gradient_kernels_match_references() {
             "voxel {i} component {c}: {fd} vs {}",
             g0[i][c]
         );
+    }
+}
+
+#[test]
+fn smooth_kernel_smooths_interleaved_channels_independently() {
+    use warpbench::gpu::kernels::smooth::SmoothKernel;
+    let ctx = gpu();
+    let grid = Grid::axis_aligned([21, 17, 13], [1.0; 3], [0.0; 3]).unwrap();
+    let n = grid.voxel_count();
+    let mut rng = common::Rng::new(23);
+    let data: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-1.0, 1.0) as f32))
+        .collect();
+    let (src, scratch, dst) = (
+        upload(&ctx, bytemuck::cast_slice(&data)),
+        storage(&ctx, 3 * n),
+        storage(&ctx, 3 * n),
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let dims = warpbench::gpu::kernel::dims_u32(&grid).unwrap();
+    SmoothKernel::new(&ctx)
+        .unwrap()
+        .record_blur(
+            &ctx,
+            &mut encoder,
+            dims,
+            3,
+            [1.5, 2.0, 0.8],
+            [&src, &scratch, &dst],
+        )
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let out = read(&ctx, &dst, 3 * n);
+    for c in 0..3 {
+        let channel: Vec<f32> = data.iter().map(|v| v[c]).collect();
+        let expected =
+            warpbench::volume::filter::gaussian_blur(&channel, grid.dims(), [1.5, 2.0, 0.8]);
+        let got: Vec<f32> = out.iter().skip(c).step_by(3).copied().collect();
+        assert!(max_diff(&got, &expected) < 1e-5, "channel {c}");
     }
 }

@@ -34,7 +34,7 @@ pub fn check_binding(ctx: &GpuContext, what: &str, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// A read-only storage buffer holding `data`.
+/// A storage buffer holding `data` (also writable, and a copy source or target).
 pub fn upload_f32(ctx: &GpuContext, label: &str, data: &[f32]) -> Result<wgpu::Buffer> {
     check_binding(ctx, label, std::mem::size_of_val(data) as u64)?;
     Ok(ctx
@@ -42,7 +42,9 @@ pub fn upload_f32(ctx: &GpuContext, label: &str, data: &[f32]) -> Result<wgpu::B
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
             contents: bytemuck::cast_slice(data),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
         }))
 }
 

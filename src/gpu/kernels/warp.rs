@@ -36,6 +36,22 @@ pub struct WarpCall<'a> {
     pub outside: f32,
 }
 
+/// A warp of CPU volumes, for tests and one-off use.
+pub struct SampleRequest<'a> {
+    pub moving: &'a ScalarVolume,
+    pub fixed: &'a Grid,
+    pub moving_from_fixed: &'a Affine,
+    pub displacement: Option<&'a [[f32; 3]]>,
+    pub outside: f32,
+    pub with_gradient: bool,
+}
+
+/// Warped values on the fixed grid and, when asked, `∂warped/∂u`.
+pub struct Sampled {
+    pub values: Vec<f32>,
+    pub gradient: Option<Vec<[f32; 3]>>,
+}
+
 /// The compiled warp pipeline; build once, dispatch many times.
 pub struct WarpKernel {
     kernel: ComputeKernel,
@@ -89,25 +105,19 @@ impl WarpKernel {
         )
     }
 
-    /// Warps with an affine and an optional displacement and reads back values and, when asked,
-    /// the gradient.
-    pub fn warp_with_gradient(
-        &self,
-        ctx: &GpuContext,
-        moving: &ScalarVolume,
-        fixed: &Grid,
-        moving_from_fixed: &Affine,
-        displacement: Option<&[[f32; 3]]>,
-        outside: f32,
-        with_gradient: bool,
-    ) -> Result<(Vec<f32>, Option<Vec<[f32; 3]>>)> {
+    /// Warps with an affine and an optional displacement and reads back the values and, when
+    /// asked, the gradient.
+    pub fn sample(&self, ctx: &GpuContext, request: &SampleRequest) -> Result<Sampled> {
+        let fixed = request.fixed;
         let n = fixed.voxel_count();
-        let moving_values = upload_f32(ctx, "warp moving", moving.data())?;
-        let field = displacement
+        let moving_values = upload_f32(ctx, "warp moving", request.moving.data())?;
+        let field = request
+            .displacement
             .map(|d| upload_f32(ctx, "warp displacement", bytemuck::cast_slice(d)))
             .transpose()?;
         let warped = storage_f32(ctx, "warp output", n)?;
-        let gradient = with_gradient
+        let gradient = request
+            .with_gradient
             .then(|| storage_f32(ctx, "warp gradient", 3 * n))
             .transpose()?;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
@@ -116,13 +126,13 @@ impl WarpKernel {
             &mut encoder,
             &WarpCall {
                 fixed,
-                moving: moving.grid(),
-                moving_from_fixed,
+                moving: request.moving.grid(),
+                moving_from_fixed: request.moving_from_fixed,
                 moving_values: &moving_values,
                 displacement: field.as_ref(),
                 warped: &warped,
                 gradient: gradient.as_ref(),
-                outside,
+                outside: request.outside,
             },
         )?;
         ctx.queue.submit([encoder.finish()]);
@@ -132,7 +142,7 @@ impl WarpKernel {
                 read_f32(ctx, &g, 3 * n).map(|v| bytemuck::cast_slice::<f32, [f32; 3]>(&v).to_vec())
             })
             .transpose()?;
-        Ok((values, gradient))
+        Ok(Sampled { values, gradient })
     }
 
     /// `moving(x + u(x))` on the field's grid.
@@ -143,16 +153,18 @@ impl WarpKernel {
         field: &VectorField,
         outside: f32,
     ) -> Result<ScalarVolume> {
-        let (values, _) = self.warp_with_gradient(
+        let sampled = self.sample(
             ctx,
-            moving,
-            field.grid(),
-            &Affine::IDENTITY,
-            Some(field.data()),
-            outside,
-            false,
+            &SampleRequest {
+                moving,
+                fixed: field.grid(),
+                moving_from_fixed: &Affine::IDENTITY,
+                displacement: Some(field.data()),
+                outside,
+                with_gradient: false,
+            },
         )?;
-        ScalarVolume::new(field.grid().clone(), values)
+        ScalarVolume::new(field.grid().clone(), sampled.values)
     }
 
     /// `source` resampled onto `target` through world space.
@@ -163,8 +175,17 @@ impl WarpKernel {
         target: &Grid,
         outside: f32,
     ) -> Result<ScalarVolume> {
-        let (values, _) =
-            self.warp_with_gradient(ctx, source, target, &Affine::IDENTITY, None, outside, false)?;
-        ScalarVolume::new(target.clone(), values)
+        let sampled = self.sample(
+            ctx,
+            &SampleRequest {
+                moving: source,
+                fixed: target,
+                moving_from_fixed: &Affine::IDENTITY,
+                displacement: None,
+                outside,
+                with_gradient: false,
+            },
+        )?;
+        ScalarVolume::new(target.clone(), sampled.values)
     }
 }

@@ -1,0 +1,385 @@
+//! The deformable stage as a stepper: one `step()` is one optimiser iteration on the GPU, so the
+//! caller (CLI, worker thread, tests) decides when to report, pause, retune or stop.
+//!
+//! Per pyramid level: a displacement `u` on the level's grid (world mm, after which the affine `A`
+//! applies: the moving point of fixed `x` is `A(x + u(x))`), optimised by Adam on
+//! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u)`, with `u` smoothed by a Gaussian after each step.
+//! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
+
+use super::pyramid::{downsample, level_grid};
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
+use crate::gpu::kernel::dims_u32;
+use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
+use crate::gpu::kernels::field_gradient::FieldGradientKernel;
+use crate::gpu::kernels::metric::{MseKernel, OUTSIDE};
+use crate::gpu::kernels::reduce::ReduceKernel;
+use crate::gpu::kernels::smooth::SmoothKernel;
+use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
+use crate::volume::resample::resample_field;
+use crate::volume::{Affine, Grid, ScalarVolume, VectorField};
+
+/// One pyramid level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelSettings {
+    /// How many times coarser than the fixed grid.
+    pub shrink: f64,
+    pub iterations: u32,
+    /// Adam's step size, in mm.
+    pub learning_rate: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeformableSettings {
+    pub levels: Vec<LevelSettings>,
+    /// Weight λ of the diffusion energy.
+    pub diffusion: f64,
+    /// Gaussian σ (level voxels) applied to the gradient before each step (fluid-like
+    /// regularisation: Adam normalises each voxel's step, so an unsmoothed gradient moves flat
+    /// regions as far as edges); 0 for none.
+    pub gradient_sigma_voxels: f64,
+    /// Gaussian σ (level voxels) applied to `u` after each step (elastic-like); 0 for none.
+    pub field_sigma_voxels: f64,
+    /// Loss values are read back every this many iterations (and at each level's first and last).
+    pub report_every: u32,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepReport {
+    pub level: usize,
+    pub levels: usize,
+    /// Iterations done in this level, this one included.
+    pub iteration: u32,
+    pub iterations: u32,
+    /// `(similarity, regulariser)` when read back on this step.
+    pub losses: Option<(f64, f64)>,
+}
+
+struct Kernels {
+    warp: WarpKernel,
+    smooth: SmoothKernel,
+    mse: MseKernel,
+    gradient: FieldGradientKernel,
+    adam: AdamKernel,
+    reduce: ReduceKernel,
+}
+
+/// Device buffers of one level.
+struct Level {
+    grid: Grid,
+    moving_grid: Grid,
+    fixed: wgpu::Buffer,
+    moving: wgpu::Buffer,
+    u: wgpu::Buffer,
+    u_smoothed: wgpu::Buffer,
+    scratch: wgpu::Buffer,
+    m: wgpu::Buffer,
+    v: wgpu::Buffer,
+    warped: wgpu::Buffer,
+    warp_grad: wgpu::Buffer,
+    dsdw: wgpu::Buffer,
+    sim_terms: wgpu::Buffer,
+    grad: wgpu::Buffer,
+    grad_smoothed: wgpu::Buffer,
+    reg_terms: wgpu::Buffer,
+    iteration: u32,
+}
+
+pub struct DeformableRun {
+    ctx: GpuContext,
+    kernels: Kernels,
+    fixed: ScalarVolume,
+    moving: ScalarVolume,
+    affine: Affine,
+    settings: DeformableSettings,
+    level_index: usize,
+    level: Option<Level>,
+    /// The field of the last finished level (on that level's grid).
+    field: Option<VectorField>,
+}
+
+impl DeformableRun {
+    /// `affine` maps fixed world to moving world (the affine stage's result, or identity).
+    pub fn new(
+        ctx: &GpuContext,
+        fixed: ScalarVolume,
+        moving: ScalarVolume,
+        affine: Affine,
+        settings: DeformableSettings,
+    ) -> Result<DeformableRun> {
+        let kernels = Kernels {
+            warp: WarpKernel::new(ctx)?,
+            smooth: SmoothKernel::new(ctx)?,
+            mse: MseKernel::new(ctx)?,
+            gradient: FieldGradientKernel::new(ctx)?,
+            adam: AdamKernel::new(ctx)?,
+            reduce: ReduceKernel::new(ctx)?,
+        };
+        Ok(DeformableRun {
+            ctx: ctx.clone(),
+            kernels,
+            fixed: normalised(fixed),
+            moving: normalised(moving),
+            affine,
+            settings,
+            level_index: 0,
+            level: None,
+            field: None,
+        })
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.level_index >= self.settings.levels.len()
+    }
+
+    /// Changes the diffusion weight from the next step on.
+    pub fn set_diffusion(&mut self, lambda: f64) {
+        self.settings.diffusion = lambda;
+    }
+
+    /// Changes the current and later levels' learning rate from the next step on.
+    pub fn set_learning_rate(&mut self, rate: f64) {
+        let from = self.level_index.min(self.settings.levels.len());
+        for level in &mut self.settings.levels[from..] {
+            level.learning_rate = rate;
+        }
+    }
+
+    pub fn settings(&self) -> &DeformableSettings {
+        &self.settings
+    }
+
+    fn start_level(&mut self) -> Result<Level> {
+        let ctx = &self.ctx;
+        let shrink = self.settings.levels[self.level_index].shrink;
+        let grid = level_grid(self.fixed.grid(), shrink)?;
+        let fixed = downsample(
+            ctx,
+            &self.kernels.smooth,
+            &self.kernels.warp,
+            &self.fixed,
+            &grid,
+        )?;
+        let moving_shrink = (grid
+            .spacing_mm()
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            / self
+                .moving
+                .grid()
+                .spacing_mm()
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min))
+        .max(1.0);
+        let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
+        let moving = downsample(
+            ctx,
+            &self.kernels.smooth,
+            &self.kernels.warp,
+            &self.moving,
+            &moving_grid,
+        )?;
+        let n = grid.voxel_count();
+        let u0 = match &self.field {
+            Some(previous) => resample_field(previous, &grid),
+            None => VectorField::zeros(grid.clone()),
+        };
+        Ok(Level {
+            fixed: upload_f32(ctx, "fixed level", fixed.data())?,
+            moving: upload_f32(ctx, "moving level", moving.data())?,
+            u: upload_f32(ctx, "displacement", bytemuck::cast_slice(u0.data()))?,
+            u_smoothed: storage_f32(ctx, "smoothed displacement", 3 * n)?,
+            scratch: storage_f32(ctx, "smoothing scratch", 3 * n)?,
+            m: storage_f32(ctx, "adam m", 3 * n)?,
+            v: storage_f32(ctx, "adam v", 3 * n)?,
+            warped: storage_f32(ctx, "warped", n)?,
+            warp_grad: storage_f32(ctx, "warp gradient", 3 * n)?,
+            dsdw: storage_f32(ctx, "dS/dw", n)?,
+            sim_terms: storage_f32(ctx, "similarity terms", n)?,
+            grad: storage_f32(ctx, "gradient", 3 * n)?,
+            grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
+            reg_terms: storage_f32(ctx, "regulariser terms", n)?,
+            iteration: 0,
+            grid,
+            moving_grid,
+        })
+    }
+
+    /// One optimiser iteration (starting the next level first when needed).
+    pub fn step(&mut self) -> Result<StepReport> {
+        if self.level.is_none() {
+            self.level = Some(self.start_level()?);
+        }
+        let level_settings = self.settings.levels[self.level_index].clone();
+        let s = &self.settings;
+        let (diffusion, grad_sigma, sigma, report_every) = (
+            s.diffusion,
+            s.gradient_sigma_voxels,
+            s.field_sigma_voxels,
+            s.report_every.max(1),
+        );
+        let ctx = &self.ctx;
+        let k = &self.kernels;
+        let l = self.level.as_mut().expect("level started above");
+        let n = l.grid.voxel_count();
+        l.iteration += 1;
+        let last = l.iteration >= level_settings.iterations;
+        let report = last || l.iteration == 1 || l.iteration.is_multiple_of(report_every);
+
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        k.warp.record(
+            ctx,
+            &mut encoder,
+            &WarpCall {
+                fixed: &l.grid,
+                moving: &l.moving_grid,
+                moving_from_fixed: &self.affine,
+                moving_values: &l.moving,
+                displacement: Some(&l.u),
+                warped: &l.warped,
+                gradient: Some(&l.warp_grad),
+                outside: OUTSIDE,
+            },
+        )?;
+        k.mse.record(
+            ctx,
+            &mut encoder,
+            n,
+            [&l.fixed, &l.warped, &l.dsdw, &l.sim_terms],
+        )?;
+        k.gradient.record(
+            ctx,
+            &mut encoder,
+            &l.grid,
+            diffusion,
+            [&l.dsdw, &l.warp_grad, &l.u, &l.grad, &l.reg_terms],
+        )?;
+        let dims = dims_u32(&l.grid)?;
+        let grad = if grad_sigma > 0.0 {
+            k.smooth.record_blur(
+                ctx,
+                &mut encoder,
+                dims,
+                3,
+                [grad_sigma; 3],
+                [&l.grad, &l.scratch, &l.grad_smoothed],
+            )?;
+            &l.grad_smoothed
+        } else {
+            &l.grad
+        };
+        let adam = AdamSettings::with_learning_rate(level_settings.learning_rate);
+        k.adam.record(
+            ctx,
+            &mut encoder,
+            &adam,
+            l.iteration,
+            3 * n,
+            [grad, &l.m, &l.v, &l.u],
+        )?;
+        if sigma > 0.0 {
+            k.smooth.record_blur(
+                ctx,
+                &mut encoder,
+                dims,
+                3,
+                [sigma; 3],
+                [&l.u, &l.scratch, &l.u_smoothed],
+            )?;
+            encoder.copy_buffer_to_buffer(&l.u_smoothed, 0, &l.u, 0, (3 * n * 4) as u64);
+        }
+        let sums = if report {
+            Some((
+                k.reduce.record(ctx, &mut encoder, &l.sim_terms, n)?,
+                k.reduce.record(ctx, &mut encoder, &l.reg_terms, n)?,
+            ))
+        } else {
+            None
+        };
+        ctx.queue.submit([encoder.finish()]);
+        let losses = match sums {
+            Some((s, r)) => Some((s.read(ctx)?, r.read(ctx)?)),
+            None => None,
+        };
+        let out = StepReport {
+            level: self.level_index,
+            levels: self.settings.levels.len(),
+            iteration: l.iteration,
+            iterations: level_settings.iterations,
+            losses,
+        };
+        if last {
+            let data = read_f32(ctx, &l.u, 3 * n)?;
+            self.field = Some(VectorField::new(
+                l.grid.clone(),
+                bytemuck::cast_slice(&data).to_vec(),
+            )?);
+            self.level = None;
+            self.level_index += 1;
+        }
+        Ok(out)
+    }
+
+    /// The current displacement `u` (before the affine) on the fixed grid: the running level's
+    /// field when one runs, else the last finished one's; zero before the first level.
+    pub fn current_u(&self) -> Result<VectorField> {
+        let field = match &self.level {
+            Some(l) => {
+                let data = read_f32(&self.ctx, &l.u, 3 * l.grid.voxel_count())?;
+                VectorField::new(l.grid.clone(), bytemuck::cast_slice(&data).to_vec())?
+            }
+            None => match &self.field {
+                Some(f) => f.clone(),
+                None => return Ok(VectorField::zeros(self.fixed.grid().clone())),
+            },
+        };
+        Ok(if field.grid().same_as(self.fixed.grid(), 1e-9) {
+            field
+        } else {
+            resample_field(&field, self.fixed.grid())
+        })
+    }
+
+    /// The whole mapping as one displacement on the fixed grid: `d(x) = A(x + u(x)) − x`.
+    pub fn displacement(&self) -> Result<VectorField> {
+        Ok(compose(&self.affine, &self.current_u()?))
+    }
+}
+
+/// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same
+/// for every modality and scanner scale.
+fn normalised(image: ScalarVolume) -> ScalarVolume {
+    let step = (image.data().len() / 100_000).max(1);
+    let mut sample: Vec<f32> = image.data().iter().step_by(step).copied().collect();
+    sample.sort_by(f32::total_cmp);
+    let p99 = sample[(sample.len() - 1) * 99 / 100];
+    let scale = if p99 > 0.0 { 1.0 / p99 } else { 1.0 };
+    let grid = image.grid().clone();
+    let data = image.into_data().into_iter().map(|v| v * scale).collect();
+    ScalarVolume::new(grid, data).expect("same size")
+}
+
+/// `d(x) = A(x + u(x)) − x` on `u`'s grid.
+pub fn compose(affine: &Affine, u: &VectorField) -> VectorField {
+    let grid = u.grid().clone();
+    let [nx, ny, _] = grid.dims();
+    let data = u
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(n, d)| {
+            let x = grid.voxel_to_world([
+                (n % nx) as f64,
+                ((n / nx) % ny) as f64,
+                (n / (nx * ny)) as f64,
+            ]);
+            let y = affine.apply([x[0] + d[0] as f64, x[1] + d[1] as f64, x[2] + d[2] as f64]);
+            std::array::from_fn(|a| (y[a] - x[a]) as f32)
+        })
+        .collect();
+    VectorField::new(grid, data).expect("same grid")
+}

@@ -1,0 +1,57 @@
+//! Multi-resolution pyramid: coarser grids over the same extent, and images smoothed and
+//! resampled onto them on the GPU.
+
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::gpu::kernels::smooth::SmoothKernel;
+use crate::gpu::kernels::warp::WarpKernel;
+use crate::volume::{Affine, Grid, ScalarVolume};
+
+/// The grid `shrink` times coarser than `grid` along each voxel axis (at least one voxel),
+/// covering the same extent: the level's voxel `i` is centred at the fine continuous index
+/// `(i + ½) f − ½`, `f = n / n_level` (so the first and last voxel edges coincide).
+pub fn level_grid(grid: &Grid, shrink: f64) -> Result<Grid> {
+    let dims = grid.dims();
+    let level: [usize; 3] =
+        std::array::from_fn(|a| ((dims[a] as f64 / shrink).round() as usize).max(1));
+    let f: [f64; 3] = std::array::from_fn(|a| dims[a] as f64 / level[a] as f64);
+    let scale = Affine::from_linear_translation(
+        [[f[0], 0.0, 0.0], [0.0, f[1], 0.0], [0.0, 0.0, f[2]]],
+        std::array::from_fn(|a| (f[a] - 1.0) / 2.0),
+    );
+    Grid::new(level, grid.world_from_voxel().then_after(&scale)).map_err(Error::Mismatch)
+}
+
+/// Gaussian σ (voxels of `grid`) before sampling onto a grid with `target_spacing_mm`: half the
+/// spacing ratio where the target is coarser, none otherwise.
+pub fn antialias_sigma(grid: &Grid, target_spacing_mm: [f64; 3]) -> [f64; 3] {
+    let s = grid.spacing_mm();
+    let t = target_spacing_mm
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    std::array::from_fn(|a| {
+        let ratio = t / s[a];
+        if ratio > 1.0 { ratio / 2.0 } else { 0.0 }
+    })
+}
+
+/// `image` smoothed against aliasing and resampled onto `target` (both on the GPU).
+pub fn downsample(
+    ctx: &GpuContext,
+    smooth: &SmoothKernel,
+    warp: &WarpKernel,
+    image: &ScalarVolume,
+    target: &Grid,
+) -> Result<ScalarVolume> {
+    if image.grid().same_as(target, 1e-6) {
+        return Ok(image.clone());
+    }
+    let sigma = antialias_sigma(image.grid(), target.spacing_mm());
+    let smoothed = if sigma.iter().any(|&s| s > 0.0) {
+        smooth.blur(ctx, image, sigma)?
+    } else {
+        image.clone()
+    };
+    warp.resample(ctx, &smoothed, target, 0.0)
+}
