@@ -22,7 +22,7 @@ fn source_from_target(source: &Grid, target: &Grid) -> Affine {
         .then_after(target.world_from_voxel())
 }
 
-pub(crate) fn snap(p: f64) -> f64 {
+fn snap(p: f64) -> f64 {
     let r = p.round();
     if (p - r).abs() < SNAP { r } else { p }
 }
@@ -105,22 +105,30 @@ pub fn resample_scalar(source: &ScalarVolume, target: &Grid, outside: f32) -> Sc
     ScalarVolume::new(target.clone(), out).expect("output sized from the target grid")
 }
 
+/// Linear index of the voxel nearest to continuous index `p`, `None` outside the volume.
+#[inline]
+pub(crate) fn nearest_index(dims: [usize; 3], p: [f64; 3]) -> Option<usize> {
+    let mut n = 0;
+    let mut stride = 1;
+    for a in 0..3 {
+        let r = snap(p[a]).round();
+        if !(r >= 0.0 && r < dims[a] as f64) {
+            return None;
+        }
+        n += r as usize * stride;
+        stride *= dims[a];
+    }
+    Some(n)
+}
+
 /// Nearest-neighbour resampling of a label map onto `target`; outside is background (0).
 pub fn resample_labels(source: &LabelVolume, target: &Grid) -> LabelVolume {
     let mut out = vec![0i32; target.voxel_count()];
     let (dims, data) = (source.grid().dims(), source.data());
     map_target(source.grid(), target, &mut out, |o, p| {
-        let mut n = 0;
-        let mut stride = 1;
-        for a in 0..3 {
-            let r = snap(p[a]).round();
-            if !(r >= 0.0 && r < dims[a] as f64) {
-                return;
-            }
-            n += r as usize * stride;
-            stride *= dims[a];
+        if let Some(n) = nearest_index(dims, p) {
+            *o = data[n];
         }
-        *o = data[n];
     });
     LabelVolume::new(target.clone(), out).expect("output sized from the target grid")
 }

@@ -6,7 +6,7 @@
 //! `x + u(x)` in the moving image.
 
 use super::image::{LabelVolume, ScalarVolume, VectorField};
-use super::resample::{snap, trilinear};
+use super::resample::{nearest_index, trilinear};
 use crate::parallel::for_each_slice;
 
 /// Calls `f(out, continuous moving index)` for every voxel of the field's grid.
@@ -49,17 +49,9 @@ pub fn warp_labels(moving: &LabelVolume, field: &VectorField) -> LabelVolume {
     let mut out = vec![0i32; field.grid().voxel_count()];
     let (dims, data) = (moving.grid().dims(), moving.data());
     pull(field, moving.grid(), &mut out, |o, p| {
-        let mut n = 0;
-        let mut stride = 1;
-        for a in 0..3 {
-            let r = snap(p[a]).round();
-            if !(r >= 0.0 && r < dims[a] as f64) {
-                return;
-            }
-            n += r as usize * stride;
-            stride *= dims[a];
+        if let Some(n) = nearest_index(dims, p) {
+            *o = data[n];
         }
-        *o = data[n];
     });
     LabelVolume::new(field.grid().clone(), out).expect("sized from the field's grid")
 }
