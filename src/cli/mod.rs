@@ -91,7 +91,7 @@ fn gpu_check() -> anyhow::Result<()> {
     println!("warp kernel (resampling) vs CPU reference: max difference {worst:.2e}");
     anyhow::ensure!(
         worst < 1e-3,
-        "the GPU resample kernel disagrees with its CPU reference"
+        "the GPU warp kernel disagrees with its CPU reference"
     );
     Ok(())
 }

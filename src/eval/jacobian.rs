@@ -10,6 +10,7 @@
 //! Central differences can miss folds that alternate voxel by voxel; the stencil is named so the
 //! numbers are reproducible, not because it is complete.
 
+use crate::volume::grid::det3;
 use crate::volume::{ScalarVolume, VectorField};
 use serde::Serialize;
 
@@ -59,9 +60,7 @@ pub fn jacobian_determinant(field: &VectorField) -> ScalarVolume {
                         (r == c) as u8 as f64 + (0..3).map(|a| d[r][a] * inv[a][c]).sum::<f64>();
                 }
             }
-            *o = (j[0][0] * (j[1][1] * j[2][2] - j[1][2] * j[2][1])
-                - j[0][1] * (j[1][0] * j[2][2] - j[1][2] * j[2][0])
-                + j[0][2] * (j[1][0] * j[2][1] - j[1][1] * j[2][0])) as f32;
+            *o = det3(&j) as f32;
         }
     });
     ScalarVolume::new(grid.clone(), out).expect("sized from the grid")

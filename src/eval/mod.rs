@@ -50,8 +50,8 @@ pub struct EvalReport {
     pub ssim: Option<f64>,
 }
 
-/// Scores `inputs`. Labels must be on any grids (moving labels are warped by the field, fixed labels
-/// must be on the field's grid); `with_surface` adds HD95/ASSD, the slowest part.
+/// Scores `inputs`. The fixed labels and image must be on the field's grid; the moving ones may be
+/// on any grid (they are warped through the field). `with_surface` adds HD95/ASSD, the slowest part.
 pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
     let field = inputs.field;
     let jac = jacobian::jacobian_stats(&jacobian::jacobian_determinant(field));

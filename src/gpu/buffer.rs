@@ -62,6 +62,16 @@ pub fn storage_f32(ctx: &GpuContext, label: &str, len: usize) -> Result<wgpu::Bu
     }))
 }
 
+/// Reads an interleaved displacement buffer back as a field on `grid`.
+pub fn read_field(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    grid: &crate::volume::Grid,
+) -> Result<crate::volume::VectorField> {
+    let data = read_f32(ctx, buffer, 3 * grid.voxel_count())?;
+    crate::volume::VectorField::new(grid.clone(), bytemuck::cast_slice(&data).to_vec())
+}
+
 /// Copies `len` f32 values out of `buffer` and waits for them.
 pub fn read_f32(ctx: &GpuContext, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
     let bytes = (len * 4) as u64;

@@ -99,20 +99,6 @@ impl ComputeKernel {
         pass.dispatch_workgroups(x, y, z);
         Ok(())
     }
-
-    /// Records and submits one dispatch.
-    pub fn run(
-        &self,
-        ctx: &GpuContext,
-        params: &[u8],
-        buffers: &[&wgpu::Buffer],
-        count: usize,
-    ) -> Result<()> {
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        self.record(ctx, &mut encoder, params, buffers, count)?;
-        ctx.queue.submit([encoder.finish()]);
-        Ok(())
-    }
 }
 
 /// Grid dimensions as the `vec4<u32>` the shaders take, refusing grids beyond u32 indexing.

@@ -9,7 +9,7 @@
 use super::pyramid::{downsample, level_grid};
 use crate::error::Result;
 use crate::gpu::GpuContext;
-use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
+use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
 use crate::gpu::kernel::dims_u32;
 use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use crate::gpu::kernels::field_gradient::FieldGradientKernel;
@@ -162,19 +162,7 @@ impl DeformableRun {
             &self.fixed,
             &grid,
         )?;
-        let moving_shrink = (grid
-            .spacing_mm()
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-            / self
-                .moving
-                .grid()
-                .spacing_mm()
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min))
-        .max(1.0);
+        let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
         let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
         let moving = downsample(
             ctx,
@@ -313,11 +301,7 @@ impl DeformableRun {
             losses,
         };
         if last {
-            let data = read_f32(ctx, &l.u, 3 * n)?;
-            self.field = Some(VectorField::new(
-                l.grid.clone(),
-                bytemuck::cast_slice(&data).to_vec(),
-            )?);
+            self.field = Some(read_field(ctx, &l.u, &l.grid)?);
             self.level = None;
             self.level_index += 1;
         }
@@ -328,10 +312,7 @@ impl DeformableRun {
     /// field when one runs, else the last finished one's; zero before the first level.
     pub fn current_u(&self) -> Result<VectorField> {
         let field = match &self.level {
-            Some(l) => {
-                let data = read_f32(&self.ctx, &l.u, 3 * l.grid.voxel_count())?;
-                VectorField::new(l.grid.clone(), bytemuck::cast_slice(&data).to_vec())?
-            }
+            Some(l) => read_field(&self.ctx, &l.u, &l.grid)?,
             None => match &self.field {
                 Some(f) => f.clone(),
                 None => return Ok(VectorField::zeros(self.fixed.grid().clone())),
@@ -353,10 +334,7 @@ impl DeformableRun {
 /// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same
 /// for every modality and scanner scale.
 fn normalised(image: ScalarVolume) -> ScalarVolume {
-    let step = (image.data().len() / 100_000).max(1);
-    let mut sample: Vec<f32> = image.data().iter().step_by(step).copied().collect();
-    sample.sort_by(f32::total_cmp);
-    let p99 = sample[(sample.len() - 1) * 99 / 100];
+    let [p99] = image.quantiles([0.99]);
     let scale = if p99 > 0.0 { 1.0 / p99 } else { 1.0 };
     let grid = image.grid().clone();
     let data = image.into_data().into_iter().map(|v| v * scale).collect();
@@ -366,17 +344,12 @@ fn normalised(image: ScalarVolume) -> ScalarVolume {
 /// `d(x) = A(x + u(x)) − x` on `u`'s grid.
 pub fn compose(affine: &Affine, u: &VectorField) -> VectorField {
     let grid = u.grid().clone();
-    let [nx, ny, _] = grid.dims();
     let data = u
         .data()
         .iter()
         .enumerate()
         .map(|(n, d)| {
-            let x = grid.voxel_to_world([
-                (n % nx) as f64,
-                ((n / nx) % ny) as f64,
-                (n / (nx * ny)) as f64,
-            ]);
+            let x = grid.index_to_world(n);
             let y = affine.apply([x[0] + d[0] as f64, x[1] + d[1] as f64, x[2] + d[2] as f64]);
             std::array::from_fn(|a| (y[a] - x[a]) as f32)
         })

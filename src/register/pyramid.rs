@@ -22,14 +22,11 @@ pub fn level_grid(grid: &Grid, shrink: f64) -> Result<Grid> {
     Grid::new(level, grid.world_from_voxel().then_after(&scale)).map_err(Error::Mismatch)
 }
 
-/// Gaussian σ (voxels of `grid`) before sampling onto a grid with `target_spacing_mm`: half the
-/// spacing ratio where the target is coarser, none otherwise.
-pub fn antialias_sigma(grid: &Grid, target_spacing_mm: [f64; 3]) -> [f64; 3] {
+/// Gaussian σ (voxels of `grid`) before sampling onto `target`: half the spacing ratio where the
+/// target is coarser, none otherwise.
+pub fn antialias_sigma(grid: &Grid, target: &Grid) -> [f64; 3] {
     let s = grid.spacing_mm();
-    let t = target_spacing_mm
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min);
+    let t = target.min_spacing_mm();
     std::array::from_fn(|a| {
         let ratio = t / s[a];
         if ratio > 1.0 { ratio / 2.0 } else { 0.0 }
@@ -47,7 +44,7 @@ pub fn downsample(
     if image.grid().same_as(target, 1e-6) {
         return Ok(image.clone());
     }
-    let sigma = antialias_sigma(image.grid(), target.spacing_mm());
+    let sigma = antialias_sigma(image.grid(), target);
     let smoothed = if sigma.iter().any(|&s| s > 0.0) {
         smooth.blur(ctx, image, sigma)?
     } else {

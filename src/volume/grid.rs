@@ -49,22 +49,12 @@ impl Affine {
         std::array::from_fn(|r| m[r][0] * p[0] + m[r][1] * p[1] + m[r][2] * p[2] + m[r][3])
     }
 
-    /// Applies only the linear part (for directions and displacement vectors).
-    pub fn apply_vector(&self, v: [f64; 3]) -> [f64; 3] {
-        let m = &self.0;
-        std::array::from_fn(|r| m[r][0] * v[0] + m[r][1] * v[1] + m[r][2] * v[2])
-    }
-
     /// `self * rhs`: apply `rhs` first, then `self`.
     pub fn then_after(&self, rhs: &Affine) -> Affine {
         let (a, b) = (&self.0, &rhs.0);
         Affine(std::array::from_fn(|r| {
             std::array::from_fn(|c| (0..4).map(|k| a[r][k] * b[k][c]).sum())
         }))
-    }
-
-    pub fn determinant3(&self) -> f64 {
-        det3(&self.linear())
     }
 
     /// Inverse, or `None` when the linear part is singular or not finite.
@@ -110,7 +100,8 @@ impl Affine {
     }
 }
 
-fn det3(m: &[[f64; 3]; 3]) -> f64 {
+/// Determinant of a 3×3 matrix.
+pub fn det3(m: &[[f64; 3]; 3]) -> f64 {
     m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
@@ -181,6 +172,21 @@ impl Grid {
     pub fn spacing_mm(&self) -> [f64; 3] {
         let m = &self.world_from_voxel.0;
         std::array::from_fn(|c| (0..3).map(|r| m[r][c] * m[r][c]).sum::<f64>().sqrt())
+    }
+
+    /// The smallest voxel size (mm).
+    pub fn min_spacing_mm(&self) -> f64 {
+        self.spacing_mm().into_iter().fold(f64::INFINITY, f64::min)
+    }
+
+    /// World position (mm) of the voxel with linear index `n` (`i` fastest).
+    pub fn index_to_world(&self, n: usize) -> [f64; 3] {
+        let [nx, ny, _] = self.dims;
+        self.voxel_to_world([
+            (n % nx) as f64,
+            ((n / nx) % ny) as f64,
+            (n / (nx * ny)) as f64,
+        ])
     }
 
     /// Linear index of voxel `(i, j, k)`, `i` fastest.

@@ -13,7 +13,7 @@
 //!   and a vector field is 5D `[x, y, z, 1, 3]` with intent `NIFTI_INTENT_VECTOR` (4D `[x, y, z, 3]`
 //!   is accepted on read).
 
-use super::grid::{Affine, Grid};
+use super::grid::{Affine, Grid, det3};
 use super::image::{LabelVolume, ScalarVolume, VectorField};
 use crate::error::{Error, Result};
 use crate::parallel::for_each_slice;
@@ -229,7 +229,11 @@ fn labels_from_raw(path: &Path, raw: RawNifti) -> Result<Vec<LabelVolume>> {
 
 /// Reads a vector field (5D `[x,y,z,1,3]` or 4D `[x,y,z,3]`); components as stored.
 pub fn read_vector_field(path: &Path) -> Result<VectorField> {
-    let raw = read_raw(path)?;
+    Ok(vector_field_from_raw(path, read_raw(path)?)?.0)
+}
+
+/// The field and the file's intent code.
+fn vector_field_from_raw(path: &Path, raw: RawNifti) -> Result<(VectorField, i16)> {
     let d = &raw.info.dims;
     let shape_ok = (d.len() == 5 && d[3] == 1 && d[4] == 3) || (d.len() == 4 && d[3] == 3);
     if !shape_ok {
@@ -243,7 +247,7 @@ pub fn read_vector_field(path: &Path) -> Result<VectorField> {
     let data = (0..n)
         .map(|v| [values[v], values[n + v], values[2 * n + v]])
         .collect();
-    VectorField::new(raw.info.grid, data)
+    Ok((VectorField::new(raw.info.grid, data)?, raw.info.intent_code))
 }
 
 /// Writes a scalar image as float32 (bit-exact round trip).
@@ -319,8 +323,7 @@ fn write_vectors(path: &Path, field: &VectorField, intent: i16) -> Result<()> {
 /// and what ITK reads as such); any other intent is taken as ITK's own output (ANTs, greedy,
 /// SimpleITK write LPS vectors with `NIFTI_INTENT_VECTOR`) and converted from LPS.
 pub fn read_displacement(path: &Path) -> Result<VectorField> {
-    let intent = read_info(path)?.intent_code;
-    let mut field = read_vector_field(path)?;
+    let (mut field, intent) = vector_field_from_raw(path, read_raw(path)?)?;
     if intent != INTENT_DISPVECT {
         for v in field.data_mut() {
             v[0] = -v[0];
@@ -692,7 +695,7 @@ fn quaternion_of(affine: &Affine) -> Option<([f64; 3], f64)> {
         std::array::from_fn(|c| (0..3).map(|r| m[r][c] * m[r][c]).sum::<f64>().sqrt());
     let mut r: [[f64; 3]; 3] =
         std::array::from_fn(|row| std::array::from_fn(|col| m[row][col] / scale[col]));
-    let det = Affine::from_linear_translation(r, [0.0; 3]).determinant3();
+    let det = det3(&r);
     let qfac = if det < 0.0 { -1.0 } else { 1.0 };
     for row in &mut r {
         row[2] *= qfac;

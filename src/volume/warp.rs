@@ -86,15 +86,10 @@ pub fn warp_with_gradient(
     let lin = m.linear();
     let dims = moving.grid().dims();
     let data = moving.data();
-    let [nx, ny, _] = fixed.dims();
     let mut values = vec![outside; fixed.voxel_count()];
     let mut grads = vec![[0f32; 3]; fixed.voxel_count()];
     for (n, (value, grad)) in values.iter_mut().zip(grads.iter_mut()).enumerate() {
-        let x = fixed.voxel_to_world([
-            (n % nx) as f64,
-            ((n / nx) % ny) as f64,
-            (n / (nx * ny)) as f64,
-        ]);
+        let x = fixed.index_to_world(n);
         let d = u.map_or([0.0; 3], |u| u[n].map(f64::from));
         let p = m.apply([x[0] + d[0], x[1] + d[1], x[2] + d[2]]);
         let Some((idx, f)) = super::resample::trilinear_corners(dims, p) else {

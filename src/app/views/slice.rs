@@ -67,11 +67,7 @@ pub struct Window {
 impl Window {
     /// Window between two quantiles of the image's values (e.g. 1 % and 99.5 %).
     pub fn from_percentiles(volume: &ScalarVolume, lo: f64, hi: f64) -> Window {
-        let step = (volume.data().len() / 200_000).max(1);
-        let mut values: Vec<f32> = volume.data().iter().step_by(step).copied().collect();
-        values.sort_by(f32::total_cmp);
-        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-        let (lo, hi) = (at(lo), at(hi));
+        let [lo, hi] = volume.quantiles([lo, hi]);
         Window {
             lo,
             hi: if hi > lo { hi } else { lo + 1.0 },
@@ -96,7 +92,7 @@ pub struct PlaneView {
 impl PlaneView {
     pub fn new(plane: Plane, grid: &crate::volume::Grid, cursor_mm: [f64; 3]) -> PlaneView {
         let spacing = grid.spacing_mm();
-        let pixel_mm = spacing.iter().copied().fold(f64::INFINITY, f64::min);
+        let pixel_mm = grid.min_spacing_mm();
         let (lo, hi) = grid.world_bounds_mm();
         let (u, v) = plane.screen_axes();
         let half = spacing.iter().copied().fold(0.0, f64::max) / 2.0;
