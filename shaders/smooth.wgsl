@@ -1,5 +1,6 @@
 // One pass of a separable convolution along `axis` with symmetric taps (Gaussian smoothing for the
-// pyramid and of displacement fields), clamping at the volume's edges. Elements are `channels`
+// pyramid and of displacement fields, box sums for local NCC), clamping at the volume's edges or
+// reading zeros beyond them (`zero_edge`). Elements are `channels`
 // interleaved values per voxel (1 for images, 3 for fields), each smoothed on its own.
 // CPU reference: volume::filter::convolve_axis.
 
@@ -9,6 +10,10 @@ struct SmoothParams {
     radius: u32,
     count: u32,
     channels: u32,
+    zero_edge: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
     // Taps 0..=2*radius, four per vec4 (uniform arrays need 16-byte strides).
     taps: array<vec4<f32>, 16>,
 }
@@ -33,8 +38,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let centre = i32(v[params.axis]);
     var acc = 0.0;
     for (var t = 0u; t <= 2u * params.radius; t++) {
+        let c = centre + i32(t) - i32(params.radius);
+        if params.zero_edge != 0u && (c < 0 || c >= n) {
+            continue;
+        }
         var w = v;
-        w[params.axis] = u32(clamp(centre + i32(t) - i32(params.radius), 0, n - 1));
+        w[params.axis] = u32(clamp(c, 0, n - 1));
         acc += tap(t) * input[index_of(w, params.dims.xyz) * params.channels + channel];
     }
     output[index] = acc;

@@ -326,7 +326,8 @@ fn adam_kernel_matches_reference() {
 #[test]
 fn mse_and_field_gradient_kernels_match_references() {
     use warpbench::gpu::kernels::field_gradient::{FieldGradientKernel, reference};
-    use warpbench::gpu::kernels::metric::{MseKernel, OUTSIDE, mse_reference};
+    use warpbench::gpu::kernels::similarity::OUTSIDE;
+    use warpbench::gpu::kernels::similarity::mse::{MseKernel, reference as mse_reference};
     let ctx = gpu();
     let grid = Grid::axis_aligned([13, 11, 9], [1.0, 1.5, 2.0], [0.0; 3]).unwrap();
     let n = grid.voxel_count();
@@ -436,5 +437,131 @@ fn smooth_kernel_smooths_interleaved_channels_independently() {
             warpbench::volume::filter::gaussian_blur(&channel, grid.dims(), [1.5, 2.0, 0.8]);
         let got: Vec<f32> = out.iter().skip(c).step_by(3).copied().collect();
         assert!(max_diff(&got, &expected) < 1e-5, "channel {c}");
+    }
+}
+
+/// A fixed image and a warped one related to it (so correlations are far from zero), with some
+/// samples outside.
+fn correlated_pair(grid: &Grid, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    use warpbench::gpu::kernels::similarity::OUTSIDE;
+    let n = grid.voxel_count();
+    let mut rng = common::Rng::new(seed);
+    let fixed: Vec<f32> = (0..n).map(|_| rng.range(0.0, 1.0) as f32).collect();
+    let warped = fixed
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| {
+            if i % 23 == 5 {
+                OUTSIDE
+            } else {
+                (0.5 * f as f64 + rng.range(0.0, 0.8)) as f32
+            }
+        })
+        .collect();
+    (fixed, warped)
+}
+
+#[test]
+fn box_sums_match_the_cpu_reference() {
+    use warpbench::gpu::kernels::smooth::SmoothKernel;
+    let ctx = gpu();
+    let grid = Grid::axis_aligned([12, 9, 7], [1.0; 3], [0.0; 3]).unwrap();
+    let n = grid.voxel_count();
+    let mut rng = common::Rng::new(24);
+    let data: Vec<f32> = (0..n).map(|_| rng.range(-1.0, 1.0) as f32).collect();
+    let (src, scratch, dst) = (upload(&ctx, &data), storage(&ctx, n), storage(&ctx, n));
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let dims = warpbench::gpu::kernel::dims_u32(&grid).unwrap();
+    SmoothKernel::new(&ctx)
+        .unwrap()
+        .record_box(&ctx, &mut encoder, dims, 1, 2, [&src, &scratch, &dst])
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let expected = warpbench::volume::filter::box_sum(&data, grid.dims(), 2);
+    assert!(max_diff(&read(&ctx, &dst, n), &expected) < 1e-5);
+    // A corner sums only what lies inside: 3 × 3 × 3 voxels.
+    let ones = warpbench::volume::filter::box_sum(&vec![1.0; n], grid.dims(), 2);
+    assert_eq!(ones[0], 27.0);
+}
+
+#[test]
+fn similarity_kernels_match_references() {
+    use warpbench::gpu::kernels::similarity::{Similarity, SimilarityKernel, reference};
+    let ctx = gpu();
+    let grid = Grid::axis_aligned([14, 11, 9], [1.0, 1.5, 2.0], [0.0; 3]).unwrap();
+    let n = grid.voxel_count();
+    let (fixed, warped) = correlated_pair(&grid, 25);
+    for metric in [
+        Similarity::Mse,
+        Similarity::Ncc,
+        Similarity::Lncc { radius: 1 },
+        Similarity::Lncc { radius: 2 },
+    ] {
+        let kernel = SimilarityKernel::new(&ctx, metric).unwrap();
+        let scratch = kernel.scratch(&ctx, &grid).unwrap();
+        let (bf, bw, bd, bt) = (
+            upload(&ctx, &fixed),
+            upload(&ctx, &warped),
+            storage(&ctx, n),
+            storage(&ctx, n),
+        );
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        kernel
+            .record(&ctx, &mut encoder, &grid, &scratch, [&bf, &bw, &bd, &bt])
+            .unwrap();
+        ctx.queue.submit([encoder.finish()]);
+        let (dsdw, terms) = reference(metric, grid.dims(), &fixed, &warped);
+        let scale = dsdw.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let got = read(&ctx, &bd, n);
+        assert!(
+            max_diff(&got, &dsdw) < 1e-3 * scale,
+            "{metric:?}: dS/dw differs by {} (scale {scale})",
+            max_diff(&got, &dsdw)
+        );
+        let loss: f64 = terms.iter().map(|&v| v as f64).sum();
+        let gpu_loss: f64 = read(&ctx, &bt, n).iter().map(|&v| v as f64).sum();
+        assert!(
+            (gpu_loss - loss).abs() < 1e-4 * loss.abs().max(1e-3),
+            "{metric:?}: loss {gpu_loss} vs {loss}"
+        );
+        if metric != Similarity::Mse {
+            assert!(loss < -0.05, "{metric:?}: correlated images give {loss}");
+        }
+    }
+}
+
+#[test]
+fn similarity_references_are_the_derivatives_of_their_losses() {
+    use warpbench::gpu::kernels::similarity::{Similarity, reference};
+    let grid = Grid::axis_aligned([9, 8, 7], [1.0; 3], [0.0; 3]).unwrap();
+    let (fixed, warped) = correlated_pair(&grid, 26);
+    for metric in [
+        Similarity::Mse,
+        Similarity::Ncc,
+        Similarity::Lncc { radius: 2 },
+    ] {
+        let loss = |w: &[f32]| -> f64 {
+            reference(metric, grid.dims(), &fixed, w)
+                .1
+                .iter()
+                .map(|&v| v as f64)
+                .sum()
+        };
+        let (dsdw, _) = reference(metric, grid.dims(), &fixed, &warped);
+        for i in [0usize, 37, 200, 311, grid.voxel_count() - 1] {
+            if warped[i] < -1e38 {
+                continue;
+            }
+            let h = 1e-2f32;
+            let (mut up, mut down) = (warped.clone(), warped.clone());
+            up[i] += h;
+            down[i] -= h;
+            let fd = (loss(&up) - loss(&down)) / (2.0 * h as f64);
+            let g = dsdw[i] as f64;
+            assert!(
+                (fd - g).abs() < 2e-2 * g.abs() + 1e-6,
+                "{metric:?} voxel {i}: finite difference {fd} vs {g}"
+            );
+        }
     }
 }

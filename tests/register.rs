@@ -84,6 +84,7 @@ fn deformable_stage_recovers_a_known_deformation() {
             .collect(),
     };
     let settings = DeformableSettings {
+        similarity: warpbench::gpu::kernels::similarity::Similarity::Mse,
         levels: vec![
             LevelSettings {
                 shrink: 4.0,

@@ -13,8 +13,8 @@ use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
 use crate::gpu::kernel::dims_u32;
 use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use crate::gpu::kernels::field_gradient::FieldGradientKernel;
-use crate::gpu::kernels::metric::{MseKernel, OUTSIDE};
 use crate::gpu::kernels::reduce::ReduceKernel;
+use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, SimilarityScratch};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
 use crate::volume::resample::resample_field;
@@ -32,6 +32,7 @@ pub struct LevelSettings {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeformableSettings {
+    pub similarity: Similarity,
     pub levels: Vec<LevelSettings>,
     /// Weight λ of the diffusion energy.
     pub diffusion: f64,
@@ -60,7 +61,7 @@ pub struct StepReport {
 struct Kernels {
     warp: WarpKernel,
     smooth: SmoothKernel,
-    mse: MseKernel,
+    similarity: SimilarityKernel,
     gradient: FieldGradientKernel,
     adam: AdamKernel,
     reduce: ReduceKernel,
@@ -81,6 +82,7 @@ struct Level {
     warp_grad: wgpu::Buffer,
     dsdw: wgpu::Buffer,
     sim_terms: wgpu::Buffer,
+    sim_scratch: SimilarityScratch,
     grad: wgpu::Buffer,
     grad_smoothed: wgpu::Buffer,
     reg_terms: wgpu::Buffer,
@@ -112,7 +114,7 @@ impl DeformableRun {
         let kernels = Kernels {
             warp: WarpKernel::new(ctx)?,
             smooth: SmoothKernel::new(ctx)?,
-            mse: MseKernel::new(ctx)?,
+            similarity: SimilarityKernel::new(ctx, settings.similarity)?,
             gradient: FieldGradientKernel::new(ctx)?,
             adam: AdamKernel::new(ctx)?,
             reduce: ReduceKernel::new(ctx)?,
@@ -188,6 +190,7 @@ impl DeformableRun {
             warp_grad: storage_f32(ctx, "warp gradient", 3 * n)?,
             dsdw: storage_f32(ctx, "dS/dw", n)?,
             sim_terms: storage_f32(ctx, "similarity terms", n)?,
+            sim_scratch: self.kernels.similarity.scratch(ctx, &grid)?,
             grad: storage_f32(ctx, "gradient", 3 * n)?,
             grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
             reg_terms: storage_f32(ctx, "regulariser terms", n)?,
@@ -233,10 +236,11 @@ impl DeformableRun {
                 outside: OUTSIDE,
             },
         )?;
-        k.mse.record(
+        k.similarity.record(
             ctx,
             &mut encoder,
-            n,
+            &l.grid,
+            &l.sim_scratch,
             [&l.fixed, &l.warped, &l.dsdw, &l.sim_terms],
         )?;
         k.gradient.record(

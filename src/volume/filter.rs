@@ -1,4 +1,14 @@
-//! Separable Gaussian smoothing on the CPU (the reference of the GPU smoothing kernel).
+//! Separable filters on the CPU (Gaussian smoothing, box sums): the references of the GPU
+//! smoothing kernel.
+
+/// What a filter reads beyond the volume's edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// The nearest voxel inside (smoothing keeps the mean near edges).
+    Clamp,
+    /// Zero (box sums whose adjoint is the same box sum, as exact LNCC gradients need).
+    Zero,
+}
 
 /// Normalised Gaussian taps for `sigma` (in voxels), radius ⌈3σ⌉; `[1.0]` when σ is ~0.
 pub fn gaussian_taps(sigma: f64) -> Vec<f32> {
@@ -13,8 +23,14 @@ pub fn gaussian_taps(sigma: f64) -> Vec<f32> {
     w.iter().map(|v| (v / sum) as f32).collect()
 }
 
-/// Convolves `data` (on `dims`, i fastest) along `axis` with symmetric `taps`, clamping at the edges.
-pub fn convolve_axis(data: &[f32], dims: [usize; 3], axis: usize, taps: &[f32]) -> Vec<f32> {
+/// Convolves `data` (on `dims`, i fastest) along `axis` with symmetric `taps`.
+pub fn convolve_axis(
+    data: &[f32],
+    dims: [usize; 3],
+    axis: usize,
+    taps: &[f32],
+    edge: Edge,
+) -> Vec<f32> {
     if taps.len() == 1 {
         return data.to_vec();
     }
@@ -30,8 +46,13 @@ pub fn convolve_axis(data: &[f32], dims: [usize; 3], axis: usize, taps: &[f32]) 
             let line_start = index - coord as usize * stride;
             let mut acc = 0f32;
             for (t, w) in taps.iter().enumerate() {
-                let c = (coord + t as i64 - radius).clamp(0, n - 1) as usize;
-                acc += w * data[line_start + c * stride];
+                let c = coord + t as i64 - radius;
+                let c = match edge {
+                    Edge::Clamp => c.clamp(0, n - 1),
+                    Edge::Zero if c < 0 || c >= n => continue,
+                    Edge::Zero => c,
+                };
+                acc += w * data[line_start + c as usize * stride];
             }
             *o = acc;
         }
@@ -43,7 +64,18 @@ pub fn convolve_axis(data: &[f32], dims: [usize; 3], axis: usize, taps: &[f32]) 
 pub fn gaussian_blur(data: &[f32], dims: [usize; 3], sigma_voxels: [f64; 3]) -> Vec<f32> {
     let mut out = data.to_vec();
     for axis in 0..3 {
-        out = convolve_axis(&out, dims, axis, &gaussian_taps(sigma_voxels[axis]));
+        let taps = gaussian_taps(sigma_voxels[axis]);
+        out = convolve_axis(&out, dims, axis, &taps, Edge::Clamp);
+    }
+    out
+}
+
+/// Sums over the `(2r+1)³` box around each voxel, with zeros beyond the edges.
+pub fn box_sum(data: &[f32], dims: [usize; 3], radius: usize) -> Vec<f32> {
+    let taps = vec![1.0; 2 * radius + 1];
+    let mut out = data.to_vec();
+    for axis in 0..3 {
+        out = convolve_axis(&out, dims, axis, &taps, Edge::Zero);
     }
     out
 }

@@ -4,7 +4,7 @@
 pub mod adam;
 pub mod field_gradient;
 pub mod jacobian;
-pub mod metric;
 pub mod reduce;
+pub mod similarity;
 pub mod smooth;
 pub mod warp;

@@ -64,6 +64,24 @@ impl ReduceKernel {
         Ok(PendingSum { partials, groups })
     }
 
+    /// Records the sum of the first `count` values of `values` into `out[index]`, on the GPU alone
+    /// (partials of partials until one is left), for kernels that need a global sum as input.
+    pub fn record_total(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        values: &wgpu::Buffer,
+        count: usize,
+        (out, index): (&wgpu::Buffer, usize),
+    ) -> Result<()> {
+        let mut pending = self.record(ctx, encoder, values, count)?;
+        while pending.groups > 1 {
+            pending = self.record(ctx, encoder, &pending.partials, pending.groups)?;
+        }
+        encoder.copy_buffer_to_buffer(&pending.partials, 0, out, 4 * index as u64, 4);
+        Ok(())
+    }
+
     /// Sums `count` values of `values` and waits for the result.
     pub fn sum(&self, ctx: &GpuContext, values: &wgpu::Buffer, count: usize) -> Result<f64> {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());

@@ -1,12 +1,12 @@
-//! GPU separable Gaussian smoothing (`shaders/smooth.wgsl`); CPU reference
-//! `volume::filter::gaussian_blur`.
+//! GPU separable filters (`shaders/smooth.wgsl`): Gaussian smoothing and box sums; CPU references
+//! `volume::filter::gaussian_blur` and `box_sum`.
 
 use crate::error::{Error, Result};
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, dims_u32};
 use crate::volume::ScalarVolume;
-use crate::volume::filter::gaussian_taps;
+use crate::volume::filter::{Edge, gaussian_taps};
 
 /// Most taps one pass takes (the shader's uniform array holds 64): σ up to about 10 voxels.
 const MAX_TAPS: usize = 64;
@@ -19,6 +19,8 @@ struct Params {
     radius: u32,
     count: u32,
     channels: u32,
+    zero_edge: u32,
+    _pad: [u32; 3],
     taps: [f32; MAX_TAPS],
 }
 
@@ -40,25 +42,65 @@ impl SmoothKernel {
         sigma_voxels: [f64; 3],
         [src, scratch, dst]: [&wgpu::Buffer; 3],
     ) -> Result<()> {
+        let taps = sigma_voxels.map(gaussian_taps);
+        self.record_separable(
+            ctx,
+            encoder,
+            dims,
+            channels,
+            &taps,
+            Edge::Clamp,
+            [src, scratch, dst],
+        )
+    }
+
+    /// Records `(2r+1)³` box sums (zero beyond the edges) as three passes `src → dst → scratch →
+    /// dst`, like [`SmoothKernel::record_blur`].
+    pub fn record_box(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        dims: [u32; 4],
+        channels: u32,
+        radius: u32,
+        buffers: [&wgpu::Buffer; 3],
+    ) -> Result<()> {
+        let taps = vec![1.0; 2 * radius as usize + 1];
+        let taps = [taps.clone(), taps.clone(), taps];
+        self.record_separable(ctx, encoder, dims, channels, &taps, Edge::Zero, buffers)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_separable(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        dims: [u32; 4],
+        channels: u32,
+        axis_taps: &[Vec<f32>; 3],
+        edge: Edge,
+        [src, scratch, dst]: [&wgpu::Buffer; 3],
+    ) -> Result<()> {
         let count = (dims[0] * dims[1] * dims[2] * channels) as usize;
         let passes = [(src, dst), (dst, scratch), (scratch, dst)];
         for (axis, (from, to)) in passes.into_iter().enumerate() {
-            let t = gaussian_taps(sigma_voxels[axis]);
+            let t = &axis_taps[axis];
             if t.len() > MAX_TAPS {
                 return Err(Error::Gpu(format!(
-                    "smoothing σ = {} voxels needs {} taps, more than {MAX_TAPS}",
-                    sigma_voxels[axis],
+                    "a filter of {} taps along axis {axis}: at most {MAX_TAPS}",
                     t.len()
                 )));
             }
             let mut taps = [0f32; MAX_TAPS];
-            taps[..t.len()].copy_from_slice(&t);
+            taps[..t.len()].copy_from_slice(t);
             let params = Params {
                 dims,
                 axis: axis as u32,
                 radius: (t.len() / 2) as u32,
                 count: count as u32,
                 channels,
+                zero_edge: (edge == Edge::Zero) as u32,
+                _pad: [0; 3],
                 taps,
             };
             self.0.record(

@@ -1,13 +1,8 @@
-//! Similarity terms on the GPU, each giving per-voxel loss terms and `dS/dw` (the derivative with
-//! respect to the warped intensity), so the optimiser needs nothing metric-specific. Now: MSE
-//! (`shaders/mse.wgsl`).
+//! Mean squared difference (`shaders/mse.wgsl`).
 
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::ComputeKernel;
-
-/// Warped samples below this are outside the moving image (the warp writes [`OUTSIDE`]).
-pub const OUTSIDE: f32 = -3.0e38;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -48,7 +43,7 @@ impl MseKernel {
 }
 
 /// CPU reference: `(dS/dw, terms)` of the mean squared difference, zero where `warped` is outside.
-pub fn mse_reference(fixed: &[f32], warped: &[f32]) -> (Vec<f32>, Vec<f32>) {
+pub fn reference(fixed: &[f32], warped: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let n = fixed.len() as f64;
     fixed
         .iter()

@@ -1,0 +1,115 @@
+//! Similarity terms on the GPU. Each gives per-voxel loss terms (summing to the loss) and `dS/dw`,
+//! the derivative with respect to the warped intensity, so the optimiser and the affine and
+//! deformable stages need nothing metric-specific: a new metric is one more [`Similarity`] variant
+//! and kernel here.
+
+pub mod lncc;
+pub mod moments;
+pub mod mse;
+pub mod ncc;
+
+use crate::error::Result;
+use crate::gpu::buffer::storage_f32;
+use crate::gpu::context::GpuContext;
+use crate::volume::Grid;
+use serde::{Deserialize, Serialize};
+
+/// Warped samples below this are outside the moving image (the warp writes [`OUTSIDE`]).
+pub const OUTSIDE: f32 = -3.0e38;
+
+/// Which similarity a stage optimises (losses are minimised: NCC terms are negated).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Similarity {
+    /// Mean squared difference of intensities normalised by their 99th percentile.
+    Mse,
+    /// Global normalised cross-correlation, −cc.
+    Ncc,
+    /// Local NCC over `(2 radius + 1)³`-voxel windows, −mean(cc²).
+    Lncc { radius: u32 },
+}
+
+impl Similarity {
+    /// Device buffers the metric needs per voxel of the grid it runs on.
+    fn scratch_buffers(&self) -> usize {
+        match self {
+            Similarity::Mse => 0,
+            Similarity::Ncc => 7,
+            Similarity::Lncc { .. } => 11,
+        }
+    }
+}
+
+enum Kernels {
+    Mse(mse::MseKernel),
+    Ncc(ncc::NccKernel),
+    Lncc(lncc::LnccKernel),
+}
+
+/// The kernels of one metric, compiled once per run.
+pub struct SimilarityKernel {
+    metric: Similarity,
+    kernels: Kernels,
+}
+
+/// A metric's working buffers on one grid.
+pub struct SimilarityScratch {
+    buffers: Vec<wgpu::Buffer>,
+}
+
+impl SimilarityKernel {
+    pub fn new(ctx: &GpuContext, metric: Similarity) -> Result<SimilarityKernel> {
+        let kernels = match metric {
+            Similarity::Mse => Kernels::Mse(mse::MseKernel::new(ctx)?),
+            Similarity::Ncc => Kernels::Ncc(ncc::NccKernel::new(ctx)?),
+            Similarity::Lncc { .. } => Kernels::Lncc(lncc::LnccKernel::new(ctx)?),
+        };
+        Ok(SimilarityKernel { metric, kernels })
+    }
+
+    pub fn metric(&self) -> Similarity {
+        self.metric
+    }
+
+    pub fn scratch(&self, ctx: &GpuContext, grid: &Grid) -> Result<SimilarityScratch> {
+        let buffers = (0..self.metric.scratch_buffers())
+            .map(|_| storage_f32(ctx, "similarity scratch", grid.voxel_count()))
+            .collect::<Result<_>>()?;
+        Ok(SimilarityScratch { buffers })
+    }
+
+    /// Records `dS/dw` and the loss terms of `warped` against `fixed` on `grid`.
+    pub fn record(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        grid: &Grid,
+        scratch: &SimilarityScratch,
+        images: [&wgpu::Buffer; 4],
+    ) -> Result<()> {
+        let n = grid.voxel_count();
+        let s: Vec<&wgpu::Buffer> = scratch.buffers.iter().collect();
+        match (&self.kernels, self.metric) {
+            (Kernels::Mse(k), _) => k.record(ctx, encoder, n, images),
+            (Kernels::Ncc(k), _) => k.record(ctx, encoder, n, &s, images),
+            (Kernels::Lncc(k), Similarity::Lncc { radius }) => {
+                k.record(ctx, encoder, grid, radius, &s, images)
+            }
+            (Kernels::Lncc(_), _) => unreachable!("kernels are built from the metric"),
+        }
+    }
+}
+
+/// CPU reference of any metric: `(dS/dw, terms)` on `dims`.
+pub fn reference(
+    metric: Similarity,
+    dims: [usize; 3],
+    fixed: &[f32],
+    warped: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    match metric {
+        Similarity::Mse => mse::reference(fixed, warped),
+        Similarity::Ncc => ncc::reference(fixed, warped),
+        Similarity::Lncc { radius } => lncc::reference(dims, radius as usize, fixed, warped),
+    }
+}
