@@ -21,6 +21,12 @@ pub enum Error {
     NoGpu(String),
     #[error("GPU: {0}")]
     Gpu(String),
+    /// A configuration value that cannot work (named in the message).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The optimisation itself failed (a singular transform, NaN losses).
+    #[error("registration: {0}")]
+    Registration(String),
     #[error("cancelled")]
     Cancelled,
 }

@@ -565,3 +565,48 @@ fn similarity_references_are_the_derivatives_of_their_losses() {
         }
     }
 }
+
+#[test]
+fn affine_gradient_sums_match_the_cpu_reference() {
+    use warpbench::gpu::kernels::affine_gradient::{AffineGradientKernel, reference};
+    let ctx = gpu();
+    let grid = oblique_grid([37, 29, 23]);
+    let n = grid.voxel_count();
+    let mut rng = common::Rng::new(27);
+    let dsdw: Vec<f32> = (0..n)
+        .map(|i| {
+            if i % 7 == 0 {
+                0.0
+            } else {
+                rng.range(-1.0, 1.0) as f32
+            }
+        })
+        .collect();
+    let warp_grad: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-1.0, 1.0) as f32))
+        .collect();
+    let centre = [3.0, -7.0, 11.0];
+    let kernel = AffineGradientKernel::new(&ctx).unwrap();
+    let (bd, bg) = (
+        upload(&ctx, &dsdw),
+        upload(&ctx, bytemuck::cast_slice(&warp_grad)),
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let pending = kernel
+        .record(&ctx, &mut encoder, &grid, centre, [&bd, &bg])
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let got = pending.read(&ctx).unwrap();
+    let expected = reference(&grid, centre, &dsdw, &warp_grad);
+    for r in 0..3 {
+        for k in 0..4 {
+            let scale = if k == 3 { 1.0 } else { 30.0 };
+            assert!(
+                (got[r][k] - expected[r][k]).abs() < 1e-3 * scale * (n as f64).sqrt(),
+                "G[{r}][{k}]: {} vs {}",
+                got[r][k],
+                expected[r][k]
+            );
+        }
+    }
+}

@@ -5,7 +5,12 @@ mod common;
 
 use warpbench::eval::tre::tre;
 use warpbench::gpu::GpuContext;
-use warpbench::register::deformable::{DeformableRun, DeformableSettings, LevelSettings};
+use warpbench::gpu::kernels::similarity::Similarity;
+use warpbench::register::LevelSettings;
+use warpbench::register::affine::{
+    AffineModel, AffineRun, AffineSettings, Initialisation, rotation,
+};
+use warpbench::register::deformable::{DeformableRun, DeformableSettings};
 use warpbench::register::pyramid::level_grid;
 use warpbench::volume::warp::warp_scalar;
 use warpbench::volume::{Affine, Landmark, LandmarkSet, VectorField};
@@ -137,4 +142,93 @@ fn deformable_stage_recovers_a_known_deformation() {
         &warpbench::eval::jacobian::jacobian_determinant(&field),
     );
     assert!(jac.fold_fraction < 1e-4, "folds: {}", jac.fold_fraction);
+}
+
+/// The demo brain moved by `known` (fixed world → moving world) onto a grid 25 mm away from the
+/// fixed one, as a scan with an unrelated header would be.
+fn moved_copy(known: &Affine) -> warpbench::volume::ScalarVolume {
+    let case = warpbench::demo::load_builtin().unwrap();
+    let fixed = case.fixed;
+    let shifted = Affine::from_linear_translation(rotation([0.0; 3]), [25.0, -20.0, 10.0])
+        .then_after(fixed.grid().world_from_voxel());
+    let grid = warpbench::volume::Grid::new(fixed.grid().dims(), shifted).unwrap();
+    let inverse = known.inverse().unwrap();
+    let d = (0..grid.voxel_count())
+        .map(|n| {
+            let y = grid.index_to_world(n);
+            let x = inverse.apply(y);
+            std::array::from_fn(|a| (x[a] - y[a]) as f32)
+        })
+        .collect();
+    warp_scalar(&fixed, &VectorField::new(grid, d).unwrap(), 0.0)
+}
+
+fn affine_settings(model: AffineModel) -> AffineSettings {
+    AffineSettings {
+        model,
+        similarity: Similarity::Ncc,
+        initialisation: Initialisation::CentresOfMass,
+        search_angles_deg: vec![-20.0, 0.0, 20.0],
+        search_keep: 2,
+        rigid_iterations: 30,
+        levels: vec![
+            LevelSettings {
+                shrink: 2.0,
+                iterations: 60,
+                learning_rate: 2.0,
+            },
+            LevelSettings {
+                shrink: 1.0,
+                iterations: 40,
+                learning_rate: 0.5,
+            },
+        ],
+        report_every: 10,
+    }
+}
+
+#[test]
+fn affine_stage_recovers_known_rigid_and_affine_transforms() {
+    let ctx = GpuContext::new().unwrap();
+    let case = warpbench::demo::load_builtin().unwrap();
+    let rigid = Affine::from_linear_translation(
+        rotation([10f64.to_radians(), -5f64.to_radians(), 15f64.to_radians()]),
+        [12.0, -8.0, 5.0],
+    );
+    let mut stretched = rotation([-8f64.to_radians(), 6f64.to_radians(), 12f64.to_radians()]);
+    for c in 0..3 {
+        stretched[0][c] *= 1.08;
+        stretched[2][c] *= 0.95;
+    }
+    let general = Affine::from_linear_translation(stretched, [-10.0, 6.0, 14.0]);
+    for (model, known) in [(AffineModel::Rigid, rigid), (AffineModel::Affine, general)] {
+        let moving = moved_copy(&known);
+        let mut run =
+            AffineRun::new(&ctx, case.fixed.clone(), moving, affine_settings(model)).unwrap();
+        let mut losses = Vec::new();
+        while !run.is_done() {
+            if let Some((s, _)) = run.step().unwrap().losses {
+                losses.push(s);
+            }
+        }
+        let found = run.affine();
+        let errors: Vec<f64> = case
+            .fixed_landmarks
+            .points
+            .iter()
+            .map(|p| {
+                let (a, b) = (found.apply(p.world_mm), known.apply(p.world_mm));
+                (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
+            })
+            .collect();
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        let max = errors.iter().fold(0f64, |m, &e| m.max(e));
+        eprintln!(
+            "{model:?}: error at landmarks mean {mean:.3} mm, max {max:.3} mm; losses {losses:.4?}"
+        );
+        assert!(
+            mean < 0.5 && max < 1.0,
+            "{model:?}: mean {mean} mm, max {max} mm"
+        );
+    }
 }

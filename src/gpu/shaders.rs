@@ -7,6 +7,10 @@ pub const PRELUDE: &str = include_str!("../../shaders/common.wgsl");
 pub const COMPUTE: &[(&str, &str)] = &[
     ("adam.wgsl", include_str!("../../shaders/adam.wgsl")),
     (
+        "affine_gradient.wgsl",
+        include_str!("../../shaders/affine_gradient.wgsl"),
+    ),
+    (
         "field_gradient.wgsl",
         include_str!("../../shaders/field_gradient.wgsl"),
     ),

@@ -6,7 +6,8 @@
 //! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u)`, with `u` smoothed by a Gaussian after each step.
 //! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
 
-use super::pyramid::{downsample, level_grid};
+use super::pyramid::{LevelPair, normalised};
+use super::{LevelSettings, Stage, StepReport};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
@@ -19,16 +20,6 @@ use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
 use crate::volume::resample::resample_field;
 use crate::volume::{Affine, Grid, ScalarVolume, VectorField};
-
-/// One pyramid level.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LevelSettings {
-    /// How many times coarser than the fixed grid.
-    pub shrink: f64,
-    pub iterations: u32,
-    /// Adam's step size, in mm.
-    pub learning_rate: f64,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeformableSettings {
@@ -44,18 +35,6 @@ pub struct DeformableSettings {
     pub field_sigma_voxels: f64,
     /// Loss values are read back every this many iterations (and at each level's first and last).
     pub report_every: u32,
-}
-
-/// What one step did.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepReport {
-    pub level: usize,
-    pub levels: usize,
-    /// Iterations done in this level, this one included.
-    pub iteration: u32,
-    pub iterations: u32,
-    /// `(similarity, regulariser)` when read back on this step.
-    pub losses: Option<(f64, f64)>,
 }
 
 struct Kernels {
@@ -156,31 +135,22 @@ impl DeformableRun {
     fn start_level(&mut self) -> Result<Level> {
         let ctx = &self.ctx;
         let shrink = self.settings.levels[self.level_index].shrink;
-        let grid = level_grid(self.fixed.grid(), shrink)?;
-        let fixed = downsample(
+        let pair = LevelPair::new(
             ctx,
-            &self.kernels.smooth,
-            &self.kernels.warp,
+            (&self.kernels.smooth, &self.kernels.warp),
             &self.fixed,
-            &grid,
-        )?;
-        let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
-        let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
-        let moving = downsample(
-            ctx,
-            &self.kernels.smooth,
-            &self.kernels.warp,
             &self.moving,
-            &moving_grid,
+            shrink,
         )?;
+        let grid = pair.grid;
         let n = grid.voxel_count();
         let u0 = match &self.field {
             Some(previous) => resample_field(previous, &grid),
             None => VectorField::zeros(grid.clone()),
         };
         Ok(Level {
-            fixed: upload_f32(ctx, "fixed level", fixed.data())?,
-            moving: upload_f32(ctx, "moving level", moving.data())?,
+            fixed: pair.fixed,
+            moving: pair.moving,
             u: upload_f32(ctx, "displacement", bytemuck::cast_slice(u0.data()))?,
             u_smoothed: storage_f32(ctx, "smoothed displacement", 3 * n)?,
             scratch: storage_f32(ctx, "smoothing scratch", 3 * n)?,
@@ -196,7 +166,7 @@ impl DeformableRun {
             reg_terms: storage_f32(ctx, "regulariser terms", n)?,
             iteration: 0,
             grid,
-            moving_grid,
+            moving_grid: pair.moving_grid,
         })
     }
 
@@ -298,6 +268,7 @@ impl DeformableRun {
             None => None,
         };
         let out = StepReport {
+            stage: Stage::Deformable,
             level: self.level_index,
             levels: self.settings.levels.len(),
             iteration: l.iteration,
@@ -333,16 +304,6 @@ impl DeformableRun {
     pub fn displacement(&self) -> Result<VectorField> {
         Ok(compose(&self.affine, &self.current_u()?))
     }
-}
-
-/// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same
-/// for every modality and scanner scale.
-fn normalised(image: ScalarVolume) -> ScalarVolume {
-    let [p99] = image.quantiles([0.99]);
-    let scale = if p99 > 0.0 { 1.0 / p99 } else { 1.0 };
-    let grid = image.grid().clone();
-    let data = image.into_data().into_iter().map(|v| v * scale).collect();
-    ScalarVolume::new(grid, data).expect("same size")
 }
 
 /// `d(x) = A(x + u(x)) − x` on `u`'s grid.

@@ -1,4 +1,44 @@
-//! Classical (instance-optimisation) registration on the GPU: pyramid, deformable stage.
+//! Classical (instance-optimisation) registration on the GPU: pyramid, affine stage, deformable
+//! stage. Each stage is a stepper (one `step()` is one GPU iteration), so the CLI, the worker
+//! thread and the tests decide when to report, pause, retune or stop.
 
+pub mod affine;
 pub mod deformable;
 pub mod pyramid;
+
+use serde::{Deserialize, Serialize};
+
+/// Which part of a registration a step belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The affine stage's exhaustive search over start rotations.
+    Search,
+    Rigid,
+    Affine,
+    Deformable,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepReport {
+    pub stage: Stage,
+    pub level: usize,
+    pub levels: usize,
+    /// Iterations done in this level and stage, this one included.
+    pub iteration: u32,
+    pub iterations: u32,
+    /// `(similarity, regulariser)` when read back on this step.
+    pub losses: Option<(f64, f64)>,
+}
+
+/// One pyramid level of a stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelSettings {
+    /// How many times coarser than the fixed grid.
+    pub shrink: f64,
+    pub iterations: u32,
+    /// Adam's step size, in mm (for the affine stage: of a point at the image's radius).
+    pub learning_rate: f64,
+}

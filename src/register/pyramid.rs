@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::gpu::buffer::upload_f32;
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::WarpKernel;
 use crate::volume::{Affine, Grid, ScalarVolume};
@@ -51,4 +52,46 @@ pub fn downsample(
         image.clone()
     };
     warp.resample(ctx, &smoothed, target, 0.0)
+}
+
+/// A fixed and a moving image on one pyramid level, on the device.
+pub struct LevelPair {
+    pub grid: Grid,
+    pub moving_grid: Grid,
+    pub fixed: wgpu::Buffer,
+    pub moving: wgpu::Buffer,
+}
+
+impl LevelPair {
+    /// The fixed image on the level `shrink` times coarser than its grid, and the moving image on
+    /// a grid of its own no finer than that level's spacing.
+    pub fn new(
+        ctx: &GpuContext,
+        (smooth, warp): (&SmoothKernel, &WarpKernel),
+        fixed: &ScalarVolume,
+        moving: &ScalarVolume,
+        shrink: f64,
+    ) -> Result<LevelPair> {
+        let grid = level_grid(fixed.grid(), shrink)?;
+        let fixed_level = downsample(ctx, smooth, warp, fixed, &grid)?;
+        let moving_shrink = (grid.min_spacing_mm() / moving.grid().min_spacing_mm()).max(1.0);
+        let moving_grid = level_grid(moving.grid(), moving_shrink)?;
+        let moving_level = downsample(ctx, smooth, warp, moving, &moving_grid)?;
+        Ok(LevelPair {
+            fixed: upload_f32(ctx, "fixed level", fixed_level.data())?,
+            moving: upload_f32(ctx, "moving level", moving_level.data())?,
+            grid,
+            moving_grid,
+        })
+    }
+}
+
+/// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same
+/// for every modality and scanner scale.
+pub fn normalised(image: ScalarVolume) -> ScalarVolume {
+    let [p99] = image.quantiles([0.99]);
+    let scale = if p99 > 0.0 { 1.0 / p99 } else { 1.0 };
+    let grid = image.grid().clone();
+    let data = image.into_data().into_iter().map(|v| v * scale).collect();
+    ScalarVolume::new(grid, data).expect("same size")
 }

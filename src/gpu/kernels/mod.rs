@@ -2,6 +2,7 @@
 //! reference is not an engine function already.
 
 pub mod adam;
+pub mod affine_gradient;
 pub mod field_gradient;
 pub mod jacobian;
 pub mod reduce;
