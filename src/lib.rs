@@ -18,6 +18,7 @@ pub mod eval;
 pub mod gpu;
 pub mod parallel;
 pub mod register;
+pub mod session;
 pub mod volume;
 
 pub use error::{Error, Result};

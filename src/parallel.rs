@@ -1,5 +1,23 @@
 //! Slice-parallel loops over volume buffers on the CPU, with scoped std threads.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Thread count chosen by the user (`--threads`); 0 for one per core.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Limits the CPU threads of every later parallel loop (0: one per core).
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The CPU threads a parallel loop may use.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 /// Calls `f(slice_index, slice)` for each `slice_len`-sized chunk of `out`, spread over the
 /// available cores. Slices are handed out in contiguous runs, one run per thread.
 pub fn for_each_slice<T: Send>(
@@ -8,9 +26,7 @@ pub fn for_each_slice<T: Send>(
     f: impl Fn(usize, &mut [T]) + Sync,
 ) {
     let slices = out.len().div_ceil(slice_len.max(1));
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(slices.max(1));
+    let threads = threads().min(slices.max(1));
     if threads <= 1 {
         for (k, s) in out.chunks_mut(slice_len.max(1)).enumerate() {
             f(k, s);

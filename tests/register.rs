@@ -11,7 +11,7 @@ use warpbench::register::affine::{
     AffineModel, AffineRun, AffineSettings, Initialisation, rotation,
 };
 use warpbench::register::deformable::{DeformableRun, DeformableSettings};
-use warpbench::register::pyramid::level_grid;
+use warpbench::register::pyramid::{Pyramid, level_grid};
 use warpbench::volume::warp::warp_scalar;
 use warpbench::volume::{Affine, Landmark, LandmarkSet, VectorField};
 
@@ -107,7 +107,13 @@ fn deformable_stage_recovers_a_known_deformation() {
         field_sigma_voxels: 0.5,
         report_every: 50,
     };
-    let mut run = DeformableRun::new(&ctx, fixed, moving, Affine::IDENTITY, settings).unwrap();
+    let mut run = DeformableRun::new(
+        &ctx,
+        Pyramid::new(fixed, moving),
+        Affine::IDENTITY,
+        settings,
+    )
+    .unwrap();
     let mut level0 = Vec::new();
     while !run.is_done() {
         let report = run.step().unwrap();
@@ -196,15 +202,17 @@ fn affine_stage_recovers_known_rigid_and_affine_transforms() {
         [12.0, -8.0, 5.0],
     );
     let mut stretched = rotation([-8f64.to_radians(), 6f64.to_radians(), 12f64.to_radians()]);
-    for c in 0..3 {
-        stretched[0][c] *= 1.08;
-        stretched[2][c] *= 0.95;
-    }
+    stretched[0] = stretched[0].map(|v| v * 1.08);
+    stretched[2] = stretched[2].map(|v| v * 0.95);
     let general = Affine::from_linear_translation(stretched, [-10.0, 6.0, 14.0]);
     for (model, known) in [(AffineModel::Rigid, rigid), (AffineModel::Affine, general)] {
         let moving = moved_copy(&known);
-        let mut run =
-            AffineRun::new(&ctx, case.fixed.clone(), moving, affine_settings(model)).unwrap();
+        let mut run = AffineRun::new(
+            &ctx,
+            Pyramid::new(case.fixed.clone(), moving),
+            affine_settings(model),
+        )
+        .unwrap();
         let mut losses = Vec::new();
         while !run.is_done() {
             if let Some((s, _)) = run.step().unwrap().losses {

@@ -2,9 +2,9 @@
 //! landmarks and images, writing the scores as JSON.
 
 use crate::eval::{EvalInputs, evaluate};
-use crate::volume::LandmarkSet;
 use crate::volume::nifti_io::{read_displacement, read_labels, read_scalar};
-use crate::volume::resample::resample_field;
+use crate::volume::resample::{resample_field, resample_labels};
+use crate::volume::{Grid, LabelVolume, LandmarkSet};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -19,6 +19,19 @@ pub struct EvalArgs {
     /// Moving image, for NCC/MI/SSIM of the warped image and for voxel-index moving landmarks.
     #[arg(long)]
     pub moving: Option<PathBuf>,
+    #[command(flatten)]
+    pub scoring: ScoringFiles,
+    /// Skip HD95 and ASSD (surface distances are the slowest part).
+    #[arg(long)]
+    pub no_surface: bool,
+    /// Where to write the JSON scores.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Label maps and landmarks to score a registration with (both of a pair, or neither).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScoringFiles {
     #[arg(long, requires = "moving_labels")]
     pub fixed_labels: Option<PathBuf>,
     #[arg(long, requires = "fixed_labels")]
@@ -27,12 +40,39 @@ pub struct EvalArgs {
     pub fixed_landmarks: Option<PathBuf>,
     #[arg(long, requires = "fixed_landmarks")]
     pub moving_landmarks: Option<PathBuf>,
-    /// Skip HD95 and ASSD (surface distances are the slowest part).
-    #[arg(long)]
-    pub no_surface: bool,
-    /// Where to write the JSON scores.
-    #[arg(long)]
-    pub out: PathBuf,
+}
+
+/// Fixed and moving label maps (the fixed one on the fixed grid), and landmark sets.
+pub type Scoring = (
+    Option<(LabelVolume, LabelVolume)>,
+    Option<(LandmarkSet, LandmarkSet)>,
+);
+
+impl ScoringFiles {
+    /// Reads the files; fixed labels off the fixed grid are resampled onto it (nearest), and
+    /// voxel-index landmarks take the grid of their image.
+    pub fn load(&self, fixed: &Grid, moving: Option<&Grid>) -> crate::Result<Scoring> {
+        let labels = match (&self.fixed_labels, &self.moving_labels) {
+            (Some(f), Some(m)) => {
+                let f = read_labels(f)?;
+                let f = if f.grid().same_as(fixed, 1e-3) {
+                    f
+                } else {
+                    resample_labels(&f, fixed)
+                };
+                Some((f, read_labels(m)?))
+            }
+            _ => None,
+        };
+        let landmarks = match (&self.fixed_landmarks, &self.moving_landmarks) {
+            (Some(f), Some(m)) => Some((
+                LandmarkSet::read(f, Some(fixed))?,
+                LandmarkSet::read(m, moving)?,
+            )),
+            _ => None,
+        };
+        Ok((labels, landmarks))
+    }
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
@@ -46,25 +86,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         field = resample_field(&field, fixed.grid());
     }
     let moving = args.moving.as_deref().map(read_scalar).transpose()?;
-    let labels = match (&args.fixed_labels, &args.moving_labels) {
-        (Some(f), Some(m)) => {
-            let f = read_labels(f)?;
-            let f = if f.grid().same_as(fixed.grid(), 1e-3) {
-                f
-            } else {
-                crate::volume::resample::resample_labels(&f, fixed.grid())
-            };
-            Some((f, read_labels(m)?))
-        }
-        _ => None,
-    };
-    let landmarks = match (&args.fixed_landmarks, &args.moving_landmarks) {
-        (Some(f), Some(m)) => Some((
-            LandmarkSet::read(f, Some(fixed.grid()))?,
-            LandmarkSet::read(m, moving.as_ref().map(|v| v.grid()))?,
-        )),
-        _ => None,
-    };
+    let (labels, landmarks) = args
+        .scoring
+        .load(fixed.grid(), moving.as_ref().map(|v| v.grid()))?;
     let report = evaluate(
         &EvalInputs {
             field: &field,

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod info;
+pub mod register;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ pub enum Command {
         one_based: bool,
         file: PathBuf,
     },
+    /// Register a moving image to a fixed one (affine, then deformable) on the GPU.
+    Register(Box<register::RegisterArgs>),
     /// Score a displacement field: Dice, HD95, TRE, folding, SDlogJ, similarity (JSON).
     Eval(eval::EvalArgs),
     /// Open the shared GPU device, name it, and check a compute kernel against its CPU reference.
@@ -53,6 +56,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             file,
         } => info::run(&file, json, image.as_deref(), one_based),
         Command::Eval(args) => eval::run(&args),
+        Command::Register(args) => register::run(&args),
         Command::Gpu => gpu_check(),
         Command::MakeDemo { mni, out } => {
             let case = crate::demo::generate(&mni)?;

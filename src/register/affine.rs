@@ -8,7 +8,7 @@
 //! respect to `M` and `t` comes from one GPU reduction per iteration
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
 
-use super::pyramid::{LevelPair, normalised};
+use super::pyramid::{LevelPair, Pyramid};
 use super::{LevelSettings, Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -21,6 +21,7 @@ use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
 use crate::volume::{Affine, ScalarVolume};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -214,8 +215,7 @@ impl Optimiser {
 pub struct AffineRun {
     ctx: GpuContext,
     kernels: Kernels,
-    fixed: ScalarVolume,
-    moving: ScalarVolume,
+    pyramid: Arc<Pyramid>,
     settings: AffineSettings,
     /// The initial translation `T` and the rotation centre `c`.
     initial: Affine,
@@ -232,8 +232,7 @@ pub struct AffineRun {
 impl AffineRun {
     pub fn new(
         ctx: &GpuContext,
-        fixed: ScalarVolume,
-        moving: ScalarVolume,
+        pyramid: Arc<Pyramid>,
         settings: AffineSettings,
     ) -> Result<AffineRun> {
         if settings.levels.is_empty() {
@@ -241,15 +240,14 @@ impl AffineRun {
                 "the affine stage needs at least one level".into(),
             ));
         }
-        let fixed = normalised(fixed);
-        let moving = normalised(moving);
+        let (fixed, moving) = (pyramid.fixed(), pyramid.moving());
         let (from, to) = match settings.initialisation {
             Initialisation::Identity => (fixed.grid().centre_mm(), fixed.grid().centre_mm()),
             Initialisation::Centres => (fixed.grid().centre_mm(), moving.grid().centre_mm()),
-            Initialisation::CentresOfMass => (centre_of_mass(&fixed), centre_of_mass(&moving)),
+            Initialisation::CentresOfMass => (centre_of_mass(fixed), centre_of_mass(moving)),
         };
         let initial = Affine::from_linear_translation(
-            rotation([0.0; 3]),
+            Affine::IDENTITY.linear(),
             std::array::from_fn(|a| to[a] - from[a]),
         );
         let (lo, hi) = fixed.grid().world_bounds_mm();
@@ -265,8 +263,7 @@ impl AffineRun {
         Ok(AffineRun {
             ctx: ctx.clone(),
             kernels,
-            fixed,
-            moving,
+            pyramid,
             settings,
             initial,
             centre: from,
@@ -321,8 +318,7 @@ impl AffineRun {
             let pair = LevelPair::new(
                 ctx,
                 (&self.kernels.smooth, &self.kernels.warp),
-                &self.fixed,
-                &self.moving,
+                &self.pyramid,
                 self.settings.levels[index].shrink,
             )?;
             let n = pair.grid.voxel_count();

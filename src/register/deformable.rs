@@ -6,7 +6,7 @@
 //! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u)`, with `u` smoothed by a Gaussian after each step.
 //! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
 
-use super::pyramid::{LevelPair, normalised};
+use super::pyramid::{LevelPair, Pyramid};
 use super::{LevelSettings, Stage, StepReport};
 use crate::error::Result;
 use crate::gpu::GpuContext;
@@ -19,9 +19,11 @@ use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, Sim
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
 use crate::volume::resample::resample_field;
-use crate::volume::{Affine, Grid, ScalarVolume, VectorField};
+use crate::volume::{Affine, Grid, VectorField};
+use std::sync::Arc;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeformableSettings {
     pub similarity: Similarity,
     pub levels: Vec<LevelSettings>,
@@ -71,8 +73,7 @@ struct Level {
 pub struct DeformableRun {
     ctx: GpuContext,
     kernels: Kernels,
-    fixed: ScalarVolume,
-    moving: ScalarVolume,
+    pyramid: Arc<Pyramid>,
     affine: Affine,
     settings: DeformableSettings,
     level_index: usize,
@@ -85,8 +86,7 @@ impl DeformableRun {
     /// `affine` maps fixed world to moving world (the affine stage's result, or identity).
     pub fn new(
         ctx: &GpuContext,
-        fixed: ScalarVolume,
-        moving: ScalarVolume,
+        pyramid: Arc<Pyramid>,
         affine: Affine,
         settings: DeformableSettings,
     ) -> Result<DeformableRun> {
@@ -101,8 +101,7 @@ impl DeformableRun {
         Ok(DeformableRun {
             ctx: ctx.clone(),
             kernels,
-            fixed: normalised(fixed),
-            moving: normalised(moving),
+            pyramid,
             affine,
             settings,
             level_index: 0,
@@ -138,8 +137,7 @@ impl DeformableRun {
         let pair = LevelPair::new(
             ctx,
             (&self.kernels.smooth, &self.kernels.warp),
-            &self.fixed,
-            &self.moving,
+            &self.pyramid,
             shrink,
         )?;
         let grid = pair.grid;
@@ -283,21 +281,29 @@ impl DeformableRun {
         Ok(out)
     }
 
-    /// The current displacement `u` (before the affine) on the fixed grid: the running level's
-    /// field when one runs, else the last finished one's; zero before the first level.
+    /// The current `u` on the grid it is optimised on: the running level's, else the last
+    /// finished level's; zero on the fixed grid before the first level.
+    fn level_u(&self) -> Result<VectorField> {
+        Ok(match (&self.level, &self.field) {
+            (Some(l), _) => read_field(&self.ctx, &l.u, &l.grid)?,
+            (None, Some(f)) => f.clone(),
+            (None, None) => VectorField::zeros(self.pyramid.fixed().grid().clone()),
+        })
+    }
+
+    /// The current displacement `u` (before the affine) on the fixed grid.
     pub fn current_u(&self) -> Result<VectorField> {
-        let field = match &self.level {
-            Some(l) => read_field(&self.ctx, &l.u, &l.grid)?,
-            None => match &self.field {
-                Some(f) => f.clone(),
-                None => return Ok(VectorField::zeros(self.fixed.grid().clone())),
-            },
-        };
-        Ok(if field.grid().same_as(self.fixed.grid(), 1e-9) {
+        let field = self.level_u()?;
+        Ok(if field.grid().same_as(self.pyramid.fixed().grid(), 1e-9) {
             field
         } else {
-            resample_field(&field, self.fixed.grid())
+            resample_field(&field, self.pyramid.fixed().grid())
         })
+    }
+
+    /// The whole mapping as it stands on the level's grid (cheap, for live views).
+    pub fn level_displacement(&self) -> Result<VectorField> {
+        Ok(compose(&self.affine, &self.level_u()?))
     }
 
     /// The whole mapping as one displacement on the fixed grid: `d(x) = A(x + u(x)) − x`.

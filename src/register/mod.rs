@@ -3,7 +3,9 @@
 //! thread and the tests decide when to report, pause, retune or stop.
 
 pub mod affine;
+pub mod config;
 pub mod deformable;
+pub mod pipeline;
 pub mod pyramid;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@ use crate::gpu::buffer::upload_f32;
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::WarpKernel;
 use crate::volume::{Affine, Grid, ScalarVolume};
+use std::sync::{Arc, Mutex};
 
 /// The grid `shrink` times coarser than `grid` along each voxel axis (at least one voxel),
 /// covering the same extent: the level's voxel `i` is centred at the fine continuous index
@@ -54,6 +55,72 @@ pub fn downsample(
     warp.resample(ctx, &smoothed, target, 0.0)
 }
 
+/// The normalised fixed and moving images of one registration and their coarser versions, each
+/// level made once (from the finest level already made) and shared by the stages.
+pub struct Pyramid {
+    fixed: ScalarVolume,
+    moving: ScalarVolume,
+    levels: Mutex<Vec<(f64, Arc<LevelImages>)>>,
+}
+
+/// Both images on one level: the fixed image on the level grid, the moving image on a grid of its
+/// own no finer than that level's spacing.
+pub struct LevelImages {
+    pub fixed: ScalarVolume,
+    pub moving: ScalarVolume,
+}
+
+impl Pyramid {
+    pub fn new(fixed: ScalarVolume, moving: ScalarVolume) -> Arc<Pyramid> {
+        Arc::new(Pyramid {
+            fixed: normalised(fixed),
+            moving: normalised(moving),
+            levels: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The full-resolution fixed image (normalised).
+    pub fn fixed(&self) -> &ScalarVolume {
+        &self.fixed
+    }
+
+    pub fn moving(&self) -> &ScalarVolume {
+        &self.moving
+    }
+
+    /// The level `shrink` times coarser than the fixed grid.
+    pub fn level(
+        &self,
+        ctx: &GpuContext,
+        (smooth, warp): (&SmoothKernel, &WarpKernel),
+        shrink: f64,
+    ) -> Result<Arc<LevelImages>> {
+        let mut levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, level)) = levels.iter().find(|(s, _)| (s - shrink).abs() < 1e-9) {
+            return Ok(level.clone());
+        }
+        let grid = level_grid(self.fixed.grid(), shrink)?;
+        let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
+        let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
+        // Start from the coarsest level made so far that is still finer than this one.
+        let source = levels
+            .iter()
+            .filter(|(s, _)| *s < shrink)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, l)| l.clone());
+        let (fixed, moving) = match &source {
+            Some(l) => (&l.fixed, &l.moving),
+            None => (&self.fixed, &self.moving),
+        };
+        let level = Arc::new(LevelImages {
+            fixed: downsample(ctx, smooth, warp, fixed, &grid)?,
+            moving: downsample(ctx, smooth, warp, moving, &moving_grid)?,
+        });
+        levels.push((shrink, level.clone()));
+        Ok(level)
+    }
+}
+
 /// A fixed and a moving image on one pyramid level, on the device.
 pub struct LevelPair {
     pub grid: Grid,
@@ -63,32 +130,26 @@ pub struct LevelPair {
 }
 
 impl LevelPair {
-    /// The fixed image on the level `shrink` times coarser than its grid, and the moving image on
-    /// a grid of its own no finer than that level's spacing.
+    /// Uploads the pyramid's level `shrink`.
     pub fn new(
         ctx: &GpuContext,
-        (smooth, warp): (&SmoothKernel, &WarpKernel),
-        fixed: &ScalarVolume,
-        moving: &ScalarVolume,
+        kernels: (&SmoothKernel, &WarpKernel),
+        pyramid: &Pyramid,
         shrink: f64,
     ) -> Result<LevelPair> {
-        let grid = level_grid(fixed.grid(), shrink)?;
-        let fixed_level = downsample(ctx, smooth, warp, fixed, &grid)?;
-        let moving_shrink = (grid.min_spacing_mm() / moving.grid().min_spacing_mm()).max(1.0);
-        let moving_grid = level_grid(moving.grid(), moving_shrink)?;
-        let moving_level = downsample(ctx, smooth, warp, moving, &moving_grid)?;
+        let level = pyramid.level(ctx, kernels, shrink)?;
         Ok(LevelPair {
-            fixed: upload_f32(ctx, "fixed level", fixed_level.data())?,
-            moving: upload_f32(ctx, "moving level", moving_level.data())?,
-            grid,
-            moving_grid,
+            fixed: upload_f32(ctx, "fixed level", level.fixed.data())?,
+            moving: upload_f32(ctx, "moving level", level.moving.data())?,
+            grid: level.fixed.grid().clone(),
+            moving_grid: level.moving.grid().clone(),
         })
     }
 }
 
 /// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same
 /// for every modality and scanner scale.
-pub fn normalised(image: ScalarVolume) -> ScalarVolume {
+fn normalised(image: ScalarVolume) -> ScalarVolume {
     let [p99] = image.quantiles([0.99]);
     let scale = if p99 > 0.0 { 1.0 / p99 } else { 1.0 };
     let grid = image.grid().clone();

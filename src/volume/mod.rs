@@ -1,5 +1,6 @@
 //! Volumes in physical space and their file formats.
 
+pub mod affine_io;
 pub mod filter;
 pub mod grid;
 pub mod image;

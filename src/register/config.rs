@@ -1,0 +1,160 @@
+//! A registration's complete configuration (TOML), and the named presets. What `register` writes
+//! as `config.toml` reads back to the same run.
+
+use super::LevelSettings;
+use super::affine::{AffineModel, AffineSettings, Initialisation};
+use super::deformable::DeformableSettings;
+use crate::error::{Error, Result};
+use crate::gpu::kernels::similarity::Similarity;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The stages to run, in order; a missing stage is skipped (no affine: the headers' identity).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationConfig {
+    pub affine: Option<AffineSettings>,
+    pub deformable: Option<DeformableSettings>,
+}
+
+/// The presets' names, for help texts and errors.
+pub const PRESETS: &[&str] = &["brain-mri", "lung-ct", "fast"];
+
+fn level(shrink: f64, iterations: u32, learning_rate: f64) -> LevelSettings {
+    LevelSettings {
+        shrink,
+        iterations,
+        learning_rate,
+    }
+}
+
+impl RegistrationConfig {
+    /// A named preset: `brain-mri` (inter-subject T1, local NCC), `lung-ct` (intra-patient CT,
+    /// local NCC, smoother field), `fast` (coarse levels only, for a first look).
+    pub fn preset(name: &str) -> Result<RegistrationConfig> {
+        let affine = |levels: Vec<LevelSettings>, angles: Vec<f64>| AffineSettings {
+            model: AffineModel::Affine,
+            similarity: Similarity::Ncc,
+            initialisation: Initialisation::CentresOfMass,
+            search_angles_deg: angles,
+            search_keep: 3,
+            rigid_iterations: 40,
+            levels,
+            report_every: 10,
+        };
+        let config = match name {
+            "brain-mri" => RegistrationConfig {
+                affine: Some(affine(
+                    vec![level(4.0, 100, 2.0), level(2.0, 50, 0.5)],
+                    vec![-30.0, -15.0, 0.0, 15.0, 30.0],
+                )),
+                deformable: Some(DeformableSettings {
+                    similarity: Similarity::Lncc { radius: 2 },
+                    levels: vec![level(4.0, 100, 1.0), level(2.0, 60, 0.5)],
+                    diffusion: 0.5,
+                    gradient_sigma_voxels: 1.0,
+                    field_sigma_voxels: 1.0,
+                    report_every: 10,
+                }),
+            },
+            "lung-ct" => RegistrationConfig {
+                affine: Some(affine(
+                    vec![level(4.0, 80, 2.0), level(2.0, 30, 0.5)],
+                    vec![-10.0, 0.0, 10.0],
+                )),
+                deformable: Some(DeformableSettings {
+                    similarity: Similarity::Lncc { radius: 2 },
+                    levels: vec![level(4.0, 120, 1.5), level(2.0, 80, 0.7)],
+                    diffusion: 1.0,
+                    gradient_sigma_voxels: 1.5,
+                    field_sigma_voxels: 1.0,
+                    report_every: 10,
+                }),
+            },
+            "fast" => RegistrationConfig {
+                affine: Some(affine(vec![level(4.0, 60, 2.0)], vec![-20.0, 0.0, 20.0])),
+                deformable: Some(DeformableSettings {
+                    similarity: Similarity::Lncc { radius: 1 },
+                    levels: vec![level(4.0, 60, 1.0)],
+                    diffusion: 0.5,
+                    gradient_sigma_voxels: 1.0,
+                    field_sigma_voxels: 1.0,
+                    report_every: 10,
+                }),
+            },
+            other => {
+                return Err(Error::Config(format!(
+                    "no preset named {other:?} (presets: {})",
+                    PRESETS.join(", ")
+                )));
+            }
+        };
+        Ok(config)
+    }
+
+    /// Reads a TOML configuration, naming the file in any error.
+    pub fn read(path: &Path) -> Result<RegistrationConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: RegistrationConfig = toml::from_str(&text).map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+        config.validate().map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("plain data serialises")
+    }
+
+    /// Refuses values no run can use, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::Config(what));
+        let check_levels = |stage: &str, levels: &[LevelSettings]| -> Result<()> {
+            if levels.is_empty() {
+                return bad(format!("{stage}.levels is empty"));
+            }
+            for (i, l) in levels.iter().enumerate() {
+                if !(l.shrink >= 1.0 && l.shrink.is_finite()) {
+                    return bad(format!("{stage}.levels[{i}].shrink must be ≥ 1"));
+                }
+                if !(l.learning_rate > 0.0 && l.learning_rate.is_finite()) {
+                    return bad(format!("{stage}.levels[{i}].learning_rate must be > 0"));
+                }
+            }
+            Ok(())
+        };
+        let check_metric = |stage: &str, m: Similarity| -> Result<()> {
+            match m {
+                Similarity::Lncc { radius } if radius == 0 || radius > 10 => {
+                    bad(format!("{stage}.similarity.radius must be 1 to 10 voxels"))
+                }
+                _ => Ok(()),
+            }
+        };
+        if let Some(a) = &self.affine {
+            check_levels("affine", &a.levels)?;
+            check_metric("affine", a.similarity)?;
+            if a.search_angles_deg.iter().any(|v| !v.is_finite()) {
+                return bad("affine.search_angles_deg must be finite".into());
+            }
+        }
+        if let Some(d) = &self.deformable {
+            check_levels("deformable", &d.levels)?;
+            check_metric("deformable", d.similarity)?;
+            let sigmas = [d.gradient_sigma_voxels, d.field_sigma_voxels];
+            if !(d.diffusion >= 0.0 && d.diffusion.is_finite())
+                || sigmas.iter().any(|s| !(*s >= 0.0 && *s <= 10.0))
+            {
+                return bad(
+                    "deformable.diffusion must be ≥ 0 and the smoothing sigmas 0 to 10 voxels"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}

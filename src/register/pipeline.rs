@@ -1,0 +1,190 @@
+//! A whole registration as one stepper: the affine stage, then the deformable stage on its result,
+//! with the time spent in each. The CLI, the worker thread and the tests all drive this.
+
+use super::affine::AffineRun;
+use super::config::RegistrationConfig;
+use super::deformable::{DeformableRun, compose};
+use super::pyramid::{Pyramid, level_grid};
+use super::{Stage, StepReport};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::volume::{Affine, ScalarVolume, VectorField};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Registration {
+    ctx: GpuContext,
+    pyramid: Arc<Pyramid>,
+    config: RegistrationConfig,
+    affine: Option<AffineRun>,
+    deformable: Option<DeformableRun>,
+    /// The finished affine stage's result (identity without one).
+    affine_result: Option<Affine>,
+    seconds: BTreeMap<&'static str, f64>,
+}
+
+impl Registration {
+    pub fn new(
+        ctx: &GpuContext,
+        fixed: ScalarVolume,
+        moving: ScalarVolume,
+        config: RegistrationConfig,
+    ) -> Result<Registration> {
+        config.validate()?;
+        let pyramid = Pyramid::new(fixed, moving);
+        let affine = match &config.affine {
+            Some(settings) => Some(AffineRun::new(ctx, pyramid.clone(), settings.clone())?),
+            None => None,
+        };
+        Ok(Registration {
+            ctx: ctx.clone(),
+            affine_result: affine.is_none().then_some(Affine::IDENTITY),
+            pyramid,
+            config,
+            affine,
+            deformable: None,
+            seconds: BTreeMap::new(),
+        })
+    }
+
+    pub fn config(&self) -> &RegistrationConfig {
+        &self.config
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.affine_result.is_some()
+            && match (&self.config.deformable, &self.deformable) {
+                (None, _) => true,
+                (Some(_), Some(d)) => d.is_done(),
+                (Some(_), None) => false,
+            }
+    }
+
+    /// Total iterations of the configured stages (the search counts as one), for progress bars.
+    pub fn total_iterations(&self) -> u64 {
+        let affine = self.config.affine.as_ref().map_or(0, |a| {
+            1 + a.search_keep.max(1) as u64 * a.rigid_iterations.max(1) as u64
+                + a.levels.iter().map(|l| l.iterations as u64).sum::<u64>()
+        });
+        let deformable = self.config.deformable.as_ref().map_or(0, |d| {
+            d.levels.iter().map(|l| l.iterations as u64).sum::<u64>()
+        });
+        affine + deformable
+    }
+
+    /// Changes the deformable stage's diffusion weight from its next step on (now or when it
+    /// starts).
+    pub fn set_diffusion(&mut self, lambda: f64) {
+        if let Some(d) = &mut self.config.deformable {
+            d.diffusion = lambda;
+        }
+        if let Some(d) = &mut self.deformable {
+            d.set_diffusion(lambda);
+        }
+    }
+
+    /// Changes the running stage's learning rate (mm) from its next step on.
+    pub fn set_learning_rate(&mut self, rate: f64) {
+        if let Some(d) = &mut self.deformable {
+            d.set_learning_rate(rate);
+        } else if let Some(a) = &mut self.affine {
+            a.set_learning_rate(rate);
+        }
+    }
+
+    /// One iteration of whichever stage runs.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let start = Instant::now();
+        let report = self.step_inner()?;
+        let key = match report.stage {
+            Stage::Search | Stage::Rigid | Stage::Affine => "affine",
+            Stage::Deformable => "deformable",
+        };
+        let elapsed = start.elapsed().as_secs_f64();
+        *self.seconds.entry(key).or_default() += elapsed;
+        log::debug!(
+            "{:?} level {} iteration {}: {:.1} ms",
+            report.stage,
+            report.level,
+            report.iteration,
+            1e3 * elapsed
+        );
+        if let Some((s, r)) = report.losses
+            && !(s.is_finite() && r.is_finite())
+        {
+            return Err(Error::Registration(format!(
+                "the {key} stage's loss became {s} + {r} (not finite) at level {} iteration {}",
+                report.level + 1,
+                report.iteration
+            )));
+        }
+        Ok(report)
+    }
+
+    fn step_inner(&mut self) -> Result<StepReport> {
+        if self.affine_result.is_none() {
+            let run = self.affine.as_mut().expect("no result means a stage");
+            let report = run.step()?;
+            if run.is_done() {
+                self.affine_result = Some(run.affine());
+            }
+            return Ok(report);
+        }
+        let settings = match &self.config.deformable {
+            Some(s) => s.clone(),
+            None => return Err(Error::Registration("the registration has finished".into())),
+        };
+        if self.deformable.is_none() {
+            self.deformable = Some(DeformableRun::new(
+                &self.ctx,
+                self.pyramid.clone(),
+                self.affine(),
+                settings,
+            )?);
+        }
+        let run = self.deformable.as_mut().expect("made above");
+        if run.is_done() {
+            return Err(Error::Registration("the registration has finished".into()));
+        }
+        run.step()
+    }
+
+    /// The affine part as it stands (fixed world → moving world).
+    pub fn affine(&self) -> Affine {
+        match (&self.affine_result, &self.affine) {
+            (Some(a), _) => *a,
+            (None, Some(run)) => run.affine(),
+            (None, None) => Affine::IDENTITY,
+        }
+    }
+
+    /// The whole mapping as it stands, as one displacement on the fixed grid (affine included).
+    pub fn displacement(&self) -> Result<VectorField> {
+        match &self.deformable {
+            Some(d) => d.displacement(),
+            None => Ok(compose(
+                &self.affine(),
+                &VectorField::zeros(self.pyramid.fixed().grid().clone()),
+            )),
+        }
+    }
+
+    /// The whole mapping as it stands on the running level's grid, cheaper than
+    /// [`Registration::displacement`] (for live views and scores). An affine alone is exact on
+    /// any grid, so before the deformable stage it is given on a grid four times coarser.
+    pub fn level_displacement(&self) -> Result<VectorField> {
+        match &self.deformable {
+            Some(d) => d.level_displacement(),
+            None => Ok(compose(
+                &self.affine(),
+                &VectorField::zeros(level_grid(self.pyramid.fixed().grid(), 4.0)?),
+            )),
+        }
+    }
+
+    /// Wall time spent in each stage's steps so far (`affine`, `deformable`), in seconds.
+    pub fn stage_seconds(&self) -> &BTreeMap<&'static str, f64> {
+        &self.seconds
+    }
+}

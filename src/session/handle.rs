@@ -1,0 +1,96 @@
+//! `SessionHandle`: starts a registration worker and talks to it.
+
+use super::protocol::{Command, Event, Outcome, Scoring, SessionOptions, Slot, Snapshot};
+use super::worker::Worker;
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::register::config::RegistrationConfig;
+use crate::volume::ScalarVolume;
+use crossbeam_channel::{Receiver, Sender};
+use std::thread::JoinHandle;
+
+pub struct SessionHandle {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    snapshots: Slot<Snapshot>,
+    thread: Option<JoinHandle<Result<Outcome>>>,
+}
+
+/// Starts a registration of `moving` to `fixed` on its own thread. `wake` is called after each
+/// batch of events (a GUI requests a repaint there).
+pub fn start(
+    ctx: &GpuContext,
+    (fixed, moving): (ScalarVolume, ScalarVolume),
+    config: RegistrationConfig,
+    scoring: Scoring,
+    options: SessionOptions,
+    wake: impl Fn() + Send + 'static,
+) -> Result<SessionHandle> {
+    config.validate()?;
+    let (command_tx, command_rx) = crossbeam_channel::unbounded();
+    let (event_tx, event_rx) = crossbeam_channel::bounded(options.event_capacity.max(8));
+    let snapshots = Slot::default();
+    let worker = Worker {
+        ctx: ctx.clone(),
+        fixed,
+        moving,
+        config,
+        scoring,
+        options,
+        commands: command_rx,
+        events: event_tx,
+        snapshots: snapshots.clone(),
+        wake: Box::new(wake),
+    };
+    let thread = std::thread::Builder::new()
+        .name("registration".into())
+        .spawn(move || worker.run())
+        .map_err(|e| Error::Registration(format!("cannot start the worker thread: {e}")))?;
+    Ok(SessionHandle {
+        commands: command_tx,
+        events: event_rx,
+        snapshots,
+        thread: Some(thread),
+    })
+}
+
+impl SessionHandle {
+    /// Sends a command; a run that has ended ignores it.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// The events that arrived, without waiting.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// The event channel, for front ends that wait on it (tests, the CLI).
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// The newest snapshot not taken yet.
+    pub fn take_snapshot(&self) -> Option<Snapshot> {
+        self.snapshots.take()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Waits for the worker: the outcome, `Error::Cancelled`, or the error that stopped it.
+    pub fn join(mut self) -> Result<Outcome> {
+        let thread = self.thread.take().expect("joined once");
+        thread
+            .join()
+            .map_err(|_| Error::Registration("the registration thread panicked".into()))?
+    }
+}
+
+impl Drop for SessionHandle {
+    /// Dropping the handle cancels the run (the worker sees the closed command channel).
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Cancel);
+    }
+}

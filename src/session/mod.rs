@@ -1,0 +1,10 @@
+//! A registration run on a worker thread: commands in, events out, the newest snapshot in a slot.
+//! The GUI, the tests and any other front end drive a run the same way; the engine never sees a UI
+//! type (the front end passes a `wake` callback, the app's calls `request_repaint`).
+
+pub mod handle;
+pub mod protocol;
+mod worker;
+
+pub use handle::{SessionHandle, start};
+pub use protocol::{Command, Event, Outcome, Scoring, SessionOptions, Slot, Snapshot};

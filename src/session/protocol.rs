@@ -1,0 +1,128 @@
+//! The messages between a front end and a registration worker, and the latest-value slot.
+
+use crate::eval::EvalReport;
+use crate::register::StepReport;
+use crate::register::config::RegistrationConfig;
+use crate::volume::{Affine, LabelVolume, LandmarkSet, VectorField};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Front end → worker; applied between iterations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Stops within one iteration; the run ends with [`Event::Cancelled`].
+    Cancel,
+    /// The deformable stage's diffusion weight λ, from the next iteration on.
+    SetDiffusion(f64),
+    /// The running stage's learning rate (mm), from the next iteration on.
+    SetLearningRate(f64),
+}
+
+/// Worker → front end. Exactly one of `Finished`, `Cancelled` and `Failed` ends a run.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started {
+        config: Box<RegistrationConfig>,
+    },
+    /// An iteration, at most one per `SessionOptions::progress_interval` (and every iteration
+    /// that read its losses back, and each level's last).
+    Progress {
+        report: StepReport,
+        elapsed_s: f64,
+    },
+    /// A new [`Snapshot`] is in the slot.
+    SnapshotReady {
+        generation: u64,
+    },
+    /// Scores of the current snapshot, when labels or landmarks were given.
+    Metrics {
+        generation: u64,
+        report: Box<EvalReport>,
+    },
+    Paused,
+    Resumed,
+    /// A parameter change took effect (echoes the command).
+    Retuned(Command),
+    Finished {
+        seconds: f64,
+        stage_seconds: BTreeMap<&'static str, f64>,
+    },
+    Cancelled,
+    Failed(String),
+}
+
+/// The state of a run at one moment: the affine and the whole displacement (affine included) on
+/// the running level's grid, which is coarser than the fixed grid during coarse levels.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub report: Option<StepReport>,
+    pub affine: Affine,
+    pub displacement: VectorField,
+}
+
+/// Labels and landmarks to score snapshots with (the fixed labels on the fixed grid).
+#[derive(Clone, Default)]
+pub struct Scoring {
+    pub labels: Option<(LabelVolume, LabelVolume)>,
+    pub landmarks: Option<(LandmarkSet, LandmarkSet)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Least time between two progress events.
+    pub progress_interval: Duration,
+    /// Least time between two snapshots (each reads the field back from the GPU).
+    pub snapshot_interval: Duration,
+    /// Least time between two live scorings (each warps the labels at full resolution).
+    pub metrics_interval: Duration,
+    /// Bound of the event channel; progress events are dropped when it is full, others wait.
+    pub event_capacity: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> SessionOptions {
+        SessionOptions {
+            progress_interval: Duration::from_millis(33),
+            snapshot_interval: Duration::from_millis(400),
+            metrics_interval: Duration::from_secs(2),
+            event_capacity: 256,
+        }
+    }
+}
+
+/// What a finished run leaves: the affine and the displacement on the fixed grid.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub affine: Affine,
+    pub displacement: VectorField,
+    pub seconds: f64,
+}
+
+/// The newest value only: a writer replaces what a slow reader has not taken yet.
+pub struct Slot<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Slot(self.0.clone())
+    }
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(Arc::new(Mutex::new(None)))
+    }
+}
+
+impl<T> Slot<T> {
+    pub fn put(&self, value: T) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }
+
+    pub fn take(&self) -> Option<T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}

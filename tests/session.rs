@@ -1,0 +1,206 @@
+//! The registration worker: events, snapshots and live scores; pause, resume, cancel and a weight
+//! change mid-run, driven as the app drives it.
+
+use std::time::Duration;
+use warpbench::gpu::GpuContext;
+use warpbench::gpu::kernels::similarity::Similarity;
+use warpbench::register::affine::{AffineModel, AffineSettings, Initialisation};
+use warpbench::register::config::RegistrationConfig;
+use warpbench::register::deformable::DeformableSettings;
+use warpbench::register::{LevelSettings, Stage};
+use warpbench::session::{self, Command, Event, Scoring, SessionHandle, SessionOptions};
+
+fn config(deformable_iterations: u32) -> RegistrationConfig {
+    RegistrationConfig {
+        affine: Some(AffineSettings {
+            model: AffineModel::Rigid,
+            similarity: Similarity::Lncc { radius: 1 },
+            initialisation: Initialisation::CentresOfMass,
+            search_angles_deg: vec![0.0],
+            search_keep: 1,
+            rigid_iterations: 10,
+            levels: vec![LevelSettings {
+                shrink: 2.0,
+                iterations: 20,
+                learning_rate: 1.0,
+            }],
+            report_every: 5,
+        }),
+        deformable: Some(DeformableSettings {
+            similarity: Similarity::Lncc { radius: 1 },
+            levels: vec![LevelSettings {
+                shrink: 2.0,
+                iterations: deformable_iterations,
+                learning_rate: 1.0,
+            }],
+            diffusion: 0.1,
+            gradient_sigma_voxels: 1.0,
+            field_sigma_voxels: 0.5,
+            report_every: 1,
+        }),
+    }
+}
+
+fn start(iterations: u32, options: SessionOptions) -> SessionHandle {
+    let ctx = GpuContext::new().unwrap();
+    let case = warpbench::demo::load_builtin().unwrap();
+    let scoring = Scoring {
+        labels: Some((case.fixed_labels.clone(), case.moving_labels.clone())),
+        landmarks: Some((case.fixed_landmarks.clone(), case.moving_landmarks.clone())),
+    };
+    session::start(
+        &ctx,
+        (case.fixed, case.moving),
+        config(iterations),
+        scoring,
+        options,
+        || {},
+    )
+    .unwrap()
+}
+
+/// Waits for the first event that `pick` accepts, failing after a minute.
+fn wait_for<T>(handle: &SessionHandle, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    loop {
+        let event = handle
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .expect("an event within a minute");
+        if let Event::Failed(e) = &event {
+            panic!("the run failed: {e}");
+        }
+        if let Some(t) = pick(&event) {
+            return t;
+        }
+    }
+}
+
+fn deformable_losses(event: &Event) -> Option<(u32, f64)> {
+    match event {
+        Event::Progress { report, .. } if report.stage == Stage::Deformable => {
+            report.losses.map(|(_, r)| (report.iteration, r))
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn a_run_reports_progress_snapshots_and_scores_then_finishes() {
+    let options = SessionOptions {
+        snapshot_interval: Duration::ZERO,
+        metrics_interval: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let handle = start(30, options);
+    let mut stages = Vec::new();
+    let mut snapshots = 0;
+    let mut dice = Vec::new();
+    let mut started = false;
+    let stage_seconds = wait_for(&handle, |event| {
+        match event {
+            Event::Started { config } => {
+                assert_eq!(**config, self::config(30));
+                started = true;
+            }
+            Event::Progress { report, .. } if stages.last() != Some(&report.stage) => {
+                stages.push(report.stage);
+            }
+            Event::SnapshotReady { .. } => snapshots += 1,
+            Event::Metrics { report, .. } => dice.push(report.dice_mean.unwrap()),
+            Event::Finished { stage_seconds, .. } => return Some(stage_seconds.clone()),
+            _ => {}
+        }
+        None
+    });
+    assert!(started);
+    assert_eq!(
+        stages,
+        [Stage::Search, Stage::Rigid, Stage::Deformable],
+        "stages in order"
+    );
+    assert!(snapshots >= 2, "{snapshots} snapshots");
+    assert!(stage_seconds.contains_key("affine") && stage_seconds.contains_key("deformable"));
+    let snapshot = handle.take_snapshot().expect("the final snapshot");
+    let outcome = handle.join().unwrap();
+    assert!(
+        snapshot
+            .displacement
+            .grid()
+            .same_as(outcome.displacement.grid(), 1e-9)
+    );
+    assert!(dice.len() >= 2, "scores {dice:?}");
+    let last = *dice.last().unwrap();
+    assert!(last > 0.5, "final live Dice {last}");
+}
+
+#[test]
+fn pause_resume_retune_and_cancel_take_effect_between_iterations() {
+    let handle = start(100_000, SessionOptions::default());
+    let (first, reg_before) = wait_for(&handle, deformable_losses);
+
+    handle.send(Command::Pause);
+    wait_for(&handle, |e| matches!(e, Event::Paused).then_some(()));
+    // At most the iteration under way when Pause arrived reports after it.
+    std::thread::sleep(Duration::from_millis(700));
+    let during: Vec<Event> = handle.drain();
+    let progress = during
+        .iter()
+        .filter(|e| matches!(e, Event::Progress { .. }))
+        .count();
+    assert!(progress <= 1, "{progress} iterations while paused");
+
+    // A weight change while paused applies on resuming: the regulariser term scales with it.
+    handle.send(Command::SetDiffusion(10.0));
+    wait_for(&handle, |e| {
+        matches!(e, Event::Retuned(Command::SetDiffusion(_))).then_some(())
+    });
+    handle.send(Command::Resume);
+    wait_for(&handle, |e| matches!(e, Event::Resumed).then_some(()));
+    let (after, reg_after) = wait_for(&handle, deformable_losses);
+    assert!(after > first);
+    assert!(
+        reg_after > 20.0 * reg_before,
+        "λ 0.1 → 10 moved the regulariser term only from {reg_before:.3e} to {reg_after:.3e}"
+    );
+
+    handle.send(Command::SetLearningRate(0.5));
+    wait_for(&handle, |e| {
+        matches!(e, Event::Retuned(Command::SetLearningRate(_))).then_some(())
+    });
+    handle.send(Command::Cancel);
+    let mut iterations_after_cancel = 0;
+    wait_for(&handle, |e| match e {
+        Event::Progress { .. } => {
+            iterations_after_cancel += 1;
+            None
+        }
+        Event::Cancelled => Some(()),
+        Event::Finished { .. } => panic!("finished instead of cancelling"),
+        _ => None,
+    });
+    assert!(
+        iterations_after_cancel <= 1,
+        "{iterations_after_cancel} iterations after Cancel"
+    );
+    assert!(matches!(handle.join(), Err(warpbench::Error::Cancelled)));
+}
+
+#[test]
+fn a_bad_parameter_fails_the_run_with_a_message() {
+    let handle = start(100_000, SessionOptions::default());
+    wait_for(&handle, deformable_losses);
+    handle.send(Command::SetDiffusion(f64::NAN));
+    let message = loop {
+        match handle
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
+            Event::Failed(m) => break m,
+            Event::Finished { .. } | Event::Cancelled => panic!("the run did not fail"),
+            _ => {}
+        }
+    };
+    assert!(message.contains("diffusion"), "{message}");
+    assert!(handle.join().is_err());
+}
