@@ -1,16 +1,18 @@
 // One pass of a separable convolution along `axis` with symmetric taps (Gaussian smoothing for the
 // pyramid and of displacement fields, box sums for local NCC), clamping at the volume's edges or
-// reading zeros beyond them (`zero_edge`). Elements are `channels`
-// interleaved values per voxel (1 for images, 3 for fields), each smoothed on its own.
-// CPU reference: volume::filter::convolve_axis.
+// reading zeros beyond them (`zero_edge`). Elements are `channels` interleaved values per voxel
+// (1 for images, 3 for fields), each filtered on its own. One invocation per voxel on a 3D
+// dispatch, so no invocation divides to find its voxel (integer division is slow on CPU
+// rasterisers such as lavapipe, and modest GPUs). CPU reference: volume::filter::convolve_axis.
 
 struct SmoothParams {
     dims: vec4<u32>,
     axis: u32,
     radius: u32,
-    count: u32,
     channels: u32,
     zero_edge: u32,
+    // Voxels between neighbours along `axis` (1, nx or nx·ny).
+    stride: u32,
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
@@ -26,25 +28,38 @@ fn tap(t: u32) -> f32 {
     return params.taps[t / 4u][t % 4u];
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = flat_index(gid, groups);
-    if index >= params.count {
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let dims = params.dims.xyz;
+    if gid.x >= dims.x || gid.y >= dims.y || gid.z >= dims.z {
         return;
     }
-    let channel = index % params.channels;
-    let v = voxel_of(index / params.channels, params.dims.xyz);
-    let n = i32(params.dims[params.axis]);
-    let centre = i32(v[params.axis]);
-    var acc = 0.0;
-    for (var t = 0u; t <= 2u * params.radius; t++) {
-        let c = centre + i32(t) - i32(params.radius);
-        if params.zero_edge != 0u && (c < 0 || c >= n) {
-            continue;
-        }
-        var w = v;
-        w[params.axis] = u32(clamp(c, 0, n - 1));
-        acc += tap(t) * input[index_of(w, params.dims.xyz) * params.channels + channel];
+    let voxel = gid.x + dims.x * (gid.y + dims.y * gid.z);
+    var coord = gid.z;
+    var n = dims.z;
+    if params.axis == 0u {
+        coord = gid.x;
+        n = dims.x;
+    } else if params.axis == 1u {
+        coord = gid.y;
+        n = dims.y;
     }
-    output[index] = acc;
+    let r = i32(params.radius);
+    let centre = i32(coord);
+    let channels = params.channels;
+    for (var ch = 0u; ch < channels; ch++) {
+        var acc = 0.0;
+        for (var t = 0; t <= 2 * r; t++) {
+            var p = centre + t - r;
+            if p < 0 || p >= i32(n) {
+                if params.zero_edge != 0u {
+                    continue;
+                }
+                p = clamp(p, 0, i32(n) - 1);
+            }
+            let source = u32(i32(voxel) + (p - centre) * i32(params.stride));
+            acc += tap(u32(t)) * input[source * channels + ch];
+        }
+        output[voxel * channels + ch] = acc;
+    }
 }

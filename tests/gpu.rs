@@ -610,3 +610,45 @@ fn affine_gradient_sums_match_the_cpu_reference() {
         }
     }
 }
+
+#[test]
+fn normalised_step_matches_its_reference() {
+    use warpbench::gpu::kernels::normalised_step::{NormalisedStepKernel, reference};
+    let ctx = gpu();
+    let mut rng = common::Rng::new(28);
+    let n = 70_001;
+    let grad: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-3.0, 3.0) as f32))
+        .collect();
+    let mut u: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-1.0, 1.0) as f32))
+        .collect();
+    let (bg, bu) = (
+        upload(&ctx, bytemuck::cast_slice(&grad)),
+        upload(&ctx, bytemuck::cast_slice(&u)),
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    NormalisedStepKernel::new(&ctx)
+        .unwrap()
+        .record(&ctx, &mut encoder, n, 0.7, [&bg, &bu])
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let before = u.clone();
+    reference(0.7, &grad, &mut u);
+    let got = read(&ctx, &bu, 3 * n);
+    assert!(max_diff(&got, bytemuck::cast_slice(&u)) < 1e-4);
+    // The step's root mean square length is the rate.
+    let rms = (got
+        .chunks(3)
+        .zip(&before)
+        .map(|(a, b)| {
+            (0..3)
+                .map(|c| (a[c] - b[c]) as f64)
+                .map(|d| d * d)
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / n as f64)
+        .sqrt();
+    assert!((rms - 0.7).abs() < 1e-3, "{rms}");
+}

@@ -90,6 +90,7 @@ fn deformable_stage_recovers_a_known_deformation() {
     };
     let settings = DeformableSettings {
         similarity: warpbench::gpu::kernels::similarity::Similarity::Mse,
+        optimiser: warpbench::register::deformable::Optimiser::Adam,
         levels: vec![
             LevelSettings {
                 shrink: 4.0,

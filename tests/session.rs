@@ -28,6 +28,7 @@ fn config(deformable_iterations: u32) -> RegistrationConfig {
         }),
         deformable: Some(DeformableSettings {
             similarity: Similarity::Lncc { radius: 1 },
+            optimiser: warpbench::register::deformable::Optimiser::Adam,
             levels: vec![LevelSettings {
                 shrink: 2.0,
                 iterations: deformable_iterations,

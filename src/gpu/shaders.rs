@@ -23,6 +23,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
     ("moments.wgsl", include_str!("../../shaders/moments.wgsl")),
     ("mse.wgsl", include_str!("../../shaders/mse.wgsl")),
     ("ncc.wgsl", include_str!("../../shaders/ncc.wgsl")),
+    (
+        "normalised_step.wgsl",
+        include_str!("../../shaders/normalised_step.wgsl"),
+    ),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("smooth.wgsl", include_str!("../../shaders/smooth.wgsl")),
     ("warp.wgsl", include_str!("../../shaders/warp.wgsl")),

@@ -3,7 +3,7 @@
 
 use super::LevelSettings;
 use super::affine::{AffineModel, AffineSettings, Initialisation};
-use super::deformable::DeformableSettings;
+use super::deformable::{DeformableSettings, Optimiser};
 use crate::error::{Error, Result};
 use crate::gpu::kernels::similarity::Similarity;
 use serde::{Deserialize, Serialize};
@@ -29,12 +29,12 @@ fn level(shrink: f64, iterations: u32, learning_rate: f64) -> LevelSettings {
 }
 
 impl RegistrationConfig {
-    /// A named preset: `brain-mri` (inter-subject T1, local NCC), `lung-ct` (intra-patient CT,
-    /// local NCC, smoother field), `fast` (coarse levels only, for a first look).
+    /// A named preset: `brain-mri` (inter-subject T1: local NCC in both stages, deformable down to
+    /// 2 mm), `lung-ct` (intra-patient CT, smoother field), `fast` (4 mm only, for a first look).
     pub fn preset(name: &str) -> Result<RegistrationConfig> {
-        let affine = |levels: Vec<LevelSettings>, angles: Vec<f64>| AffineSettings {
+        let affine = |similarity, levels, angles| AffineSettings {
             model: AffineModel::Affine,
-            similarity: Similarity::Ncc,
+            similarity,
             initialisation: Initialisation::CentresOfMass,
             search_angles_deg: angles,
             search_keep: 3,
@@ -45,25 +45,29 @@ impl RegistrationConfig {
         let config = match name {
             "brain-mri" => RegistrationConfig {
                 affine: Some(affine(
-                    vec![level(4.0, 100, 2.0), level(2.0, 50, 0.5)],
+                    Similarity::Lncc { radius: 2 },
+                    vec![level(8.0, 80, 3.0), level(4.0, 80, 1.0)],
                     vec![-30.0, -15.0, 0.0, 15.0, 30.0],
                 )),
                 deformable: Some(DeformableSettings {
                     similarity: Similarity::Lncc { radius: 2 },
-                    levels: vec![level(4.0, 100, 1.0), level(2.0, 60, 0.5)],
-                    diffusion: 0.5,
-                    gradient_sigma_voxels: 1.0,
+                    optimiser: Optimiser::Adam,
+                    levels: vec![level(4.0, 100, 1.5), level(2.0, 40, 0.7)],
+                    diffusion: 0.2,
+                    gradient_sigma_voxels: 1.5,
                     field_sigma_voxels: 1.0,
                     report_every: 10,
                 }),
             },
             "lung-ct" => RegistrationConfig {
                 affine: Some(affine(
+                    Similarity::Ncc,
                     vec![level(4.0, 80, 2.0), level(2.0, 30, 0.5)],
                     vec![-10.0, 0.0, 10.0],
                 )),
                 deformable: Some(DeformableSettings {
                     similarity: Similarity::Lncc { radius: 2 },
+                    optimiser: Optimiser::Adam,
                     levels: vec![level(4.0, 120, 1.5), level(2.0, 80, 0.7)],
                     diffusion: 1.0,
                     gradient_sigma_voxels: 1.5,
@@ -72,9 +76,14 @@ impl RegistrationConfig {
                 }),
             },
             "fast" => RegistrationConfig {
-                affine: Some(affine(vec![level(4.0, 60, 2.0)], vec![-20.0, 0.0, 20.0])),
+                affine: Some(affine(
+                    Similarity::Ncc,
+                    vec![level(8.0, 40, 3.0), level(4.0, 40, 1.0)],
+                    vec![-20.0, 0.0, 20.0],
+                )),
                 deformable: Some(DeformableSettings {
                     similarity: Similarity::Lncc { radius: 1 },
+                    optimiser: Optimiser::Adam,
                     levels: vec![level(4.0, 60, 1.0)],
                     diffusion: 0.5,
                     gradient_sigma_voxels: 1.0,

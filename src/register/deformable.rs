@@ -14,6 +14,7 @@ use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
 use crate::gpu::kernel::dims_u32;
 use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use crate::gpu::kernels::field_gradient::FieldGradientKernel;
+use crate::gpu::kernels::normalised_step::NormalisedStepKernel;
 use crate::gpu::kernels::reduce::ReduceKernel;
 use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, SimilarityScratch};
 use crate::gpu::kernels::smooth::SmoothKernel;
@@ -22,10 +23,22 @@ use crate::volume::resample::resample_field;
 use crate::volume::{Affine, Grid, VectorField};
 use std::sync::Arc;
 
+/// How a step turns the (smoothed) gradient into a displacement update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimiser {
+    /// Adam, per component: `learning_rate` bounds each component's step.
+    Adam,
+    /// Plain gradient steps scaled so their root mean square over voxels is `learning_rate`
+    /// (greedy's fixed-size steps): strong edges move more than flat regions.
+    NormalisedGradient,
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeformableSettings {
     pub similarity: Similarity,
+    pub optimiser: Optimiser,
     pub levels: Vec<LevelSettings>,
     /// Weight λ of the diffusion energy.
     pub diffusion: f64,
@@ -45,6 +58,7 @@ struct Kernels {
     similarity: SimilarityKernel,
     gradient: FieldGradientKernel,
     adam: AdamKernel,
+    step: NormalisedStepKernel,
     reduce: ReduceKernel,
 }
 
@@ -96,6 +110,7 @@ impl DeformableRun {
             similarity: SimilarityKernel::new(ctx, settings.similarity)?,
             gradient: FieldGradientKernel::new(ctx)?,
             adam: AdamKernel::new(ctx)?,
+            step: NormalisedStepKernel::new(ctx)?,
             reduce: ReduceKernel::new(ctx)?,
         };
         Ok(DeformableRun {
@@ -175,6 +190,7 @@ impl DeformableRun {
         }
         let level_settings = self.settings.levels[self.level_index].clone();
         let s = &self.settings;
+        let optimiser = s.optimiser;
         let (diffusion, grad_sigma, sigma, report_every) = (
             s.diffusion,
             s.gradient_sigma_voxels,
@@ -232,15 +248,26 @@ impl DeformableRun {
         } else {
             &l.grad
         };
-        let adam = AdamSettings::with_learning_rate(level_settings.learning_rate);
-        k.adam.record(
-            ctx,
-            &mut encoder,
-            &adam,
-            l.iteration,
-            3 * n,
-            [grad, &l.m, &l.v, &l.u],
-        )?;
+        match optimiser {
+            Optimiser::Adam => {
+                let adam = AdamSettings::with_learning_rate(level_settings.learning_rate);
+                k.adam.record(
+                    ctx,
+                    &mut encoder,
+                    &adam,
+                    l.iteration,
+                    3 * n,
+                    [grad, &l.m, &l.v, &l.u],
+                )?;
+            }
+            Optimiser::NormalisedGradient => k.step.record(
+                ctx,
+                &mut encoder,
+                n,
+                level_settings.learning_rate,
+                [grad, &l.u],
+            )?,
+        }
         if sigma > 0.0 {
             k.smooth.record_blur(
                 ctx,

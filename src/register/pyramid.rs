@@ -95,10 +95,15 @@ impl Pyramid {
         (smooth, warp): (&SmoothKernel, &WarpKernel),
         shrink: f64,
     ) -> Result<Arc<LevelImages>> {
-        let mut levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, level)) = levels.iter().find(|(s, _)| (s - shrink).abs() < 1e-9) {
-            return Ok(level.clone());
+        if let Some(level) = self.cached(shrink) {
+            return Ok(level);
         }
+        // Halving steps: each smooths a grid only twice as fine as its result, with short
+        // filters, instead of the full-resolution image with long ones.
+        if shrink >= 4.0 && !self.has_finer_than(shrink) {
+            self.level(ctx, (smooth, warp), shrink / 2.0)?;
+        }
+        let mut levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
         let grid = level_grid(self.fixed.grid(), shrink)?;
         let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
         let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
@@ -118,6 +123,21 @@ impl Pyramid {
         });
         levels.push((shrink, level.clone()));
         Ok(level)
+    }
+}
+
+impl Pyramid {
+    fn cached(&self, shrink: f64) -> Option<Arc<LevelImages>> {
+        let levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
+        levels
+            .iter()
+            .find(|(s, _)| (s - shrink).abs() < 1e-9)
+            .map(|(_, l)| l.clone())
+    }
+
+    fn has_finer_than(&self, shrink: f64) -> bool {
+        let levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
+        levels.iter().any(|(s, _)| *s < shrink)
     }
 }
 

@@ -13,7 +13,8 @@ const MAX_GROUPS: usize = 65_535;
 struct Params {
     count: u32,
     per_thread: u32,
-    _pad: [u32; 2],
+    square: u32,
+    _pad: u32,
 }
 
 pub struct ReduceKernel(ComputeKernel);
@@ -46,13 +47,25 @@ impl ReduceKernel {
         values: &wgpu::Buffer,
         count: usize,
     ) -> Result<PendingSum> {
+        self.record_partials(ctx, encoder, values, count, false)
+    }
+
+    fn record_partials(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        values: &wgpu::Buffer,
+        count: usize,
+        square: bool,
+    ) -> Result<PendingSum> {
         let per_thread = count.div_ceil(GROUP * MAX_GROUPS).max(1);
         let groups = count.div_ceil(GROUP * per_thread).max(1);
         let partials = storage_f32(ctx, "reduce partials", groups)?;
         let params = Params {
             count: count as u32,
             per_thread: per_thread as u32,
-            _pad: [0; 2],
+            square: square as u32,
+            _pad: 0,
         };
         self.0.record_groups(
             ctx,
@@ -64,17 +77,17 @@ impl ReduceKernel {
         Ok(PendingSum { partials, groups })
     }
 
-    /// Records the sum of the first `count` values of `values` into `out[index]`, on the GPU alone
-    /// (partials of partials until one is left), for kernels that need a global sum as input.
+    /// Records the sum of the first `count` values of `values` (or of their squares) into
+    /// `out[index]`, on the GPU alone (partials of partials until one is left), for kernels that
+    /// need a global sum as input.
     pub fn record_total(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        values: &wgpu::Buffer,
-        count: usize,
+        (values, count, square): (&wgpu::Buffer, usize, bool),
         (out, index): (&wgpu::Buffer, usize),
     ) -> Result<()> {
-        let mut pending = self.record(ctx, encoder, values, count)?;
+        let mut pending = self.record_partials(ctx, encoder, values, count, square)?;
         while pending.groups > 1 {
             pending = self.record(ctx, encoder, &pending.partials, pending.groups)?;
         }

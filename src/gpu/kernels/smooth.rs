@@ -17,9 +17,9 @@ struct Params {
     dims: [u32; 4],
     axis: u32,
     radius: u32,
-    count: u32,
     channels: u32,
     zero_edge: u32,
+    stride: u32,
     _pad: [u32; 3],
     taps: [f32; MAX_TAPS],
 }
@@ -81,7 +81,8 @@ impl SmoothKernel {
         edge: Edge,
         [src, scratch, dst]: [&wgpu::Buffer; 3],
     ) -> Result<()> {
-        let count = (dims[0] * dims[1] * dims[2] * channels) as usize;
+        let groups = (dims[0].div_ceil(8), dims[1].div_ceil(8), dims[2]);
+        let strides = [1, dims[0], dims[0] * dims[1]];
         let passes = [(src, dst), (dst, scratch), (scratch, dst)];
         for (axis, (from, to)) in passes.into_iter().enumerate() {
             let t = &axis_taps[axis];
@@ -97,18 +98,18 @@ impl SmoothKernel {
                 dims,
                 axis: axis as u32,
                 radius: (t.len() / 2) as u32,
-                count: count as u32,
                 channels,
                 zero_edge: (edge == Edge::Zero) as u32,
+                stride: strides[axis],
                 _pad: [0; 3],
                 taps,
             };
-            self.0.record(
+            self.0.record_groups(
                 ctx,
                 encoder,
                 bytemuck::bytes_of(&params),
                 &[from, to],
-                count,
+                groups,
             )?;
         }
         Ok(())

@@ -1,0 +1,106 @@
+//! Benchmark: GPU time per kernel on a brain-sized level (80 × 96 × 112, the 2 mm level of the
+//! brain pair) and at full size (160 × 192 × 224), each dispatch submitted and waited for alone,
+//! median of 5. `cargo bench --bench kernels`. Shows where a registration iteration's time goes.
+
+use std::time::Instant;
+use warpbench::gpu::GpuContext;
+use warpbench::gpu::buffer::{read_f32, storage_f32, upload_f32};
+use warpbench::gpu::kernel::dims_u32;
+use warpbench::gpu::kernels::similarity::{Similarity, SimilarityKernel};
+use warpbench::gpu::kernels::smooth::SmoothKernel;
+use warpbench::gpu::kernels::warp::{WarpCall, WarpKernel};
+use warpbench::volume::{Affine, Grid};
+
+fn time(ctx: &GpuContext, mut record: impl FnMut(&mut wgpu::CommandEncoder)) -> f64 {
+    let probe = storage_f32(ctx, "probe", 1).unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        record(&mut encoder);
+        ctx.queue.submit([encoder.finish()]);
+        read_f32(ctx, &probe, 1).unwrap();
+        runs.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    runs.sort_by(f64::total_cmp);
+    runs[2]
+}
+
+fn main() {
+    let ctx = GpuContext::new().expect("a GPU adapter");
+    println!("{}", ctx.describe());
+    for dims in [[80, 96, 112], [160, 192, 224]] {
+        let grid = Grid::axis_aligned(dims, [1.0; 3], [0.0; 3]).unwrap();
+        let n = grid.voxel_count();
+        let values: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+            .collect();
+        let (a, b) = (
+            upload_f32(&ctx, "a", &values).unwrap(),
+            upload_f32(&ctx, "b", &values).unwrap(),
+        );
+        let (c, d) = (
+            storage_f32(&ctx, "c", n).unwrap(),
+            storage_f32(&ctx, "d", n).unwrap(),
+        );
+        let field = storage_f32(&ctx, "field", 3 * n).unwrap();
+        let (f1, f2) = (
+            storage_f32(&ctx, "f1", 3 * n).unwrap(),
+            storage_f32(&ctx, "f2", 3 * n).unwrap(),
+        );
+        let dims4 = dims_u32(&grid).unwrap();
+        let smooth = SmoothKernel::new(&ctx).unwrap();
+        let warp = WarpKernel::new(&ctx).unwrap();
+        println!("\n{dims:?} ({n} voxels), ms per call:");
+        let t = time(&ctx, |e| {
+            smooth
+                .record_blur(&ctx, e, dims4, 1, [1.0; 3], [&a, &c, &d])
+                .unwrap()
+        });
+        println!("  gaussian σ 1, 1 channel (3 passes)   {t:8.1}");
+        let t = time(&ctx, |e| {
+            smooth
+                .record_blur(&ctx, e, dims4, 3, [1.0; 3], [&field, &f1, &f2])
+                .unwrap()
+        });
+        println!("  gaussian σ 1, 3 channels (3 passes)  {t:8.1}");
+        let t = time(&ctx, |e| {
+            smooth
+                .record_box(&ctx, e, dims4, 1, 2, [&a, &c, &d])
+                .unwrap()
+        });
+        println!("  box r 2, 1 channel (3 passes)        {t:8.1}");
+        let t = time(&ctx, |e| {
+            warp.record(
+                &ctx,
+                e,
+                &WarpCall {
+                    fixed: &grid,
+                    moving: &grid,
+                    moving_from_fixed: &Affine::IDENTITY,
+                    moving_values: &a,
+                    displacement: Some(&field),
+                    warped: &c,
+                    gradient: Some(&f1),
+                    outside: -3e38,
+                },
+            )
+            .unwrap()
+        });
+        println!("  warp with gradient                   {t:8.1}");
+        for metric in [
+            Similarity::Mse,
+            Similarity::Ncc,
+            Similarity::Lncc { radius: 2 },
+        ] {
+            let kernel = SimilarityKernel::new(&ctx, metric).unwrap();
+            let scratch = kernel.scratch(&ctx, &grid).unwrap();
+            let t = time(&ctx, |e| {
+                kernel
+                    .record(&ctx, e, &grid, &scratch, [&a, &b, &c, &d])
+                    .unwrap()
+            });
+            println!("  similarity {:<26}{t:8.1}", format!("{metric:?}"));
+        }
+    }
+}
