@@ -53,7 +53,7 @@ impl RegistrationConfig {
                     similarity: Similarity::Lncc { radius: 2 },
                     optimiser: Optimiser::Adam,
                     levels: vec![level(4.0, 100, 1.5), level(2.0, 40, 0.7)],
-                    diffusion: 0.2,
+                    diffusion: 0.05,
                     gradient_sigma_voxels: 1.5,
                     field_sigma_voxels: 1.0,
                     report_every: 10,
