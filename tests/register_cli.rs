@@ -165,3 +165,18 @@ fn simpleitk_applies_our_displacement_as_we_do() {
         .unwrap();
     assert!(corr > 0.99, "correlation {corr}");
 }
+
+#[test]
+fn every_preset_is_valid_and_round_trips_through_toml() {
+    use warpbench::register::config::PRESETS;
+    for name in PRESETS {
+        let config = RegistrationConfig::preset(name).unwrap();
+        config.validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config.to_toml()).unwrap();
+        assert_eq!(RegistrationConfig::read(&path).unwrap(), config, "{name}");
+    }
+    let e = RegistrationConfig::preset("brain").unwrap_err().to_string();
+    assert!(e.contains("brain-mri"), "{e}");
+}
