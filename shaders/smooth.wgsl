@@ -1,6 +1,5 @@
 // One pass of a separable convolution along `axis` with symmetric taps (Gaussian smoothing for the
-// pyramid and of displacement fields, box sums for local NCC), clamping at the volume's edges or
-// reading zeros beyond them (`zero_edge`). Elements are `channels` interleaved values per voxel
+// pyramid and of displacement fields), clamping at the volume's edges. Elements are `channels` interleaved values per voxel
 // (1 for images, 3 for fields), each filtered on its own. One invocation per voxel on a 3D
 // dispatch, so no invocation divides to find its voxel (integer division is slow on CPU
 // rasterisers such as lavapipe, and modest GPUs). CPU reference: volume::filter::convolve_axis.
@@ -10,12 +9,8 @@ struct SmoothParams {
     axis: u32,
     radius: u32,
     channels: u32,
-    zero_edge: u32,
     // Voxels between neighbours along `axis` (1, nx or nx·ny).
     stride: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
     // Taps 0..=2*radius, four per vec4 (uniform arrays need 16-byte strides).
     taps: array<vec4<f32>, 16>,
 }
@@ -50,13 +45,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var ch = 0u; ch < channels; ch++) {
         var acc = 0.0;
         for (var t = 0; t <= 2 * r; t++) {
-            var p = centre + t - r;
-            if p < 0 || p >= i32(n) {
-                if params.zero_edge != 0u {
-                    continue;
-                }
-                p = clamp(p, 0, i32(n) - 1);
-            }
+            let p = clamp(centre + t - r, 0, i32(n) - 1);
             let source = u32(i32(voxel) + (p - centre) * i32(params.stride));
             acc += tap(u32(t)) * input[source * channels + ch];
         }

@@ -10,6 +10,7 @@ pub const COMPUTE: &[(&str, &str)] = &[
         "affine_gradient.wgsl",
         include_str!("../../shaders/affine_gradient.wgsl"),
     ),
+    ("box_sum.wgsl", include_str!("../../shaders/box_sum.wgsl")),
     (
         "field_gradient.wgsl",
         include_str!("../../shaders/field_gradient.wgsl"),

@@ -1,12 +1,12 @@
-//! GPU separable filters (`shaders/smooth.wgsl`): Gaussian smoothing and box sums; CPU references
-//! `volume::filter::gaussian_blur` and `box_sum`.
+//! GPU separable filters: Gaussian smoothing (`shaders/smooth.wgsl`) and box sums
+//! (`shaders/box_sum.wgsl`); CPU references `volume::filter::gaussian_blur` and `box_sum`.
 
 use crate::error::{Error, Result};
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, dims_u32};
 use crate::volume::ScalarVolume;
-use crate::volume::filter::{Edge, gaussian_taps};
+use crate::volume::filter::gaussian_taps;
 
 /// Most taps one pass takes (the shader's uniform array holds 64): σ up to about 10 voxels.
 const MAX_TAPS: usize = 64;
@@ -18,17 +18,31 @@ struct Params {
     axis: u32,
     radius: u32,
     channels: u32,
-    zero_edge: u32,
     stride: u32,
-    _pad: [u32; 3],
     taps: [f32; MAX_TAPS],
 }
 
-pub struct SmoothKernel(ComputeKernel);
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BoxParams {
+    dims: [u32; 4],
+    axis: u32,
+    radius: u32,
+    lines: u32,
+    _pad: u32,
+}
+
+pub struct SmoothKernel {
+    blur: ComputeKernel,
+    boxes: ComputeKernel,
+}
 
 impl SmoothKernel {
     pub fn new(ctx: &GpuContext) -> Result<SmoothKernel> {
-        ComputeKernel::new(ctx, "smooth.wgsl").map(SmoothKernel)
+        Ok(SmoothKernel {
+            blur: ComputeKernel::new(ctx, "smooth.wgsl")?,
+            boxes: ComputeKernel::new(ctx, "box_sum.wgsl")?,
+        })
     }
 
     /// Records the three passes `src → dst → scratch → dst` over `channels` interleaved values per
@@ -42,74 +56,65 @@ impl SmoothKernel {
         sigma_voxels: [f64; 3],
         [src, scratch, dst]: [&wgpu::Buffer; 3],
     ) -> Result<()> {
-        let taps = sigma_voxels.map(gaussian_taps);
-        self.record_separable(
-            ctx,
-            encoder,
-            dims,
-            channels,
-            &taps,
-            Edge::Clamp,
-            [src, scratch, dst],
-        )
-    }
-
-    /// Records `(2r+1)³` box sums (zero beyond the edges) as three passes `src → dst → scratch →
-    /// dst`, like [`SmoothKernel::record_blur`].
-    pub fn record_box(
-        &self,
-        ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
-        dims: [u32; 4],
-        channels: u32,
-        radius: u32,
-        buffers: [&wgpu::Buffer; 3],
-    ) -> Result<()> {
-        let taps = vec![1.0; 2 * radius as usize + 1];
-        let taps = [taps.clone(), taps.clone(), taps];
-        self.record_separable(ctx, encoder, dims, channels, &taps, Edge::Zero, buffers)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record_separable(
-        &self,
-        ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
-        dims: [u32; 4],
-        channels: u32,
-        axis_taps: &[Vec<f32>; 3],
-        edge: Edge,
-        [src, scratch, dst]: [&wgpu::Buffer; 3],
-    ) -> Result<()> {
         let groups = (dims[0].div_ceil(8), dims[1].div_ceil(8), dims[2]);
         let strides = [1, dims[0], dims[0] * dims[1]];
         let passes = [(src, dst), (dst, scratch), (scratch, dst)];
         for (axis, (from, to)) in passes.into_iter().enumerate() {
-            let t = &axis_taps[axis];
+            let t = gaussian_taps(sigma_voxels[axis]);
             if t.len() > MAX_TAPS {
                 return Err(Error::Gpu(format!(
-                    "a filter of {} taps along axis {axis}: at most {MAX_TAPS}",
+                    "smoothing σ = {} voxels needs {} taps, more than {MAX_TAPS}",
+                    sigma_voxels[axis],
                     t.len()
                 )));
             }
             let mut taps = [0f32; MAX_TAPS];
-            taps[..t.len()].copy_from_slice(t);
+            taps[..t.len()].copy_from_slice(&t);
             let params = Params {
                 dims,
                 axis: axis as u32,
                 radius: (t.len() / 2) as u32,
                 channels,
-                zero_edge: (edge == Edge::Zero) as u32,
                 stride: strides[axis],
-                _pad: [0; 3],
                 taps,
             };
-            self.0.record_groups(
+            self.blur.record_groups(
                 ctx,
                 encoder,
                 bytemuck::bytes_of(&params),
                 &[from, to],
                 groups,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records `(2r+1)³` box sums of one value per voxel (zero beyond the edges) as three passes
+    /// `src → dst → scratch → dst`, like [`SmoothKernel::record_blur`].
+    pub fn record_box(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        dims: [u32; 4],
+        radius: u32,
+        [src, scratch, dst]: [&wgpu::Buffer; 3],
+    ) -> Result<()> {
+        let passes = [(src, dst), (dst, scratch), (scratch, dst)];
+        for (axis, (from, to)) in passes.into_iter().enumerate() {
+            let lines = (dims[0] * dims[1] * dims[2]) / dims[axis];
+            let params = BoxParams {
+                dims,
+                axis: axis as u32,
+                radius,
+                lines,
+                _pad: 0,
+            };
+            self.boxes.record(
+                ctx,
+                encoder,
+                bytemuck::bytes_of(&params),
+                &[from, to],
+                lines as usize,
             )?;
         }
         Ok(())

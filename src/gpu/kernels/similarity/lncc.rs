@@ -61,7 +61,6 @@ impl LnccKernel {
                 ctx,
                 encoder,
                 dims,
-                1,
                 radius,
                 [moments[c], box_scratch, sums[c]],
             )?;
@@ -82,7 +81,6 @@ impl LnccKernel {
                 ctx,
                 encoder,
                 dims,
-                1,
                 radius,
                 [sums[c], box_scratch, moments[c]],
             )?;
