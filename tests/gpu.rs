@@ -656,3 +656,72 @@ fn normalised_step_matches_its_reference() {
         .sqrt();
     assert!((rms - 0.7).abs() < 1e-3, "{rms}");
 }
+
+#[test]
+fn regularisers_match_their_reference_and_its_derivative() {
+    use warpbench::gpu::kernels::regularisers::{RegularisersKernel, reference};
+    let ctx = gpu();
+    let grid = oblique_grid([11, 9, 8]);
+    let n = grid.voxel_count();
+    let mut rng = common::Rng::new(29);
+    // Large enough to fold in places.
+    let u: Vec<[f32; 3]> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.range(-1.5, 1.5) as f32))
+        .collect();
+    let weights = (0.3, 2.0);
+    let (expected, energy) = reference(&grid, weights, &u);
+    let (bu, lap, grad, terms) = (
+        upload(&ctx, bytemuck::cast_slice(&u)),
+        storage(&ctx, 3 * n),
+        upload(&ctx, &vec![0.0; 3 * n]),
+        upload(&ctx, &vec![0.0; n]),
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    RegularisersKernel::new(&ctx)
+        .unwrap()
+        .record(
+            &ctx,
+            &mut encoder,
+            &grid,
+            weights,
+            [&bu, &lap, &grad, &terms],
+        )
+        .unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let expected: Vec<f32> = expected.iter().flatten().map(|&v| v as f32).collect();
+    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let got = read(&ctx, &grad, 3 * n);
+    assert!(
+        max_diff(&got, &expected) < 1e-4 * scale,
+        "{}",
+        max_diff(&got, &expected)
+    );
+    let gpu_energy: f64 = read(&ctx, &terms, n).iter().map(|&v| v as f64).sum();
+    assert!(
+        (gpu_energy - energy).abs() < 1e-4 * energy,
+        "{gpu_energy} vs {energy}"
+    );
+
+    // The reference gradient is the derivative of the reference energy; some voxels fold.
+    let (folds_only, folding) = reference(&grid, (0.0, 1.0), &u);
+    assert!(folding > 0.0, "the test field should fold somewhere");
+    let (g, _) = reference(&grid, weights, &u);
+    let mut checked = 0;
+    for i in (0..n).step_by(37) {
+        for c in 0..3 {
+            let h = 1e-4f32;
+            let (mut up, mut down) = (u.clone(), u.clone());
+            up[i][c] += h;
+            down[i][c] -= h;
+            let fd = (reference(&grid, weights, &up).1 - reference(&grid, weights, &down).1)
+                / (2.0 * h as f64);
+            assert!(
+                (fd - g[i][c]).abs() < 1e-3 * (1.0 + g[i][c].abs()),
+                "voxel {i} component {c}: {fd} vs {}",
+                g[i][c]
+            );
+            checked += (folds_only[i][c] != 0.0) as usize;
+        }
+    }
+    assert!(checked > 0, "no checked voxel had a folding gradient");
+}

@@ -104,6 +104,8 @@ fn deformable_stage_recovers_a_known_deformation() {
             },
         ],
         diffusion: 0.005,
+        bending: 0.0,
+        folding: 0.0,
         gradient_sigma_voxels: 3.0,
         field_sigma_voxels: 0.5,
         report_every: 50,

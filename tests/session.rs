@@ -35,6 +35,8 @@ fn config(deformable_iterations: u32) -> RegistrationConfig {
                 learning_rate: 1.0,
             }],
             diffusion: 0.1,
+            bending: 0.0,
+            folding: 0.0,
             gradient_sigma_voxels: 1.0,
             field_sigma_voxels: 0.5,
             report_every: 1,

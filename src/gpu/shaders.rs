@@ -16,6 +16,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
         include_str!("../../shaders/field_gradient.wgsl"),
     ),
     ("jacobian.wgsl", include_str!("../../shaders/jacobian.wgsl")),
+    (
+        "laplacian.wgsl",
+        include_str!("../../shaders/laplacian.wgsl"),
+    ),
     ("lncc.wgsl", include_str!("../../shaders/lncc.wgsl")),
     (
         "lncc_gradient.wgsl",
@@ -29,6 +33,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
         include_str!("../../shaders/normalised_step.wgsl"),
     ),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
+    (
+        "regularisers.wgsl",
+        include_str!("../../shaders/regularisers.wgsl"),
+    ),
     ("smooth.wgsl", include_str!("../../shaders/smooth.wgsl")),
     ("warp.wgsl", include_str!("../../shaders/warp.wgsl")),
 ];

@@ -3,7 +3,8 @@
 //!
 //! Per pyramid level: a displacement `u` on the level's grid (world mm, after which the affine `A`
 //! applies: the moving point of fixed `x` is `A(x + u(x))`), optimised by Adam on
-//! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u)`, with `u` smoothed by a Gaussian after each step.
+//! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u) + β E_bending(u) + γ E_folding(u)`, with `u`
+//! smoothed by a Gaussian after each step.
 //! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
 
 use super::pyramid::{LevelPair, Pyramid};
@@ -16,6 +17,7 @@ use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use crate::gpu::kernels::field_gradient::FieldGradientKernel;
 use crate::gpu::kernels::normalised_step::NormalisedStepKernel;
 use crate::gpu::kernels::reduce::ReduceKernel;
+use crate::gpu::kernels::regularisers::RegularisersKernel;
 use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, SimilarityScratch};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
@@ -42,6 +44,12 @@ pub struct DeformableSettings {
     pub levels: Vec<LevelSettings>,
     /// Weight λ of the diffusion energy.
     pub diffusion: f64,
+    /// Weight of the bending energy (Laplacian form, see `shaders/regularisers.wgsl`); 0 for none.
+    #[serde(default)]
+    pub bending: f64,
+    /// Weight of the folding penalty mean(max(0, −det J)); 0 for none.
+    #[serde(default)]
+    pub folding: f64,
     /// Gaussian σ (level voxels) applied to the gradient before each step (fluid-like
     /// regularisation: Adam normalises each voxel's step, so an unsmoothed gradient moves flat
     /// regions as far as edges); 0 for none.
@@ -59,6 +67,7 @@ struct Kernels {
     gradient: FieldGradientKernel,
     adam: AdamKernel,
     step: NormalisedStepKernel,
+    regularisers: RegularisersKernel,
     reduce: ReduceKernel,
 }
 
@@ -111,6 +120,7 @@ impl DeformableRun {
             gradient: FieldGradientKernel::new(ctx)?,
             adam: AdamKernel::new(ctx)?,
             step: NormalisedStepKernel::new(ctx)?,
+            regularisers: RegularisersKernel::new(ctx)?,
             reduce: ReduceKernel::new(ctx)?,
         };
         Ok(DeformableRun {
@@ -191,6 +201,7 @@ impl DeformableRun {
         let level_settings = self.settings.levels[self.level_index].clone();
         let s = &self.settings;
         let optimiser = s.optimiser;
+        let (bending, folding) = (s.bending, s.folding);
         let (diffusion, grad_sigma, sigma, report_every) = (
             s.diffusion,
             s.gradient_sigma_voxels,
@@ -234,6 +245,16 @@ impl DeformableRun {
             diffusion,
             [&l.dsdw, &l.warp_grad, &l.u, &l.grad, &l.reg_terms],
         )?;
+        if bending > 0.0 || folding > 0.0 {
+            // The smoothed-displacement buffer is free until the field is smoothed below.
+            k.regularisers.record(
+                ctx,
+                &mut encoder,
+                &l.grid,
+                (bending, folding),
+                [&l.u, &l.u_smoothed, &l.grad, &l.reg_terms],
+            )?;
+        }
         let dims = dims_u32(&l.grid)?;
         let grad = if grad_sigma > 0.0 {
             k.smooth.record_blur(

@@ -7,6 +7,7 @@ pub mod field_gradient;
 pub mod jacobian;
 pub mod normalised_step;
 pub mod reduce;
+pub mod regularisers;
 pub mod similarity;
 pub mod smooth;
 pub mod warp;
