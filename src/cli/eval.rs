@@ -93,6 +93,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         &EvalInputs {
             field: &field,
             labels: labels.as_ref().map(|(f, m)| (f, m)),
+            warped_labels: None,
             landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
             images: moving.as_ref().map(|m| (&fixed, m)),
         },

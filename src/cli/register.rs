@@ -107,29 +107,36 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let field = registration.displacement()?;
     let warped = warp_scalar(&moving, &field, 0.0);
     write_outputs(&args.out, &registration, &field, &warped)?;
-    if let Some((_, moving_labels)) = &labels {
-        write_labels(
-            &args.out.join("warped_labels.nii.gz"),
-            &warp_labels(moving_labels, &field),
-        )?;
+    let warped_labels = labels.as_ref().map(|(_, m)| warp_labels(m, &field));
+    if let Some(w) = &warped_labels {
+        write_labels(&args.out.join("warped_labels.nii.gz"), w)?;
     }
-    let score = |field: &VectorField, surface: bool| {
+    let score = |field: &VectorField, warped_labels, images, surface| {
         evaluate(
             &EvalInputs {
                 field,
                 labels: labels.as_ref().map(|(f, m)| (f, m)),
+                warped_labels,
                 landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
-                images: Some((&fixed, &moving)),
+                images,
             },
             surface,
         )
     };
-    let result = score(&field, !args.no_surface)?;
+    let result = score(
+        &field,
+        warped_labels.as_ref(),
+        Some((&fixed, &moving)),
+        !args.no_surface,
+    )?;
+    // Only Dice and TRE of the affine stage are reported.
     let affine_only = score(
         &compose(
             &registration.affine(),
             &VectorField::zeros(fixed.grid().clone()),
         ),
+        None,
+        None,
         false,
     )?;
     let metrics = Metrics {

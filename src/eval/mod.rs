@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 pub struct EvalInputs<'a> {
     pub field: &'a VectorField,
     pub labels: Option<(&'a LabelVolume, &'a LabelVolume)>,
+    /// The moving labels already warped through `field` (by `warp_labels`) where the caller has
+    /// them, so they are not warped twice; `None` warps them here.
+    pub warped_labels: Option<&'a LabelVolume>,
     pub landmarks: Option<(&'a LandmarkSet, &'a LandmarkSet)>,
     pub images: Option<(&'a ScalarVolume, &'a ScalarVolume)>,
 }
@@ -69,14 +72,21 @@ pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
                 "the fixed labels are not on the displacement field's grid".into(),
             ));
         }
-        let warped = warp_labels(moving, field);
+        let warped_here;
+        let warped = match inputs.warped_labels {
+            Some(w) => w,
+            None => {
+                warped_here = warp_labels(moving, field);
+                &warped_here
+            }
+        };
         let ids = overlap::shared_ids(fixed, moving);
         if ids.is_empty() {
             return Err(Error::Mismatch(
                 "the fixed and moving label maps share no label id".into(),
             ));
         }
-        let dice = overlap::dice_per_label(fixed, &warped, &ids);
+        let dice = overlap::dice_per_label(fixed, warped, &ids);
         let values: Vec<f64> = dice.values().copied().collect();
         report.dice_mean = Some(overlap::mean(&values));
         report.dice30 = Some(overlap::worst30_mean(&values));
@@ -84,7 +94,7 @@ pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
         if with_surface {
             let distances: Vec<(i32, surface::SurfaceDistance)> = ids
                 .iter()
-                .filter_map(|&id| surface::surface_distance(fixed, &warped, id).map(|d| (id, d)))
+                .filter_map(|&id| surface::surface_distance(fixed, warped, id).map(|d| (id, d)))
                 .collect();
             let hd: Vec<f64> = distances.iter().map(|(_, d)| d.hd95_mm).collect();
             let asd: Vec<f64> = distances.iter().map(|(_, d)| d.assd_mm).collect();

@@ -109,6 +109,17 @@ pub fn dims_u32(grid: &crate::volume::Grid) -> Result<[u32; 4]> {
     Ok([d[0] as u32, d[1] as u32, d[2] as u32, 0])
 }
 
+/// `1 / h²` per voxel axis (mm⁻²) as a `vec4<f32>`, for finite-difference stencils.
+pub fn inv_spacing_sq(grid: &crate::volume::Grid) -> [f32; 4] {
+    let s = grid.spacing_mm();
+    [
+        (1.0 / (s[0] * s[0])) as f32,
+        (1.0 / (s[1] * s[1])) as f32,
+        (1.0 / (s[2] * s[2])) as f32,
+        0.0,
+    ]
+}
+
 /// The first three rows of an affine as `vec4<f32>`s.
 pub fn affine_rows(a: &crate::volume::Affine) -> [[f32; 4]; 3] {
     std::array::from_fn(|r| std::array::from_fn(|c| a.0[r][c] as f32))

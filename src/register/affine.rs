@@ -191,7 +191,7 @@ enum Phase {
 }
 
 /// Adam's state on one phase, and the best pose it has seen.
-struct Optimiser {
+struct PhaseAdam {
     pose: Pose,
     m: Vec<f32>,
     v: Vec<f32>,
@@ -199,10 +199,10 @@ struct Optimiser {
     best: (f64, Pose),
 }
 
-impl Optimiser {
-    fn new(pose: Pose) -> Optimiser {
+impl PhaseAdam {
+    fn new(pose: Pose) -> PhaseAdam {
         let n = pose.q.len();
-        Optimiser {
+        PhaseAdam {
             best: (f64::INFINITY, pose.clone()),
             pose,
             m: vec![0.0; n],
@@ -225,7 +225,7 @@ pub struct AffineRun {
     level: Option<(usize, Level)>,
     starts: Vec<Pose>,
     refined: Vec<(f64, Pose)>,
-    optimiser: Option<Optimiser>,
+    optimiser: Option<PhaseAdam>,
     pose: Pose,
 }
 
@@ -251,7 +251,7 @@ impl AffineRun {
             std::array::from_fn(|a| to[a] - from[a]),
         );
         let (lo, hi) = fixed.grid().world_bounds_mm();
-        let radius = (0..3).map(|a| hi[a] - lo[a]).fold(0.0, f64::max) / 2.0;
+        let radius = ((0..3).map(|a| hi[a] - lo[a]).fold(0.0, f64::max) / 2.0).max(1.0);
         let kernels = Kernels {
             warp: WarpKernel::new(ctx)?,
             smooth: SmoothKernel::new(ctx)?,
@@ -267,7 +267,7 @@ impl AffineRun {
             settings,
             initial,
             centre: from,
-            radius: radius.max(1.0),
+            radius,
             phase: Phase::Search,
             level: None,
             starts: Vec::new(),
@@ -279,10 +279,6 @@ impl AffineRun {
 
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
-    }
-
-    pub fn settings(&self) -> &AffineSettings {
-        &self.settings
     }
 
     /// Changes the learning rate of the current and later levels from the next step on.
@@ -311,7 +307,8 @@ impl AffineRun {
         self.initial.then_after(&inner)
     }
 
-    fn level(&mut self, index: usize) -> Result<&Level> {
+    /// Makes level `index` the current one (uploading it unless it already is).
+    fn prepare_level(&mut self, index: usize) -> Result<()> {
         if self.level.as_ref().is_none_or(|(i, _)| *i != index) {
             self.level = None;
             let ctx = &self.ctx;
@@ -332,7 +329,11 @@ impl AffineRun {
             };
             self.level = Some((index, level));
         }
-        Ok(&self.level.as_ref().expect("set above").1)
+        Ok(())
+    }
+
+    fn current_level(&self) -> &Level {
+        &self.level.as_ref().expect("prepared before use").1
     }
 
     /// Records warp and similarity for `affine` on `level`; with `gradient`, also the sums.
@@ -403,8 +404,8 @@ impl AffineRun {
                 }
             }
         }
-        self.level(0)?;
-        let level = &self.level.as_ref().expect("made above").1;
+        self.prepare_level(0)?;
+        let level = self.current_level();
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
         let pending = starts
             .iter()
@@ -431,10 +432,10 @@ impl AffineRun {
 
     /// One Adam iteration of the current optimiser on `level`; returns the loss before it.
     fn iterate(&mut self, level_index: usize, learning_rate: f64, iterations: u32) -> Result<f64> {
-        self.level(level_index)?;
+        self.prepare_level(level_index)?;
         let opt = self.optimiser.as_ref().expect("phase has an optimiser");
         let affine = self.transform(&opt.pose);
-        let level = &self.level.as_ref().expect("made above").1;
+        let level = self.current_level();
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
         let (loss, sums) = self.record_evaluation(&mut encoder, level, &affine, true)?;
         self.ctx.queue.submit([encoder.finish()]);
@@ -483,7 +484,7 @@ impl AffineRun {
             }
             Phase::Refine { candidate } => {
                 if self.optimiser.is_none() {
-                    self.optimiser = Some(Optimiser::new(self.starts[candidate].clone()));
+                    self.optimiser = Some(PhaseAdam::new(self.starts[candidate].clone()));
                 }
                 let iterations = self.settings.rigid_iterations.max(1);
                 let loss = self.iterate(0, first.learning_rate, iterations)?;
@@ -510,7 +511,7 @@ impl AffineRun {
             }
             Phase::Fit { level } => {
                 if self.optimiser.is_none() {
-                    self.optimiser = Some(Optimiser::new(self.pose.clone()));
+                    self.optimiser = Some(PhaseAdam::new(self.pose.clone()));
                 }
                 let settings = self.settings.levels[level].clone();
                 let loss = self.iterate(level, settings.learning_rate, settings.iterations)?;

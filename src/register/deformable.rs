@@ -152,10 +152,6 @@ impl DeformableRun {
         }
     }
 
-    pub fn settings(&self) -> &DeformableSettings {
-        &self.settings
-    }
-
     fn start_level(&mut self) -> Result<Level> {
         let ctx = &self.ctx;
         let shrink = self.settings.levels[self.level_index].shrink;

@@ -56,7 +56,7 @@ pub fn downsample(
 }
 
 /// The normalised fixed and moving images of one registration and their coarser versions, each
-/// level made once (from the finest level already made) and shared by the stages.
+/// level made once (from a finer level already made) and shared by the stages.
 pub struct Pyramid {
     fixed: ScalarVolume,
     moving: ScalarVolume,
@@ -92,52 +92,50 @@ impl Pyramid {
     pub fn level(
         &self,
         ctx: &GpuContext,
+        kernels: (&SmoothKernel, &WarpKernel),
+        shrink: f64,
+    ) -> Result<Arc<LevelImages>> {
+        let mut levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
+        self.level_in(&mut levels, ctx, kernels, shrink)
+    }
+
+    fn level_in(
+        &self,
+        levels: &mut Vec<(f64, Arc<LevelImages>)>,
+        ctx: &GpuContext,
         (smooth, warp): (&SmoothKernel, &WarpKernel),
         shrink: f64,
     ) -> Result<Arc<LevelImages>> {
-        if let Some(level) = self.cached(shrink) {
-            return Ok(level);
+        if let Some((_, level)) = levels.iter().find(|(s, _)| (s - shrink).abs() < 1e-9) {
+            return Ok(level.clone());
         }
-        // Halving steps: each smooths a grid only twice as fine as its result, with short
-        // filters, instead of the full-resolution image with long ones.
-        if shrink >= 4.0 && !self.has_finer_than(shrink) {
-            self.level(ctx, (smooth, warp), shrink / 2.0)?;
-        }
-        let mut levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
-        let grid = level_grid(self.fixed.grid(), shrink)?;
-        let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
-        let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
-        // Start from the coarsest level made so far that is still finer than this one.
-        let source = levels
+        // Start from the coarsest level made so far that is still finer than this one; with none,
+        // make the level half as coarse first, so that each step smooths a grid only twice as
+        // fine as its result, with short filters, instead of the full-resolution image.
+        let finer = levels
             .iter()
             .filter(|(s, _)| *s < shrink)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, l)| l.clone());
+        let source = match finer {
+            None if shrink >= 4.0 => {
+                Some(self.level_in(levels, ctx, (smooth, warp), shrink / 2.0)?)
+            }
+            other => other,
+        };
         let (fixed, moving) = match &source {
             Some(l) => (&l.fixed, &l.moving),
             None => (&self.fixed, &self.moving),
         };
+        let grid = level_grid(self.fixed.grid(), shrink)?;
+        let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
+        let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
         let level = Arc::new(LevelImages {
             fixed: downsample(ctx, smooth, warp, fixed, &grid)?,
             moving: downsample(ctx, smooth, warp, moving, &moving_grid)?,
         });
         levels.push((shrink, level.clone()));
         Ok(level)
-    }
-}
-
-impl Pyramid {
-    fn cached(&self, shrink: f64) -> Option<Arc<LevelImages>> {
-        let levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
-        levels
-            .iter()
-            .find(|(s, _)| (s - shrink).abs() < 1e-9)
-            .map(|(_, l)| l.clone())
-    }
-
-    fn has_finer_than(&self, shrink: f64) -> bool {
-        let levels = self.levels.lock().unwrap_or_else(|e| e.into_inner());
-        levels.iter().any(|(s, _)| *s < shrink)
     }
 }
 

@@ -32,8 +32,6 @@ pub fn start(
     let snapshots = Slot::default();
     let worker = Worker {
         ctx: ctx.clone(),
-        fixed,
-        moving,
         config,
         scoring,
         options,
@@ -44,7 +42,7 @@ pub fn start(
     };
     let thread = std::thread::Builder::new()
         .name("registration".into())
-        .spawn(move || worker.run())
+        .spawn(move || worker.run(fixed, moving))
         .map_err(|e| Error::Registration(format!("cannot start the worker thread: {e}")))?;
     Ok(SessionHandle {
         commands: command_tx,
@@ -73,10 +71,6 @@ impl SessionHandle {
     /// The newest snapshot not taken yet.
     pub fn take_snapshot(&self) -> Option<Snapshot> {
         self.snapshots.take()
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Waits for the worker: the outcome, `Error::Cancelled`, or the error that stopped it.

@@ -3,20 +3,18 @@
 
 use super::protocol::{Command, Event, Outcome, Scoring, SessionOptions, Slot, Snapshot};
 use crate::error::{Error, Result};
-use crate::eval::{EvalInputs, evaluate};
+use crate::eval::{EvalInputs, EvalReport, evaluate};
 use crate::gpu::GpuContext;
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::register::pipeline::Registration;
-use crate::volume::ScalarVolume;
 use crate::volume::resample::resample_field;
+use crate::volume::{Grid, ScalarVolume, VectorField};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::time::{Duration, Instant};
 
 pub(super) struct Worker {
     pub ctx: GpuContext,
-    pub fixed: ScalarVolume,
-    pub moving: ScalarVolume,
     pub config: RegistrationConfig,
     pub scoring: Scoring,
     pub options: SessionOptions,
@@ -33,8 +31,8 @@ enum Flow {
 }
 
 impl Worker {
-    pub fn run(self) -> Result<Outcome> {
-        let result = self.run_inner();
+    pub fn run(self, fixed: ScalarVolume, moving: ScalarVolume) -> Result<Outcome> {
+        let result = self.run_inner(fixed, moving);
         match &result {
             Ok(_) => {}
             Err(Error::Cancelled) => self.send(Event::Cancelled),
@@ -56,13 +54,9 @@ impl Worker {
         }
     }
 
-    fn run_inner(&self) -> Result<Outcome> {
-        let mut registration = Registration::new(
-            &self.ctx,
-            self.fixed.clone(),
-            self.moving.clone(),
-            self.config.clone(),
-        )?;
+    fn run_inner(&self, fixed: ScalarVolume, moving: ScalarVolume) -> Result<Outcome> {
+        let fixed_grid = fixed.grid().clone();
+        let mut registration = Registration::new(&self.ctx, fixed, moving, self.config.clone())?;
         self.send(Event::Started {
             config: Box::new(self.config.clone()),
         });
@@ -91,24 +85,36 @@ impl Worker {
             if last_snapshot.elapsed() >= self.options.snapshot_interval {
                 last_snapshot = Instant::now();
                 generation += 1;
-                self.snapshot(&registration, generation, last_report.clone())?;
-                if last_metrics.elapsed() >= self.options.metrics_interval {
+                let field = registration.level_displacement()?;
+                let scores = if last_metrics.elapsed() >= self.options.metrics_interval {
                     last_metrics = Instant::now();
-                    self.score(&registration, generation)?;
-                }
+                    self.score(&field, &fixed_grid)?
+                } else {
+                    None
+                };
+                self.publish(
+                    Snapshot {
+                        generation,
+                        report: last_report.clone(),
+                        affine: registration.affine(),
+                        displacement: field,
+                    },
+                    scores,
+                );
             }
         }
         let seconds = (started.elapsed() - paused_for).as_secs_f64();
         let displacement = registration.displacement()?;
-        generation += 1;
-        self.snapshots.put(Snapshot {
-            generation,
-            report: last_report,
-            affine: registration.affine(),
-            displacement: displacement.clone(),
-        });
-        self.send(Event::SnapshotReady { generation });
-        self.score(&registration, generation)?;
+        let scores = self.score(&displacement, &fixed_grid)?;
+        self.publish(
+            Snapshot {
+                generation: generation + 1,
+                report: last_report,
+                affine: registration.affine(),
+                displacement: displacement.clone(),
+            },
+            scores,
+        );
         self.send(Event::Finished {
             seconds,
             stage_seconds: registration.stage_seconds().clone(),
@@ -175,47 +181,43 @@ impl Worker {
         }
     }
 
-    fn snapshot(
-        &self,
-        registration: &Registration,
-        generation: u64,
-        report: Option<StepReport>,
-    ) -> Result<()> {
-        self.snapshots.put(Snapshot {
-            generation,
-            report,
-            affine: registration.affine(),
-            displacement: registration.level_displacement()?,
-        });
+    /// Puts `snapshot` in the slot and announces it, then its scores.
+    fn publish(&self, snapshot: Snapshot, scores: Option<EvalReport>) {
+        let generation = snapshot.generation;
+        self.snapshots.put(snapshot);
         self.send(Event::SnapshotReady { generation });
-        Ok(())
+        if let Some(report) = scores {
+            self.send(Event::Metrics {
+                generation,
+                report: Box::new(report),
+            });
+        }
     }
 
-    /// Scores the current mapping at full resolution when there is anything to score against.
-    fn score(&self, registration: &Registration, generation: u64) -> Result<()> {
+    /// Scores `field` (on any grid; resampled onto the fixed one) when there is anything to score
+    /// against.
+    fn score(&self, field: &VectorField, fixed: &Grid) -> Result<Option<EvalReport>> {
         let s = &self.scoring;
         if s.labels.is_none() && s.landmarks.is_none() {
-            return Ok(());
+            return Ok(None);
         }
-        let field = registration.level_displacement()?;
-        let field = if field.grid().same_as(self.fixed.grid(), 1e-6) {
+        let resampled;
+        let field = if field.grid().same_as(fixed, 1e-6) {
             field
         } else {
-            resample_field(&field, self.fixed.grid())
+            resampled = resample_field(field, fixed);
+            &resampled
         };
-        let report = evaluate(
+        evaluate(
             &EvalInputs {
-                field: &field,
+                field,
                 labels: s.labels.as_ref().map(|(f, m)| (f, m)),
+                warped_labels: None,
                 landmarks: s.landmarks.as_ref().map(|(f, m)| (f, m)),
                 images: None,
             },
             false,
-        )?;
-        self.send(Event::Metrics {
-            generation,
-            report: Box::new(report),
-        });
-        Ok(())
+        )
+        .map(Some)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, dims_u32};
+use crate::gpu::kernel::{ComputeKernel, dims_u32, inv_spacing_sq};
 use crate::volume::Grid;
 
 #[repr(C)]
@@ -33,15 +33,9 @@ impl FieldGradientKernel {
         lambda: f64,
         [dsdw, warp_grad, u, grad, reg_terms]: [&wgpu::Buffer; 5],
     ) -> Result<()> {
-        let s = grid.spacing_mm();
         let params = Params {
             dims: dims_u32(grid)?,
-            inv_spacing_sq: [
-                (1.0 / (s[0] * s[0])) as f32,
-                (1.0 / (s[1] * s[1])) as f32,
-                (1.0 / (s[2] * s[2])) as f32,
-                0.0,
-            ],
+            inv_spacing_sq: inv_spacing_sq(grid),
             lambda: lambda as f32,
             inv_count: 1.0 / grid.voxel_count() as f32,
             count: grid.voxel_count() as u32,

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, dims_u32};
+use crate::gpu::kernel::{ComputeKernel, dims_u32, inv_spacing_sq};
 use crate::volume::Grid;
 
 #[repr(C)]
@@ -30,16 +30,6 @@ struct Params {
 pub struct RegularisersKernel {
     laplacian: ComputeKernel,
     regularisers: ComputeKernel,
-}
-
-fn inv_spacing_sq(grid: &Grid) -> [f32; 4] {
-    let s = grid.spacing_mm();
-    [
-        (1.0 / (s[0] * s[0])) as f32,
-        (1.0 / (s[1] * s[1])) as f32,
-        (1.0 / (s[2] * s[2])) as f32,
-        0.0,
-    ]
 }
 
 impl RegularisersKernel {

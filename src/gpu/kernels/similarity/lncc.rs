@@ -8,6 +8,9 @@ use crate::gpu::kernel::{ComputeKernel, dims_u32};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::volume::Grid;
 
+/// Voxel-sized buffers [`LnccKernel::record`] needs: six moments and five box sums.
+pub const SCRATCH_BUFFERS: usize = 11;
+
 /// ε of `D = var_I·var_J + ε N²`: a window whose fixed or warped intensities vary by less than
 /// about 3 % of the 99th percentile (noise in the background) counts little, and a flat one zero.
 pub const EPSILON: f64 = 1e-6;
@@ -38,7 +41,7 @@ impl LnccKernel {
         })
     }
 
-    /// Records `dS/dw` and terms; `scratch` holds eleven voxel-sized buffers.
+    /// Records `dS/dw` and terms; `scratch` holds [`SCRATCH_BUFFERS`] voxel-sized buffers.
     pub fn record(
         &self,
         ctx: &GpuContext,

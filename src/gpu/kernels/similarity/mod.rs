@@ -29,27 +29,14 @@ pub enum Similarity {
     Lncc { radius: u32 },
 }
 
-impl Similarity {
-    /// Device buffers the metric needs per voxel of the grid it runs on.
-    fn scratch_buffers(&self) -> usize {
-        match self {
-            Similarity::Mse => 0,
-            Similarity::Ncc => 7,
-            Similarity::Lncc { .. } => 11,
-        }
-    }
-}
-
-enum Kernels {
+/// The kernels of one metric, compiled once per run.
+pub enum SimilarityKernel {
     Mse(mse::MseKernel),
     Ncc(ncc::NccKernel),
-    Lncc(lncc::LnccKernel),
-}
-
-/// The kernels of one metric, compiled once per run.
-pub struct SimilarityKernel {
-    metric: Similarity,
-    kernels: Kernels,
+    Lncc {
+        kernel: lncc::LnccKernel,
+        radius: u32,
+    },
 }
 
 /// A metric's working buffers on one grid.
@@ -59,20 +46,23 @@ pub struct SimilarityScratch {
 
 impl SimilarityKernel {
     pub fn new(ctx: &GpuContext, metric: Similarity) -> Result<SimilarityKernel> {
-        let kernels = match metric {
-            Similarity::Mse => Kernels::Mse(mse::MseKernel::new(ctx)?),
-            Similarity::Ncc => Kernels::Ncc(ncc::NccKernel::new(ctx)?),
-            Similarity::Lncc { .. } => Kernels::Lncc(lncc::LnccKernel::new(ctx)?),
-        };
-        Ok(SimilarityKernel { metric, kernels })
-    }
-
-    pub fn metric(&self) -> Similarity {
-        self.metric
+        Ok(match metric {
+            Similarity::Mse => SimilarityKernel::Mse(mse::MseKernel::new(ctx)?),
+            Similarity::Ncc => SimilarityKernel::Ncc(ncc::NccKernel::new(ctx)?),
+            Similarity::Lncc { radius } => SimilarityKernel::Lncc {
+                kernel: lncc::LnccKernel::new(ctx)?,
+                radius,
+            },
+        })
     }
 
     pub fn scratch(&self, ctx: &GpuContext, grid: &Grid) -> Result<SimilarityScratch> {
-        let buffers = (0..self.metric.scratch_buffers())
+        let count = match self {
+            SimilarityKernel::Mse(_) => 0,
+            SimilarityKernel::Ncc(_) => ncc::SCRATCH_BUFFERS,
+            SimilarityKernel::Lncc { .. } => lncc::SCRATCH_BUFFERS,
+        };
+        let buffers = (0..count)
             .map(|_| storage_f32(ctx, "similarity scratch", grid.voxel_count()))
             .collect::<Result<_>>()?;
         Ok(SimilarityScratch { buffers })
@@ -89,13 +79,12 @@ impl SimilarityKernel {
     ) -> Result<()> {
         let n = grid.voxel_count();
         let s: Vec<&wgpu::Buffer> = scratch.buffers.iter().collect();
-        match (&self.kernels, self.metric) {
-            (Kernels::Mse(k), _) => k.record(ctx, encoder, n, images),
-            (Kernels::Ncc(k), _) => k.record(ctx, encoder, n, &s, images),
-            (Kernels::Lncc(k), Similarity::Lncc { radius }) => {
-                k.record(ctx, encoder, grid, radius, &s, images)
+        match self {
+            SimilarityKernel::Mse(k) => k.record(ctx, encoder, n, images),
+            SimilarityKernel::Ncc(k) => k.record(ctx, encoder, n, &s, images),
+            SimilarityKernel::Lncc { kernel, radius } => {
+                kernel.record(ctx, encoder, grid, *radius, &s, images)
             }
-            (Kernels::Lncc(_), _) => unreachable!("kernels are built from the metric"),
         }
     }
 }

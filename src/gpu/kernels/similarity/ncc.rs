@@ -7,6 +7,9 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::ComputeKernel;
 use crate::gpu::kernels::reduce::ReduceKernel;
 
+/// Voxel-sized buffers [`NccKernel::record`] needs: six moments, and one for the six sums.
+pub const SCRATCH_BUFFERS: usize = 7;
+
 /// ε of `D = var_f·var_w + ε N²`: keeps a flat image's gradient finite, negligible otherwise.
 pub const EPSILON: f64 = 1e-9;
 
@@ -34,8 +37,7 @@ impl NccKernel {
         })
     }
 
-    /// Records `dS/dw` and terms; `scratch` holds seven voxel-sized buffers (six moments and one
-    /// whose first six values receive the sums).
+    /// Records `dS/dw` and terms; `scratch` holds [`SCRATCH_BUFFERS`] voxel-sized buffers.
     pub fn record(
         &self,
         ctx: &GpuContext,
