@@ -42,6 +42,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = i32(params.radius);
     let centre = i32(coord);
     let channels = params.channels;
+    if channels == 3u {
+        // Fields: one pass over the taps for all three components (reading each tap weight once
+        // and three neighbouring floats) is about twice as fast as three one-channel passes.
+        var acc3 = vec3<f32>(0.0);
+        for (var t = 0; t <= 2 * r; t++) {
+            let p = clamp(centre + t - r, 0, i32(n) - 1);
+            let source = 3u * u32(i32(voxel) + (p - centre) * i32(params.stride));
+            acc3 += tap(u32(t)) * vec3<f32>(input[source], input[source + 1u], input[source + 2u]);
+        }
+        output[3u * voxel] = acc3.x;
+        output[3u * voxel + 1u] = acc3.y;
+        output[3u * voxel + 2u] = acc3.z;
+        return;
+    }
     for (var ch = 0u; ch < channels; ch++) {
         var acc = 0.0;
         for (var t = 0; t <= 2 * r; t++) {

@@ -725,3 +725,67 @@ fn regularisers_match_their_reference_and_its_derivative() {
     }
     assert!(checked > 0, "no checked voxel had a folding gradient");
 }
+
+/// Volumes beyond one storage binding (the full-resolution lung CT) go through z-slabs; a small
+/// binding limit sends small volumes down the same path, which must give the one-piece result.
+#[test]
+fn smoothing_and_warping_in_slabs_match_one_piece() {
+    use warpbench::gpu::kernels::smooth::SmoothKernel;
+    use warpbench::gpu::kernels::warp::SampleRequest;
+    use warpbench::volume::Affine;
+    let whole = gpu();
+    // 16 KiB: a few z-planes per slab.
+    let sliced = whole.with_binding_limit(16384);
+    let volume = random_volume(oblique_grid([21, 17, 30]), 41);
+    let smooth = SmoothKernel::new(&whole).unwrap();
+    let sigma = [1.2, 0.8, 1.0];
+    let a = smooth.blur(&whole, &volume, sigma).unwrap();
+    let b = smooth.blur(&sliced, &volume, sigma).unwrap();
+    assert!(
+        max_diff(a.data(), b.data()) < 1e-3,
+        "smoothing differs in slabs"
+    );
+
+    let warp = WarpKernel::new(&whole).unwrap();
+    let fixed = oblique_grid([12, 11, 40]);
+    let r = 0.3f64;
+    let affine = Affine::from_linear_translation(
+        [
+            [r.cos(), -r.sin(), 0.0],
+            [r.sin(), r.cos(), 0.05],
+            [0.0, 0.0, 1.1],
+        ],
+        [1.0, -3.0, 2.0],
+    );
+    let mut rng = common::Rng::new(42);
+    let u: Vec<[f32; 3]> = (0..fixed.voxel_count())
+        .map(|_| std::array::from_fn(|_| rng.range(-3.0, 3.0) as f32))
+        .collect();
+    let request = SampleRequest {
+        moving: &volume,
+        fixed: &fixed,
+        moving_from_fixed: &affine,
+        displacement: Some(&u),
+        outside: -7.0,
+        with_gradient: true,
+    };
+    let one = warp.sample(&whole, &request).unwrap();
+    let parts = warp.sample(&sliced, &request).unwrap();
+    assert!(
+        one.values.contains(&-7.0) && one.values.iter().any(|&v| v != -7.0),
+        "the test should sample inside and outside the moving image"
+    );
+    assert!(
+        max_diff(&one.values, &parts.values) < 1e-2,
+        "values differ in slabs"
+    );
+    let flat = |g: Option<Vec<[f32; 3]>>| -> Vec<f32> { g.unwrap().concat() };
+    assert!(max_diff(&flat(one.gradient), &flat(parts.gradient)) < 1e-2);
+    // A limit below one plane is a clear error, not a panic.
+    let tiny = whole.with_binding_limit(64);
+    let e = warp
+        .sample(&tiny, &request)
+        .err()
+        .expect("too small to warp");
+    assert!(e.to_string().contains("storage binding"), "{e}");
+}

@@ -23,7 +23,7 @@ pub fn dispatch_size(count: usize) -> Result<(u32, u32, u32)> {
 
 /// Refuses a buffer larger than one storage binding of this device, naming both sizes.
 pub fn check_binding(ctx: &GpuContext, what: &str, bytes: u64) -> Result<()> {
-    let limit = ctx.device.limits().max_storage_buffer_binding_size;
+    let limit = ctx.binding_limit();
     if bytes > limit {
         return Err(Error::Gpu(format!(
             "{what} needs {} MiB, more than one storage binding of this GPU ({} MiB)",

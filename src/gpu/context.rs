@@ -31,6 +31,9 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     burn: Arc<OnceLock<burn::tensor::Device>>,
+    /// Bytes one storage binding may hold: the device's limit, or less (see
+    /// [`GpuContext::with_binding_limit`]).
+    binding_limit: u64,
 }
 
 impl GpuContext {
@@ -67,12 +70,14 @@ impl GpuContext {
         device: wgpu::Device,
         queue: wgpu::Queue,
     ) -> GpuContext {
+        let binding_limit = device.limits().max_storage_buffer_binding_size;
         let ctx = GpuContext {
             instance,
             adapter,
             device,
             queue,
             burn: Arc::default(),
+            binding_limit,
         };
         log::info!("GPU: {}", ctx.describe());
         ctx
@@ -90,6 +95,21 @@ impl GpuContext {
             limits.max_storage_buffer_binding_size >> 20,
             limits.max_buffer_size >> 20
         )
+    }
+
+    /// The largest storage binding the engine uses, in bytes; volumes beyond it are processed in
+    /// slabs (`gpu::slabs`).
+    pub fn binding_limit(&self) -> u64 {
+        self.binding_limit
+    }
+
+    /// This device with a smaller binding limit, so that tests can make small volumes take the
+    /// slab paths that a 37 M-voxel CT takes.
+    pub fn with_binding_limit(&self, bytes: u64) -> GpuContext {
+        GpuContext {
+            binding_limit: bytes.min(self.device.limits().max_storage_buffer_binding_size),
+            ..self.clone()
+        }
     }
 
     /// Whether this is a software rasteriser (lavapipe, llvmpipe, WARP): slow, but exact enough.

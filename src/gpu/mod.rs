@@ -5,5 +5,6 @@ pub mod context;
 pub mod kernel;
 pub mod kernels;
 pub mod shaders;
+pub mod slabs;
 
 pub use context::GpuContext;

@@ -64,13 +64,13 @@ impl RegistrationConfig {
             "lung-ct" => RegistrationConfig {
                 affine: Some(affine(
                     Similarity::Ncc,
-                    vec![level(4.0, 80, 2.0), level(2.0, 30, 0.5)],
+                    vec![level(8.0, 60, 2.0), level(4.0, 40, 0.5)],
                     vec![-10.0, 0.0, 10.0],
                 )),
                 deformable: Some(DeformableSettings {
                     similarity: Similarity::Lncc { radius: 2 },
                     optimiser: Optimiser::Adam,
-                    levels: vec![level(4.0, 120, 1.5), level(2.0, 80, 0.7)],
+                    levels: vec![level(4.0, 120, 1.5), level(2.0, 40, 0.7)],
                     diffusion: 1.0,
                     bending: 0.0,
                     folding: 0.0,

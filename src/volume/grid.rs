@@ -156,6 +156,22 @@ impl Grid {
         self.dims
     }
 
+    /// The box of `dims` voxels starting at voxel `lo`, as a grid of its own in the same world
+    /// space (its voxel 0 is this grid's voxel `lo`). The box must lie inside this grid.
+    pub fn crop(&self, lo: [usize; 3], dims: [usize; 3]) -> Grid {
+        assert!(
+            (0..3).all(|a| dims[a] > 0 && lo[a] + dims[a] <= self.dims[a]),
+            "crop {lo:?} + {dims:?} outside {:?}",
+            self.dims
+        );
+        let shift = Affine::from_linear_translation(
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            lo.map(|v| v as f64),
+        );
+        Grid::new(dims, self.world_from_voxel.then_after(&shift))
+            .expect("a sub-box of a valid grid")
+    }
+
     pub fn voxel_count(&self) -> usize {
         self.dims.iter().product()
     }

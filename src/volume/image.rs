@@ -52,6 +52,19 @@ impl ScalarVolume {
         self.data[self.grid.index(i, j, k)]
     }
 
+    /// The values in the box of `dims` voxels from `lo`, on [`Grid::crop`]'s grid.
+    pub fn crop(&self, lo: [usize; 3], dims: [usize; 3]) -> ScalarVolume {
+        let grid = self.grid.crop(lo, dims);
+        let mut data = Vec::with_capacity(grid.voxel_count());
+        for k in lo[2]..lo[2] + dims[2] {
+            for j in lo[1]..lo[1] + dims[1] {
+                let start = self.grid.index(lo[0], j, k);
+                data.extend_from_slice(&self.data[start..start + dims[0]]);
+            }
+        }
+        ScalarVolume { grid, data }
+    }
+
     /// Approximate quantiles (each `q` in `0..=1`, nearest rank) from an evenly strided sample of
     /// about 200 000 voxels: enough for display windows and intensity normalisation.
     pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [f32; N] {

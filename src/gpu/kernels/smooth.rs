@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, dims_u32};
+use crate::gpu::slabs;
 use crate::volume::ScalarVolume;
 use crate::volume::filter::gaussian_taps;
 
@@ -120,8 +121,48 @@ impl SmoothKernel {
         Ok(())
     }
 
-    /// Smooths a volume with per-axis σ in voxels and reads it back.
+    /// Smooths a volume with per-axis σ in voxels and reads it back. A volume larger than one
+    /// binding is smoothed in z-slabs, each with a halo of the z filter's radius, so the result is
+    /// the same as in one piece.
     pub fn blur(
+        &self,
+        ctx: &GpuContext,
+        volume: &ScalarVolume,
+        sigma_voxels: [f64; 3],
+    ) -> Result<ScalarVolume> {
+        let grid = volume.grid();
+        if slabs::fits(ctx, grid.voxel_count()) {
+            return self.blur_whole(ctx, volume, sigma_voxels);
+        }
+        let [nx, ny, nz] = grid.dims();
+        let plane = nx * ny;
+        let halo = gaussian_taps(sigma_voxels[2]).len() / 2;
+        let planes = slabs::planes_per_binding(ctx, "smoothing", plane)?;
+        if planes <= 2 * halo {
+            return Err(Error::Gpu(format!(
+                "smoothing σ = {} voxels along z needs {} planes of halo; only {planes} planes \
+                 fit one storage binding",
+                sigma_voxels[2],
+                2 * halo
+            )));
+        }
+        let mut out = Vec::with_capacity(grid.voxel_count());
+        for inner in slabs::ranges(nz, planes - 2 * halo) {
+            let lo = inner.start.saturating_sub(halo);
+            let hi = (inner.end + halo).min(nz);
+            let slab = self.blur_whole(
+                ctx,
+                &volume.crop([0, 0, lo], [nx, ny, hi - lo]),
+                sigma_voxels,
+            )?;
+            out.extend_from_slice(
+                &slab.data()[(inner.start - lo) * plane..(inner.end - lo) * plane],
+            );
+        }
+        ScalarVolume::new(grid.clone(), out)
+    }
+
+    fn blur_whole(
         &self,
         ctx: &GpuContext,
         volume: &ScalarVolume,

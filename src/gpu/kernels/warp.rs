@@ -2,10 +2,12 @@
 //! image with respect to the displacement. CPU references: `volume::warp::warp_scalar`,
 //! `volume::resample::resample_scalar` and `volume::warp::warp_with_gradient`.
 
+use crate::error::Error;
 use crate::error::Result;
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32};
+use crate::gpu::slabs;
 use crate::volume::{Affine, Grid, ScalarVolume, VectorField};
 
 #[repr(C)]
@@ -106,8 +108,69 @@ impl WarpKernel {
     }
 
     /// Warps with an affine and an optional displacement and reads back the values and, when
-    /// asked, the gradient.
+    /// asked, the gradient. Where the fixed grid's buffers or the moving image exceed one binding,
+    /// it warps z-slabs of the fixed grid, each from the box of the moving image its samples reach:
+    /// the same values as in one piece.
     pub fn sample(&self, ctx: &GpuContext, request: &SampleRequest) -> Result<Sampled> {
+        let fixed = request.fixed;
+        let per_voxel = if request.displacement.is_some() || request.with_gradient {
+            3
+        } else {
+            1
+        };
+        if slabs::fits(ctx, per_voxel * fixed.voxel_count())
+            && slabs::fits(ctx, request.moving.grid().voxel_count())
+        {
+            return self.sample_whole(ctx, request);
+        }
+        let [nx, ny, nz] = fixed.dims();
+        let plane = nx * ny;
+        let mut planes = slabs::planes_per_binding(ctx, "warping", per_voxel * plane)?;
+        let mut values = Vec::with_capacity(fixed.voxel_count());
+        let mut gradient = request.with_gradient.then(Vec::new);
+        let mut k0 = 0;
+        while k0 < nz {
+            let k1 = (k0 + planes).min(nz);
+            let slab_grid = fixed.crop([0, 0, k0], [nx, ny, k1 - k0]);
+            let displacement = request.displacement.map(|d| &d[k0 * plane..k1 * plane]);
+            let reach = moving_reach(request, &slab_grid, displacement);
+            let part = match reach {
+                None => Sampled {
+                    values: vec![request.outside; slab_grid.voxel_count()],
+                    gradient: request
+                        .with_gradient
+                        .then(|| vec![[0.0; 3]; slab_grid.voxel_count()]),
+                },
+                Some((lo, dims)) if slabs::fits(ctx, dims.iter().product()) => self.sample_whole(
+                    ctx,
+                    &SampleRequest {
+                        moving: &request.moving.crop(lo, dims),
+                        fixed: &slab_grid,
+                        displacement,
+                        ..*request
+                    },
+                )?,
+                Some((_, dims)) if planes == 1 => {
+                    return Err(Error::Gpu(format!(
+                        "warping: one plane of the fixed grid samples a {dims:?} box of the \
+                         moving image, more than one storage binding holds"
+                    )));
+                }
+                Some(_) => {
+                    planes = planes.div_ceil(2);
+                    continue;
+                }
+            };
+            values.extend(part.values);
+            if let (Some(all), Some(g)) = (gradient.as_mut(), part.gradient) {
+                all.extend(g);
+            }
+            k0 = k1;
+        }
+        Ok(Sampled { values, gradient })
+    }
+
+    fn sample_whole(&self, ctx: &GpuContext, request: &SampleRequest) -> Result<Sampled> {
         let fixed = request.fixed;
         let n = fixed.voxel_count();
         let moving_values = upload_f32(ctx, "warp moving", request.moving.data())?;
@@ -188,4 +251,47 @@ impl WarpKernel {
         )?;
         ScalarVolume::new(target.clone(), sampled.values)
     }
+}
+
+/// The box (first voxel, size) of the moving image that `fixed`'s samples reach through the
+/// affine and `displacement`, one voxel wider than the interpolation needs on each side; `None`
+/// when every sample falls outside the moving image. Samples outside stay outside in the box: it
+/// reaches the image's edge wherever a sample lies beyond it.
+fn moving_reach(
+    request: &SampleRequest,
+    fixed: &Grid,
+    displacement: Option<&[[f32; 3]]>,
+) -> Option<([usize; 3], [usize; 3])> {
+    let dims = request.moving.grid().dims();
+    let matrix = request
+        .moving
+        .grid()
+        .voxel_from_world()
+        .then_after(request.moving_from_fixed);
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for n in 0..fixed.voxel_count() {
+        let mut x = fixed.index_to_world(n);
+        if let Some(d) = displacement {
+            for a in 0..3 {
+                x[a] += d[n][a] as f64;
+            }
+        }
+        let p = matrix.apply(x);
+        if (0..3).all(|a| p[a] >= -0.5 && p[a] <= dims[a] as f64 - 0.5) {
+            for a in 0..3 {
+                lo[a] = lo[a].min(p[a]);
+                hi[a] = hi[a].max(p[a]);
+            }
+        }
+    }
+    if lo[0] > hi[0] {
+        return None;
+    }
+    let first: [usize; 3] = std::array::from_fn(|a| (lo[a].floor() - 1.0).max(0.0) as usize);
+    let size = std::array::from_fn(|a| {
+        let end = ((hi[a].ceil() + 2.0) as usize).min(dims[a]);
+        end - first[a]
+    });
+    Some((first, size))
 }
