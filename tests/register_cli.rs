@@ -179,4 +179,19 @@ fn every_preset_is_valid_and_round_trips_through_toml() {
     }
     let e = RegistrationConfig::preset("brain").unwrap_err().to_string();
     assert!(e.contains("brain-mri"), "{e}");
+
+    // A velocity-field transform reads back too, and a bad squaring count names the field.
+    use warpbench::register::deformable::Transform;
+    let mut config = RegistrationConfig::preset("fast").unwrap();
+    let deformable = config.deformable.as_mut().unwrap();
+    deformable.transform = Transform::Velocity { squarings: 6 };
+    let text = config.to_toml();
+    assert!(text.contains("velocity"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(RegistrationConfig::read(&path).unwrap(), config);
+    std::fs::write(&path, text.replace("squarings = 6", "squarings = 0")).unwrap();
+    let e = RegistrationConfig::read(&path).unwrap_err().to_string();
+    assert!(e.contains("squarings") && e.contains("config.toml"), "{e}");
 }

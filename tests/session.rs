@@ -27,6 +27,7 @@ fn config(deformable_iterations: u32) -> RegistrationConfig {
             report_every: 5,
         }),
         deformable: Some(DeformableSettings {
+            transform: Default::default(),
             similarity: Similarity::Lncc { radius: 1 },
             optimiser: warpbench::register::deformable::Optimiser::Adam,
             levels: vec![LevelSettings {

@@ -17,6 +17,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
     ),
     ("jacobian.wgsl", include_str!("../../shaders/jacobian.wgsl")),
     (
+        "velocity_exp.wgsl",
+        include_str!("../../shaders/velocity_exp.wgsl"),
+    ),
+    (
         "laplacian.wgsl",
         include_str!("../../shaders/laplacian.wgsl"),
     ),

@@ -3,7 +3,7 @@
 
 use super::LevelSettings;
 use super::affine::{AffineModel, AffineSettings, Initialisation};
-use super::deformable::{DeformableSettings, Optimiser};
+use super::deformable::{DeformableSettings, Optimiser, Transform};
 use crate::error::{Error, Result};
 use crate::gpu::kernels::similarity::Similarity;
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,7 @@ impl RegistrationConfig {
                     vec![-30.0, -15.0, 0.0, 15.0, 30.0],
                 )),
                 deformable: Some(DeformableSettings {
+                    transform: Transform::Displacement,
                     similarity: Similarity::Lncc { radius: 2 },
                     optimiser: Optimiser::Adam,
                     levels: vec![level(4.0, 100, 1.5), level(2.0, 40, 0.7)],
@@ -68,6 +69,7 @@ impl RegistrationConfig {
                     vec![-10.0, 0.0, 10.0],
                 )),
                 deformable: Some(DeformableSettings {
+                    transform: Transform::Displacement,
                     similarity: Similarity::Lncc { radius: 2 },
                     optimiser: Optimiser::Adam,
                     levels: vec![level(4.0, 120, 1.5), level(2.0, 40, 0.7)],
@@ -86,6 +88,7 @@ impl RegistrationConfig {
                     vec![-20.0, 0.0, 20.0],
                 )),
                 deformable: Some(DeformableSettings {
+                    transform: Transform::Displacement,
                     similarity: Similarity::Lncc { radius: 1 },
                     optimiser: Optimiser::Adam,
                     levels: vec![level(4.0, 60, 1.0)],
@@ -168,6 +171,11 @@ impl RegistrationConfig {
                     "deformable.diffusion must be ≥ 0 and the smoothing sigmas 0 to 10 voxels"
                         .into(),
                 );
+            }
+            if let Transform::Velocity { squarings } = d.transform
+                && !(1..=16).contains(&squarings)
+            {
+                return bad("deformable.transform.squarings must be 1 to 16".into());
             }
         }
         Ok(())

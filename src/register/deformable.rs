@@ -6,6 +6,9 @@
 //! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u) + β E_bending(u) + γ E_folding(u)`, with `u`
 //! smoothed by a Gaussian after each step.
 //! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
+//!
+//! With [`Transform::Velocity`] the optimised field is a stationary velocity `v` instead, and the
+//! `u` above is `exp(v)` by scaling and squaring, recomputed on the GPU before each warp.
 
 use super::pyramid::{LevelPair, Pyramid};
 use super::{LevelSettings, Stage, StepReport};
@@ -20,6 +23,7 @@ use crate::gpu::kernels::reduce::ReduceKernel;
 use crate::gpu::kernels::regularisers::RegularisersKernel;
 use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, SimilarityScratch};
 use crate::gpu::kernels::smooth::SmoothKernel;
+use crate::gpu::kernels::velocity::VelocityExpKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
 use crate::volume::resample::resample_field;
 use crate::volume::{Affine, Grid, VectorField};
@@ -36,9 +40,26 @@ pub enum Optimiser {
     NormalisedGradient,
 }
 
+/// The field the deformable stage optimises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum Transform {
+    /// The displacement `u` itself.
+    #[default]
+    Displacement,
+    /// A stationary velocity field `v`, `u = exp(v)` with `squarings` steps of scaling and
+    /// squaring: diffeomorphic up to interpolation error. The similarity's gradient with respect to
+    /// `u` stands in for the one with respect to `v` (as in log-domain demons), and the
+    /// regularisers act on `v`.
+    Velocity { squarings: u32 },
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeformableSettings {
+    /// Displacement (default) or stationary velocity field.
+    #[serde(default)]
+    pub transform: Transform,
     pub similarity: Similarity,
     pub optimiser: Optimiser,
     pub levels: Vec<LevelSettings>,
@@ -69,6 +90,7 @@ struct Kernels {
     step: NormalisedStepKernel,
     regularisers: RegularisersKernel,
     reduce: ReduceKernel,
+    exp: VelocityExpKernel,
 }
 
 /// Device buffers of one level.
@@ -77,7 +99,10 @@ struct Level {
     moving_grid: Grid,
     fixed: wgpu::Buffer,
     moving: wgpu::Buffer,
+    /// The optimised field: `u`, or `v` for a velocity transform.
     u: wgpu::Buffer,
+    /// `exp(v)` for a velocity transform.
+    mapping: Option<wgpu::Buffer>,
     u_smoothed: wgpu::Buffer,
     scratch: wgpu::Buffer,
     m: wgpu::Buffer,
@@ -101,8 +126,9 @@ pub struct DeformableRun {
     settings: DeformableSettings,
     level_index: usize,
     level: Option<Level>,
-    /// The field of the last finished level (on that level's grid).
-    field: Option<VectorField>,
+    /// The optimised field of the last finished level (on that level's grid) and its
+    /// displacement (the same field unless it is a velocity).
+    field: Option<(VectorField, VectorField)>,
 }
 
 impl DeformableRun {
@@ -122,6 +148,7 @@ impl DeformableRun {
             step: NormalisedStepKernel::new(ctx)?,
             regularisers: RegularisersKernel::new(ctx)?,
             reduce: ReduceKernel::new(ctx)?,
+            exp: VelocityExpKernel::new(ctx)?,
         };
         Ok(DeformableRun {
             ctx: ctx.clone(),
@@ -164,13 +191,17 @@ impl DeformableRun {
         let grid = pair.grid;
         let n = grid.voxel_count();
         let u0 = match &self.field {
-            Some(previous) => resample_field(previous, &grid),
+            Some((previous, _)) => resample_field(previous, &grid),
             None => VectorField::zeros(grid.clone()),
         };
         Ok(Level {
             fixed: pair.fixed,
             moving: pair.moving,
             u: upload_f32(ctx, "displacement", bytemuck::cast_slice(u0.data()))?,
+            mapping: match self.settings.transform {
+                Transform::Displacement => None,
+                Transform::Velocity { .. } => Some(storage_f32(ctx, "exp(velocity)", 3 * n)?),
+            },
             u_smoothed: storage_f32(ctx, "smoothed displacement", 3 * n)?,
             scratch: storage_f32(ctx, "smoothing scratch", 3 * n)?,
             m: storage_f32(ctx, "adam m", 3 * n)?,
@@ -213,6 +244,7 @@ impl DeformableRun {
         let report = last || l.iteration == 1 || l.iteration.is_multiple_of(report_every);
 
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        let displacement = record_mapping(ctx, k, s.transform, l, &mut encoder)?;
         k.warp.record(
             ctx,
             &mut encoder,
@@ -221,7 +253,7 @@ impl DeformableRun {
                 moving: &l.moving_grid,
                 moving_from_fixed: &self.affine,
                 moving_values: &l.moving,
-                displacement: Some(&l.u),
+                displacement: Some(displacement),
                 warped: &l.warped,
                 gradient: Some(&l.warp_grad),
                 outside: OUTSIDE,
@@ -318,7 +350,9 @@ impl DeformableRun {
             losses,
         };
         if last {
-            self.field = Some(read_field(ctx, &l.u, &l.grid)?);
+            let optimised = read_field(ctx, &l.u, &l.grid)?;
+            let mapping = read_mapping(ctx, k, self.settings.transform, l)?;
+            self.field = Some((optimised, mapping));
             self.level = None;
             self.level_index += 1;
         }
@@ -329,8 +363,8 @@ impl DeformableRun {
     /// finished level's; zero on the fixed grid before the first level.
     fn level_u(&self) -> Result<VectorField> {
         Ok(match (&self.level, &self.field) {
-            (Some(l), _) => read_field(&self.ctx, &l.u, &l.grid)?,
-            (None, Some(f)) => f.clone(),
+            (Some(l), _) => read_mapping(&self.ctx, &self.kernels, self.settings.transform, l)?,
+            (None, Some((_, f))) => f.clone(),
             (None, None) => VectorField::zeros(self.pyramid.fixed().grid().clone()),
         })
     }
@@ -353,6 +387,43 @@ impl DeformableRun {
     /// The whole mapping as one displacement on the fixed grid: `d(x) = A(x + u(x)) − x`.
     pub fn displacement(&self) -> Result<VectorField> {
         Ok(compose(&self.affine, &self.current_u()?))
+    }
+}
+
+/// The level's displacement `u`: the optimised field, or its exponential.
+fn read_mapping(
+    ctx: &GpuContext,
+    k: &Kernels,
+    transform: Transform,
+    l: &Level,
+) -> Result<VectorField> {
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let buffer = record_mapping(ctx, k, transform, l, &mut encoder)?;
+    ctx.queue.submit([encoder.finish()]);
+    read_field(ctx, buffer, &l.grid)
+}
+
+/// Records what turns the level's optimised field into its displacement, and returns the buffer
+/// holding that displacement (the field itself when it is one).
+fn record_mapping<'a>(
+    ctx: &GpuContext,
+    k: &Kernels,
+    transform: Transform,
+    l: &'a Level,
+    encoder: &mut wgpu::CommandEncoder,
+) -> Result<&'a wgpu::Buffer> {
+    match (transform, &l.mapping) {
+        (Transform::Velocity { squarings }, Some(mapping)) if squarings > 0 => {
+            k.exp.record(
+                ctx,
+                encoder,
+                &l.grid,
+                squarings,
+                [&l.u, &l.scratch, mapping],
+            )?;
+            Ok(mapping)
+        }
+        _ => Ok(&l.u),
     }
 }
 

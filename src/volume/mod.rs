@@ -7,6 +7,7 @@ pub mod image;
 pub mod landmarks;
 pub mod nifti_io;
 pub mod resample;
+pub mod velocity;
 pub mod warp;
 
 pub use grid::{Affine, Grid};

@@ -10,4 +10,5 @@ pub mod reduce;
 pub mod regularisers;
 pub mod similarity;
 pub mod smooth;
+pub mod velocity;
 pub mod warp;
