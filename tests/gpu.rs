@@ -837,9 +837,9 @@ fn velocity_exp_integrates_a_linear_flow_on_cpu_and_gpu() {
             for i in nx / 3..2 * nx / 3 {
                 let n = grid.index(i, j, k);
                 let x = grid.index_to_world(n);
-                for r in 0..3 {
-                    let expected: f64 = (0..3).map(|q| sum[r][q] * (x[q] - c[q])).sum();
-                    worst = worst.max((cpu.data()[n][r] as f64 - expected).abs());
+                for (row, got) in sum.iter().zip(cpu.data()[n]) {
+                    let expected: f64 = (0..3).map(|q| row[q] * (x[q] - c[q])).sum();
+                    worst = worst.max((got as f64 - expected).abs());
                 }
             }
         }
