@@ -42,6 +42,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
         include_str!("../../shaders/regularisers.wgsl"),
     ),
     ("smooth.wgsl", include_str!("../../shaders/smooth.wgsl")),
+    (
+        "smooth_lines.wgsl",
+        include_str!("../../shaders/smooth_lines.wgsl"),
+    ),
     ("warp.wgsl", include_str!("../../shaders/warp.wgsl")),
 ];
 
