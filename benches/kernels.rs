@@ -6,8 +6,12 @@ use std::time::Instant;
 use warpbench::gpu::GpuContext;
 use warpbench::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use warpbench::gpu::kernel::dims_u32;
+use warpbench::gpu::kernels::adam::{AdamKernel, AdamSettings};
+use warpbench::gpu::kernels::field_gradient::FieldGradientKernel;
+use warpbench::gpu::kernels::regularisers::RegularisersKernel;
 use warpbench::gpu::kernels::similarity::{Similarity, SimilarityKernel};
 use warpbench::gpu::kernels::smooth::SmoothKernel;
+use warpbench::gpu::kernels::velocity::VelocityExpKernel;
 use warpbench::gpu::kernels::warp::{WarpCall, WarpKernel};
 use warpbench::volume::{Affine, Grid};
 
@@ -100,5 +104,33 @@ fn main() {
             });
             println!("  similarity {:<26}{t:8.1}", format!("{metric:?}"));
         }
+        let f3 = storage_f32(&ctx, "f3", 3 * n).unwrap();
+        let det = storage_f32(&ctx, "det", n).unwrap();
+        let gradient = FieldGradientKernel::new(&ctx).unwrap();
+        let t = time(&ctx, |e| {
+            gradient
+                .record(&ctx, e, &grid, 0.05, [&a, &f1, &field, &f2, &c])
+                .unwrap()
+        });
+        println!("  field gradient + diffusion           {t:8.1}");
+        let regularisers = RegularisersKernel::new(&ctx).unwrap();
+        let t = time(&ctx, |e| {
+            regularisers
+                .record(&ctx, e, &grid, (0.0, 60.0), [&field, &f1, &det, &f2, &c])
+                .unwrap()
+        });
+        println!("  folding penalty + gradient           {t:8.1}");
+        let adam = AdamKernel::new(&ctx).unwrap();
+        let settings = AdamSettings::with_learning_rate(1.0);
+        let t = time(&ctx, |e| {
+            adam.record(&ctx, e, &settings, 3, 3 * n, [&f1, &f2, &f3, &field])
+                .unwrap()
+        });
+        println!("  adam step                            {t:8.1}");
+        let exp = VelocityExpKernel::new(&ctx).unwrap();
+        let t = time(&ctx, |e| {
+            exp.record(&ctx, e, &grid, 6, [&field, &f1, &f2]).unwrap()
+        });
+        println!("  velocity exp (6 squarings)           {t:8.1}");
     }
 }

@@ -7,7 +7,8 @@
 // - folding: E_f = (1/n) Σ_v max(0, −det J(v)), J = I + D V with D[r][a] = (u_r(v+e_a) −
 //   u_r(v−e_a)) / 2 (the evaluation's stencil) and V the grid's voxel-from-world matrix; with
 //   G(v) = ∂E_f/∂D = −cof(J) Vᵀ / n where det J < 0, ∂E_f/∂u_r(x) = Σ_a (G_ra(x−e_a) −
-//   G_ra(x+e_a)) / 2, J recomputed at each neighbour (no 9-value buffer per voxel).
+//   G_ra(x+e_a)) / 2. det J comes from jacobian.wgsl (same stencil inside), so J is recomputed
+//   only at the few neighbours where it is negative (no 9-value buffer per voxel).
 // CPU reference: gpu::kernels::regularisers::reference.
 
 struct RegularisersParams {
@@ -26,8 +27,9 @@ struct RegularisersParams {
 @group(0) @binding(0) var<uniform> params: RegularisersParams;
 @group(0) @binding(1) var<storage, read> u: array<f32>;
 @group(0) @binding(2) var<storage, read> lap: array<f32>;
-@group(0) @binding(3) var<storage, read_write> grad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> terms: array<f32>;
+@group(0) @binding(3) var<storage, read> det: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> terms: array<f32>;
 
 fn u_at(i: u32) -> vec3<f32> {
     return vec3<f32>(u[3u * i], u[3u * i + 1u], u[3u * i + 2u]);
@@ -107,19 +109,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     if params.folding > 0.0 {
         if interior(v, dims) {
-            let j = jacobian_rows(i, dims);
-            energy += params.folding * params.inv_count * max(0.0, -dot(j[0], cross(j[1], j[2])));
+            energy += params.folding * params.inv_count * max(0.0, -det[i]);
         }
         for (var a = 0u; a < 3u; a++) {
             var lower = v;
             lower[a] = v[a] - 1u;
-            if v[a] > 0u && interior(lower, dims) {
+            if v[a] > 0u && interior(lower, dims) && det[i - strides[a]] < 0.0 {
                 let gl = folding_g(i - strides[a], dims);
                 g += params.folding * 0.5 * vec3<f32>(gl[0][a], gl[1][a], gl[2][a]);
             }
             var upper = v;
             upper[a] = v[a] + 1u;
-            if interior(upper, dims) {
+            if interior(upper, dims) && det[i + strides[a]] < 0.0 {
                 let gu = folding_g(i + strides[a], dims);
                 g -= params.folding * 0.5 * vec3<f32>(gu[0][a], gu[1][a], gu[2][a]);
             }

@@ -668,62 +668,65 @@ fn regularisers_match_their_reference_and_its_derivative() {
     let u: Vec<[f32; 3]> = (0..n)
         .map(|_| std::array::from_fn(|_| rng.range(-1.5, 1.5) as f32))
         .collect();
-    let weights = (0.3, 2.0);
-    let (expected, energy) = reference(&grid, weights, &u);
-    let (bu, lap, grad, terms) = (
-        upload(&ctx, bytemuck::cast_slice(&u)),
-        storage(&ctx, 3 * n),
-        upload(&ctx, &vec![0.0; 3 * n]),
-        upload(&ctx, &vec![0.0; n]),
-    );
-    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    RegularisersKernel::new(&ctx)
-        .unwrap()
-        .record(
-            &ctx,
-            &mut encoder,
-            &grid,
-            weights,
-            [&bu, &lap, &grad, &terms],
-        )
-        .unwrap();
-    ctx.queue.submit([encoder.finish()]);
-    let expected: Vec<f32> = expected.iter().flatten().map(|&v| v as f32).collect();
-    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let got = read(&ctx, &grad, 3 * n);
-    assert!(
-        max_diff(&got, &expected) < 1e-4 * scale,
-        "{}",
-        max_diff(&got, &expected)
-    );
-    let gpu_energy: f64 = read(&ctx, &terms, n).iter().map(|&v| v as f64).sum();
-    assert!(
-        (gpu_energy - energy).abs() < 1e-4 * energy,
-        "{gpu_energy} vs {energy}"
-    );
+    // Both terms, and each alone (the other's passes are skipped).
+    for weights in [(0.3, 2.0), (0.0, 2.0), (0.3, 0.0)] {
+        let (expected, energy) = reference(&grid, weights, &u);
+        let (bu, lap, det, grad, terms) = (
+            upload(&ctx, bytemuck::cast_slice(&u)),
+            storage(&ctx, 3 * n),
+            storage(&ctx, n),
+            upload(&ctx, &vec![0.0; 3 * n]),
+            upload(&ctx, &vec![0.0; n]),
+        );
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        RegularisersKernel::new(&ctx)
+            .unwrap()
+            .record(
+                &ctx,
+                &mut encoder,
+                &grid,
+                weights,
+                [&bu, &lap, &det, &grad, &terms],
+            )
+            .unwrap();
+        ctx.queue.submit([encoder.finish()]);
+        let expected: Vec<f32> = expected.iter().flatten().map(|&v| v as f32).collect();
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let got = read(&ctx, &grad, 3 * n);
+        assert!(
+            max_diff(&got, &expected) < 1e-4 * scale,
+            "{}",
+            max_diff(&got, &expected)
+        );
+        let gpu_energy: f64 = read(&ctx, &terms, n).iter().map(|&v| v as f64).sum();
+        assert!(
+            (gpu_energy - energy).abs() < 1e-4 * energy,
+            "{gpu_energy} vs {energy}"
+        );
 
-    // The reference gradient is the derivative of the reference energy; some voxels fold.
-    let (folds_only, folding) = reference(&grid, (0.0, 1.0), &u);
-    assert!(folding > 0.0, "the test field should fold somewhere");
-    let (g, _) = reference(&grid, weights, &u);
-    let mut checked = 0;
-    for i in (0..n).step_by(37) {
-        for c in 0..3 {
-            let h = 1e-4f32;
-            let (mut up, mut down) = (u.clone(), u.clone());
-            up[i][c] += h;
-            down[i][c] -= h;
-            let fd = (reference(&grid, weights, &up).1 - reference(&grid, weights, &down).1)
-                / (2.0 * h as f64);
-            assert!(
-                (fd - g[i][c]).abs() < 1e-3 * (1.0 + g[i][c].abs()),
-                "voxel {i} component {c}: {fd} vs {}",
-                g[i][c]
-            );
-            checked += (folds_only[i][c] != 0.0) as usize;
+        // The reference gradient is the derivative of the reference energy; some voxels fold.
+        let (folds_only, folding) = reference(&grid, (0.0, 1.0), &u);
+        assert!(folding > 0.0, "the test field should fold somewhere");
+        let (g, _) = reference(&grid, weights, &u);
+        let mut checked = 0;
+        for i in (0..n).step_by(37) {
+            for c in 0..3 {
+                let h = 1e-4f32;
+                let (mut up, mut down) = (u.clone(), u.clone());
+                up[i][c] += h;
+                down[i][c] -= h;
+                let fd = (reference(&grid, weights, &up).1 - reference(&grid, weights, &down).1)
+                    / (2.0 * h as f64);
+                assert!(
+                    (fd - g[i][c]).abs() < 1e-3 * (1.0 + g[i][c].abs()),
+                    "voxel {i} component {c}: {fd} vs {}",
+                    g[i][c]
+                );
+                checked += (folds_only[i][c] != 0.0) as usize;
+            }
         }
+        assert!(checked > 0, "no checked voxel had a folding gradient");
     }
-    assert!(checked > 0, "no checked voxel had a folding gradient");
 }
 
 /// Volumes beyond one storage binding (the full-resolution lung CT) go through z-slabs; a small

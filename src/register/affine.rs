@@ -312,6 +312,12 @@ impl AffineRun {
         if self.level.as_ref().is_none_or(|(i, _)| *i != index) {
             self.level = None;
             let ctx = &self.ctx;
+            let metric = self.settings.levels[index]
+                .similarity
+                .unwrap_or(self.settings.similarity);
+            if self.kernels.similarity.metric() != metric {
+                self.kernels.similarity = SimilarityKernel::new(ctx, metric)?;
+            }
             let pair = LevelPair::new(
                 ctx,
                 (&self.kernels.smooth, &self.kernels.warp),

@@ -115,6 +115,7 @@ struct Level {
     grad: wgpu::Buffer,
     grad_smoothed: wgpu::Buffer,
     reg_terms: wgpu::Buffer,
+    det: wgpu::Buffer,
     iteration: u32,
 }
 
@@ -182,6 +183,12 @@ impl DeformableRun {
     fn start_level(&mut self) -> Result<Level> {
         let ctx = &self.ctx;
         let shrink = self.settings.levels[self.level_index].shrink;
+        let metric = self.settings.levels[self.level_index]
+            .similarity
+            .unwrap_or(self.settings.similarity);
+        if self.kernels.similarity.metric() != metric {
+            self.kernels.similarity = SimilarityKernel::new(&self.ctx, metric)?;
+        }
         let pair = LevelPair::new(
             ctx,
             (&self.kernels.smooth, &self.kernels.warp),
@@ -214,6 +221,7 @@ impl DeformableRun {
             grad: storage_f32(ctx, "gradient", 3 * n)?,
             grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
             reg_terms: storage_f32(ctx, "regulariser terms", n)?,
+            det: storage_f32(ctx, "det J", n)?,
             iteration: 0,
             grid,
             moving_grid: pair.moving_grid,
@@ -280,7 +288,7 @@ impl DeformableRun {
                 &mut encoder,
                 &l.grid,
                 (bending, folding),
-                [&l.u, &l.u_smoothed, &l.grad, &l.reg_terms],
+                [&l.u, &l.u_smoothed, &l.det, &l.grad, &l.reg_terms],
             )?;
         }
         let dims = dims_u32(&l.grid)?;

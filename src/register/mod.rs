@@ -8,6 +8,7 @@ pub mod deformable;
 pub mod pipeline;
 pub mod pyramid;
 
+use crate::gpu::kernels::similarity::Similarity;
 use serde::{Deserialize, Serialize};
 
 /// Which part of a registration a step belongs to.
@@ -43,4 +44,8 @@ pub struct LevelSettings {
     pub iterations: u32,
     /// Adam's step size, in mm (for the affine stage: of a point at the image's radius).
     pub learning_rate: f64,
+    /// This level's similarity where it differs from the stage's (e.g. a wider local NCC window
+    /// on the finest level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<Similarity>,
 }

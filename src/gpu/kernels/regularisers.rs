@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, dims_u32, inv_spacing_sq};
+use crate::gpu::kernels::jacobian::JacobianKernel;
 use crate::volume::Grid;
 
 #[repr(C)]
@@ -29,6 +30,7 @@ struct Params {
 
 pub struct RegularisersKernel {
     laplacian: ComputeKernel,
+    jacobian: JacobianKernel,
     regularisers: ComputeKernel,
 }
 
@@ -36,31 +38,36 @@ impl RegularisersKernel {
     pub fn new(ctx: &GpuContext) -> Result<RegularisersKernel> {
         Ok(RegularisersKernel {
             laplacian: ComputeKernel::new(ctx, "laplacian.wgsl")?,
+            jacobian: JacobianKernel::new(ctx)?,
             regularisers: ComputeKernel::new(ctx, "regularisers.wgsl")?,
         })
     }
 
     /// Adds `bending · ∂E_b/∂u + folding · ∂E_f/∂u` to `grad` and the weighted energies to
-    /// `terms`; `lap` is scratch of three values per voxel.
-    #[allow(clippy::too_many_arguments)]
+    /// `terms`; `lap` (three values per voxel) and `det` (one) are scratch.
     pub fn record(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         grid: &Grid,
         (bending, folding): (f64, f64),
-        [u, lap, grad, terms]: [&wgpu::Buffer; 4],
+        [u, lap, det, grad, terms]: [&wgpu::Buffer; 5],
     ) -> Result<()> {
         let n = grid.voxel_count();
         let dims = dims_u32(grid)?;
-        let params = LaplacianParams {
-            dims,
-            inv_spacing_sq: inv_spacing_sq(grid),
-            count: n as u32,
-            _pad: [0; 3],
-        };
-        self.laplacian
-            .record(ctx, encoder, bytemuck::bytes_of(&params), &[u, lap], n)?;
+        if bending > 0.0 {
+            let params = LaplacianParams {
+                dims,
+                inv_spacing_sq: inv_spacing_sq(grid),
+                count: n as u32,
+                _pad: [0; 3],
+            };
+            self.laplacian
+                .record(ctx, encoder, bytemuck::bytes_of(&params), &[u, lap], n)?;
+        }
+        if folding > 0.0 {
+            self.jacobian.record(ctx, encoder, grid, u, det)?;
+        }
         let v = grid.voxel_from_world().linear();
         let params = Params {
             dims,
@@ -77,7 +84,7 @@ impl RegularisersKernel {
             ctx,
             encoder,
             bytemuck::bytes_of(&params),
-            &[u, lap, grad, terms],
+            &[u, lap, det, grad, terms],
             n,
         )
     }

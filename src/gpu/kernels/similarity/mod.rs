@@ -45,6 +45,15 @@ pub struct SimilarityScratch {
 }
 
 impl SimilarityKernel {
+    /// The similarity this kernel computes.
+    pub fn metric(&self) -> Similarity {
+        match self {
+            SimilarityKernel::Mse(_) => Similarity::Mse,
+            SimilarityKernel::Ncc(_) => Similarity::Ncc,
+            SimilarityKernel::Lncc { radius, .. } => Similarity::Lncc { radius: *radius },
+        }
+    }
+
     pub fn new(ctx: &GpuContext, metric: Similarity) -> Result<SimilarityKernel> {
         Ok(match metric {
             Similarity::Mse => SimilarityKernel::Mse(mse::MseKernel::new(ctx)?),
