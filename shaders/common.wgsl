@@ -17,6 +17,19 @@ fn voxel_of(index: u32, dims: vec3<u32>) -> vec3<u32> {
     return vec3<u32>(r - j * dims.x, j, k);
 }
 
+// Line number `line` of the lines along voxel axis `axis` (lines of the other two axes in index
+// order): (index of its first voxel, index step along it, its length).
+fn line_walk(line: u32, axis: u32, dims: vec3<u32>) -> vec3<u32> {
+    if axis == 0u {
+        return vec3<u32>(line * dims.x, 1u, dims.x);
+    }
+    if axis == 1u {
+        let k = line / dims.x;
+        return vec3<u32>((line - k * dims.x) + dims.x * dims.y * k, dims.x, dims.y);
+    }
+    return vec3<u32>(line, dims.x * dims.y, dims.z);
+}
+
 fn index_of(v: vec3<u32>, dims: vec3<u32>) -> u32 {
     return v.x + dims.x * (v.y + dims.y * v.z);
 }

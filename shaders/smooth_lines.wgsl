@@ -46,22 +46,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if line >= params.lines {
         return;
     }
-    let dims = params.dims.xyz;
-    var base = 0u;
-    var stride = 1u;
-    var n = dims.x;
-    if params.axis == 0u {
-        base = line * dims.x;
-    } else if params.axis == 1u {
-        let k = line / dims.x;
-        base = (line - k * dims.x) + dims.x * dims.y * k;
-        stride = dims.x;
-        n = dims.y;
-    } else {
-        base = line;
-        stride = dims.x * dims.y;
-        n = dims.z;
-    }
+    let walk = line_walk(line, params.axis, params.dims.xyz);
+    let base = walk.x;
+    let stride = walk.y;
+    let n = walk.z;
     let last = i32(n) - 1;
     var taps: array<f32, WINDOW>;
     var window: array<vec3<f32>, WINDOW>;

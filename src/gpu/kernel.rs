@@ -109,6 +109,13 @@ pub fn dims_u32(grid: &crate::volume::Grid) -> Result<[u32; 4]> {
     Ok([d[0] as u32, d[1] as u32, d[2] as u32, 0])
 }
 
+/// The columns of the grid's voxel-from-world linear part as `vec4<f32>`s: a shader turns a world
+/// offset `d` (mm) into voxels as `Σ_c column_c · d_c`.
+pub fn voxel_from_world_columns(grid: &crate::volume::Grid) -> [[f32; 4]; 3] {
+    let inv = grid.voxel_from_world().linear();
+    std::array::from_fn(|c| [inv[0][c] as f32, inv[1][c] as f32, inv[2][c] as f32, 0.0])
+}
+
 /// `1 / h²` per voxel axis (mm⁻²) as a `vec4<f32>`, for finite-difference stencils.
 pub fn inv_spacing_sq(grid: &crate::volume::Grid) -> [f32; 4] {
     let s = grid.spacing_mm();

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, dims_u32};
+use crate::gpu::kernel::{ComputeKernel, dims_u32, voxel_from_world_columns};
 use crate::volume::{Grid, VectorField};
 
 #[repr(C)]
@@ -34,12 +34,9 @@ impl VelocityExpKernel {
         squarings: u32,
         [v, scratch, out]: [&wgpu::Buffer; 3],
     ) -> Result<()> {
-        let inv = grid.voxel_from_world().linear();
         let mut params = Params {
             dims: dims_u32(grid)?,
-            voxel_from_world: std::array::from_fn(|c| {
-                [inv[0][c] as f32, inv[1][c] as f32, inv[2][c] as f32, 0.0]
-            }),
+            voxel_from_world: voxel_from_world_columns(grid),
             count: grid.voxel_count() as u32,
             scale: 0.5f32.powi(squarings as i32),
             _pad: [0; 2],
