@@ -852,4 +852,21 @@ fn velocity_exp_integrates_a_linear_flow_on_cpu_and_gpu() {
     assert!(worst < 5e-3, "exp(v) off the analytic flow by {worst} mm");
     // Without squaring, exp is v itself.
     assert_eq!(exp_velocity(&v, 0), v);
+
+    // And GPU and CPU agree on random data (rough, with samples beyond the borders).
+    let mut rng = common::Rng::new(61);
+    let random: Vec<[f32; 3]> = (0..grid.voxel_count())
+        .map(|_| std::array::from_fn(|_| rng.range(-4.0, 4.0) as f32))
+        .collect();
+    let random = VectorField::new(grid.clone(), random).unwrap();
+    let kernel = VelocityExpKernel::new(&ctx).unwrap();
+    for squarings in [1, 4] {
+        let cpu = exp_velocity(&random, squarings);
+        let gpu_exp = kernel.exp(&ctx, &random, squarings).unwrap();
+        let diff = max_diff(&flat(&cpu), &flat(&gpu_exp));
+        assert!(
+            diff < 1e-3,
+            "{squarings} squarings: GPU and CPU differ by {diff}"
+        );
+    }
 }
