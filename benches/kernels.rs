@@ -47,7 +47,19 @@ fn main() {
             storage_f32(&ctx, "c", n).unwrap(),
             storage_f32(&ctx, "d", n).unwrap(),
         );
-        let field = storage_f32(&ctx, "field", 3 * n).unwrap();
+        // A smooth displacement (up to 0.8 mm, no folds, as in a registration's late iterations),
+        // so the warp samples between voxel centres.
+        let smooth_field: Vec<f32> = (0..n)
+            .flat_map(|m| {
+                let [i, j, k] = grid.voxel_of(m).map(|v| v as f32);
+                [
+                    0.8 * (0.4 * i + 0.3 * j).sin(),
+                    0.8 * (0.3 * j + 0.2 * k).sin(),
+                    0.8 * (0.2 * k + 0.4 * i).sin(),
+                ]
+            })
+            .collect();
+        let field = upload_f32(&ctx, "field", &smooth_field).unwrap();
         let (f1, f2) = (
             storage_f32(&ctx, "f1", 3 * n).unwrap(),
             storage_f32(&ctx, "f2", 3 * n).unwrap(),

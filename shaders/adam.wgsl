@@ -1,6 +1,6 @@
 // One Adam step on a parameter array: m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²,
 // x ← x − step · m / (√v + ε), with the bias corrections folded into `step` on the host.
-// CPU reference: register::optimiser::adam_reference.
+// CPU reference: gpu::kernels::adam::adam_reference.
 
 struct AdamParams {
     count: u32,

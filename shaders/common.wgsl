@@ -9,6 +9,12 @@ fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * WORKGROUP;
 }
 
+// Whether a warped sample fell outside the moving image: the warp writes −3e38 there
+// (similarity::OUTSIDE); the same test as similarity::is_outside.
+fn is_outside(w: f32) -> bool {
+    return w < -1e38;
+}
+
 fn voxel_of(index: u32, dims: vec3<u32>) -> vec3<u32> {
     let plane = dims.x * dims.y;
     let k = index / plane;

@@ -1,6 +1,6 @@
 // Local normalised cross-correlation over (2r+1)³ windows of N voxels, with zeros beyond the edges
 // and where the warped sample is outside (moments.wgsl). For the window around v, with box sums
-// I = Σf, J = Σw, I2 = Σf², J2 = Σw², IJ = Σfw: cross = IJ − IJ/N, var_I = I2 − I²/N, var_J
+// I = Σf, J = Σw, I2 = Σf², J2 = Σw², IJ = Σfw: cross = IJ − I·J/N, var_I = I2 − I²/N, var_J
 // likewise, D = var_I·var_J + ε N², cc_v = cross² / D. The loss is −(1/count) Σ_v cc_v.
 // Its exact gradient: ∂cc_v/∂w_x = a_v (f_x − I_v/N) − b_v (w_x − J_v/N) for x in v's window,
 // a = 2 cross / D, b = 2 cross² var_I / D²; summing over the windows holding x is one more box sum

@@ -25,7 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let w = warped[i];
-    if w < -1e38 {
+    if is_outside(w) {
         dsdw[i] = 0.0;
         return;
     }

@@ -1,7 +1,8 @@
 // Per-voxel products for the correlation metrics (global and local NCC): f, w, f², w², f·w and an
 // inside flag, each in a buffer of its own (planar, so a full-resolution volume stays within one
 // storage binding), all zero where the warped sample fell outside the moving image (w below
-// −1e38, the warp's OUTSIDE marker). CPU reference: gpu::kernels::similarity::moments_reference.
+// −1e38, the warp's OUTSIDE marker). CPU reference:
+// gpu::kernels::similarity::moments::moments_reference.
 
 struct MomentsParams {
     count: u32,
@@ -29,7 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var f = 0.0;
     var w = 0.0;
     var m = 0.0;
-    if warped[i] >= -1e38 {
+    if !is_outside(warped[i]) {
         f = fixed[i];
         w = warped[i];
         m = 1.0;

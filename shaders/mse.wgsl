@@ -1,7 +1,8 @@
 // Mean squared difference between the fixed image and the warped moving image, per voxel:
 // terms[i] = (w − f)² / n and dsdw[i] = 2 (w − f) / n, both zero where the warped sample fell
 // outside the moving image (w below −1e38, the warp's OUTSIDE marker). `n` is the voxel count, so
-// the sum of `terms` is the mean over the grid. CPU reference: gpu::kernels::metric::mse_reference.
+// the sum of `terms` is the mean over the grid. CPU reference:
+// gpu::kernels::similarity::mse::reference.
 
 struct MseParams {
     count: u32,
@@ -23,7 +24,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let w = warped[i];
-    if w < -1e38 {
+    if is_outside(w) {
         dsdw[i] = 0.0;
         terms[i] = 0.0;
         return;

@@ -1,6 +1,6 @@
 // Global normalised cross-correlation between the fixed image and the warped moving image over the
 // voxels where the warped sample is inside: with the sums S = (Σf, Σw, Σf², Σw², Σfw, N) of
-// moments.wgsl, cross = Σfw − ΣfΣw/N, var_f = Σf² − (Σf)²/N, var_w likewise, D = var_f·var_w + ε,
+// moments.wgsl, cross = Σfw − ΣfΣw/N, var_f = Σf² − (Σf)²/N, var_w likewise, D = var_f·var_w + ε N²,
 // cc = cross / √D. The loss is −cc, spread as terms[i] = −cc / count so that the terms sum to it;
 // dsdw[i] = −∂cc/∂w_i = −((f_i − f̄)/√D − cross·var_f·(w_i − w̄)/D^{3/2}), zero outside.
 // CPU reference: gpu::kernels::similarity::ncc::reference.
@@ -35,7 +35,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let root = sqrt(d);
     terms[i] = -cross / root * params.inv_count;
     let w = warped[i];
-    if w < -1e38 {
+    if is_outside(w) {
         dsdw[i] = 0.0;
         return;
     }

@@ -96,17 +96,23 @@ impl Default for DemoDeformation {
     }
 }
 
+/// A smooth displacement (mm) at world point `p`: the sum of Gaussian bumps, each
+/// `(centre mm, amplitude mm, σ mm)`. The demo's deformation, and the tests' known ones.
+pub fn gaussian_bumps(p: [f64; 3], bumps: &[([f64; 3], [f64; 3], f64)]) -> [f64; 3] {
+    let mut u = [0.0; 3];
+    for (c, a, sigma) in bumps {
+        let d2: f64 = (0..3).map(|i| (p[i] - c[i]).powi(2)).sum();
+        let g = (-d2 / (2.0 * sigma * sigma)).exp();
+        for i in 0..3 {
+            u[i] += a[i] * g;
+        }
+    }
+    u
+}
+
 impl DemoDeformation {
     fn bumps_at(&self, p: [f64; 3]) -> [f64; 3] {
-        let mut u = [0.0; 3];
-        for (c, a, sigma) in &self.bumps {
-            let d2: f64 = (0..3).map(|i| (p[i] - c[i]).powi(2)).sum();
-            let g = (-d2 / (2.0 * sigma * sigma)).exp();
-            for i in 0..3 {
-                u[i] += a[i] * g;
-            }
-        }
-        u
+        gaussian_bumps(p, &self.bumps)
     }
 
     /// `φ(y)`: the fixed-space point that moving-space point `y` shows.

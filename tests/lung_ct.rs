@@ -15,17 +15,14 @@ use warpbench::volume::{Landmark, LandmarkSet, VectorField};
 
 /// A smooth displacement (mm) peaking above 10 mm: breathing-like bumps around `centre`.
 fn known(centre: [f64; 3], p: [f64; 3]) -> [f64; 3] {
-    let mut u = [0.0; 3];
-    for (offset, amplitude, sigma) in [
-        ([-50.0, 0.0, -30.0], [4.0, 3.0, 13.0], 80.0),
-        ([50.0, 20.0, -20.0], [-5.0, 4.0, 11.0], 80.0),
-        ([0.0, -30.0, 40.0], [3.0, -10.0, -4.0], 90.0),
-    ] {
-        let d2: f64 = (0..3).map(|a| (p[a] - centre[a] - offset[a]).powi(2)).sum();
-        let g = (-d2 / (2.0 * sigma * sigma)).exp();
-        (0..3).for_each(|a| u[a] += amplitude[a] * g);
-    }
-    u
+    warpbench::demo::gaussian_bumps(
+        std::array::from_fn(|a| p[a] - centre[a]),
+        &[
+            ([-50.0, 0.0, -30.0], [4.0, 3.0, 13.0], 80.0),
+            ([50.0, 20.0, -20.0], [-5.0, 4.0, 11.0], 80.0),
+            ([0.0, -30.0, 40.0], [3.0, -10.0, -4.0], 90.0),
+        ],
+    )
 }
 
 #[test]

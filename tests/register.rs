@@ -42,17 +42,14 @@ fn level_grids_cover_the_same_extent() {
 
 /// A smooth displacement of up to about 12 mm: three Gaussian bumps.
 fn bumps(p: [f64; 3]) -> [f64; 3] {
-    let mut u = [0.0; 3];
-    for (c, a, s) in [
-        ([-30.0, -20.0, 30.0], [10.0, 4.0, -6.0], 25.0),
-        ([35.0, 10.0, 10.0], [-8.0, 8.0, 4.0], 25.0),
-        ([0.0, -60.0, 20.0], [0.0, -6.0, 8.0], 22.0),
-    ] {
-        let d2: f64 = (0..3).map(|i| (p[i] - c[i]).powi(2)).sum();
-        let g = (-d2 / (2.0 * s * s)).exp();
-        (0..3).for_each(|i| u[i] += a[i] * g);
-    }
-    u
+    warpbench::demo::gaussian_bumps(
+        p,
+        &[
+            ([-30.0, -20.0, 30.0], [10.0, 4.0, -6.0], 25.0),
+            ([35.0, 10.0, 10.0], [-8.0, 8.0, 4.0], 25.0),
+            ([0.0, -60.0, 20.0], [0.0, -6.0, 8.0], 22.0),
+        ],
+    )
 }
 
 #[test]

@@ -96,6 +96,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             warped_labels: None,
             landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
             images: moving.as_ref().map(|m| (&fixed, m)),
+            warped_image: None,
         },
         !args.no_surface,
     )?;

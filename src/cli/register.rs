@@ -5,8 +5,8 @@
 use super::eval::{ScoringFiles, summary_line};
 use crate::eval::{EvalInputs, EvalReport, evaluate};
 use crate::gpu::GpuContext;
-use crate::register::config::{PRESETS, RegistrationConfig};
-use crate::register::deformable::compose;
+use crate::register::config::RegistrationConfig;
+use crate::register::deformable::affine_displacement;
 use crate::register::pipeline::Registration;
 use crate::register::{Stage, StepReport};
 use crate::volume::affine_io::write_itk_affine;
@@ -55,11 +55,12 @@ struct Metrics<'a> {
     /// Dice and TRE after the affine stage alone.
     dice_affine: Option<f64>,
     tre_affine_mm: Option<f64>,
-    /// Wall time of the registration (stages only, not loading or writing), seconds.
+    /// Wall time of the registration: setting up (normalising the images, compiling the kernels)
+    /// and the stages, not loading or writing; seconds.
     seconds: f64,
     /// Wall time of each stage, seconds.
     stage_seconds: BTreeMap<&'a str, f64>,
-    /// Loading, warping, writing and scoring, seconds.
+    /// Loading, opening the GPU device, warping, writing and scoring, seconds.
     io_seconds: f64,
     device: String,
 }
@@ -72,8 +73,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     }
     let config = match (&args.config, &args.preset) {
         (Some(path), _) => RegistrationConfig::read(path)?,
-        (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))
-            .with_context(|| format!("presets: {}", PRESETS.join(", ")))?,
+        (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
@@ -85,8 +85,8 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     eprintln!("{device}");
     let io_before = started.elapsed().as_secs_f64();
 
-    let mut registration = Registration::new(&ctx, fixed.clone(), moving.clone(), config)?;
     let registered = Instant::now();
+    let mut registration = Registration::new(&ctx, fixed.clone(), moving.clone(), config)?;
     let bar = indicatif::ProgressBar::new(registration.total_iterations());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -105,13 +105,15 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 
     let writing = Instant::now();
     let field = registration.displacement()?;
-    let warped = warp_scalar(&moving, &field, 0.0);
+    // One warp serves the scores (NaN marks samples outside the moving image, which they leave
+    // out) and the written image (0 there).
+    let warped = warp_scalar(&moving, &field, f32::NAN);
     write_outputs(&args.out, &registration, &field, &warped)?;
     let warped_labels = labels.as_ref().map(|(_, m)| warp_labels(m, &field));
     if let Some(w) = &warped_labels {
         write_labels(&args.out.join("warped_labels.nii.gz"), w)?;
     }
-    let score = |field: &VectorField, warped_labels, images, surface| {
+    let score = |field: &VectorField, warped_labels, images, warped_image, surface| {
         evaluate(
             &EvalInputs {
                 field,
@@ -119,6 +121,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
                 warped_labels,
                 landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
                 images,
+                warped_image,
             },
             surface,
         )
@@ -127,14 +130,13 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         &field,
         warped_labels.as_ref(),
         Some((&fixed, &moving)),
+        Some(&warped),
         !args.no_surface,
     )?;
     // Only Dice and TRE of the affine stage are reported.
     let affine_only = score(
-        &compose(
-            &registration.affine(),
-            &VectorField::zeros(fixed.grid().clone()),
-        ),
+        &affine_displacement(&registration.affine(), fixed.grid()),
+        None,
         None,
         None,
         false,
@@ -186,14 +188,23 @@ fn describe(r: &StepReport) -> String {
     )
 }
 
-/// `warped.nii.gz`, `displacement.nii.gz`, `affine.txt` and `config.toml`, each written atomically.
+/// `warped.nii.gz` (0 outside the moving image; `warped` has NaN there), `displacement.nii.gz`,
+/// `affine.txt` and `config.toml`, each written atomically.
 fn write_outputs(
     out: &Path,
     registration: &Registration,
     field: &VectorField,
     warped: &ScalarVolume,
 ) -> crate::Result<()> {
-    write_scalar(&out.join("warped.nii.gz"), warped)?;
+    let outside_zero = warped
+        .data()
+        .iter()
+        .map(|&v| if v.is_nan() { 0.0 } else { v })
+        .collect();
+    write_scalar(
+        &out.join("warped.nii.gz"),
+        &ScalarVolume::new(warped.grid().clone(), outside_zero)?,
+    )?;
     write_displacement(&out.join("displacement.nii.gz"), field)?;
     write_itk_affine(&out.join("affine.txt"), &registration.affine())?;
     crate::atomic::write_bytes(

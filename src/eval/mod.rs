@@ -23,6 +23,9 @@ pub struct EvalInputs<'a> {
     pub warped_labels: Option<&'a LabelVolume>,
     pub landmarks: Option<(&'a LandmarkSet, &'a LandmarkSet)>,
     pub images: Option<(&'a ScalarVolume, &'a ScalarVolume)>,
+    /// The moving image already warped through `field` with NaN outside (by `warp_scalar`) where
+    /// the caller has it; `None` warps it here.
+    pub warped_image: Option<&'a ScalarVolume>,
 }
 
 /// The scores, as written to `metrics.json` (keys as named here; absent inputs give `null`).
@@ -122,12 +125,19 @@ pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
                 "the fixed image is not on the displacement field's grid".into(),
             ));
         }
-        let warped = warp_scalar(moving, field, f32::NAN);
-        report.ncc = Some(similarity::ncc(fixed, &warped));
-        let (mi, nmi) = similarity::mutual_information(fixed, &warped);
+        let warped_here;
+        let warped = match inputs.warped_image {
+            Some(w) => w,
+            None => {
+                warped_here = warp_scalar(moving, field, f32::NAN);
+                &warped_here
+            }
+        };
+        report.ncc = Some(similarity::ncc(fixed, warped));
+        let (mi, nmi) = similarity::mutual_information(fixed, warped);
         report.mi = Some(mi);
         report.nmi = Some(nmi);
-        report.ssim = Some(similarity::ssim(fixed, &warped));
+        report.ssim = Some(similarity::ssim(fixed, warped));
     }
     Ok(report)
 }

@@ -281,7 +281,7 @@ impl AffineRun {
         self.phase == Phase::Done
     }
 
-    /// Changes the learning rate of the current and later levels from the next step on.
+    /// Changes every level's learning rate from the next step on (finished levels are past it).
     pub fn set_learning_rate(&mut self, rate: f64) {
         for level in &mut self.settings.levels {
             level.learning_rate = rate;

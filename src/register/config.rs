@@ -30,8 +30,10 @@ fn level(shrink: f64, iterations: u32, learning_rate: f64) -> LevelSettings {
 }
 
 impl RegistrationConfig {
-    /// A named preset: `brain-mri` (inter-subject T1: local NCC in both stages, deformable down to
-    /// 1 mm), `lung-ct` (intra-patient CT, smoother field), `fast` (4 mm only, for a first look).
+    /// A named preset (levels are shrink factors of the fixed grid): `brain-mri` (inter-subject
+    /// T1: local NCC in both stages, folding penalty, deformable down to full resolution with a
+    /// wider window there), `lung-ct` (intra-patient CT, smoother field, deformable down to half
+    /// resolution), `fast` (deformable at quarter resolution only, for a first look).
     pub fn preset(name: &str) -> Result<RegistrationConfig> {
         let affine = |similarity, levels, angles| AffineSettings {
             model: AffineModel::Affine,

@@ -2,9 +2,9 @@
 //! caller (CLI, worker thread, tests) decides when to report, pause, retune or stop.
 //!
 //! Per pyramid level: a displacement `u` on the level's grid (world mm, after which the affine `A`
-//! applies: the moving point of fixed `x` is `A(x + u(x))`), optimised by Adam on
-//! `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u) + β E_bending(u) + γ E_folding(u)`, with `u`
-//! smoothed by a Gaussian after each step.
+//! applies: the moving point of fixed `x` is `A(x + u(x))`), optimised by Adam (or normalised
+//! gradient steps) on `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u) + β E_bending(u) +
+//! γ E_folding(u)`, the gradient and `u` smoothed by Gaussians where their σ is positive.
 //! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
 //!
 //! With [`Transform::Velocity`] the optimised field is a stationary velocity `v` instead, and the
@@ -101,8 +101,8 @@ struct Level {
     moving: wgpu::Buffer,
     /// The optimised field: `u`, or `v` for a velocity transform.
     u: wgpu::Buffer,
-    /// `exp(v)` for a velocity transform.
-    mapping: Option<wgpu::Buffer>,
+    /// `exp(v)` and its number of squarings, for a velocity transform.
+    mapping: Option<(wgpu::Buffer, u32)>,
     u_smoothed: wgpu::Buffer,
     scratch: wgpu::Buffer,
     m: wgpu::Buffer,
@@ -127,9 +127,9 @@ pub struct DeformableRun {
     settings: DeformableSettings,
     level_index: usize,
     level: Option<Level>,
-    /// The optimised field of the last finished level (on that level's grid) and its
-    /// displacement (the same field unless it is a velocity).
-    field: Option<(VectorField, VectorField)>,
+    /// The optimised field of the last finished level (on that level's grid) and, for a
+    /// velocity, its exponential (the displacement).
+    field: Option<(VectorField, Option<VectorField>)>,
 }
 
 impl DeformableRun {
@@ -207,7 +207,9 @@ impl DeformableRun {
             u: upload_f32(ctx, "displacement", bytemuck::cast_slice(u0.data()))?,
             mapping: match self.settings.transform {
                 Transform::Displacement => None,
-                Transform::Velocity { .. } => Some(storage_f32(ctx, "exp(velocity)", 3 * n)?),
+                Transform::Velocity { squarings } => {
+                    Some((storage_f32(ctx, "exp(velocity)", 3 * n)?, squarings))
+                }
             },
             u_smoothed: storage_f32(ctx, "smoothed displacement", 3 * n)?,
             scratch: storage_f32(ctx, "smoothing scratch", 3 * n)?,
@@ -252,7 +254,7 @@ impl DeformableRun {
         let report = last || l.iteration == 1 || l.iteration.is_multiple_of(report_every);
 
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        let displacement = record_mapping(ctx, k, s.transform, l, &mut encoder)?;
+        let displacement = record_mapping(ctx, k, l, &mut encoder)?;
         k.warp.record(
             ctx,
             &mut encoder,
@@ -359,8 +361,11 @@ impl DeformableRun {
         };
         if last {
             let optimised = read_field(ctx, &l.u, &l.grid)?;
-            let mapping = read_mapping(ctx, k, self.settings.transform, l)?;
-            self.field = Some((optimised, mapping));
+            let exp = match l.mapping {
+                Some(_) => Some(read_mapping(ctx, k, l)?),
+                None => None,
+            };
+            self.field = Some((optimised, exp));
             self.level = None;
             self.level_index += 1;
         }
@@ -371,20 +376,18 @@ impl DeformableRun {
     /// finished level's; zero on the fixed grid before the first level.
     fn level_u(&self) -> Result<VectorField> {
         Ok(match (&self.level, &self.field) {
-            (Some(l), _) => read_mapping(&self.ctx, &self.kernels, self.settings.transform, l)?,
-            (None, Some((_, f))) => f.clone(),
+            (Some(l), _) => read_mapping(&self.ctx, &self.kernels, l)?,
+            (None, Some((u, exp))) => exp.as_ref().unwrap_or(u).clone(),
             (None, None) => VectorField::zeros(self.pyramid.fixed().grid().clone()),
         })
     }
 
     /// The current displacement `u` (before the affine) on the fixed grid.
     pub fn current_u(&self) -> Result<VectorField> {
-        let field = self.level_u()?;
-        Ok(if field.grid().same_as(self.pyramid.fixed().grid(), 1e-9) {
-            field
-        } else {
-            resample_field(&field, self.pyramid.fixed().grid())
-        })
+        Ok(resample_field(
+            &self.level_u()?,
+            self.pyramid.fixed().grid(),
+        ))
     }
 
     /// The whole mapping as it stands on the level's grid (cheap, for live views).
@@ -399,14 +402,9 @@ impl DeformableRun {
 }
 
 /// The level's displacement `u`: the optimised field, or its exponential.
-fn read_mapping(
-    ctx: &GpuContext,
-    k: &Kernels,
-    transform: Transform,
-    l: &Level,
-) -> Result<VectorField> {
+fn read_mapping(ctx: &GpuContext, k: &Kernels, l: &Level) -> Result<VectorField> {
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    let buffer = record_mapping(ctx, k, transform, l, &mut encoder)?;
+    let buffer = record_mapping(ctx, k, l, &mut encoder)?;
     ctx.queue.submit([encoder.finish()]);
     read_field(ctx, buffer, &l.grid)
 }
@@ -416,23 +414,27 @@ fn read_mapping(
 fn record_mapping<'a>(
     ctx: &GpuContext,
     k: &Kernels,
-    transform: Transform,
     l: &'a Level,
     encoder: &mut wgpu::CommandEncoder,
 ) -> Result<&'a wgpu::Buffer> {
-    match (transform, &l.mapping) {
-        (Transform::Velocity { squarings }, Some(mapping)) if squarings > 0 => {
+    match &l.mapping {
+        Some((mapping, squarings)) => {
             k.exp.record(
                 ctx,
                 encoder,
                 &l.grid,
-                squarings,
+                *squarings,
                 [&l.u, &l.scratch, mapping],
             )?;
             Ok(mapping)
         }
-        _ => Ok(&l.u),
+        None => Ok(&l.u),
     }
+}
+
+/// The displacement `d(x) = A(x) − x` of an affine alone, on `grid`.
+pub fn affine_displacement(affine: &Affine, grid: &Grid) -> VectorField {
+    compose(affine, &VectorField::zeros(grid.clone()))
 }
 
 /// `d(x) = A(x + u(x)) − x` on `u`'s grid.

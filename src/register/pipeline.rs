@@ -3,7 +3,7 @@
 
 use super::affine::AffineRun;
 use super::config::RegistrationConfig;
-use super::deformable::{DeformableRun, compose};
+use super::deformable::{DeformableRun, affine_displacement};
 use super::pyramid::{Pyramid, level_grid};
 use super::{Stage, StepReport};
 use crate::error::{Error, Result};
@@ -163,9 +163,9 @@ impl Registration {
     pub fn displacement(&self) -> Result<VectorField> {
         match &self.deformable {
             Some(d) => d.displacement(),
-            None => Ok(compose(
+            None => Ok(affine_displacement(
                 &self.affine(),
-                &VectorField::zeros(self.pyramid.fixed().grid().clone()),
+                self.pyramid.fixed().grid(),
             )),
         }
     }
@@ -176,9 +176,9 @@ impl Registration {
     pub fn level_displacement(&self) -> Result<VectorField> {
         match &self.deformable {
             Some(d) => d.level_displacement(),
-            None => Ok(compose(
+            None => Ok(affine_displacement(
                 &self.affine(),
-                &VectorField::zeros(level_grid(self.pyramid.fixed().grid(), 4.0)?),
+                &level_grid(self.pyramid.fixed().grid(), 4.0)?,
             )),
         }
     }

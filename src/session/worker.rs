@@ -201,18 +201,13 @@ impl Worker {
         if s.labels.is_none() && s.landmarks.is_none() {
             return Ok(None);
         }
-        let resampled;
-        let field = if field.grid().same_as(fixed, 1e-6) {
-            field
-        } else {
-            resampled = resample_field(field, fixed);
-            &resampled
-        };
+        let field = resample_field(field, fixed);
         evaluate(
             &EvalInputs {
-                field,
+                field: &field,
                 labels: s.labels.as_ref().map(|(f, m)| (f, m)),
                 warped_labels: None,
+                warped_image: None,
                 landmarks: s.landmarks.as_ref().map(|(f, m)| (f, m)),
                 images: None,
             },

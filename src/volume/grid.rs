@@ -197,12 +197,14 @@ impl Grid {
 
     /// World position (mm) of the voxel with linear index `n` (`i` fastest).
     pub fn index_to_world(&self, n: usize) -> [f64; 3] {
+        self.voxel_to_world(self.voxel_of(n).map(|v| v as f64))
+    }
+
+    /// Voxel `(i, j, k)` of linear index `n`: the inverse of [`Grid::index`].
+    #[inline]
+    pub fn voxel_of(&self, n: usize) -> [usize; 3] {
         let [nx, ny, _] = self.dims;
-        self.voxel_to_world([
-            (n % nx) as f64,
-            ((n / nx) % ny) as f64,
-            (n / (nx * ny)) as f64,
-        ])
+        [n % nx, (n / nx) % ny, n / (nx * ny)]
     }
 
     /// Linear index of voxel `(i, j, k)`, `i` fastest.

@@ -10,8 +10,9 @@
 //!   `diag(pixdim)` (the standard's "method 1");
 //! - `scl_slope`/`scl_inter` are applied when the slope is finite and non-zero;
 //! - dimensions beyond the third: a trailing singleton reads as 3D, a 4D label file reads as channels,
-//!   and a vector field is 5D `[x, y, z, 1, 3]` with intent `NIFTI_INTENT_VECTOR` (4D `[x, y, z, 3]`
-//!   is accepted on read).
+//!   and a vector field is 5D `[x, y, z, 1, 3]` with intent `NIFTI_INTENT_VECTOR`, a displacement
+//!   field the same with `NIFTI_INTENT_DISPVECT` (see [`write_displacement`]); 4D `[x, y, z, 3]` is
+//!   accepted on read.
 
 use super::grid::{Affine, Grid, det3};
 use super::image::{LabelVolume, ScalarVolume, VectorField};

@@ -133,9 +133,22 @@ pub fn resample_labels(source: &LabelVolume, target: &Grid) -> LabelVolume {
     LabelVolume::new(target.clone(), out).expect("output sized from the target grid")
 }
 
+/// The field's vector at continuous voxel index `p`, trilinear, with `p` clamped to the grid
+/// (beyond it, the nearest border value).
+pub fn trilinear_clamped(field: &VectorField, p: [f64; 3]) -> [f32; 3] {
+    let dims = field.grid().dims();
+    let clamped: [f64; 3] = std::array::from_fn(|a| p[a].clamp(0.0, (dims[a] - 1) as f64));
+    let data = field.data();
+    trilinear(dims, clamped, |n| data[n]).expect("a clamped point lies inside")
+}
+
 /// Trilinear resampling of each vector component onto `target`; outside is the zero vector. The
-/// vectors are world-space (mm) quantities, so no reorientation is needed between grids.
+/// vectors are world-space (mm) quantities, so no reorientation is needed between grids. A field
+/// already on `target` (within 1 µm) comes back as it is.
 pub fn resample_field(source: &VectorField, target: &Grid) -> VectorField {
+    if source.grid().same_as(target, 1e-6) {
+        return source.clone();
+    }
     let mut out = vec![[0.0f32; 3]; target.voxel_count()];
     let (dims, data) = (source.grid().dims(), source.data());
     map_target(source.grid(), target, &mut out, |o, p| {

@@ -7,27 +7,20 @@
 //! is a diffeomorphism up to interpolation error.
 
 use super::VectorField;
+use super::resample::trilinear_clamped;
 
 /// One squaring of the scaled field: `s·u(x) + s·u(x + s·u(x))`.
 pub fn square_scaled(u: &VectorField, scale: f64) -> VectorField {
     let grid = u.grid();
-    let dims = grid.dims();
     let inv = grid.voxel_from_world().linear();
-    let data = u.data();
     let out = (0..grid.voxel_count())
         .map(|n| {
-            let a = data[n].map(|c| c as f64 * scale);
-            let [i, j, k] = [
-                n % dims[0],
-                (n / dims[0]) % dims[1],
-                n / (dims[0] * dims[1]),
-            ];
-            let v = [i as f64, j as f64, k as f64];
+            let a = u.data()[n].map(|c| c as f64 * scale);
+            let v = grid.voxel_of(n);
             let p: [f64; 3] = std::array::from_fn(|r| {
-                (v[r] + (0..3).map(|c| inv[r][c] * a[c]).sum::<f64>())
-                    .clamp(0.0, (dims[r] - 1) as f64)
+                v[r] as f64 + (0..3).map(|c| inv[r][c] * a[c]).sum::<f64>()
             });
-            let b = super::resample::trilinear(dims, p, |m| data[m]).expect("clamped inside");
+            let b = trilinear_clamped(u, p);
             std::array::from_fn(|c| (a[c] + scale * b[c] as f64) as f32)
         })
         .collect();

@@ -6,7 +6,7 @@
 //! `x + u(x)` in the moving image.
 
 use super::image::{LabelVolume, ScalarVolume, VectorField};
-use super::resample::{nearest_index, trilinear};
+use super::resample::{nearest_index, trilinear, trilinear_clamped};
 use crate::parallel::for_each_slice;
 
 /// Calls `f(out, continuous moving index)` for every voxel of the field's grid.
@@ -59,13 +59,8 @@ pub fn warp_labels(moving: &LabelVolume, field: &VectorField) -> LabelVolume {
 /// The displacement (mm) at a world point, trilinear; beyond the grid the nearest border value,
 /// so landmarks just outside the field still map.
 pub fn displacement_at(field: &VectorField, world_mm: [f64; 3]) -> [f64; 3] {
-    let dims = field.grid().dims();
     let p = field.grid().world_to_voxel(world_mm);
-    let clamped: [f64; 3] = std::array::from_fn(|a| p[a].clamp(0.0, (dims[a] - 1) as f64));
-    let data = field.data();
-    trilinear(dims, clamped, |n| data[n])
-        .map(|v| v.map(f64::from))
-        .expect("a clamped point lies inside")
+    trilinear_clamped(field, p).map(f64::from)
 }
 
 /// Warped values and their derivative with respect to the displacement, for fixed-grid voxels:

@@ -1,5 +1,5 @@
-//! One module per compute shader: parameters, pipeline and dispatch, and a CPU reference where the
-//! reference is not an engine function already.
+//! One module per kernel (a shader, or a few that work together): parameters, pipelines and
+//! dispatch, and a CPU reference where the reference is not an engine function already.
 
 pub mod adam;
 pub mod affine_gradient;

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, dims_u32, inv_spacing_sq};
+use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32, inv_spacing_sq};
 use crate::gpu::kernels::jacobian::JacobianKernel;
 use crate::volume::Grid;
 
@@ -68,13 +68,10 @@ impl RegularisersKernel {
         if folding > 0.0 {
             self.jacobian.record(ctx, encoder, grid, u, det)?;
         }
-        let v = grid.voxel_from_world().linear();
         let params = Params {
             dims,
             inv_spacing_sq: inv_spacing_sq(grid),
-            voxel_from_world: std::array::from_fn(|r| {
-                [v[r][0] as f32, v[r][1] as f32, v[r][2] as f32, 0.0]
-            }),
+            voxel_from_world: affine_rows(grid.voxel_from_world()),
             bending: bending as f32,
             folding: folding as f32,
             inv_count: 1.0 / n as f32,

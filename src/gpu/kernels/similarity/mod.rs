@@ -14,8 +14,14 @@ use crate::gpu::context::GpuContext;
 use crate::volume::Grid;
 use serde::{Deserialize, Serialize};
 
-/// Warped samples below this are outside the moving image (the warp writes [`OUTSIDE`]).
+/// What the warp writes where a sample falls outside the moving image.
 pub const OUTSIDE: f32 = -3.0e38;
+
+/// Whether a warped sample is the [`OUTSIDE`] marker (any value below −1e38; the shaders'
+/// `is_outside` in `common.wgsl`).
+pub fn is_outside(w: f32) -> bool {
+    w < -1e38
+}
 
 /// Which similarity a stage optimises (losses are minimised: NCC terms are negated).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

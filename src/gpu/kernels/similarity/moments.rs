@@ -41,7 +41,7 @@ impl MomentsKernel {
 
 /// CPU reference: the six products per voxel, in f64, zero where `warped` is outside.
 pub fn moments_reference(fixed: &[f32], warped: &[f32]) -> [Vec<f64>; 6] {
-    let inside = |i: usize| warped[i] >= -1e38;
+    let inside = |i: usize| !super::is_outside(warped[i]);
     let value = |i: usize, v: fn(f64, f64) -> f64| {
         if inside(i) {
             v(fixed[i] as f64, warped[i] as f64)

@@ -49,7 +49,7 @@ pub fn reference(fixed: &[f32], warped: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .iter()
         .zip(warped)
         .map(|(&f, &w)| {
-            if w < -1e38 {
+            if super::is_outside(w) {
                 (0.0, 0.0)
             } else {
                 let d = w as f64 - f as f64;

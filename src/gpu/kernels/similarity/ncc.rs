@@ -89,7 +89,7 @@ pub fn reference(fixed: &[f32], warped: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .zip(warped)
         .map(|(&f, &w)| {
             let term = (-cc / count) as f32;
-            if w < -1e38 {
+            if super::is_outside(w) {
                 return (0.0, term);
             }
             let g =
