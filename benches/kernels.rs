@@ -1,6 +1,6 @@
-//! Benchmark: GPU time per kernel on a brain-sized level (80 × 96 × 112, the 2 mm level of the
-//! brain pair) and at full size (160 × 192 × 224), each dispatch submitted and waited for alone,
-//! median of 5. `cargo bench --bench kernels`. Shows where a registration iteration's time goes.
+//! Benchmark: wall time per kernel call on a brain-sized level (80 × 96 × 112, the 2 mm level of
+//! the brain pair) and at full size (160 × 192 × 224), each call recorded, submitted and waited for
+//! alone (so it includes the dispatch overhead, small next to these kernels), median of 5. `cargo bench --bench kernels`. Shows where a registration iteration's time goes.
 
 use std::time::Instant;
 use warpbench::gpu::GpuContext;
