@@ -9,7 +9,9 @@ use warpbench::gpu::kernel::dims_u32;
 use warpbench::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use warpbench::gpu::kernels::field_gradient::FieldGradientKernel;
 use warpbench::gpu::kernels::regularisers::RegularisersKernel;
-use warpbench::gpu::kernels::similarity::{Similarity, SimilarityKernel};
+use warpbench::gpu::kernels::similarity::{
+    IntensityRanges, Similarity, SimilarityCall, SimilarityKernel,
+};
 use warpbench::gpu::kernels::smooth::SmoothKernel;
 use warpbench::gpu::kernels::velocity::VelocityExpKernel;
 use warpbench::gpu::kernels::warp::{WarpCall, WarpKernel};
@@ -106,14 +108,32 @@ fn main() {
             Similarity::Mse,
             Similarity::Ncc,
             Similarity::Lncc { radius: 2 },
+            Similarity::Mi { bins: 32 },
+            Similarity::Nmi { bins: 32 },
         ] {
             let kernel = SimilarityKernel::new(&ctx, metric).unwrap();
-            let scratch = kernel.scratch(&ctx, &grid).unwrap();
-            let t = time(&ctx, |e| {
-                kernel
-                    .record(&ctx, e, &grid, &scratch, [&a, &b, &c, &d])
-                    .unwrap()
-            });
+            let ranges = IntensityRanges {
+                fixed: [0.0, 1.0],
+                moving: [0.0, 1.0],
+            };
+            let scratch = kernel.scratch(&ctx, &grid, ranges).unwrap();
+            let warp = WarpCall {
+                fixed: &grid,
+                moving: &grid,
+                moving_from_fixed: &Affine::IDENTITY,
+                moving_values: &a,
+                displacement: None,
+                warped: &b,
+                gradient: None,
+                outside: -3e38,
+            };
+            let call = SimilarityCall {
+                warp: &warp,
+                fixed: &a,
+                dsdw: &c,
+                terms: &d,
+            };
+            let t = time(&ctx, |e| kernel.record(&ctx, e, &scratch, &call).unwrap());
             println!("  similarity {:<26}{t:8.1}", format!("{metric:?}"));
         }
         let f3 = storage_f32(&ctx, "f3", 3 * n).unwrap();

@@ -29,6 +29,15 @@ pub const COMPUTE: &[(&str, &str)] = &[
         "lncc_gradient.wgsl",
         include_str!("../../shaders/lncc_gradient.wgsl"),
     ),
+    (
+        "mi_histogram.wgsl",
+        include_str!("../../shaders/mi_histogram.wgsl"),
+    ),
+    ("mi_table.wgsl", include_str!("../../shaders/mi_table.wgsl")),
+    (
+        "mi_gradient.wgsl",
+        include_str!("../../shaders/mi_gradient.wgsl"),
+    ),
     ("moments.wgsl", include_str!("../../shaders/moments.wgsl")),
     ("mse.wgsl", include_str!("../../shaders/mse.wgsl")),
     ("ncc.wgsl", include_str!("../../shaders/ncc.wgsl")),

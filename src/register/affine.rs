@@ -16,7 +16,9 @@ use crate::gpu::buffer::storage_f32;
 use crate::gpu::kernels::adam::{AdamSettings, adam_reference};
 use crate::gpu::kernels::affine_gradient::{AffineGradientKernel, AffineSums};
 use crate::gpu::kernels::reduce::{PendingSum, ReduceKernel};
-use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, SimilarityScratch};
+use crate::gpu::kernels::similarity::{
+    OUTSIDE, Similarity, SimilarityCall, SimilarityKernel, SimilarityScratch,
+};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
 use crate::volume::{Affine, ScalarVolume};
@@ -330,7 +332,10 @@ impl AffineRun {
                 warp_grad: storage_f32(ctx, "warp gradient", 3 * n)?,
                 dsdw: storage_f32(ctx, "dS/dw", n)?,
                 terms: storage_f32(ctx, "similarity terms", n)?,
-                scratch: self.kernels.similarity.scratch(ctx, &pair.grid)?,
+                scratch: self
+                    .kernels
+                    .similarity
+                    .scratch(ctx, &pair.grid, pair.ranges)?,
                 pair,
             };
             self.level = Some((index, level));
@@ -356,26 +361,27 @@ impl AffineRun {
         let ctx = &self.ctx;
         let k = &self.kernels;
         let grid = &level.pair.grid;
-        k.warp.record(
-            ctx,
-            encoder,
-            &WarpCall {
-                fixed: grid,
-                moving: &level.pair.moving_grid,
-                moving_from_fixed: affine,
-                moving_values: &level.pair.moving,
-                displacement: None,
-                warped: &level.warped,
-                gradient: gradient.then_some(&level.warp_grad),
-                outside: OUTSIDE,
-            },
-        )?;
+        let warp = WarpCall {
+            fixed: grid,
+            moving: &level.pair.moving_grid,
+            moving_from_fixed: affine,
+            moving_values: &level.pair.moving,
+            displacement: None,
+            warped: &level.warped,
+            gradient: gradient.then_some(&level.warp_grad),
+            outside: OUTSIDE,
+        };
+        k.warp.record(ctx, encoder, &warp)?;
         k.similarity.record(
             ctx,
             encoder,
-            grid,
             &level.scratch,
-            [&level.pair.fixed, &level.warped, &level.dsdw, &level.terms],
+            &SimilarityCall {
+                warp: &warp,
+                fixed: &level.pair.fixed,
+                dsdw: &level.dsdw,
+                terms: &level.terms,
+            },
         )?;
         let sums = if gradient {
             Some(k.gradient.record(

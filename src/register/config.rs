@@ -18,7 +18,7 @@ pub struct RegistrationConfig {
 }
 
 /// The presets' names, for help texts and errors.
-pub const PRESETS: &[&str] = &["brain-mri", "lung-ct", "fast"];
+pub const PRESETS: &[&str] = &["brain-mri", "lung-ct", "ct-mr", "fast"];
 
 fn level(shrink: f64, iterations: u32, learning_rate: f64) -> LevelSettings {
     LevelSettings {
@@ -92,6 +92,21 @@ impl RegistrationConfig {
                     report_every: 10,
                 }),
             },
+            "ct-mr" => RegistrationConfig {
+                affine: Some(AffineSettings {
+                    model: AffineModel::Rigid,
+                    ..affine(
+                        Similarity::Nmi { bins: 32 },
+                        vec![
+                            level(8.0, 80, 3.0),
+                            level(4.0, 60, 1.0),
+                            level(2.0, 60, 0.3),
+                        ],
+                        vec![-30.0, -15.0, 0.0, 15.0, 30.0],
+                    )
+                }),
+                deformable: None,
+            },
             "fast" => RegistrationConfig {
                 affine: Some(affine(
                     Similarity::Ncc,
@@ -146,6 +161,10 @@ impl RegistrationConfig {
             match m {
                 Similarity::Lncc { radius } if radius == 0 || radius > 10 => {
                     bad(format!("{stage}.similarity.radius must be 1 to 10 voxels"))
+                }
+                Similarity::Mi { bins } | Similarity::Nmi { bins } => {
+                    crate::gpu::kernels::similarity::mi::check_bins(bins)
+                        .map_err(|e| Error::Config(format!("{stage}.similarity: {e}")))
                 }
                 _ => Ok(()),
             }

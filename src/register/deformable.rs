@@ -21,7 +21,9 @@ use crate::gpu::kernels::field_gradient::FieldGradientKernel;
 use crate::gpu::kernels::normalised_step::NormalisedStepKernel;
 use crate::gpu::kernels::reduce::ReduceKernel;
 use crate::gpu::kernels::regularisers::RegularisersKernel;
-use crate::gpu::kernels::similarity::{OUTSIDE, Similarity, SimilarityKernel, SimilarityScratch};
+use crate::gpu::kernels::similarity::{
+    OUTSIDE, Similarity, SimilarityCall, SimilarityKernel, SimilarityScratch,
+};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::velocity::VelocityExpKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
@@ -195,6 +197,10 @@ impl DeformableRun {
             &self.pyramid,
             shrink,
         )?;
+        let sim_scratch = self
+            .kernels
+            .similarity
+            .scratch(ctx, &pair.grid, pair.ranges)?;
         let grid = pair.grid;
         let n = grid.voxel_count();
         let u0 = match &self.field {
@@ -219,7 +225,7 @@ impl DeformableRun {
             warp_grad: storage_f32(ctx, "warp gradient", 3 * n)?,
             dsdw: storage_f32(ctx, "dS/dw", n)?,
             sim_terms: storage_f32(ctx, "similarity terms", n)?,
-            sim_scratch: self.kernels.similarity.scratch(ctx, &grid)?,
+            sim_scratch,
             grad: storage_f32(ctx, "gradient", 3 * n)?,
             grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
             reg_terms: storage_f32(ctx, "regulariser terms", n)?,
@@ -255,26 +261,27 @@ impl DeformableRun {
 
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         let displacement = record_mapping(ctx, k, l, &mut encoder)?;
-        k.warp.record(
-            ctx,
-            &mut encoder,
-            &WarpCall {
-                fixed: &l.grid,
-                moving: &l.moving_grid,
-                moving_from_fixed: &self.affine,
-                moving_values: &l.moving,
-                displacement: Some(displacement),
-                warped: &l.warped,
-                gradient: Some(&l.warp_grad),
-                outside: OUTSIDE,
-            },
-        )?;
+        let warp = WarpCall {
+            fixed: &l.grid,
+            moving: &l.moving_grid,
+            moving_from_fixed: &self.affine,
+            moving_values: &l.moving,
+            displacement: Some(displacement),
+            warped: &l.warped,
+            gradient: Some(&l.warp_grad),
+            outside: OUTSIDE,
+        };
+        k.warp.record(ctx, &mut encoder, &warp)?;
         k.similarity.record(
             ctx,
             &mut encoder,
-            &l.grid,
             &l.sim_scratch,
-            [&l.fixed, &l.warped, &l.dsdw, &l.sim_terms],
+            &SimilarityCall {
+                warp: &warp,
+                fixed: &l.fixed,
+                dsdw: &l.dsdw,
+                terms: &l.sim_terms,
+            },
         )?;
         k.gradient.record(
             ctx,

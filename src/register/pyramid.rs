@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::upload_f32;
+use crate::gpu::kernels::similarity::IntensityRanges;
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::WarpKernel;
 use crate::volume::{Affine, Grid, ScalarVolume};
@@ -60,6 +61,7 @@ pub fn downsample(
 pub struct Pyramid {
     fixed: ScalarVolume,
     moving: ScalarVolume,
+    ranges: IntensityRanges,
     levels: Mutex<Vec<(f64, Arc<LevelImages>)>>,
 }
 
@@ -72,9 +74,11 @@ pub struct LevelImages {
 
 impl Pyramid {
     pub fn new(fixed: ScalarVolume, moving: ScalarVolume) -> Arc<Pyramid> {
+        let (fixed, moving) = (normalised(fixed), normalised(moving));
         Arc::new(Pyramid {
-            fixed: normalised(fixed),
-            moving: normalised(moving),
+            ranges: IntensityRanges::of(&fixed, &moving),
+            fixed,
+            moving,
             levels: Mutex::new(Vec::new()),
         })
     }
@@ -86,6 +90,11 @@ impl Pyramid {
 
     pub fn moving(&self) -> &ScalarVolume {
         &self.moving
+    }
+
+    /// The intensity ranges of both full-resolution images, shared by every level.
+    pub fn ranges(&self) -> IntensityRanges {
+        self.ranges
     }
 
     /// The level `shrink` times coarser than the fixed grid.
@@ -145,6 +154,7 @@ pub struct LevelPair {
     pub moving_grid: Grid,
     pub fixed: wgpu::Buffer,
     pub moving: wgpu::Buffer,
+    pub ranges: IntensityRanges,
 }
 
 impl LevelPair {
@@ -161,6 +171,7 @@ impl LevelPair {
             moving: upload_f32(ctx, "moving level", level.moving.data())?,
             grid: level.fixed.grid().clone(),
             moving_grid: level.moving.grid().clone(),
+            ranges: pyramid.ranges(),
         })
     }
 }

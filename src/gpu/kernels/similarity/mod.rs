@@ -4,6 +4,7 @@
 //! and kernel here.
 
 pub mod lncc;
+pub mod mi;
 pub mod moments;
 pub mod mse;
 pub mod ncc;
@@ -11,7 +12,8 @@ pub mod ncc;
 use crate::error::Result;
 use crate::gpu::buffer::storage_f32;
 use crate::gpu::context::GpuContext;
-use crate::volume::Grid;
+use crate::gpu::kernels::warp::WarpCall;
+use crate::volume::{Grid, ScalarVolume};
 use serde::{Deserialize, Serialize};
 
 /// What the warp writes where a sample falls outside the moving image.
@@ -33,6 +35,52 @@ pub enum Similarity {
     Ncc,
     /// Local NCC over `(2 radius + 1)³`-voxel windows, −mean(cc²).
     Lncc { radius: u32 },
+    /// Mutual information of a `bins`² joint histogram (Parzen window on the warped image), −MI.
+    Mi {
+        #[serde(default = "default_bins")]
+        bins: u32,
+    },
+    /// Normalised mutual information (H_f + H_w) / H_fw of the same histogram, negated.
+    Nmi {
+        #[serde(default = "default_bins")]
+        bins: u32,
+    },
+}
+
+fn default_bins() -> u32 {
+    32
+}
+
+/// The intensity ranges a histogram metric bins (values beyond fall in the end bins), in the
+/// pyramid's normalised units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IntensityRanges {
+    pub fixed: [f32; 2],
+    pub moving: [f32; 2],
+}
+
+impl IntensityRanges {
+    /// From the 0.5th to the 99.5th percentile of each image, so a few extreme voxels (metal in a
+    /// CT, a bright vessel in an MR) do not squeeze the rest into a few bins.
+    pub fn of(fixed: &ScalarVolume, moving: &ScalarVolume) -> IntensityRanges {
+        let range = |v: &ScalarVolume| {
+            let [lo, hi] = v.quantiles([0.005, 0.995]);
+            if hi > lo { [lo, hi] } else { [lo, lo + 1.0] }
+        };
+        IntensityRanges {
+            fixed: range(fixed),
+            moving: range(moving),
+        }
+    }
+}
+
+/// One similarity evaluation: the warp that made `warp.warped` (its geometry too, for metrics
+/// that warp more than the intensities), the fixed image, and the outputs.
+pub struct SimilarityCall<'a> {
+    pub warp: &'a WarpCall<'a>,
+    pub fixed: &'a wgpu::Buffer,
+    pub dsdw: &'a wgpu::Buffer,
+    pub terms: &'a wgpu::Buffer,
 }
 
 /// The kernels of one metric, compiled once per run.
@@ -43,11 +91,17 @@ pub enum SimilarityKernel {
         kernel: lncc::LnccKernel,
         radius: u32,
     },
+    Mi {
+        kernel: mi::MiKernel,
+        bins: u32,
+        normalised: bool,
+    },
 }
 
 /// A metric's working buffers on one grid.
 pub struct SimilarityScratch {
     buffers: Vec<wgpu::Buffer>,
+    ranges: IntensityRanges,
 }
 
 impl SimilarityKernel {
@@ -57,6 +111,12 @@ impl SimilarityKernel {
             SimilarityKernel::Mse(_) => Similarity::Mse,
             SimilarityKernel::Ncc(_) => Similarity::Ncc,
             SimilarityKernel::Lncc { radius, .. } => Similarity::Lncc { radius: *radius },
+            SimilarityKernel::Mi {
+                bins, normalised, ..
+            } => match normalised {
+                false => Similarity::Mi { bins: *bins },
+                true => Similarity::Nmi { bins: *bins },
+            },
         }
     }
 
@@ -68,38 +128,69 @@ impl SimilarityKernel {
                 kernel: lncc::LnccKernel::new(ctx)?,
                 radius,
             },
+            Similarity::Mi { bins } | Similarity::Nmi { bins } => {
+                mi::check_bins(bins)?;
+                SimilarityKernel::Mi {
+                    kernel: mi::MiKernel::new(ctx)?,
+                    bins,
+                    normalised: matches!(metric, Similarity::Nmi { .. }),
+                }
+            }
         })
     }
 
-    pub fn scratch(&self, ctx: &GpuContext, grid: &Grid) -> Result<SimilarityScratch> {
-        let count = match self {
-            SimilarityKernel::Mse(_) => 0,
-            SimilarityKernel::Ncc(_) => ncc::SCRATCH_BUFFERS,
-            SimilarityKernel::Lncc { .. } => lncc::SCRATCH_BUFFERS,
+    /// Working buffers on `grid`; `ranges` of the images the level holds.
+    pub fn scratch(
+        &self,
+        ctx: &GpuContext,
+        grid: &Grid,
+        ranges: IntensityRanges,
+    ) -> Result<SimilarityScratch> {
+        let n = grid.voxel_count();
+        let voxel_sized = |count| {
+            (0..count)
+                .map(|_| storage_f32(ctx, "similarity scratch", n))
+                .collect::<Result<Vec<_>>>()
         };
-        let buffers = (0..count)
-            .map(|_| storage_f32(ctx, "similarity scratch", grid.voxel_count()))
-            .collect::<Result<_>>()?;
-        Ok(SimilarityScratch { buffers })
+        let buffers = match self {
+            SimilarityKernel::Mse(_) => Vec::new(),
+            SimilarityKernel::Ncc(_) => voxel_sized(ncc::SCRATCH_BUFFERS)?,
+            SimilarityKernel::Lncc { .. } => voxel_sized(lncc::SCRATCH_BUFFERS)?,
+            SimilarityKernel::Mi { bins, .. } => mi::scratch(ctx, n, *bins)?,
+        };
+        Ok(SimilarityScratch { buffers, ranges })
     }
 
-    /// Records `dS/dw` and the loss terms of `warped` against `fixed` on `grid`.
+    /// Records `dS/dw` and the loss terms of `call.warp.warped` against `call.fixed`.
     pub fn record(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        grid: &Grid,
         scratch: &SimilarityScratch,
-        images: [&wgpu::Buffer; 4],
+        call: &SimilarityCall,
     ) -> Result<()> {
+        let grid = call.warp.fixed;
         let n = grid.voxel_count();
         let s: Vec<&wgpu::Buffer> = scratch.buffers.iter().collect();
+        let images = [call.fixed, call.warp.warped, call.dsdw, call.terms];
         match self {
             SimilarityKernel::Mse(k) => k.record(ctx, encoder, n, images),
             SimilarityKernel::Ncc(k) => k.record(ctx, encoder, n, &s, images),
             SimilarityKernel::Lncc { kernel, radius } => {
                 kernel.record(ctx, encoder, grid, *radius, &s, images)
             }
+            SimilarityKernel::Mi {
+                kernel,
+                bins,
+                normalised,
+            } => kernel.record(
+                ctx,
+                encoder,
+                (n, *bins, *normalised),
+                scratch.ranges,
+                &s,
+                images,
+            ),
         }
     }
 }
@@ -107,7 +198,7 @@ impl SimilarityKernel {
 /// CPU reference of any metric: `(dS/dw, terms)` on `dims`.
 pub fn reference(
     metric: Similarity,
-    dims: [usize; 3],
+    (dims, ranges): ([usize; 3], IntensityRanges),
     fixed: &[f32],
     warped: &[f32],
 ) -> (Vec<f32>, Vec<f32>) {
@@ -115,5 +206,7 @@ pub fn reference(
         Similarity::Mse => mse::reference(fixed, warped),
         Similarity::Ncc => ncc::reference(fixed, warped),
         Similarity::Lncc { radius } => lncc::reference(dims, radius as usize, fixed, warped),
+        Similarity::Mi { bins } => mi::reference((bins, false), ranges, fixed, warped),
+        Similarity::Nmi { bins } => mi::reference((bins, true), ranges, fixed, warped),
     }
 }
