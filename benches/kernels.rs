@@ -10,11 +10,12 @@ use warpbench::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use warpbench::gpu::kernels::field_gradient::FieldGradientKernel;
 use warpbench::gpu::kernels::regularisers::RegularisersKernel;
 use warpbench::gpu::kernels::similarity::{
-    IntensityRanges, Similarity, SimilarityCall, SimilarityKernel,
+    IntensityRanges, Similarity, SimilarityCall, SimilarityKernel, SimilarityLevel,
 };
 use warpbench::gpu::kernels::smooth::SmoothKernel;
 use warpbench::gpu::kernels::velocity::VelocityExpKernel;
 use warpbench::gpu::kernels::warp::{WarpCall, WarpKernel};
+use warpbench::volume::mind::Descriptor;
 use warpbench::volume::{Affine, Grid};
 
 fn time(ctx: &GpuContext, mut record: impl FnMut(&mut wgpu::CommandEncoder)) -> f64 {
@@ -110,13 +111,23 @@ fn main() {
             Similarity::Lncc { radius: 2 },
             Similarity::Mi { bins: 32 },
             Similarity::Nmi { bins: 32 },
+            Similarity::Mind {
+                descriptor: Descriptor::MIND_SSC,
+            },
         ] {
             let kernel = SimilarityKernel::new(&ctx, metric).unwrap();
             let ranges = IntensityRanges {
                 fixed: [0.0, 1.0],
                 moving: [0.0, 1.0],
             };
-            let scratch = kernel.scratch(&ctx, &grid, ranges).unwrap();
+            let level = SimilarityLevel {
+                grid: &grid,
+                moving_grid: &grid,
+                fixed: &a,
+                moving: &b,
+                ranges,
+            };
+            let scratch = kernel.scratch(&ctx, &level).unwrap();
             let warp = WarpCall {
                 fixed: &grid,
                 moving: &grid,

@@ -8,8 +8,9 @@ struct BoxParams {
     dims: vec4<u32>,
     axis: u32,
     radius: u32,
+    // Lines per channel; `channels` volumes of `dims` lie one after another (MIND's distances).
     lines: u32,
-    _pad: u32,
+    channels: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: BoxParams;
@@ -18,12 +19,13 @@ struct BoxParams {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let line = flat_index(gid, groups);
-    if line >= params.lines {
+    let index = flat_index(gid, groups);
+    if index >= params.lines * params.channels {
         return;
     }
-    let walk = line_walk(line, params.axis, params.dims.xyz);
-    let base = walk.x;
+    let channel = index / params.lines;
+    let walk = line_walk(index - channel * params.lines, params.axis, params.dims.xyz);
+    let base = walk.x + channel * params.dims.x * params.dims.y * params.dims.z;
     let stride = walk.y;
     let n = walk.z;
     let r = params.radius;

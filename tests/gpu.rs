@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{oblique_grid, random_volume};
+use common::{gpu, max_diff, oblique_grid, random_volume, read, storage, upload};
 use warpbench::gpu::GpuContext;
 use warpbench::gpu::kernels::warp::WarpKernel;
 use warpbench::gpu::shaders;
@@ -39,25 +39,6 @@ fn every_shader_file_is_embedded_and_validates() {
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
-}
-
-fn gpu() -> GpuContext {
-    GpuContext::new()
-        .expect("a GPU adapter (on a machine without GPU: apt-get install mesa-vulkan-drivers)")
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            if x.is_nan() && y.is_nan() {
-                0.0
-            } else {
-                (x - y).abs()
-            }
-        })
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -268,18 +249,6 @@ fn warp_kernel_gradient_matches_cpu_reference_with_an_affine() {
         cv.len()
     );
     assert!(cg.iter().filter(|g| g.iter().any(|v| *v != 0.0)).count() > cv.len() / 2);
-}
-
-fn upload(ctx: &GpuContext, data: &[f32]) -> wgpu::Buffer {
-    warpbench::gpu::buffer::upload_f32(ctx, "test", data).unwrap()
-}
-
-fn storage(ctx: &GpuContext, len: usize) -> wgpu::Buffer {
-    warpbench::gpu::buffer::storage_f32(ctx, "test", len).unwrap()
-}
-
-fn read(ctx: &GpuContext, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
-    warpbench::gpu::buffer::read_f32(ctx, b, len).unwrap()
 }
 
 #[test]
@@ -511,7 +480,7 @@ fn every_similarity() -> Vec<warpbench::gpu::kernels::similarity::Similarity> {
 #[test]
 fn similarity_kernels_match_references() {
     use warpbench::gpu::kernels::similarity::{
-        OUTSIDE, Similarity, SimilarityCall, SimilarityKernel, reference,
+        OUTSIDE, Similarity, SimilarityCall, SimilarityKernel, SimilarityLevel, reference,
     };
     use warpbench::gpu::kernels::warp::WarpCall;
     let ctx = gpu();
@@ -520,13 +489,24 @@ fn similarity_kernels_match_references() {
     let (fixed, warped) = correlated_pair(&grid, 25);
     for metric in every_similarity() {
         let kernel = SimilarityKernel::new(&ctx, metric).unwrap();
-        let scratch = kernel.scratch(&ctx, &grid, PAIR_RANGES).unwrap();
         let (bf, bw, bd, bt) = (
             upload(&ctx, &fixed),
             upload(&ctx, &warped),
             storage(&ctx, n),
             storage(&ctx, n),
         );
+        let scratch = kernel
+            .scratch(
+                &ctx,
+                &SimilarityLevel {
+                    grid: &grid,
+                    moving_grid: &grid,
+                    fixed: &bf,
+                    moving: &bw,
+                    ranges: PAIR_RANGES,
+                },
+            )
+            .unwrap();
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         // The warp is not recorded: `warped` stands for its output.
         let warp = WarpCall {
@@ -547,7 +527,7 @@ fn similarity_kernels_match_references() {
         };
         kernel.record(&ctx, &mut encoder, &scratch, &call).unwrap();
         ctx.queue.submit([encoder.finish()]);
-        let (dsdw, terms) = reference(metric, (grid.dims(), PAIR_RANGES), &fixed, &warped);
+        let (dsdw, terms) = reference(metric, (grid.dims(), PAIR_RANGES), &fixed, &warped).unwrap();
         let scale = dsdw.iter().fold(0f32, |m, v| m.max(v.abs()));
         let got = read(&ctx, &bd, n);
         assert!(
@@ -578,12 +558,13 @@ fn similarity_references_are_the_derivatives_of_their_losses() {
         }
         let loss = |w: &[f32]| -> f64 {
             reference(metric, (grid.dims(), PAIR_RANGES), &fixed, w)
+                .unwrap()
                 .1
                 .iter()
                 .map(|&v| v as f64)
                 .sum()
         };
-        let (dsdw, _) = reference(metric, (grid.dims(), PAIR_RANGES), &fixed, &warped);
+        let (dsdw, _) = reference(metric, (grid.dims(), PAIR_RANGES), &fixed, &warped).unwrap();
         let mut checked = 0;
         for i in [0usize, 37, 200, 311, 402, grid.voxel_count() - 1] {
             if warped[i] < -1e38 {

@@ -10,6 +10,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
         "affine_gradient.wgsl",
         include_str!("../../shaders/affine_gradient.wgsl"),
     ),
+    (
+        "descriptor_ssd.wgsl",
+        include_str!("../../shaders/descriptor_ssd.wgsl"),
+    ),
     ("box_sum.wgsl", include_str!("../../shaders/box_sum.wgsl")),
     (
         "field_gradient.wgsl",
@@ -37,6 +41,18 @@ pub const COMPUTE: &[(&str, &str)] = &[
     (
         "mi_gradient.wgsl",
         include_str!("../../shaders/mi_gradient.wgsl"),
+    ),
+    (
+        "mind_differences.wgsl",
+        include_str!("../../shaders/mind_differences.wgsl"),
+    ),
+    (
+        "mind_descriptor.wgsl",
+        include_str!("../../shaders/mind_descriptor.wgsl"),
+    ),
+    (
+        "mind_aggregate.wgsl",
+        include_str!("../../shaders/mind_aggregate.wgsl"),
     ),
     ("moments.wgsl", include_str!("../../shaders/moments.wgsl")),
     ("mse.wgsl", include_str!("../../shaders/mse.wgsl")),

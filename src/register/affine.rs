@@ -335,7 +335,7 @@ impl AffineRun {
                 scratch: self
                     .kernels
                     .similarity
-                    .scratch(ctx, &pair.grid, pair.ranges)?,
+                    .scratch(ctx, &pair.similarity_level())?,
                 pair,
             };
             self.level = Some((index, level));

@@ -200,7 +200,7 @@ impl DeformableRun {
         let sim_scratch = self
             .kernels
             .similarity
-            .scratch(ctx, &pair.grid, pair.ranges)?;
+            .scratch(ctx, &pair.similarity_level())?;
         let grid = pair.grid;
         let n = grid.voxel_count();
         let u0 = match &self.field {

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::upload_f32;
-use crate::gpu::kernels::similarity::IntensityRanges;
+use crate::gpu::kernels::similarity::{IntensityRanges, SimilarityLevel};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::WarpKernel;
 use crate::volume::{Affine, Grid, ScalarVolume};
@@ -173,6 +173,17 @@ impl LevelPair {
             moving_grid: level.moving.grid().clone(),
             ranges: pyramid.ranges(),
         })
+    }
+
+    /// What a similarity metric makes its working buffers from.
+    pub fn similarity_level(&self) -> SimilarityLevel<'_> {
+        SimilarityLevel {
+            grid: &self.grid,
+            moving_grid: &self.moving_grid,
+            fixed: &self.fixed,
+            moving: &self.moving,
+            ranges: self.ranges,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod filter;
 pub mod grid;
 pub mod image;
 pub mod landmarks;
+pub mod mind;
 pub mod nifti_io;
 pub mod resample;
 pub mod velocity;

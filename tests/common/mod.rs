@@ -91,3 +91,36 @@ pub fn shared_file(dir: &std::path::Path, relative: &str) -> PathBuf {
     );
     path
 }
+
+/// The shared GPU device, with a hint where none comes up.
+pub fn gpu() -> warpbench::gpu::GpuContext {
+    warpbench::gpu::GpuContext::new()
+        .expect("a GPU adapter (on a machine without GPU: apt-get install mesa-vulkan-drivers)")
+}
+
+/// Largest absolute difference (NaN against NaN counts as equal).
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            if x.is_nan() && y.is_nan() {
+                0.0
+            } else {
+                (x - y).abs()
+            }
+        })
+        .fold(0.0, f32::max)
+}
+
+pub fn upload(ctx: &warpbench::gpu::GpuContext, data: &[f32]) -> wgpu::Buffer {
+    warpbench::gpu::buffer::upload_f32(ctx, "test", data).unwrap()
+}
+
+pub fn storage(ctx: &warpbench::gpu::GpuContext, len: usize) -> wgpu::Buffer {
+    warpbench::gpu::buffer::storage_f32(ctx, "test", len).unwrap()
+}
+
+pub fn read(ctx: &warpbench::gpu::GpuContext, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    warpbench::gpu::buffer::read_f32(ctx, b, len).unwrap()
+}

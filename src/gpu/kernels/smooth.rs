@@ -30,7 +30,7 @@ struct BoxParams {
     axis: u32,
     radius: u32,
     lines: u32,
-    _pad: u32,
+    channels: u32,
 }
 
 /// Largest tap radius of `smooth_lines.wgsl` (its window holds 2·4 + 1 values).
@@ -136,6 +136,18 @@ impl SmoothKernel {
         encoder: &mut wgpu::CommandEncoder,
         dims: [u32; 4],
         radius: u32,
+        buffers: [&wgpu::Buffer; 3],
+    ) -> Result<()> {
+        self.record_box_channels(ctx, encoder, (dims, 1), radius, buffers)
+    }
+
+    /// [`Self::record_box`] of `channels` volumes stored one after another in each buffer.
+    pub fn record_box_channels(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        (dims, channels): ([u32; 4], u32),
+        radius: u32,
         [src, scratch, dst]: [&wgpu::Buffer; 3],
     ) -> Result<()> {
         let passes = [(src, dst), (dst, scratch), (scratch, dst)];
@@ -146,14 +158,14 @@ impl SmoothKernel {
                 axis: axis as u32,
                 radius,
                 lines,
-                _pad: 0,
+                channels,
             };
             self.boxes.record(
                 ctx,
                 encoder,
                 bytemuck::bytes_of(&params),
                 &[from, to],
-                lines as usize,
+                (lines * channels) as usize,
             )?;
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! Similarity terms on the GPU. Each gives per-voxel loss terms (summing to the loss) and `dS/dw`,
 //! the derivative with respect to the warped intensity, so the optimiser and the affine and
 //! deformable stages need nothing metric-specific: a new metric is one more [`Similarity`] variant
-//! and kernel here.
+//! and kernel here. Descriptor metrics (MIND) warp their own channels and hand the stages the whole
+//! `dS/du` (see `shaders/descriptor_ssd.wgsl`).
 
 pub mod lncc;
 pub mod mi;
@@ -12,7 +13,9 @@ pub mod ncc;
 use crate::error::Result;
 use crate::gpu::buffer::storage_f32;
 use crate::gpu::context::GpuContext;
+use crate::gpu::kernels::mind::{DescriptorImage, MindKernel};
 use crate::gpu::kernels::warp::WarpCall;
+use crate::volume::mind::Descriptor;
 use crate::volume::{Grid, ScalarVolume};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +48,9 @@ pub enum Similarity {
         #[serde(default = "default_bins")]
         bins: u32,
     },
+    /// Mean squared difference of modality-independent descriptors (MIND-SSC or macMIND) of the
+    /// fixed image and of the moving image, warped.
+    Mind { descriptor: Descriptor },
 }
 
 fn default_bins() -> u32 {
@@ -74,6 +80,15 @@ impl IntensityRanges {
     }
 }
 
+/// What a metric's working buffers are made from: one pyramid level on the device.
+pub struct SimilarityLevel<'a> {
+    pub grid: &'a Grid,
+    pub moving_grid: &'a Grid,
+    pub fixed: &'a wgpu::Buffer,
+    pub moving: &'a wgpu::Buffer,
+    pub ranges: IntensityRanges,
+}
+
 /// One similarity evaluation: the warp that made `warp.warped` (its geometry too, for metrics
 /// that warp more than the intensities), the fixed image, and the outputs.
 pub struct SimilarityCall<'a> {
@@ -96,12 +111,18 @@ pub enum SimilarityKernel {
         bins: u32,
         normalised: bool,
     },
+    Mind {
+        kernel: MindKernel,
+        descriptor: Descriptor,
+    },
 }
 
 /// A metric's working buffers on one grid.
 pub struct SimilarityScratch {
     buffers: Vec<wgpu::Buffer>,
     ranges: IntensityRanges,
+    /// The fixed and the moving image's descriptors (descriptor metrics only).
+    descriptors: Option<[DescriptorImage; 2]>,
 }
 
 impl SimilarityKernel {
@@ -116,6 +137,9 @@ impl SimilarityKernel {
             } => match normalised {
                 false => Similarity::Mi { bins: *bins },
                 true => Similarity::Nmi { bins: *bins },
+            },
+            SimilarityKernel::Mind { descriptor, .. } => Similarity::Mind {
+                descriptor: *descriptor,
             },
         }
     }
@@ -136,29 +160,37 @@ impl SimilarityKernel {
                     normalised: matches!(metric, Similarity::Nmi { .. }),
                 }
             }
+            Similarity::Mind { descriptor } => SimilarityKernel::Mind {
+                kernel: MindKernel::new(ctx)?,
+                descriptor,
+            },
         })
     }
 
-    /// Working buffers on `grid`; `ranges` of the images the level holds.
-    pub fn scratch(
-        &self,
-        ctx: &GpuContext,
-        grid: &Grid,
-        ranges: IntensityRanges,
-    ) -> Result<SimilarityScratch> {
-        let n = grid.voxel_count();
+    /// Working buffers for `level` (a descriptor metric describes both images here, once).
+    pub fn scratch(&self, ctx: &GpuContext, level: &SimilarityLevel) -> Result<SimilarityScratch> {
+        let n = level.grid.voxel_count();
         let voxel_sized = |count| {
             (0..count)
                 .map(|_| storage_f32(ctx, "similarity scratch", n))
                 .collect::<Result<Vec<_>>>()
         };
-        let buffers = match self {
-            SimilarityKernel::Mse(_) => Vec::new(),
-            SimilarityKernel::Ncc(_) => voxel_sized(ncc::SCRATCH_BUFFERS)?,
-            SimilarityKernel::Lncc { .. } => voxel_sized(lncc::SCRATCH_BUFFERS)?,
-            SimilarityKernel::Mi { bins, .. } => mi::scratch(ctx, n, *bins)?,
+        let (buffers, descriptors) = match self {
+            SimilarityKernel::Mse(_) => (Vec::new(), None),
+            SimilarityKernel::Ncc(_) => (voxel_sized(ncc::SCRATCH_BUFFERS)?, None),
+            SimilarityKernel::Lncc { .. } => (voxel_sized(lncc::SCRATCH_BUFFERS)?, None),
+            SimilarityKernel::Mi { bins, .. } => (mi::scratch(ctx, n, *bins)?, None),
+            SimilarityKernel::Mind { kernel, descriptor } => {
+                let fixed = kernel.describe(ctx, descriptor, level.grid, level.fixed)?;
+                let moving = kernel.describe(ctx, descriptor, level.moving_grid, level.moving)?;
+                (Vec::new(), Some([fixed, moving]))
+            }
         };
-        Ok(SimilarityScratch { buffers, ranges })
+        Ok(SimilarityScratch {
+            buffers,
+            ranges: level.ranges,
+            descriptors,
+        })
     }
 
     /// Records `dS/dw` and the loss terms of `call.warp.warped` against `call.fixed`.
@@ -191,22 +223,37 @@ impl SimilarityKernel {
                 &s,
                 images,
             ),
+            SimilarityKernel::Mind { kernel, .. } => {
+                let [fixed, moving] = scratch
+                    .descriptors
+                    .as_ref()
+                    .expect("descriptor scratch holds descriptors");
+                kernel.record_ssd(
+                    ctx,
+                    encoder,
+                    call.warp,
+                    [fixed, moving],
+                    [call.dsdw, call.terms],
+                )
+            }
         }
     }
 }
 
-/// CPU reference of any metric: `(dS/dw, terms)` on `dims`.
+/// CPU reference of an intensity metric: `(dS/dw, terms)` on `dims`; `None` for a descriptor
+/// metric, whose reference is `volume::mind::descriptor` then `mind::ssd_reference`.
 pub fn reference(
     metric: Similarity,
     (dims, ranges): ([usize; 3], IntensityRanges),
     fixed: &[f32],
     warped: &[f32],
-) -> (Vec<f32>, Vec<f32>) {
-    match metric {
+) -> Option<(Vec<f32>, Vec<f32>)> {
+    Some(match metric {
         Similarity::Mse => mse::reference(fixed, warped),
         Similarity::Ncc => ncc::reference(fixed, warped),
         Similarity::Lncc { radius } => lncc::reference(dims, radius as usize, fixed, warped),
         Similarity::Mi { bins } => mi::reference((bins, false), ranges, fixed, warped),
         Similarity::Nmi { bins } => mi::reference((bins, true), ranges, fixed, warped),
-    }
+        Similarity::Mind { .. } => return None,
+    })
 }
