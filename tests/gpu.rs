@@ -4,7 +4,6 @@
 mod common;
 
 use common::{gpu, max_diff, oblique_grid, random_volume, read, storage, upload};
-use warpbench::gpu::GpuContext;
 use warpbench::gpu::kernels::warp::WarpKernel;
 use warpbench::gpu::shaders;
 use warpbench::volume::Grid;

@@ -325,6 +325,7 @@ impl AffineRun {
                 (&self.kernels.smooth, &self.kernels.warp),
                 &self.pyramid,
                 self.settings.levels[index].shrink,
+                None,
             )?;
             let n = pair.grid.voxel_count();
             let level = Level {

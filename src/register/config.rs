@@ -6,6 +6,7 @@ use super::affine::{AffineModel, AffineSettings, Initialisation};
 use super::deformable::{DeformableSettings, Optimiser, Transform};
 use crate::error::{Error, Result};
 use crate::gpu::kernels::similarity::Similarity;
+use crate::volume::mind::Descriptor;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -33,7 +34,7 @@ impl RegistrationConfig {
     /// A named preset (levels are shrink factors of the fixed grid): `brain-mri` (inter-subject
     /// T1: local NCC in both stages, folding penalty, deformable down to full resolution with a
     /// wider window there), `lung-ct` (intra-patient CT, smoother field, deformable down to half
-    /// resolution), `fast` (deformable at quarter resolution only, for a first look).
+    /// resolution), `ct-mr` (multimodal: NMI affine, MIND-SSC deformable to half resolution), `fast` (deformable at quarter resolution only, for a first look).
     pub fn preset(name: &str) -> Result<RegistrationConfig> {
         let affine = |similarity, levels, angles| AffineSettings {
             model: AffineModel::Affine,
@@ -93,6 +94,7 @@ impl RegistrationConfig {
                 }),
             },
             "ct-mr" => RegistrationConfig {
+                // Rigid: the same body in two scanners; what is left is the deformable stage's.
                 affine: Some(AffineSettings {
                     model: AffineModel::Rigid,
                     ..affine(
@@ -105,7 +107,22 @@ impl RegistrationConfig {
                         vec![-30.0, -15.0, 0.0, 15.0, 30.0],
                     )
                 }),
-                deformable: None,
+                // MIND-SSC descriptors fit one storage binding down to half resolution of a
+                // typical CT or brain MR (12 channels), so the finest level is 2×.
+                deformable: Some(DeformableSettings {
+                    transform: Transform::Displacement,
+                    similarity: Similarity::Mind {
+                        descriptor: Descriptor::MIND_SSC,
+                    },
+                    optimiser: Optimiser::Adam,
+                    levels: vec![level(4.0, 100, 1.5), level(2.0, 50, 0.7)],
+                    diffusion: 0.05,
+                    bending: 0.0,
+                    folding: 60.0,
+                    gradient_sigma_voxels: 0.7,
+                    field_sigma_voxels: 0.5,
+                    report_every: 10,
+                }),
             },
             "fast" => RegistrationConfig {
                 affine: Some(affine(

@@ -196,6 +196,7 @@ impl DeformableRun {
             (&self.kernels.smooth, &self.kernels.warp),
             &self.pyramid,
             shrink,
+            Some(&self.affine),
         )?;
         let sim_scratch = self
             .kernels

@@ -148,6 +148,52 @@ impl Pyramid {
     }
 }
 
+/// How far beyond the affine footprint of the fixed grid a deformable stage may still sample the
+/// moving image (mm); farther samples count as outside.
+pub const REACH_MARGIN_MM: f64 = 10.0;
+
+/// The voxel box `(lo, dims)` of `moving` that `fixed` reaches through `moving_from_fixed`, grown
+/// by [`REACH_MARGIN_MM`]; `None` when that is the whole moving grid or nothing of it.
+fn reached_box(
+    fixed: &Grid,
+    moving: &Grid,
+    moving_from_fixed: &Affine,
+) -> Option<([usize; 3], [usize; 3])> {
+    let to_moving = moving.voxel_from_world().then_after(moving_from_fixed);
+    let to_world = fixed.world_from_voxel();
+    let d = fixed.dims();
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for corner in 0..8 {
+        let v: [f64; 3] = std::array::from_fn(|a| {
+            if corner >> a & 1 == 0 {
+                -0.5
+            } else {
+                d[a] as f64 - 0.5
+            }
+        });
+        let p = to_moving.apply(to_world.apply(v));
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    let spacing = moving.spacing_mm();
+    let n = moving.dims();
+    let mut start = [0usize; 3];
+    let mut size = [0usize; 3];
+    for a in 0..3 {
+        let margin = REACH_MARGIN_MM / spacing[a];
+        let first = (lo[a] - margin).floor().max(0.0);
+        let last = (hi[a] + margin).ceil().min(n[a] as f64 - 1.0);
+        if last < first {
+            return None;
+        }
+        start[a] = first as usize;
+        size[a] = (last - first) as usize + 1;
+    }
+    (size != n).then_some((start, size))
+}
+
 /// A fixed and a moving image on one pyramid level, on the device.
 pub struct LevelPair {
     pub grid: Grid,
@@ -158,19 +204,29 @@ pub struct LevelPair {
 }
 
 impl LevelPair {
-    /// Uploads the pyramid's level `shrink`.
+    /// Uploads the pyramid's level `shrink`. With `moving_from_fixed` (a stage whose affine is
+    /// settled), only the part of the moving image that the fixed grid reaches through it, plus
+    /// [`REACH_MARGIN_MM`], is uploaded: a moving scan with a much larger field of view then costs
+    /// no more memory than the fixed one (descriptor metrics hold 12 values per voxel).
     pub fn new(
         ctx: &GpuContext,
         kernels: (&SmoothKernel, &WarpKernel),
         pyramid: &Pyramid,
         shrink: f64,
+        moving_from_fixed: Option<&Affine>,
     ) -> Result<LevelPair> {
         let level = pyramid.level(ctx, kernels, shrink)?;
+        let moving = match moving_from_fixed
+            .and_then(|a| reached_box(level.fixed.grid(), level.moving.grid(), a))
+        {
+            Some((lo, dims)) => level.moving.crop(lo, dims),
+            None => level.moving.clone(),
+        };
         Ok(LevelPair {
             fixed: upload_f32(ctx, "fixed level", level.fixed.data())?,
-            moving: upload_f32(ctx, "moving level", level.moving.data())?,
+            moving: upload_f32(ctx, "moving level", moving.data())?,
             grid: level.fixed.grid().clone(),
-            moving_grid: level.moving.grid().clone(),
+            moving_grid: moving.grid().clone(),
             ranges: pyramid.ranges(),
         })
     }
