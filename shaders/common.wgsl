@@ -92,3 +92,54 @@ fn bspline3_derivative(t: f32) -> f32 {
     }
     return 0.0;
 }
+
+// Trilinear sampling (warp.wgsl, descriptor_ssd.wgsl; on the CPU resample::trilinear_corners).
+// `inside` is false beyond half a voxel past the outer centres; else the voxel indices of the eight
+// corners (x fastest: 000, 100, 010, 110, 001, 101, 011, 111) and the weights along each axis.
+struct Trilinear {
+    inside: bool,
+    corners: array<u32, 8>,
+    w: vec3<f32>,
+}
+
+fn trilinear_at(p: vec3<f32>, dims: vec3<u32>) -> Trilinear {
+    var t: Trilinear;
+    let n = vec3<f32>(dims);
+    t.inside = !(any(p < vec3<f32>(-0.5)) || any(p > n - vec3<f32>(0.5)));
+    let q = clamp(p, vec3<f32>(0.0), n - vec3<f32>(1.0));
+    let lo = vec3<u32>(floor(q));
+    let hi = min(lo + vec3<u32>(1u), dims - vec3<u32>(1u));
+    t.w = q - floor(q);
+    for (var c = 0u; c < 8u; c++) {
+        let v = select(lo, hi, vec3<bool>((c & 1u) != 0u, (c & 2u) != 0u, (c & 4u) != 0u));
+        t.corners[c] = index_of(v, dims);
+    }
+    return t;
+}
+
+// The trilinear interpolant of corner values `c` (ordered as Trilinear.corners) at weights `w`,
+// and its derivative along each voxel axis (zero where the axis has one sample): (value, ∇).
+fn trilinear_value_gradient(c: array<f32, 8>, w: vec3<f32>) -> vec4<f32> {
+    let c00 = mix(c[0], c[1], w.x);
+    let c10 = mix(c[2], c[3], w.x);
+    let c01 = mix(c[4], c[5], w.x);
+    let c11 = mix(c[6], c[7], w.x);
+    let gx = mix(mix(c[1] - c[0], c[3] - c[2], w.y), mix(c[5] - c[4], c[7] - c[6], w.y), w.z);
+    let gy = mix(c10 - c00, c11 - c01, w.z);
+    let gz = mix(c01, c11, w.y) - mix(c00, c10, w.y);
+    return vec4<f32>(mix(mix(c00, c10, w.y), mix(c01, c11, w.y), w.z), gx, gy, gz);
+}
+
+// Fixed voxel `v` displaced by `u` (world mm), in the moving image's voxel space: p = M (x + u),
+// `f` the rows of the fixed world_from_voxel, `m` those of moving voxel_from_world (· A).
+fn mapped_voxel(v: vec3<u32>, u: vec3<f32>, f: array<vec4<f32>, 3>, m: array<vec4<f32>, 3>) -> vec3<f32> {
+    let h = vec4<f32>(vec3<f32>(v), 1.0);
+    let y = vec4<f32>(vec3<f32>(dot(f[0], h), dot(f[1], h), dot(f[2], h)) + u, 1.0);
+    return vec3<f32>(dot(m[0], y), dot(m[1], y), dot(m[2], y));
+}
+
+// ∂/∂u (world mm⁻¹) of a value sampled at p = M (x + u) from its derivative `g` along the moving
+// voxel axes: Mᵀ g, M the linear part of `m`'s rows.
+fn world_gradient(m: array<vec4<f32>, 3>, g: vec3<f32>) -> vec3<f32> {
+    return m[0].xyz * g.x + m[1].xyz * g.y + m[2].xyz * g.z;
+}

@@ -34,7 +34,8 @@ impl RegistrationConfig {
     /// A named preset (levels are shrink factors of the fixed grid): `brain-mri` (inter-subject
     /// T1: local NCC in both stages, folding penalty, deformable down to full resolution with a
     /// wider window there), `lung-ct` (intra-patient CT, smoother field, deformable down to half
-    /// resolution), `ct-mr` (multimodal: NMI affine, MIND-SSC deformable to half resolution), `fast` (deformable at quarter resolution only, for a first look).
+    /// resolution), `ct-mr` (multimodal: rigid NMI, MIND-SSC deformable to half resolution),
+    /// `fast` (deformable at quarter resolution only, for a first look).
     pub fn preset(name: &str) -> Result<RegistrationConfig> {
         let affine = |similarity, levels, angles| AffineSettings {
             model: AffineModel::Affine,
@@ -46,6 +47,23 @@ impl RegistrationConfig {
             levels,
             report_every: 10,
         };
+        // A displacement optimised by Adam, no bending; `(diffusion, folding)` and the gradient's
+        // and the field's smoothing σ (voxels) are what the presets tune.
+        let deformable =
+            |similarity, levels, (diffusion, folding), (gradient_sigma, field_sigma)| {
+                DeformableSettings {
+                    transform: Transform::Displacement,
+                    similarity,
+                    optimiser: Optimiser::Adam,
+                    levels,
+                    diffusion,
+                    bending: 0.0,
+                    folding,
+                    gradient_sigma_voxels: gradient_sigma,
+                    field_sigma_voxels: field_sigma,
+                    report_every: 10,
+                }
+            };
         let config = match name {
             "brain-mri" => RegistrationConfig {
                 affine: Some(affine(
@@ -53,12 +71,10 @@ impl RegistrationConfig {
                     vec![level(8.0, 80, 3.0), level(4.0, 80, 1.0)],
                     vec![-30.0, -15.0, 0.0, 15.0, 30.0],
                 )),
-                deformable: Some(DeformableSettings {
-                    transform: Transform::Displacement,
-                    similarity: Similarity::Lncc { radius: 2 },
-                    optimiser: Optimiser::Adam,
+                deformable: Some(deformable(
+                    Similarity::Lncc { radius: 2 },
                     // The 1 mm level sees fine detail through a wider window (9 voxels).
-                    levels: vec![
+                    vec![
                         level(4.0, 100, 1.5),
                         level(2.0, 40, 0.7),
                         LevelSettings {
@@ -66,13 +82,9 @@ impl RegistrationConfig {
                             ..level(1.0, 8, 0.3)
                         },
                     ],
-                    diffusion: 0.05,
-                    bending: 0.0,
-                    folding: 60.0,
-                    gradient_sigma_voxels: 0.7,
-                    field_sigma_voxels: 0.5,
-                    report_every: 10,
-                }),
+                    (0.05, 60.0),
+                    (0.7, 0.5),
+                )),
             },
             "lung-ct" => RegistrationConfig {
                 affine: Some(affine(
@@ -80,18 +92,12 @@ impl RegistrationConfig {
                     vec![level(8.0, 60, 2.0), level(4.0, 40, 0.5)],
                     vec![-10.0, 0.0, 10.0],
                 )),
-                deformable: Some(DeformableSettings {
-                    transform: Transform::Displacement,
-                    similarity: Similarity::Lncc { radius: 2 },
-                    optimiser: Optimiser::Adam,
-                    levels: vec![level(4.0, 120, 1.5), level(2.0, 40, 0.7)],
-                    diffusion: 1.0,
-                    bending: 0.0,
-                    folding: 0.0,
-                    gradient_sigma_voxels: 1.5,
-                    field_sigma_voxels: 1.0,
-                    report_every: 10,
-                }),
+                deformable: Some(deformable(
+                    Similarity::Lncc { radius: 2 },
+                    vec![level(4.0, 120, 1.5), level(2.0, 40, 0.7)],
+                    (1.0, 0.0),
+                    (1.5, 1.0),
+                )),
             },
             "ct-mr" => RegistrationConfig {
                 // Rigid: the same body in two scanners; what is left is the deformable stage's.
@@ -109,20 +115,14 @@ impl RegistrationConfig {
                 }),
                 // MIND-SSC descriptors fit one storage binding down to half resolution of a
                 // typical CT or brain MR (12 channels), so the finest level is 2×.
-                deformable: Some(DeformableSettings {
-                    transform: Transform::Displacement,
-                    similarity: Similarity::Mind {
+                deformable: Some(deformable(
+                    Similarity::Mind {
                         descriptor: Descriptor::MIND_SSC,
                     },
-                    optimiser: Optimiser::Adam,
-                    levels: vec![level(4.0, 100, 1.5), level(2.0, 50, 0.7)],
-                    diffusion: 0.05,
-                    bending: 0.0,
-                    folding: 60.0,
-                    gradient_sigma_voxels: 0.7,
-                    field_sigma_voxels: 0.5,
-                    report_every: 10,
-                }),
+                    vec![level(4.0, 100, 1.5), level(2.0, 50, 0.7)],
+                    (0.05, 60.0),
+                    (0.7, 0.5),
+                )),
             },
             "fast" => RegistrationConfig {
                 affine: Some(affine(
@@ -130,18 +130,12 @@ impl RegistrationConfig {
                     vec![level(8.0, 40, 3.0), level(4.0, 40, 1.0)],
                     vec![-20.0, 0.0, 20.0],
                 )),
-                deformable: Some(DeformableSettings {
-                    transform: Transform::Displacement,
-                    similarity: Similarity::Lncc { radius: 1 },
-                    optimiser: Optimiser::Adam,
-                    levels: vec![level(4.0, 60, 1.0)],
-                    diffusion: 0.5,
-                    bending: 0.0,
-                    folding: 0.0,
-                    gradient_sigma_voxels: 1.0,
-                    field_sigma_voxels: 1.0,
-                    report_every: 10,
-                }),
+                deformable: Some(deformable(
+                    Similarity::Lncc { radius: 1 },
+                    vec![level(4.0, 60, 1.0)],
+                    (0.5, 0.0),
+                    (1.0, 1.0),
+                )),
             },
             other => {
                 return Err(Error::Config(format!(

@@ -112,8 +112,8 @@ impl MindKernel {
                 ))
             })
         };
+        // The differences are read only by the box filter's first pass, so they are its scratch too.
         let squared = buffer("mind differences", p * n)?;
-        let scratch = buffer("mind box scratch", p * n)?;
         let distances = buffer("mind distances", p * n)?;
         let mixed = buffer("mind self-similarity", p * n)?;
         let alphas = match *descriptor {
@@ -146,7 +146,7 @@ impl MindKernel {
                 &mut encoder,
                 (dims, p as u32),
                 descriptor.box_radius(),
-                [&squared, &scratch, &distances],
+                [&squared, &squared, &distances],
             )?;
             let params = DescriptorParams {
                 count: n as u32,
