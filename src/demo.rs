@@ -3,9 +3,12 @@
 //!
 //! `generate` rebuilds it deterministically from `../shared/data/mni152-2009a/`
 //! (`warpbench make-demo`); `load_builtin` reads the copy embedded in the binary from `assets/demo/`.
+//! The same case at 1 mm is the contrast-change acceptance case of the multimodal registration
+//! (`tests/contrast_change.rs`, `benches/ct_mr.py`).
 //!
-//! - fixed: the T1 template averaged to 2 mm (RAS grid);
-//! - moving: on an LPS 2 mm grid with a shifted field of view; intensity at world point `y` is
+//! - fixed: the T1 template averaged over 2×2×2 blocks of its 1 mm voxels, sampled every
+//!   [`DEMO_SPACING_MM`] (RAS grid);
+//! - moving: on an LPS grid of the same spacing with a shifted field of view; intensity at world point `y` is
 //!   `contrast(T1(φ(y)))`, with `φ` = [`DemoDeformation::fixed_from_moving`] (a rotation of about 7°,
 //!   a translation of 5 mm and three Gaussian bumps of up to 6 mm) and a T2-like contrast (CSF bright,
 //!   white matter dark) times a gentle bias field;
@@ -33,7 +36,8 @@ pub const LABEL_NAMES: [(i32, &str); 4] = [
 const MNI_T1: &str = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz";
 const MNI_GM: &str = "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz";
 const MNI_WM: &str = "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz";
-const SPACING_MM: f64 = 2.0;
+/// The built-in demo's voxel size.
+pub const DEMO_SPACING_MM: f64 = 2.0;
 const LANDMARK_STEP_MM: f64 = 14.0;
 
 /// The demo's files in `assets/demo/`.
@@ -149,8 +153,14 @@ fn block_mean(volume: &ScalarVolume, p: [f64; 3]) -> f64 {
     sample_world(volume, p).unwrap_or(0.0) as f64
 }
 
-/// Builds the case from the MNI152 2009a folder.
-pub fn generate(mni_dir: &Path) -> Result<DemoCase> {
+/// Builds the case from the MNI152 2009a folder, with voxels of `spacing_mm` (the built-in demo:
+/// [`DEMO_SPACING_MM`]).
+pub fn generate(mni_dir: &Path, spacing_mm: f64) -> Result<DemoCase> {
+    if !(spacing_mm.is_finite() && (0.5..=8.0).contains(&spacing_mm)) {
+        return Err(Error::Config(format!(
+            "demo voxel size {spacing_mm} mm: expected 0.5 to 8 mm"
+        )));
+    }
     let t1 = read_scalar(&mni_dir.join(MNI_T1))?;
     let gm = read_scalar(&mni_dir.join(MNI_GM))?;
     let wm = read_scalar(&mni_dir.join(MNI_WM))?;
@@ -162,9 +172,9 @@ pub fn generate(mni_dir: &Path) -> Result<DemoCase> {
         }
     }
     let (lo, hi) = t1.grid().world_bounds_mm();
-    let dims: [usize; 3] = std::array::from_fn(|a| ((hi[a] - lo[a]) / SPACING_MM).floor() as usize);
+    let dims: [usize; 3] = std::array::from_fn(|a| ((hi[a] - lo[a]) / spacing_mm).floor() as usize);
     let origin: [f64; 3] = std::array::from_fn(|a| lo[a] + 0.5);
-    let fixed_grid = Grid::axis_aligned(dims, [SPACING_MM; 3], origin)?;
+    let fixed_grid = Grid::axis_aligned(dims, [spacing_mm; 3], origin)?;
 
     let fixed_values: Vec<f32> = grid_points(&fixed_grid)
         .map(|p| block_mean(&t1, p) as f32)
@@ -176,7 +186,7 @@ pub fn generate(mni_dir: &Path) -> Result<DemoCase> {
     let fixed_labels = LabelVolume::new(fixed_grid.clone(), labels)?;
 
     let deformation = DemoDeformation::default();
-    let moving_grid = moving_grid(&fixed_grid)?;
+    let moving_grid = moving_grid(&fixed_grid, spacing_mm)?;
     let mut moving_values = Vec::with_capacity(moving_grid.voxel_count());
     let mut moving_labels = Vec::with_capacity(moving_grid.voxel_count());
     for y in grid_points(&moving_grid) {
@@ -211,13 +221,13 @@ pub fn generate(mni_dir: &Path) -> Result<DemoCase> {
 }
 
 /// The moving image's own grid: LPS orientation, field of view shifted by a few voxels.
-fn moving_grid(fixed: &Grid) -> Result<Grid> {
+fn moving_grid(fixed: &Grid, spacing_mm: f64) -> Result<Grid> {
     let [nx, ny, nz] = fixed.dims();
     let (lo, hi) = fixed.world_bounds_mm();
     let linear = [
-        [-SPACING_MM, 0.0, 0.0],
-        [0.0, -SPACING_MM, 0.0],
-        [0.0, 0.0, SPACING_MM],
+        [-spacing_mm, 0.0, 0.0],
+        [0.0, -spacing_mm, 0.0],
+        [0.0, 0.0, spacing_mm],
     ];
     let origin = [hi[0] - 6.0, hi[1] + 4.0, lo[2] - 8.0];
     Grid::new(
@@ -227,7 +237,8 @@ fn moving_grid(fixed: &Grid) -> Result<Grid> {
     .map_err(Error::Mismatch)
 }
 
-/// Mean of the 1 mm T1 over the eight sub-points of a 2 mm moving voxel, each mapped through `φ`.
+/// Mean of the 1 mm T1 over eight points 1 mm apart around a moving voxel centre, each mapped
+/// through `φ` (the fixed image's 2×2×2 block mean, seen through the deformation).
 fn sub_voxel_mean(t1: &ScalarVolume, deformation: &DemoDeformation, y: [f64; 3]) -> f64 {
     let mut sum = 0.0;
     for corner in 0..8 {

@@ -104,7 +104,7 @@ fn demo_regenerates_bit_for_bit_from_the_templates() {
     };
     let mni = dir.join("mni152-2009a");
     let out = tempfile::tempdir().unwrap();
-    warpbench::demo::generate(&mni)
+    warpbench::demo::generate(&mni, warpbench::demo::DEMO_SPACING_MM)
         .unwrap()
         .write(out.path())
         .unwrap();

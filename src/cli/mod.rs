@@ -43,6 +43,9 @@ pub enum Command {
         mni: PathBuf,
         #[arg(long, default_value = "assets/demo")]
         out: PathBuf,
+        /// Voxel size in mm (the built-in demo's is 2; the contrast-change benchmark uses 1).
+        #[arg(long, default_value_t = crate::demo::DEMO_SPACING_MM)]
+        spacing: f64,
     },
 }
 
@@ -58,8 +61,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&args),
         Command::Register(args) => register::run(&args),
         Command::Gpu => gpu_check(),
-        Command::MakeDemo { mni, out } => {
-            let case = crate::demo::generate(&mni)?;
+        Command::MakeDemo { mni, out, spacing } => {
+            let case = crate::demo::generate(&mni, spacing)?;
             case.write(&out)?;
             println!(
                 "wrote {} (fixed {:?}, moving {:?}, {} landmark pairs)",

@@ -8,7 +8,7 @@
 //! respect to `M` and `t` comes from one GPU reduction per iteration
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
 
-use super::pyramid::{LevelPair, Pyramid};
+use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::{LevelSettings, Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -325,7 +325,7 @@ impl AffineRun {
                 (&self.kernels.smooth, &self.kernels.warp),
                 &self.pyramid,
                 self.settings.levels[index].shrink,
-                None,
+                MovingPlacement::for_stage(metric, None),
             )?;
             let n = pair.grid.voxel_count();
             let level = Level {
@@ -362,10 +362,11 @@ impl AffineRun {
         let ctx = &self.ctx;
         let k = &self.kernels;
         let grid = &level.pair.grid;
+        let warp_affine = level.pair.warp_affine(affine)?;
         let warp = WarpCall {
             fixed: grid,
             moving: &level.pair.moving_grid,
-            moving_from_fixed: affine,
+            moving_from_fixed: &warp_affine,
             moving_values: &level.pair.moving,
             displacement: None,
             warped: &level.warped,

@@ -10,7 +10,7 @@
 //! With [`Transform::Velocity`] the optimised field is a stationary velocity `v` instead, and the
 //! `u` above is `exp(v)` by scaling and squaring, recomputed on the GPU before each warp.
 
-use super::pyramid::{LevelPair, Pyramid};
+use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::{LevelSettings, Stage, StepReport};
 use crate::error::Result;
 use crate::gpu::GpuContext;
@@ -99,6 +99,8 @@ struct Kernels {
 struct Level {
     grid: Grid,
     moving_grid: Grid,
+    /// The affine the warps apply after `u` (see [`LevelPair::warp_affine`]).
+    warp_affine: Affine,
     fixed: wgpu::Buffer,
     moving: wgpu::Buffer,
     /// The optimised field: `u`, or `v` for a velocity transform.
@@ -196,12 +198,13 @@ impl DeformableRun {
             (&self.kernels.smooth, &self.kernels.warp),
             &self.pyramid,
             shrink,
-            Some(&self.affine),
+            MovingPlacement::for_stage(metric, Some(&self.affine)),
         )?;
         let sim_scratch = self
             .kernels
             .similarity
             .scratch(ctx, &pair.similarity_level())?;
+        let warp_affine = pair.warp_affine(&self.affine)?;
         let grid = pair.grid;
         let n = grid.voxel_count();
         let u0 = match &self.field {
@@ -234,6 +237,7 @@ impl DeformableRun {
             iteration: 0,
             grid,
             moving_grid: pair.moving_grid,
+            warp_affine,
         })
     }
 
@@ -265,7 +269,7 @@ impl DeformableRun {
         let warp = WarpCall {
             fixed: &l.grid,
             moving: &l.moving_grid,
-            moving_from_fixed: &self.affine,
+            moving_from_fixed: &l.warp_affine,
             moving_values: &l.moving,
             displacement: Some(displacement),
             warped: &l.warped,

@@ -4,9 +4,9 @@
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::upload_f32;
-use crate::gpu::kernels::similarity::{IntensityRanges, SimilarityLevel};
+use crate::gpu::kernels::similarity::{IntensityRanges, Similarity, SimilarityLevel};
 use crate::gpu::kernels::smooth::SmoothKernel;
-use crate::gpu::kernels::warp::WarpKernel;
+use crate::gpu::kernels::warp::{SampleRequest, WarpKernel};
 use crate::volume::{Affine, Grid, ScalarVolume};
 use std::sync::{Arc, Mutex};
 
@@ -194,6 +194,35 @@ fn reached_box(
     (size != n).then_some((start, size))
 }
 
+/// Where a level's moving image is placed on the device.
+#[derive(Clone, Copy, Debug)]
+pub enum MovingPlacement<'a> {
+    /// On its own grid, whole: the affine stage, whose mapping still changes.
+    Whole,
+    /// On its own grid, cropped to what the fixed grid reaches through this settled affine, plus
+    /// [`REACH_MARGIN_MM`]: a moving scan with a much larger field of view then costs no more
+    /// memory than the fixed one.
+    Reached(&'a Affine),
+    /// Resampled onto a grid with the fixed level's voxel axes and spacing. Descriptor metrics
+    /// compare channels made along voxel axes, so both images need the same axes (an LPS moving
+    /// image against an RAS fixed one would otherwise compare left with right). With a settled
+    /// affine the moving image is resampled through it over the fixed footprint plus
+    /// [`REACH_MARGIN_MM`] (the stage then warps with the identity); without one, over its whole
+    /// footprint as it lies.
+    FixedAxes(Option<&'a Affine>),
+}
+
+impl<'a> MovingPlacement<'a> {
+    /// The placement a stage with this metric needs; `settled` is the deformable stage's affine.
+    pub fn for_stage(metric: Similarity, settled: Option<&'a Affine>) -> MovingPlacement<'a> {
+        match (metric.is_descriptor(), settled) {
+            (true, settled) => MovingPlacement::FixedAxes(settled),
+            (false, Some(a)) => MovingPlacement::Reached(a),
+            (false, None) => MovingPlacement::Whole,
+        }
+    }
+}
+
 /// A fixed and a moving image on one pyramid level, on the device.
 pub struct LevelPair {
     pub grid: Grid,
@@ -201,34 +230,72 @@ pub struct LevelPair {
     pub fixed: wgpu::Buffer,
     pub moving: wgpu::Buffer,
     pub ranges: IntensityRanges,
+    /// The affine the moving image was resampled through (identity when it was not): the stage's
+    /// warps apply the rest of their mapping, see [`LevelPair::warp_affine`].
+    resampled_through: Option<Affine>,
 }
 
 impl LevelPair {
-    /// Uploads the pyramid's level `shrink`. With `moving_from_fixed` (a stage whose affine is
-    /// settled), only the part of the moving image that the fixed grid reaches through it, plus
-    /// [`REACH_MARGIN_MM`], is uploaded: a moving scan with a much larger field of view then costs
-    /// no more memory than the fixed one (descriptor metrics hold 12 values per voxel).
+    /// Uploads the pyramid's level `shrink`, the moving image placed as `placement` says.
     pub fn new(
         ctx: &GpuContext,
         kernels: (&SmoothKernel, &WarpKernel),
         pyramid: &Pyramid,
         shrink: f64,
-        moving_from_fixed: Option<&Affine>,
+        placement: MovingPlacement,
     ) -> Result<LevelPair> {
         let level = pyramid.level(ctx, kernels, shrink)?;
-        let moving = match moving_from_fixed
-            .and_then(|a| reached_box(level.fixed.grid(), level.moving.grid(), a))
-        {
-            Some((lo, dims)) => level.moving.crop(lo, dims),
-            None => level.moving.clone(),
+        let fixed_grid = level.fixed.grid();
+        let (moving, resampled_through) = match placement {
+            MovingPlacement::Whole => (level.moving.clone(), None),
+            MovingPlacement::Reached(a) => match reached_box(fixed_grid, level.moving.grid(), a) {
+                Some((lo, dims)) => (level.moving.crop(lo, dims), None),
+                None => (level.moving.clone(), None),
+            },
+            MovingPlacement::FixedAxes(settled) => {
+                let through = settled.copied().unwrap_or(Affine::IDENTITY);
+                let target = match settled {
+                    Some(_) => grown_grid(fixed_grid, REACH_MARGIN_MM)?,
+                    None => fixed_axes_cover(fixed_grid, level.moving.grid())?,
+                };
+                // Beyond the moving image, its background (the low end of its range), so the
+                // field of view's edge does not read as a structure.
+                let background = pyramid.ranges().moving[0];
+                let resampled = kernels.1.sample(
+                    ctx,
+                    &SampleRequest {
+                        moving: &level.moving,
+                        fixed: &target,
+                        moving_from_fixed: &through,
+                        displacement: None,
+                        outside: background,
+                        with_gradient: false,
+                    },
+                )?;
+                let image = ScalarVolume::new(target, resampled.values)?;
+                (image, Some(through))
+            }
         };
         Ok(LevelPair {
             fixed: upload_f32(ctx, "fixed level", level.fixed.data())?,
             moving: upload_f32(ctx, "moving level", moving.data())?,
-            grid: level.fixed.grid().clone(),
+            grid: fixed_grid.clone(),
             moving_grid: moving.grid().clone(),
             ranges: pyramid.ranges(),
+            resampled_through,
         })
+    }
+
+    /// The affine a stage whose mapping is `moving_from_fixed` warps this level's moving image
+    /// with: the mapping itself, less the affine the image was already resampled through.
+    pub fn warp_affine(&self, moving_from_fixed: &Affine) -> Result<Affine> {
+        match &self.resampled_through {
+            None => Ok(*moving_from_fixed),
+            Some(through) => Ok(through
+                .inverse()
+                .ok_or_else(|| Error::Registration("the affine is singular".into()))?
+                .then_after(moving_from_fixed)),
+        }
     }
 
     /// What a similarity metric makes its working buffers from.
@@ -241,6 +308,50 @@ impl LevelPair {
             ranges: self.ranges,
         }
     }
+}
+
+/// `grid` grown by `margin_mm` (whole voxels) on every side, with the same axes and spacing.
+fn grown_grid(grid: &Grid, margin_mm: f64) -> Result<Grid> {
+    let spacing = grid.spacing_mm();
+    let pad: [usize; 3] = std::array::from_fn(|a| (margin_mm / spacing[a]).ceil() as usize);
+    let dims = grid.dims();
+    let shift = Affine::from_linear_translation(
+        Affine::IDENTITY.linear(),
+        std::array::from_fn(|a| -(pad[a] as f64)),
+    );
+    Grid::new(
+        std::array::from_fn(|a| dims[a] + 2 * pad[a]),
+        grid.world_from_voxel().then_after(&shift),
+    )
+    .map_err(Error::Mismatch)
+}
+
+/// The smallest grid with `axes`' voxel axes, spacing and lattice that covers all of `cover`.
+fn fixed_axes_cover(axes: &Grid, cover: &Grid) -> Result<Grid> {
+    let to_axes = axes.voxel_from_world().then_after(cover.world_from_voxel());
+    let d = cover.dims();
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for corner in 0..8 {
+        let v: [f64; 3] = std::array::from_fn(|a| {
+            if corner >> a & 1 == 0 {
+                -0.5
+            } else {
+                d[a] as f64 - 0.5
+            }
+        });
+        let p = to_axes.apply(v);
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    let first: [f64; 3] = std::array::from_fn(|a| lo[a].floor());
+    let shift = Affine::from_linear_translation(Affine::IDENTITY.linear(), first);
+    Grid::new(
+        std::array::from_fn(|a| (hi[a].ceil() - first[a] + 1.0) as usize),
+        axes.world_from_voxel().then_after(&shift),
+    )
+    .map_err(Error::Mismatch)
 }
 
 /// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same

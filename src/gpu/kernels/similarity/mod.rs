@@ -53,6 +53,14 @@ pub enum Similarity {
     Mind { descriptor: Descriptor },
 }
 
+impl Similarity {
+    /// Whether the metric compares descriptors made along voxel axes (so both images need the
+    /// same axes).
+    pub fn is_descriptor(&self) -> bool {
+        matches!(self, Similarity::Mind { .. })
+    }
+}
+
 fn default_bins() -> u32 {
     32
 }
