@@ -143,3 +143,18 @@ fn mapped_voxel(v: vec3<u32>, u: vec3<f32>, f: array<vec4<f32>, 3>, m: array<vec
 fn world_gradient(m: array<vec4<f32>, 3>, g: vec3<f32>) -> vec3<f32> {
     return m[0].xyz * g.x + m[1].xyz * g.y + m[2].xyz * g.z;
 }
+
+// Parameters of the two label-overlap passes (label_overlap.wgsl, label_gradient.wgsl;
+// gpu::kernels::label_dice::Params). Channel k of the one-hot maps is label k, interleaved per voxel.
+struct LabelParams {
+    fixed_dims: vec4<u32>,
+    moving_dims: vec4<u32>,
+    fixed_world_from_voxel: array<vec4<f32>, 3>,
+    // Rows of (moving voxel_from_world · A).
+    moving_voxel_from_world: array<vec4<f32>, 3>,
+    fixed_count: u32,
+    channels: u32,
+    // The loss's weight divided by the channel count: L = weight · (1 − mean_k Dice_k).
+    weight_per_channel: f32,
+    _pad0: u32,
+}

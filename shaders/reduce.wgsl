@@ -1,12 +1,12 @@
-// Partial sums (of the values, or of their squares with `square`): each workgroup of 256 threads adds up to 256 consecutive values (each thread
-// first folds `per_thread` strided values) and writes one partial; the host adds the partials in
-// f64. CPU reference: a plain sum.
+// Partial sums of `count` values from `offset` (or of their squares with `square`): each workgroup
+// of 256 threads adds up to 256 consecutive values (each thread first folds `per_thread` strided
+// values) and writes one partial; the host adds the partials in f64. CPU reference: a plain sum.
 
 struct ReduceParams {
     count: u32,
     per_thread: u32,
     square: u32,
-    _pad0: u32,
+    offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: ReduceParams;
@@ -27,7 +27,7 @@ fn main(
     for (var s = 0u; s < params.per_thread; s++) {
         let i = base + s * 256u + local;
         if i < params.count {
-            let v = values[i];
+            let v = values[params.offset + i];
             acc += select(v, v * v, params.square != 0u);
         }
     }

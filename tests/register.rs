@@ -122,10 +122,11 @@ fn recovers_known_deformation(transform: Transform) -> warpbench::eval::jacobian
         gradient_sigma_voxels: 3.0,
         field_sigma_voxels: 0.5,
         report_every: 50,
+        label_weight: 0.0,
     };
     let mut run = DeformableRun::new(
         &ctx,
-        Pyramid::new(fixed, moving),
+        (Pyramid::new(fixed, moving), None),
         Affine::IDENTITY,
         settings,
     )

@@ -43,6 +43,7 @@ fn config(deformable_iterations: u32) -> RegistrationConfig {
             gradient_sigma_voxels: 1.0,
             field_sigma_voxels: 0.5,
             report_every: 1,
+            label_weight: 0.0,
         }),
     }
 }

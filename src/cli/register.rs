@@ -39,6 +39,11 @@ pub struct RegisterArgs {
     /// CPU threads for loading, warping and scoring (GPU work is unaffected); all cores by default.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Supervise the deformable stage with the label maps: the weight of its term 1 − soft Dice
+    /// (replaces the configuration's deformable.label_weight). Dice in metrics.json then scores
+    /// labels the registration has seen.
+    #[arg(long)]
+    pub label_weight: Option<f64>,
     /// Skip HD95 and ASSD in metrics.json (the slowest scores).
     #[arg(long)]
     pub no_surface: bool,
@@ -71,10 +76,20 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         crate::parallel::set_threads(n);
     }
-    let config = match (&args.config, &args.preset) {
+    let mut config = match (&args.config, &args.preset) {
         (Some(path), _) => RegistrationConfig::read(path)?,
         (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
     };
+    if let Some(weight) = args.label_weight {
+        anyhow::ensure!(
+            args.scoring.fixed_labels.is_some() && args.scoring.moving_labels.is_some(),
+            "--label-weight needs --fixed-labels and --moving-labels"
+        );
+        match &mut config.deformable {
+            Some(d) => d.label_weight = weight,
+            None => anyhow::bail!("--label-weight: the configuration has no deformable stage"),
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
     let fixed = read_scalar(&args.fixed)?;
@@ -86,7 +101,12 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let io_before = started.elapsed().as_secs_f64();
 
     let registered = Instant::now();
-    let mut registration = Registration::new(&ctx, fixed.clone(), moving.clone(), config)?;
+    let mut registration = Registration::with_labels(
+        &ctx,
+        (fixed.clone(), moving.clone()),
+        labels.clone(),
+        config,
+    )?;
     let bar = indicatif::ProgressBar::new(registration.total_iterations());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -179,8 +199,12 @@ fn describe(r: &StepReport) -> String {
         Stage::Deformable => "deformable",
     };
     let (s, reg) = r.losses.unwrap_or_default();
+    let labels = r
+        .label_dice
+        .map(|d| format!(" · label Dice {d:.3}"))
+        .unwrap_or_default();
     format!(
-        "{stage} level {}/{} it {}/{} · similarity {s:.5} · regulariser {reg:.5}",
+        "{stage} level {}/{} it {}/{} · similarity {s:.5} · regulariser {reg:.5}{labels}",
         r.level + 1,
         r.levels,
         r.iteration,

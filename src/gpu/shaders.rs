@@ -28,6 +28,14 @@ pub const COMPUTE: &[(&str, &str)] = &[
         "laplacian.wgsl",
         include_str!("../../shaders/laplacian.wgsl"),
     ),
+    (
+        "label_overlap.wgsl",
+        include_str!("../../shaders/label_overlap.wgsl"),
+    ),
+    (
+        "label_gradient.wgsl",
+        include_str!("../../shaders/label_gradient.wgsl"),
+    ),
     ("lncc.wgsl", include_str!("../../shaders/lncc.wgsl")),
     (
         "lncc_gradient.wgsl",

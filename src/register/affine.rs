@@ -494,6 +494,7 @@ impl AffineRun {
                     iteration: 1,
                     iterations: 1,
                     losses: Some((best, 0.0)),
+                    label_dice: None,
                 })
             }
             Phase::Refine { candidate } => {
@@ -567,6 +568,7 @@ impl AffineRun {
             iteration,
             iterations,
             losses: shown.then_some((loss, 0.0)),
+            label_dice: None,
         }
     }
 }

@@ -62,6 +62,7 @@ impl RegistrationConfig {
                     gradient_sigma_voxels: gradient_sigma,
                     field_sigma_voxels: field_sigma,
                     report_every: 10,
+                    label_weight: 0.0,
                 }
             };
         let config = match name {
@@ -215,6 +216,9 @@ impl RegistrationConfig {
                     "deformable.diffusion must be ≥ 0 and the smoothing sigmas 0 to 10 voxels"
                         .into(),
                 );
+            }
+            if !(d.label_weight >= 0.0 && d.label_weight.is_finite()) {
+                return bad("deformable.label_weight must be ≥ 0".into());
             }
             if let Transform::Velocity { squarings } = d.transform
                 && !(1..=16).contains(&squarings)

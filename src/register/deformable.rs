@@ -4,20 +4,23 @@
 //! Per pyramid level: a displacement `u` on the level's grid (world mm, after which the affine `A`
 //! applies: the moving point of fixed `x` is `A(x + u(x))`), optimised by Adam (or normalised
 //! gradient steps) on `S(fixed, moving∘A∘(id + u)) + λ E_diffusion(u) + β E_bending(u) +
-//! γ E_folding(u)`, the gradient and `u` smoothed by Gaussians where their σ is positive.
+//! γ E_folding(u)` (plus `w (1 − mean soft Dice)` of the warped label maps when they supervise
+//! it), the gradient and `u` smoothed by Gaussians where their σ is positive.
 //! Between levels `u` is resampled onto the finer grid; being in mm, it needs no rescaling.
 //!
 //! With [`Transform::Velocity`] the optimised field is a stationary velocity `v` instead, and the
 //! `u` above is `exp(v)` by scaling and squaring, recomputed on the GPU before each warp.
 
+use super::labels::LabelPair;
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::{LevelSettings, Stage, StepReport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
 use crate::gpu::kernel::dims_u32;
 use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use crate::gpu::kernels::field_gradient::FieldGradientKernel;
+use crate::gpu::kernels::label_dice::{LabelDiceKernel, LabelMaps};
 use crate::gpu::kernels::normalised_step::NormalisedStepKernel;
 use crate::gpu::kernels::reduce::ReduceKernel;
 use crate::gpu::kernels::regularisers::RegularisersKernel;
@@ -81,6 +84,10 @@ pub struct DeformableSettings {
     pub field_sigma_voxels: f64,
     /// Loss values are read back every this many iterations (and at each level's first and last).
     pub report_every: u32,
+    /// Weight of the label term `1 − mean soft Dice` of the warped labels (weak supervision; needs
+    /// a fixed and a moving label map); 0 for none.
+    #[serde(default)]
+    pub label_weight: f64,
 }
 
 struct Kernels {
@@ -93,6 +100,7 @@ struct Kernels {
     regularisers: RegularisersKernel,
     reduce: ReduceKernel,
     exp: VelocityExpKernel,
+    labels: Option<LabelDiceKernel>,
 }
 
 /// Device buffers of one level.
@@ -120,6 +128,7 @@ struct Level {
     grad_smoothed: wgpu::Buffer,
     reg_terms: wgpu::Buffer,
     det: wgpu::Buffer,
+    labels: Option<LabelMaps>,
     iteration: u32,
 }
 
@@ -127,6 +136,7 @@ pub struct DeformableRun {
     ctx: GpuContext,
     kernels: Kernels,
     pyramid: Arc<Pyramid>,
+    labels: Option<Arc<LabelPair>>,
     affine: Affine,
     settings: DeformableSettings,
     level_index: usize,
@@ -137,13 +147,23 @@ pub struct DeformableRun {
 }
 
 impl DeformableRun {
-    /// `affine` maps fixed world to moving world (the affine stage's result, or identity).
+    /// `affine` maps fixed world to moving world (the affine stage's result, or identity);
+    /// `labels` are needed when the settings weight the label term.
     pub fn new(
         ctx: &GpuContext,
-        pyramid: Arc<Pyramid>,
+        (pyramid, labels): (Arc<Pyramid>, Option<Arc<LabelPair>>),
         affine: Affine,
         settings: DeformableSettings,
     ) -> Result<DeformableRun> {
+        let labels = match (settings.label_weight > 0.0, labels) {
+            (false, _) => None,
+            (true, Some(labels)) => Some(labels),
+            (true, None) => {
+                return Err(Error::Config(
+                    "deformable.label_weight needs a fixed and a moving label map".into(),
+                ));
+            }
+        };
         let kernels = Kernels {
             warp: WarpKernel::new(ctx)?,
             smooth: SmoothKernel::new(ctx)?,
@@ -154,11 +174,16 @@ impl DeformableRun {
             regularisers: RegularisersKernel::new(ctx)?,
             reduce: ReduceKernel::new(ctx)?,
             exp: VelocityExpKernel::new(ctx)?,
+            labels: labels
+                .as_ref()
+                .map(|_| LabelDiceKernel::new(ctx))
+                .transpose()?,
         };
         Ok(DeformableRun {
             ctx: ctx.clone(),
             kernels,
             pyramid,
+            labels,
             affine,
             settings,
             level_index: 0,
@@ -205,6 +230,15 @@ impl DeformableRun {
             .similarity
             .scratch(ctx, &pair.similarity_level())?;
         let warp_affine = pair.warp_affine(&self.affine)?;
+        let labels = match &self.labels {
+            Some(labels) => Some(labels.level(
+                ctx,
+                (&self.kernels.smooth, &self.kernels.warp),
+                shrink,
+                &self.affine,
+            )?),
+            None => None,
+        };
         let grid = pair.grid;
         let n = grid.voxel_count();
         let u0 = match &self.field {
@@ -234,6 +268,7 @@ impl DeformableRun {
             grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
             reg_terms: storage_f32(ctx, "regulariser terms", n)?,
             det: storage_f32(ctx, "det J", n)?,
+            labels,
             iteration: 0,
             grid,
             moving_grid: pair.moving_grid,
@@ -249,7 +284,7 @@ impl DeformableRun {
         let level_settings = self.settings.levels[self.level_index].clone();
         let s = &self.settings;
         let optimiser = s.optimiser;
-        let (bending, folding) = (s.bending, s.folding);
+        let (bending, folding, label_weight) = (s.bending, s.folding, s.label_weight);
         let (diffusion, grad_sigma, sigma, report_every) = (
             s.diffusion,
             s.gradient_sigma_voxels,
@@ -303,6 +338,17 @@ impl DeformableRun {
                 &l.grid,
                 (bending, folding),
                 [&l.u, &l.u_smoothed, &l.det, &l.grad, &l.reg_terms],
+            )?;
+        }
+        if let (Some(kernel), Some(maps)) = (&k.labels, &l.labels) {
+            // The label maps were sampled through the affine: they warp with `u` alone.
+            kernel.record(
+                ctx,
+                &mut encoder,
+                maps,
+                (&Affine::IDENTITY, displacement),
+                label_weight,
+                &l.grad,
             )?;
         }
         let dims = dims_u32(&l.grid)?;
@@ -363,6 +409,13 @@ impl DeformableRun {
             Some((s, r)) => Some((s.read(ctx)?, r.read(ctx)?)),
             None => None,
         };
+        let label_dice = match (&l.labels, report) {
+            (Some(maps), true) => {
+                let dice = maps.read_dice(ctx)?;
+                Some(dice.iter().sum::<f64>() / dice.len() as f64)
+            }
+            _ => None,
+        };
         let out = StepReport {
             stage: Stage::Deformable,
             level: self.level_index,
@@ -370,6 +423,7 @@ impl DeformableRun {
             iteration: l.iteration,
             iterations: level_settings.iterations,
             losses,
+            label_dice,
         };
         if last {
             let optimised = read_field(ctx, &l.u, &l.grid)?;

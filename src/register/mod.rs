@@ -5,6 +5,7 @@
 pub mod affine;
 pub mod config;
 pub mod deformable;
+pub mod labels;
 pub mod pipeline;
 pub mod pyramid;
 
@@ -33,6 +34,9 @@ pub struct StepReport {
     pub iterations: u32,
     /// `(similarity, regulariser)` when read back on this step.
     pub losses: Option<(f64, f64)>,
+    /// The mean soft Dice of the supervised labels, when the stage has label supervision and read
+    /// its losses back on this step (the label term of the loss is `weight · (1 − this)`).
+    pub label_dice: Option<f64>,
 }
 
 /// One pyramid level of a stage.

@@ -4,11 +4,12 @@
 use super::affine::AffineRun;
 use super::config::RegistrationConfig;
 use super::deformable::{DeformableRun, affine_displacement};
+use super::labels::LabelPair;
 use super::pyramid::{Pyramid, level_grid};
 use super::{Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::volume::{Affine, ScalarVolume, VectorField};
+use crate::volume::{Affine, LabelVolume, ScalarVolume, VectorField};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use std::time::Instant;
 pub struct Registration {
     ctx: GpuContext,
     pyramid: Arc<Pyramid>,
+    labels: Option<Arc<LabelPair>>,
     config: RegistrationConfig,
     affine: Option<AffineRun>,
     deformable: Option<DeformableRun>,
@@ -31,7 +33,31 @@ impl Registration {
         moving: ScalarVolume,
         config: RegistrationConfig,
     ) -> Result<Registration> {
+        Registration::with_labels(ctx, (fixed, moving), None, config)
+    }
+
+    /// A registration whose deformable stage may be supervised by `labels` (fixed, moving): they
+    /// are used when `deformable.label_weight` is positive, which needs them.
+    pub fn with_labels(
+        ctx: &GpuContext,
+        (fixed, moving): (ScalarVolume, ScalarVolume),
+        labels: Option<(LabelVolume, LabelVolume)>,
+        config: RegistrationConfig,
+    ) -> Result<Registration> {
         config.validate()?;
+        let supervised = config
+            .deformable
+            .as_ref()
+            .is_some_and(|d| d.label_weight > 0.0);
+        let labels = match (supervised, labels) {
+            (false, _) => None,
+            (true, Some((f, m))) => Some(Arc::new(LabelPair::new(f, m, fixed.grid())?)),
+            (true, None) => {
+                return Err(Error::Config(
+                    "deformable.label_weight needs a fixed and a moving label map".into(),
+                ));
+            }
+        };
         let pyramid = Pyramid::new(fixed, moving);
         let affine = match &config.affine {
             Some(settings) => Some(AffineRun::new(ctx, pyramid.clone(), settings.clone())?),
@@ -41,6 +67,7 @@ impl Registration {
             ctx: ctx.clone(),
             affine_result: affine.is_none().then_some(Affine::IDENTITY),
             pyramid,
+            labels,
             config,
             affine,
             deformable: None,
@@ -138,7 +165,7 @@ impl Registration {
         if self.deformable.is_none() {
             self.deformable = Some(DeformableRun::new(
                 &self.ctx,
-                self.pyramid.clone(),
+                (self.pyramid.clone(), self.labels.clone()),
                 self.affine(),
                 settings,
             )?);

@@ -39,21 +39,43 @@ pub fn antialias_sigma(grid: &Grid, target: &Grid) -> [f64; 3] {
 /// `image` smoothed against aliasing and resampled onto `target` (both on the GPU).
 pub fn downsample(
     ctx: &GpuContext,
-    smooth: &SmoothKernel,
-    warp: &WarpKernel,
+    kernels: (&SmoothKernel, &WarpKernel),
     image: &ScalarVolume,
     target: &Grid,
 ) -> Result<ScalarVolume> {
     if image.grid().same_as(target, 1e-6) {
         return Ok(image.clone());
     }
+    resample_through(ctx, kernels, image, (target, &Affine::IDENTITY), 0.0)
+}
+
+/// `image` smoothed against aliasing for `target`'s spacing and sampled at `through(x)` for each
+/// voxel centre `x` of `target` (both on the GPU); `outside` beyond the image.
+pub fn resample_through(
+    ctx: &GpuContext,
+    (smooth, warp): (&SmoothKernel, &WarpKernel),
+    image: &ScalarVolume,
+    (target, through): (&Grid, &Affine),
+    outside: f32,
+) -> Result<ScalarVolume> {
     let sigma = antialias_sigma(image.grid(), target);
     let smoothed = if sigma.iter().any(|&s| s > 0.0) {
         smooth.blur(ctx, image, sigma)?
     } else {
         image.clone()
     };
-    warp.resample(ctx, &smoothed, target, 0.0)
+    let sampled = warp.sample(
+        ctx,
+        &SampleRequest {
+            moving: &smoothed,
+            fixed: target,
+            moving_from_fixed: through,
+            displacement: None,
+            outside,
+            with_gradient: false,
+        },
+    )?;
+    ScalarVolume::new(target.clone(), sampled.values)
 }
 
 /// The normalised fixed and moving images of one registration and their coarser versions, each
@@ -140,8 +162,8 @@ impl Pyramid {
         let moving_shrink = (grid.min_spacing_mm() / self.moving.grid().min_spacing_mm()).max(1.0);
         let moving_grid = level_grid(self.moving.grid(), moving_shrink)?;
         let level = Arc::new(LevelImages {
-            fixed: downsample(ctx, smooth, warp, fixed, &grid)?,
-            moving: downsample(ctx, smooth, warp, moving, &moving_grid)?,
+            fixed: downsample(ctx, (smooth, warp), fixed, &grid)?,
+            moving: downsample(ctx, (smooth, warp), moving, &moving_grid)?,
         });
         levels.push((shrink, level.clone()));
         Ok(level)
@@ -261,18 +283,8 @@ impl LevelPair {
                 // Beyond the moving image, its background (the low end of its range), so the
                 // field of view's edge does not read as a structure.
                 let background = pyramid.ranges().moving[0];
-                let resampled = kernels.1.sample(
-                    ctx,
-                    &SampleRequest {
-                        moving: &level.moving,
-                        fixed: &target,
-                        moving_from_fixed: &through,
-                        displacement: None,
-                        outside: background,
-                        with_gradient: false,
-                    },
-                )?;
-                let image = ScalarVolume::new(target, resampled.values)?;
+                let image =
+                    resample_through(ctx, kernels, &level.moving, (&target, &through), background)?;
                 (image, Some(through))
             }
         };
@@ -311,7 +323,7 @@ impl LevelPair {
 }
 
 /// `grid` grown by `margin_mm` (whole voxels) on every side, with the same axes and spacing.
-fn grown_grid(grid: &Grid, margin_mm: f64) -> Result<Grid> {
+pub fn grown_grid(grid: &Grid, margin_mm: f64) -> Result<Grid> {
     let spacing = grid.spacing_mm();
     let pad: [usize; 3] = std::array::from_fn(|a| (margin_mm / spacing[a]).ceil() as usize);
     let dims = grid.dims();

@@ -5,6 +5,7 @@ pub mod adam;
 pub mod affine_gradient;
 pub mod field_gradient;
 pub mod jacobian;
+pub mod label_dice;
 pub mod mind;
 pub mod normalised_step;
 pub mod reduce;

@@ -40,7 +40,7 @@ impl NormalisedStepKernel {
         [grad, u]: [&wgpu::Buffer; 2],
     ) -> Result<()> {
         self.reduce
-            .record_total(ctx, encoder, (grad, 3 * voxels, true), (&self.sums, 0))?;
+            .record_total(ctx, encoder, (grad, 0..3 * voxels, true), (&self.sums, 0))?;
         let params = Params {
             count: (3 * voxels) as u32,
             rate: rate_mm as f32,

@@ -4,6 +4,7 @@ use crate::error::Result;
 use crate::gpu::buffer::{read_f32, storage_f32};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::ComputeKernel;
+use std::ops::Range;
 
 const GROUP: usize = 256;
 const MAX_GROUPS: usize = 65_535;
@@ -14,7 +15,7 @@ struct Params {
     count: u32,
     per_thread: u32,
     square: u32,
-    _pad: u32,
+    offset: u32,
 }
 
 pub struct ReduceKernel(ComputeKernel);
@@ -47,7 +48,7 @@ impl ReduceKernel {
         values: &wgpu::Buffer,
         count: usize,
     ) -> Result<PendingSum> {
-        self.record_partials(ctx, encoder, values, count, false)
+        self.record_partials(ctx, encoder, values, 0..count, false)
     }
 
     fn record_partials(
@@ -55,9 +56,10 @@ impl ReduceKernel {
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         values: &wgpu::Buffer,
-        count: usize,
+        range: Range<usize>,
         square: bool,
     ) -> Result<PendingSum> {
+        let count = range.len();
         let per_thread = count.div_ceil(GROUP * MAX_GROUPS).max(1);
         let groups = count.div_ceil(GROUP * per_thread).max(1);
         let partials = storage_f32(ctx, "reduce partials", groups)?;
@@ -65,7 +67,7 @@ impl ReduceKernel {
             count: count as u32,
             per_thread: per_thread as u32,
             square: square as u32,
-            _pad: 0,
+            offset: range.start as u32,
         };
         self.0.record_groups(
             ctx,
@@ -77,17 +79,16 @@ impl ReduceKernel {
         Ok(PendingSum { partials, groups })
     }
 
-    /// Records the sum of the first `count` values of `values` (or of their squares) into
-    /// `out[index]`, on the GPU alone (partials of partials until one is left), for kernels that
+    /// Records the sum of `values[range]` (or of their squares) into `out[index]`, on the GPU alone (partials of partials until one is left), for kernels that
     /// need a global sum as input.
     pub fn record_total(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        (values, count, square): (&wgpu::Buffer, usize, bool),
+        (values, range, square): (&wgpu::Buffer, Range<usize>, bool),
         (out, index): (&wgpu::Buffer, usize),
     ) -> Result<()> {
-        let mut pending = self.record_partials(ctx, encoder, values, count, square)?;
+        let mut pending = self.record_partials(ctx, encoder, values, range, square)?;
         while pending.groups > 1 {
             pending = self.record(ctx, encoder, &pending.partials, pending.groups)?;
         }

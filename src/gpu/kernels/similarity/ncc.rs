@@ -52,7 +52,7 @@ impl NccKernel {
             .record(ctx, encoder, count, [fixed, warped], moments)?;
         for (c, m) in moments.into_iter().enumerate() {
             self.reduce
-                .record_total(ctx, encoder, (m, count, false), (sums, c))?;
+                .record_total(ctx, encoder, (m, 0..count, false), (sums, c))?;
         }
         let params = Params {
             count: count as u32,
