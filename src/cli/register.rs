@@ -30,7 +30,8 @@ pub struct RegisterArgs {
     pub moving: PathBuf,
     #[command(flatten)]
     pub scoring: ScoringFiles,
-    /// A named configuration (brain-mri, lung-ct, ct-mr, fast); brain-mri without --config.
+    /// A named configuration (brain-mri, lung-ct, ct-mr, mr-multicontrast, fast); brain-mri
+    /// without --config.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// A TOML configuration (as written to config.toml by an earlier run).

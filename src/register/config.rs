@@ -19,7 +19,7 @@ pub struct RegistrationConfig {
 }
 
 /// The presets' names, for help texts and errors.
-pub const PRESETS: &[&str] = &["brain-mri", "lung-ct", "ct-mr", "fast"];
+pub const PRESETS: &[&str] = &["brain-mri", "lung-ct", "ct-mr", "mr-multicontrast", "fast"];
 
 fn level(shrink: f64, iterations: u32, learning_rate: f64) -> LevelSettings {
     LevelSettings {
@@ -35,6 +35,8 @@ impl RegistrationConfig {
     /// T1: local NCC in both stages, folding penalty, deformable down to full resolution with a
     /// wider window there), `lung-ct` (intra-patient CT, smoother field, deformable down to half
     /// resolution), `ct-mr` (multimodal: rigid NMI, MIND-SSC deformable to half resolution),
+    /// `mr-multicontrast` (two MR contrasts of one subject, e.g. T1 and PD on different grids:
+    /// affine NMI, then MIND-SSC deformable held stiffer),
     /// `fast` (deformable at quarter resolution only, for a first look).
     pub fn preset(name: &str) -> Result<RegistrationConfig> {
         let affine = |similarity, levels, angles| AffineSettings {
@@ -123,6 +125,28 @@ impl RegistrationConfig {
                     vec![level(4.0, 100, 1.5), level(2.0, 50, 0.7)],
                     (0.05, 60.0),
                     (0.7, 0.5),
+                )),
+            },
+            "mr-multicontrast" => RegistrationConfig {
+                // Affine: scanners and sequences differ in scale by a percent or two (gradient
+                // calibration, distortion), which a rigid fit would leave to the deformable stage.
+                affine: Some(affine(
+                    Similarity::Nmi { bins: 32 },
+                    vec![
+                        level(8.0, 80, 3.0),
+                        level(4.0, 60, 1.0),
+                        level(2.0, 60, 0.3),
+                    ],
+                    vec![-30.0, -15.0, 0.0, 15.0, 30.0],
+                )),
+                // One subject: little real deformation, so four times ct-mr's diffusion weight.
+                deformable: Some(deformable(
+                    Similarity::Mind {
+                        descriptor: Descriptor::MIND_SSC,
+                    },
+                    vec![level(4.0, 80, 1.0), level(2.0, 40, 0.5)],
+                    (0.2, 60.0),
+                    (1.0, 0.5),
                 )),
             },
             "fast" => RegistrationConfig {
