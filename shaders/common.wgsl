@@ -147,14 +147,27 @@ fn world_gradient(m: array<vec4<f32>, 3>, g: vec3<f32>) -> vec3<f32> {
 // Parameters of the two label-overlap passes (label_overlap.wgsl, label_gradient.wgsl;
 // gpu::kernels::label_dice::Params). Channel k of the one-hot maps is label k, interleaved per voxel.
 struct LabelParams {
-    fixed_dims: vec4<u32>,
-    moving_dims: vec4<u32>,
-    fixed_world_from_voxel: array<vec4<f32>, 3>,
-    // Rows of (moving voxel_from_world · A).
-    moving_voxel_from_world: array<vec4<f32>, 3>,
+    geometry: SampleGeometry,
     fixed_count: u32,
     channels: u32,
     // The loss's weight divided by the channel count: L = weight · (1 − mean_k Dice_k).
     weight_per_channel: f32,
     _pad0: u32,
+}
+
+// How fixed voxels sample the moving image: the head of every sampling kernel's parameters
+// (warp, descriptor_ssd, label_*; gpu::kernel::SampleGeometry).
+struct SampleGeometry {
+    fixed_dims: vec4<u32>,
+    moving_dims: vec4<u32>,
+    fixed_world_from_voxel: array<vec4<f32>, 3>,
+    // Rows of (moving voxel_from_world · A).
+    moving_voxel_from_world: array<vec4<f32>, 3>,
+}
+
+// The trilinear sample of fixed voxel `index` displaced by `u` (world mm): at A(x + u) in the
+// moving image's voxel space.
+fn sample_point(g: SampleGeometry, index: u32, u: vec3<f32>) -> Trilinear {
+    let p = mapped_voxel(voxel_of(index, g.fixed_dims.xyz), u, g.fixed_world_from_voxel, g.moving_voxel_from_world);
+    return trilinear_at(p, g.moving_dims.xyz);
 }

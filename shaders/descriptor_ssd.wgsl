@@ -6,10 +6,7 @@
 // CPU reference: gpu::kernels::mind::ssd_reference.
 
 struct DescriptorSsdParams {
-    fixed_dims: vec4<u32>,
-    moving_dims: vec4<u32>,
-    fixed_world_from_voxel: array<vec4<f32>, 3>,
-    moving_voxel_from_world: array<vec4<f32>, 3>,
+    geometry: SampleGeometry,
     fixed_count: u32,
     channels: u32,
     use_displacement: u32,
@@ -46,9 +43,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if params.use_displacement != 0u {
         u = vec3<f32>(displacement[3u * index], displacement[3u * index + 1u], displacement[3u * index + 2u]);
     }
-    let m = params.moving_voxel_from_world;
-    let p = mapped_voxel(voxel_of(index, params.fixed_dims.xyz), u, params.fixed_world_from_voxel, m);
-    let t = trilinear_at(p, params.moving_dims.xyz);
+    let m = params.geometry.moving_voxel_from_world;
+    let t = sample_point(params.geometry, index, u);
     if !t.inside {
         dsdw[index] = 0.0;
         terms[index] = 0.0;

@@ -18,9 +18,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let u = vec3<f32>(displacement[3u * index], displacement[3u * index + 1u], displacement[3u * index + 2u]);
-    let m = params.moving_voxel_from_world;
-    let p = mapped_voxel(voxel_of(index, params.fixed_dims.xyz), u, params.fixed_world_from_voxel, m);
-    let t = trilinear_at(p, params.moving_dims.xyz);
+    let m = params.geometry.moving_voxel_from_world;
+    let t = sample_point(params.geometry, index, u);
     if !t.inside {
         return;
     }

@@ -18,8 +18,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let u = vec3<f32>(displacement[3u * index], displacement[3u * index + 1u], displacement[3u * index + 2u]);
-    let p = mapped_voxel(voxel_of(index, params.fixed_dims.xyz), u, params.fixed_world_from_voxel, params.moving_voxel_from_world);
-    let t = trilinear_at(p, params.moving_dims.xyz);
+    let t = sample_point(params.geometry, index, u);
     let ch = params.channels;
     for (var channel = 0u; channel < ch; channel++) {
         var w = 0.0;

@@ -9,11 +9,7 @@
 // volume::warp::warp_with_gradient.
 
 struct WarpParams {
-    fixed_dims: vec4<u32>,
-    moving_dims: vec4<u32>,
-    // Rows of fixed world_from_voxel and of (moving voxel_from_world · A).
-    fixed_world_from_voxel: array<vec4<f32>, 3>,
-    moving_voxel_from_world: array<vec4<f32>, 3>,
+    geometry: SampleGeometry,
     outside: f32,
     fixed_count: u32,
     use_displacement: u32,
@@ -44,9 +40,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if params.use_displacement != 0u {
         u = vec3<f32>(displacement[3u * index], displacement[3u * index + 1u], displacement[3u * index + 2u]);
     }
-    let m = params.moving_voxel_from_world;
-    let p = mapped_voxel(voxel_of(index, params.fixed_dims.xyz), u, params.fixed_world_from_voxel, m);
-    let t = trilinear_at(p, params.moving_dims.xyz);
+    let m = params.geometry.moving_voxel_from_world;
+    let t = sample_point(params.geometry, index, u);
     if !t.inside {
         warped[index] = params.outside;
         write_gradient(index, vec3<f32>(0.0));

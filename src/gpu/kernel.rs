@@ -127,6 +127,35 @@ pub fn inv_spacing_sq(grid: &crate::volume::Grid) -> [f32; 4] {
     ]
 }
 
+/// How fixed voxels sample a moving image under `x ↦ A(x + u(x))`: the head of every sampling
+/// kernel's parameters (`SampleGeometry` in `shaders/common.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SampleGeometry {
+    fixed_dims: [u32; 4],
+    moving_dims: [u32; 4],
+    fixed_world_from_voxel: [[f32; 4]; 3],
+    moving_voxel_from_world: [[f32; 4]; 3],
+}
+
+impl SampleGeometry {
+    /// `fixed` grid sampling the `moving` grid through `moving_from_fixed` (`A`).
+    pub fn new(
+        fixed: &crate::volume::Grid,
+        moving: &crate::volume::Grid,
+        moving_from_fixed: &crate::volume::Affine,
+    ) -> Result<SampleGeometry> {
+        Ok(SampleGeometry {
+            fixed_dims: dims_u32(fixed)?,
+            moving_dims: dims_u32(moving)?,
+            fixed_world_from_voxel: affine_rows(fixed.world_from_voxel()),
+            moving_voxel_from_world: affine_rows(
+                &moving.voxel_from_world().then_after(moving_from_fixed),
+            ),
+        })
+    }
+}
+
 /// The first three rows of an affine as `vec4<f32>`s.
 pub fn affine_rows(a: &crate::volume::Affine) -> [[f32; 4]; 3] {
     std::array::from_fn(|r| std::array::from_fn(|c| a.0[r][c] as f32))

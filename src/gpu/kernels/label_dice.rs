@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32};
+use crate::gpu::kernel::{ComputeKernel, SampleGeometry};
 use crate::gpu::kernels::reduce::ReduceKernel;
 use crate::volume::warp::warp_with_gradient;
 use crate::volume::{Affine, Grid, ScalarVolume};
@@ -13,10 +13,7 @@ use crate::volume::{Affine, Grid, ScalarVolume};
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
-    fixed_dims: [u32; 4],
-    moving_dims: [u32; 4],
-    fixed_world_from_voxel: [[f32; 4]; 3],
-    moving_voxel_from_world: [[f32; 4]; 3],
+    geometry: SampleGeometry,
     fixed_count: u32,
     channels: u32,
     weight_per_channel: f32,
@@ -126,15 +123,8 @@ impl LabelDiceKernel {
     ) -> Result<()> {
         let n = maps.grid.voxel_count();
         let channels = maps.channels;
-        let matrix = maps
-            .moving_grid
-            .voxel_from_world()
-            .then_after(moving_from_fixed);
         let params = Params {
-            fixed_dims: dims_u32(&maps.grid)?,
-            moving_dims: dims_u32(&maps.moving_grid)?,
-            fixed_world_from_voxel: affine_rows(maps.grid.world_from_voxel()),
-            moving_voxel_from_world: affine_rows(&matrix),
+            geometry: SampleGeometry::new(&maps.grid, &maps.moving_grid, moving_from_fixed)?,
             fixed_count: n as u32,
             channels: channels as u32,
             weight_per_channel: (weight / channels as f64) as f32,

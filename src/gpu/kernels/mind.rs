@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::buffer::{storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32};
+use crate::gpu::kernel::{ComputeKernel, SampleGeometry, dims_u32};
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::WarpCall;
 use crate::volume::mind::{Descriptor, MIN_VARIANCE};
@@ -51,10 +51,7 @@ struct AggregateParams {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct SsdParams {
-    fixed_dims: [u32; 4],
-    moving_dims: [u32; 4],
-    fixed_world_from_voxel: [[f32; 4]; 3],
-    moving_voxel_from_world: [[f32; 4]; 3],
+    geometry: SampleGeometry,
     fixed_count: u32,
     channels: u32,
     use_displacement: u32,
@@ -214,16 +211,9 @@ impl MindKernel {
         [fixed, moving]: [&DescriptorImage; 2],
         [dsdw, terms]: [&wgpu::Buffer; 2],
     ) -> Result<()> {
-        let matrix = warp
-            .moving
-            .voxel_from_world()
-            .then_after(warp.moving_from_fixed);
         let count = warp.fixed.voxel_count();
         let params = SsdParams {
-            fixed_dims: dims_u32(warp.fixed)?,
-            moving_dims: dims_u32(warp.moving)?,
-            fixed_world_from_voxel: affine_rows(warp.fixed.world_from_voxel()),
-            moving_voxel_from_world: affine_rows(&matrix),
+            geometry: SampleGeometry::new(warp.fixed, warp.moving, warp.moving_from_fixed)?,
             fixed_count: count as u32,
             channels: fixed.channels as u32,
             use_displacement: warp.displacement.is_some() as u32,

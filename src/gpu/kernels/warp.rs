@@ -6,17 +6,14 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::gpu::buffer::{read_f32, storage_f32, upload_f32};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32};
+use crate::gpu::kernel::{ComputeKernel, SampleGeometry};
 use crate::gpu::slabs;
 use crate::volume::{Affine, Grid, ScalarVolume, VectorField};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
-    fixed_dims: [u32; 4],
-    moving_dims: [u32; 4],
-    fixed_world_from_voxel: [[f32; 4]; 3],
-    moving_voxel_from_world: [[f32; 4]; 3],
+    geometry: SampleGeometry,
     outside: f32,
     fixed_count: u32,
     use_displacement: u32,
@@ -78,15 +75,8 @@ impl WarpKernel {
         encoder: &mut wgpu::CommandEncoder,
         call: &WarpCall,
     ) -> Result<()> {
-        let matrix = call
-            .moving
-            .voxel_from_world()
-            .then_after(call.moving_from_fixed);
         let params = Params {
-            fixed_dims: dims_u32(call.fixed)?,
-            moving_dims: dims_u32(call.moving)?,
-            fixed_world_from_voxel: affine_rows(call.fixed.world_from_voxel()),
-            moving_voxel_from_world: affine_rows(&matrix),
+            geometry: SampleGeometry::new(call.fixed, call.moving, call.moving_from_fixed)?,
             outside: call.outside,
             fixed_count: call.fixed.voxel_count() as u32,
             use_displacement: call.displacement.is_some() as u32,
