@@ -9,6 +9,7 @@
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
 
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
+use super::translation_search::best_translation;
 use super::{LevelSettings, Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -35,7 +36,7 @@ pub enum AffineModel {
 }
 
 /// Where the search starts: which fixed point is taken to which moving point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Initialisation {
     /// The headers' world coordinates as they are.
@@ -45,6 +46,10 @@ pub enum Initialisation {
     /// The intensity centre of mass to the other's (above each image's 10th percentile, so a
     /// CT's air or an MR's background does not pull it).
     CentresOfMass,
+    /// The translation whose edges agree best over every overlap of the two images, searched by
+    /// FFT on grids of `spacing_mm` (`register::translation_search`): for scans in unrelated
+    /// frames with different fields of view, where centres do not correspond.
+    TranslationSearch { spacing_mm: f64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -242,18 +247,6 @@ impl AffineRun {
                 "the affine stage needs at least one level".into(),
             ));
         }
-        let (fixed, moving) = (pyramid.fixed(), pyramid.moving());
-        let (from, to) = match settings.initialisation {
-            Initialisation::Identity => (fixed.grid().centre_mm(), fixed.grid().centre_mm()),
-            Initialisation::Centres => (fixed.grid().centre_mm(), moving.grid().centre_mm()),
-            Initialisation::CentresOfMass => (centre_of_mass(fixed), centre_of_mass(moving)),
-        };
-        let initial = Affine::from_linear_translation(
-            Affine::IDENTITY.linear(),
-            std::array::from_fn(|a| to[a] - from[a]),
-        );
-        let (lo, hi) = fixed.grid().world_bounds_mm();
-        let radius = ((0..3).map(|a| hi[a] - lo[a]).fold(0.0, f64::max) / 2.0).max(1.0);
         let kernels = Kernels {
             warp: WarpKernel::new(ctx)?,
             smooth: SmoothKernel::new(ctx)?,
@@ -261,6 +254,28 @@ impl AffineRun {
             gradient: AffineGradientKernel::new(ctx)?,
             reduce: ReduceKernel::new(ctx)?,
         };
+        let (fixed, moving) = (pyramid.fixed(), pyramid.moving());
+        let (from, to) = match settings.initialisation {
+            Initialisation::Identity => (fixed.grid().centre_mm(), fixed.grid().centre_mm()),
+            Initialisation::Centres => (fixed.grid().centre_mm(), moving.grid().centre_mm()),
+            Initialisation::CentresOfMass => (centre_of_mass(fixed), centre_of_mass(moving)),
+            Initialisation::TranslationSearch { spacing_mm } => {
+                let t = best_translation(
+                    ctx,
+                    (&kernels.smooth, &kernels.warp),
+                    (fixed, moving),
+                    spacing_mm,
+                )?;
+                let c = centre_of_mass(fixed);
+                (c, std::array::from_fn(|a| c[a] + t[a]))
+            }
+        };
+        let initial = Affine::from_linear_translation(
+            Affine::IDENTITY.linear(),
+            std::array::from_fn(|a| to[a] - from[a]),
+        );
+        let (lo, hi) = fixed.grid().world_bounds_mm();
+        let radius = ((0..3).map(|a| hi[a] - lo[a]).fold(0.0, f64::max) / 2.0).max(1.0);
         let pose = Pose::rigid([0.0; 3], radius);
         Ok(AffineRun {
             ctx: ctx.clone(),

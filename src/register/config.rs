@@ -67,6 +67,18 @@ impl RegistrationConfig {
                     label_weight: 0.0,
                 }
             };
+        // The multimodal presets' affine stage: NMI down to half resolution, started from the
+        // FFT translation search and rotations searched over ±30° (scans in unrelated frames,
+        // fields of view that differ: centres of mass need not correspond).
+        let multimodal_start = Initialisation::TranslationSearch { spacing_mm: 4.0 };
+        let multimodal_levels = || {
+            vec![
+                level(8.0, 80, 3.0),
+                level(4.0, 60, 1.0),
+                level(2.0, 60, 0.3),
+            ]
+        };
+        let multimodal_angles = || vec![-30.0, -15.0, 0.0, 15.0, 30.0];
         let config = match name {
             "brain-mri" => RegistrationConfig {
                 affine: Some(affine(
@@ -106,14 +118,11 @@ impl RegistrationConfig {
                 // Rigid: the same body in two scanners; what is left is the deformable stage's.
                 affine: Some(AffineSettings {
                     model: AffineModel::Rigid,
+                    initialisation: multimodal_start,
                     ..affine(
                         Similarity::Nmi { bins: 32 },
-                        vec![
-                            level(8.0, 80, 3.0),
-                            level(4.0, 60, 1.0),
-                            level(2.0, 60, 0.3),
-                        ],
-                        vec![-30.0, -15.0, 0.0, 15.0, 30.0],
+                        multimodal_levels(),
+                        multimodal_angles(),
                     )
                 }),
                 // MIND-SSC descriptors fit one storage binding down to half resolution of a
@@ -130,15 +139,14 @@ impl RegistrationConfig {
             "mr-multicontrast" => RegistrationConfig {
                 // Affine: scanners and sequences differ in scale by a percent or two (gradient
                 // calibration, distortion), which a rigid fit would leave to the deformable stage.
-                affine: Some(affine(
-                    Similarity::Nmi { bins: 32 },
-                    vec![
-                        level(8.0, 80, 3.0),
-                        level(4.0, 60, 1.0),
-                        level(2.0, 60, 0.3),
-                    ],
-                    vec![-30.0, -15.0, 0.0, 15.0, 30.0],
-                )),
+                affine: Some(AffineSettings {
+                    initialisation: multimodal_start,
+                    ..affine(
+                        Similarity::Nmi { bins: 32 },
+                        multimodal_levels(),
+                        multimodal_angles(),
+                    )
+                }),
                 // One subject: little real deformation, so four times ct-mr's diffusion weight.
                 deformable: Some(deformable(
                     Similarity::Mind {
@@ -225,6 +233,13 @@ impl RegistrationConfig {
         if let Some(a) = &self.affine {
             check_levels("affine", &a.levels)?;
             check_metric("affine", a.similarity)?;
+            if let Initialisation::TranslationSearch { spacing_mm } = a.initialisation
+                && !(1.0..=20.0).contains(&spacing_mm)
+            {
+                return bad(
+                    "affine.initialisation.translation_search.spacing_mm must be 1 to 20".into(),
+                );
+            }
             if a.search_angles_deg.iter().any(|v| !v.is_finite()) {
                 return bad("affine.search_angles_deg must be finite".into());
             }

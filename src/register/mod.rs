@@ -8,6 +8,7 @@ pub mod deformable;
 pub mod labels;
 pub mod pipeline;
 pub mod pyramid;
+pub mod translation_search;
 
 use crate::gpu::kernels::similarity::Similarity;
 use serde::{Deserialize, Serialize};

@@ -10,13 +10,19 @@ use crate::gpu::kernels::warp::{SampleRequest, WarpKernel};
 use crate::volume::{Affine, Grid, ScalarVolume};
 use std::sync::{Arc, Mutex};
 
-/// The grid `shrink` times coarser than `grid` along each voxel axis (at least one voxel),
-/// covering the same extent: the level's voxel `i` is centred at the fine continuous index
-/// `(i + ½) f − ½`, `f = n / n_level` (so the first and last voxel edges coincide).
+/// The grid whose spacing is about `shrink` times `grid`'s finest, on every axis no finer than
+/// `grid`'s own (so 5 mm slices are not thinned as much as 1 mm rows: the level tends to
+/// isotropy), at least one voxel, covering the same extent: the level's voxel `i` is centred at
+/// the fine continuous index `(i + ½) f − ½`, `f = n / n_level` (so the first and last voxel
+/// edges coincide). For an isotropic grid that is `shrink` times coarser on each axis.
 pub fn level_grid(grid: &Grid, shrink: f64) -> Result<Grid> {
     let dims = grid.dims();
-    let level: [usize; 3] =
-        std::array::from_fn(|a| ((dims[a] as f64 / shrink).round() as usize).max(1));
+    let spacing = grid.spacing_mm();
+    let finest = grid.min_spacing_mm();
+    let level: [usize; 3] = std::array::from_fn(|a| {
+        let axis_shrink = (shrink * finest / spacing[a]).max(1.0);
+        ((dims[a] as f64 / axis_shrink).round() as usize).max(1)
+    });
     let f: [f64; 3] = std::array::from_fn(|a| dims[a] as f64 / level[a] as f64);
     let scale = Affine::from_linear_translation(
         [[f[0], 0.0, 0.0], [0.0, f[1], 0.0], [0.0, 0.0, f[2]]],
@@ -174,6 +180,27 @@ impl Pyramid {
 /// moving image (mm); farther samples count as outside.
 pub const REACH_MARGIN_MM: f64 = 10.0;
 
+/// The axis-aligned bounds `(lo, hi)` of the outer voxel corners of a `dims` grid (voxel −½ and
+/// n − ½ on each axis) mapped by `to`.
+fn outer_bounds(dims: [usize; 3], to: &Affine) -> ([f64; 3], [f64; 3]) {
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for corner in 0..8 {
+        let v: [f64; 3] = std::array::from_fn(|a| {
+            if corner >> a & 1 == 0 {
+                -0.5
+            } else {
+                dims[a] as f64 - 0.5
+            }
+        });
+        let p = to.apply(v);
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    (lo, hi)
+}
+
 /// The voxel box `(lo, dims)` of `moving` that `fixed` reaches through `moving_from_fixed`, grown
 /// by [`REACH_MARGIN_MM`]; `None` when that is the whole moving grid or nothing of it.
 fn reached_box(
@@ -181,24 +208,11 @@ fn reached_box(
     moving: &Grid,
     moving_from_fixed: &Affine,
 ) -> Option<([usize; 3], [usize; 3])> {
-    let to_moving = moving.voxel_from_world().then_after(moving_from_fixed);
-    let to_world = fixed.world_from_voxel();
-    let d = fixed.dims();
-    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-    for corner in 0..8 {
-        let v: [f64; 3] = std::array::from_fn(|a| {
-            if corner >> a & 1 == 0 {
-                -0.5
-            } else {
-                d[a] as f64 - 0.5
-            }
-        });
-        let p = to_moving.apply(to_world.apply(v));
-        for a in 0..3 {
-            lo[a] = lo[a].min(p[a]);
-            hi[a] = hi[a].max(p[a]);
-        }
-    }
+    let to_moving = moving
+        .voxel_from_world()
+        .then_after(moving_from_fixed)
+        .then_after(fixed.world_from_voxel());
+    let (lo, hi) = outer_bounds(fixed.dims(), &to_moving);
     let spacing = moving.spacing_mm();
     let n = moving.dims();
     let mut start = [0usize; 3];
@@ -341,22 +355,7 @@ pub fn grown_grid(grid: &Grid, margin_mm: f64) -> Result<Grid> {
 /// The smallest grid with `axes`' voxel axes, spacing and lattice that covers all of `cover`.
 fn fixed_axes_cover(axes: &Grid, cover: &Grid) -> Result<Grid> {
     let to_axes = axes.voxel_from_world().then_after(cover.world_from_voxel());
-    let d = cover.dims();
-    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-    for corner in 0..8 {
-        let v: [f64; 3] = std::array::from_fn(|a| {
-            if corner >> a & 1 == 0 {
-                -0.5
-            } else {
-                d[a] as f64 - 0.5
-            }
-        });
-        let p = to_axes.apply(v);
-        for a in 0..3 {
-            lo[a] = lo[a].min(p[a]);
-            hi[a] = hi[a].max(p[a]);
-        }
-    }
+    let (lo, hi) = outer_bounds(cover.dims(), &to_axes);
     let first: [f64; 3] = std::array::from_fn(|a| lo[a].floor());
     let shift = Affine::from_linear_translation(Affine::IDENTITY.linear(), first);
     Grid::new(
