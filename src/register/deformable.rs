@@ -231,12 +231,7 @@ impl DeformableRun {
             .scratch(ctx, &pair.similarity_level())?;
         let warp_affine = pair.warp_affine(&self.affine)?;
         let labels = match &self.labels {
-            Some(labels) => Some(labels.level(
-                ctx,
-                (&self.kernels.smooth, &self.kernels.warp),
-                shrink,
-                &self.affine,
-            )?),
+            Some(labels) => Some(labels.level(ctx, shrink, &self.affine)?),
             None => None,
         };
         let grid = pair.grid;

@@ -1,13 +1,11 @@
 //! Label maps for weak supervision of the deformable stage: the ids both maps hold and, per
 //! pyramid level, their one-hot occupancies on the device (see `gpu::kernels::label_dice`).
 
-use super::pyramid::{REACH_MARGIN_MM, grown_grid, level_grid, resample_through};
+use super::pyramid::{REACH_MARGIN_MM, grown_grid, level_grid};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::kernels::label_dice::LabelMaps;
-use crate::gpu::kernels::smooth::SmoothKernel;
-use crate::gpu::kernels::warp::WarpKernel;
-use crate::volume::{Affine, Grid, LabelVolume, ScalarVolume};
+use crate::volume::{Affine, Grid, LabelVolume};
 
 /// A fixed and a moving label map and the non-zero ids both hold (the supervised labels).
 pub struct LabelPair {
@@ -43,24 +41,18 @@ impl LabelPair {
     }
 
     /// The level `shrink` times coarser than the fixed grid, on the device: fixed occupancies on
-    /// the level grid, moving ones sampled through `moving_from_fixed` onto that grid grown by
+    /// the level grid, moving ones through `moving_from_fixed` on that grid grown by
     /// [`REACH_MARGIN_MM`] (so the supervision warps them with the identity).
     pub fn level(
         &self,
         ctx: &GpuContext,
-        kernels: (&SmoothKernel, &WarpKernel),
         shrink: f64,
         moving_from_fixed: &Affine,
     ) -> Result<LabelMaps> {
         let grid = level_grid(self.fixed.grid(), shrink)?;
         let moving_grid = grown_grid(&grid, REACH_MARGIN_MM)?;
-        let fixed = self.one_hot(ctx, kernels, &self.fixed, (&grid, &Affine::IDENTITY))?;
-        let moving = self.one_hot(
-            ctx,
-            kernels,
-            &self.moving,
-            (&moving_grid, moving_from_fixed),
-        )?;
+        let fixed = self.occupancies(&self.fixed, &grid, &Affine::IDENTITY)?;
+        let moving = self.occupancies(&self.moving, &moving_grid, moving_from_fixed)?;
         LabelMaps::upload(
             ctx,
             (&grid, &fixed),
@@ -69,29 +61,69 @@ impl LabelPair {
         )
     }
 
-    /// Each id's occupancy of `labels` (0 to 1), smoothed and sampled through `through` onto
-    /// `target`, interleaved per voxel.
-    fn one_hot(
+    /// Each id's share of the voxels of `labels` whose centres fall in each voxel of `target`
+    /// (`through` maps target world to `labels` world), interleaved per target voxel: the
+    /// partial-volume fractions of a box filter, in one pass over the labels. Target voxels that
+    /// no label voxel falls in (the target is finer along some axis) take the label at their
+    /// centre, nearest neighbour.
+    fn occupancies(
         &self,
-        ctx: &GpuContext,
-        kernels: (&SmoothKernel, &WarpKernel),
         labels: &LabelVolume,
-        (target, through): (&Grid, &Affine),
+        target: &Grid,
+        through: &Affine,
     ) -> Result<Vec<f32>> {
         let channels = self.ids.len();
-        let mut out = vec![0f32; target.voxel_count() * channels];
-        for (c, &id) in self.ids.iter().enumerate() {
-            let mask = labels
-                .data()
-                .iter()
-                .map(|&v| (v == id) as u8 as f32)
-                .collect();
-            let mask = ScalarVolume::new(labels.grid().clone(), mask)?;
-            let level = resample_through(ctx, kernels, &mask, (target, through), 0.0)?;
-            for (n, v) in level.data().iter().enumerate() {
-                out[n * channels + c] = *v;
+        let n = target.voxel_count();
+        let to_target = target
+            .voxel_from_world()
+            .then_after(
+                &through
+                    .inverse()
+                    .ok_or_else(|| Error::Registration("the affine is singular".into()))?,
+            )
+            .then_after(labels.grid().world_from_voxel());
+        let dims = target.dims();
+        let voxel = |p: [f64; 3]| -> Option<usize> {
+            let v: [f64; 3] = std::array::from_fn(|a| p[a].round());
+            (0..3)
+                .all(|a| v[a] >= 0.0 && v[a] < dims[a] as f64)
+                .then(|| target.index(v[0] as usize, v[1] as usize, v[2] as usize))
+        };
+        let mut counts = vec![0f32; n * channels];
+        let mut totals = vec![0u32; n];
+        let source = labels.grid();
+        for (index, &id) in labels.data().iter().enumerate() {
+            let v = source.voxel_of(index).map(|c| c as f64);
+            if let Some(t) = voxel(to_target.apply(v)) {
+                totals[t] += 1;
+                if let Ok(c) = self.ids.binary_search(&id) {
+                    counts[t * channels + c] += 1.0;
+                }
             }
         }
-        Ok(out)
+        let to_source = source
+            .voxel_from_world()
+            .then_after(through)
+            .then_after(target.world_from_voxel());
+        let [sx, sy, sz] = source.dims();
+        for (t, &total) in totals.iter().enumerate() {
+            let cell = &mut counts[t * channels..(t + 1) * channels];
+            if total > 0 {
+                cell.iter_mut().for_each(|c| *c /= total as f32);
+                continue;
+            }
+            let p = to_source.apply(target.voxel_of(t).map(|c| c as f64));
+            let v: [f64; 3] = std::array::from_fn(|a| p[a].round());
+            if v.iter()
+                .zip([sx, sy, sz])
+                .all(|(&c, n)| c >= 0.0 && c < n as f64)
+            {
+                let id = labels.at(v[0] as usize, v[1] as usize, v[2] as usize);
+                if let Ok(c) = self.ids.binary_search(&id) {
+                    cell[c] = 1.0;
+                }
+            }
+        }
+        Ok(counts)
     }
 }

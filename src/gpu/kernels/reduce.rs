@@ -7,7 +7,10 @@ use crate::gpu::kernel::ComputeKernel;
 use std::ops::Range;
 
 const GROUP: usize = 256;
-const MAX_GROUPS: usize = 65_535;
+/// At most this many workgroups: each thread folds enough strided values first, so the tree
+/// reduction's barriers (costly on a CPU rasteriser such as lavapipe) run a few thousand times,
+/// not once per 256 values.
+const MAX_GROUPS: usize = 1024;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
