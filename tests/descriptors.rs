@@ -170,38 +170,9 @@ fn descriptor_similarity_matches_its_reference_and_finite_differences() {
     };
     let (terms, grads) = reference(&u);
     assert!(max_diff(&read(&ctx, &bt, n), &terms) < 1e-6);
-    let flat: Vec<f32> = grads.iter().flatten().copied().collect();
-    let scale = flat.iter().fold(0f32, |m, v| m.max(v.abs()));
-    // Trilinear derivatives jump where a sample sits on a moving voxel plane; the CPU snaps such
-    // samples to the plane, so a rare voxel may take the other side's slope.
-    let got = read(&ctx, &bg, 3 * n);
-    let off = (0..3 * n)
-        .filter(|&k| (got[k] - flat[k]).abs() > 1e-3 * scale)
-        .count();
-    assert!(
-        off * 200 < 3 * n,
-        "{off} of {} gradient values differ",
-        3 * n
-    );
     let dsdw = read(&ctx, &bd, n);
     assert!(dsdw.iter().all(|&v| v == 0.0 || v == 1.0) && dsdw.contains(&1.0));
-    // The reference gradient is the derivative of the reference loss.
+    let expected: Vec<[f64; 3]> = grads.iter().map(|g| g.map(|v| v as f64)).collect();
     let loss = |u: &[[f32; 3]]| reference(u).0.iter().map(|&v| v as f64).sum::<f64>();
-    let mut checked = 0;
-    for i in [50usize, 333, 517, 700] {
-        for a in 0..3 {
-            let h = 1e-3f32;
-            let (mut up, mut down) = (u.clone(), u.clone());
-            up[i][a] += h;
-            down[i][a] -= h;
-            let fd = (loss(&up) - loss(&down)) / (2.0 * h as f64);
-            let g = grads[i][a] as f64;
-            assert!(
-                (fd - g).abs() < 2e-2 * g.abs() + 1e-7,
-                "voxel {i} axis {a}: {fd} vs {g}"
-            );
-            checked += (g.abs() > 1e-6) as usize;
-        }
-    }
-    assert!(checked >= 6, "{checked} non-zero gradients checked");
+    common::check_displacement_gradient(&read(&ctx, &bg, 3 * n), &expected, loss, &u, 1e-7);
 }

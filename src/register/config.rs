@@ -71,14 +71,22 @@ impl RegistrationConfig {
         // FFT translation search and rotations searched over ±30° (scans in unrelated frames,
         // fields of view that differ: centres of mass need not correspond).
         let multimodal_start = Initialisation::TranslationSearch { spacing_mm: 4.0 };
-        let multimodal_levels = || {
-            vec![
-                level(8.0, 80, 3.0),
-                level(4.0, 60, 1.0),
-                level(2.0, 60, 0.3),
-            ]
+        let multimodal_affine = |model| AffineSettings {
+            model,
+            initialisation: multimodal_start,
+            ..affine(
+                Similarity::Nmi { bins: 32 },
+                vec![
+                    level(8.0, 80, 3.0),
+                    level(4.0, 60, 1.0),
+                    level(2.0, 60, 0.3),
+                ],
+                vec![-30.0, -15.0, 0.0, 15.0, 30.0],
+            )
         };
-        let multimodal_angles = || vec![-30.0, -15.0, 0.0, 15.0, 30.0];
+        let mind_ssc = Similarity::Mind {
+            descriptor: Descriptor::MIND_SSC,
+        };
         let config = match name {
             "brain-mri" => RegistrationConfig {
                 affine: Some(affine(
@@ -116,21 +124,11 @@ impl RegistrationConfig {
             },
             "ct-mr" => RegistrationConfig {
                 // Rigid: the same body in two scanners; what is left is the deformable stage's.
-                affine: Some(AffineSettings {
-                    model: AffineModel::Rigid,
-                    initialisation: multimodal_start,
-                    ..affine(
-                        Similarity::Nmi { bins: 32 },
-                        multimodal_levels(),
-                        multimodal_angles(),
-                    )
-                }),
+                affine: Some(multimodal_affine(AffineModel::Rigid)),
                 // MIND-SSC descriptors fit one storage binding down to half resolution of a
                 // typical CT or brain MR (12 channels), so the finest level is 2×.
                 deformable: Some(deformable(
-                    Similarity::Mind {
-                        descriptor: Descriptor::MIND_SSC,
-                    },
+                    mind_ssc,
                     vec![level(4.0, 100, 1.5), level(2.0, 50, 0.7)],
                     (0.05, 60.0),
                     (0.7, 0.5),
@@ -139,19 +137,10 @@ impl RegistrationConfig {
             "mr-multicontrast" => RegistrationConfig {
                 // Affine: scanners and sequences differ in scale by a percent or two (gradient
                 // calibration, distortion), which a rigid fit would leave to the deformable stage.
-                affine: Some(AffineSettings {
-                    initialisation: multimodal_start,
-                    ..affine(
-                        Similarity::Nmi { bins: 32 },
-                        multimodal_levels(),
-                        multimodal_angles(),
-                    )
-                }),
+                affine: Some(multimodal_affine(AffineModel::Affine)),
                 // One subject: little real deformation, so four times ct-mr's diffusion weight.
                 deformable: Some(deformable(
-                    Similarity::Mind {
-                        descriptor: Descriptor::MIND_SSC,
-                    },
+                    mind_ssc,
                     vec![level(4.0, 80, 1.0), level(2.0, 40, 0.5)],
                     (0.2, 60.0),
                     (1.0, 0.5),

@@ -124,3 +124,42 @@ pub fn storage(ctx: &warpbench::gpu::GpuContext, len: usize) -> wgpu::Buffer {
 pub fn read(ctx: &warpbench::gpu::GpuContext, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
     warpbench::gpu::buffer::read_f32(ctx, b, len).unwrap()
 }
+
+/// Checks a gradient with respect to a displacement `u` two ways. The GPU's `got` (interleaved)
+/// must match the reference `expected` to 1e-3 of its largest value, but for under 0.5 % of the
+/// values: trilinear derivatives jump where a sample sits on a moving voxel plane, and the CPU
+/// snaps such samples to the plane, so a rare voxel takes the other side's slope. And `expected`
+/// must be the derivative of the reference `loss`: central differences at four voxels agree to
+/// 2 % plus `floor`, with at least six of the twelve components above 10 × `floor`.
+pub fn check_displacement_gradient(
+    got: &[f32],
+    expected: &[[f64; 3]],
+    loss: impl Fn(&[[f32; 3]]) -> f64,
+    u: &[[f32; 3]],
+    floor: f64,
+) {
+    let n = 3 * expected.len();
+    assert_eq!(got.len(), n);
+    let scale = expected.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
+    let off = (0..n)
+        .filter(|&k| (got[k] as f64 - expected[k / 3][k % 3]).abs() > 1e-3 * scale)
+        .count();
+    assert!(off * 200 < n, "{off} of {n} gradient values differ");
+    let mut checked = 0;
+    for i in [50usize, 333, 517, 700] {
+        for a in 0..3 {
+            let h = 1e-3f32;
+            let (mut up, mut down) = (u.to_vec(), u.to_vec());
+            up[i][a] += h;
+            down[i][a] -= h;
+            let fd = (loss(&up) - loss(&down)) / (2.0 * h as f64);
+            let g = expected[i][a];
+            assert!(
+                (fd - g).abs() < 2e-2 * g.abs() + floor,
+                "voxel {i} axis {a}: finite difference {fd} vs {g}"
+            );
+            checked += (g.abs() > 10.0 * floor) as usize;
+        }
+    }
+    assert!(checked >= 6, "only {checked} non-zero gradients checked");
+}
