@@ -112,7 +112,7 @@ fn label_supervision_needs_two_label_maps_sharing_a_label() {
     let disjoint = Registration::with_labels(
         &ctx,
         images,
-        Some((case.fixed_labels.clone(), other)),
+        Some((&case.fixed_labels, &other)),
         supervised(0.5),
     );
     let message = disjoint.err().expect("no shared label").to_string();
@@ -127,7 +127,7 @@ fn label_supervision_raises_the_overlap_of_the_supervised_labels() {
         let mut registration = Registration::with_labels(
             &ctx,
             (case.fixed.clone(), case.moving.clone()),
-            Some((case.fixed_labels.clone(), case.moving_labels.clone())),
+            Some((&case.fixed_labels, &case.moving_labels)),
             supervised(weight),
         )
         .unwrap();

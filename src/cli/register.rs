@@ -105,7 +105,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let mut registration = Registration::with_labels(
         &ctx,
         (fixed.clone(), moving.clone()),
-        labels.clone(),
+        labels.as_ref().map(|(f, m)| (f, m)),
         config,
     )?;
     let bar = indicatif::ProgressBar::new(registration.total_iterations());

@@ -90,6 +90,20 @@ pub struct DeformableSettings {
     pub label_weight: f64,
 }
 
+impl DeformableSettings {
+    /// The label maps the stage uses: `labels` when `label_weight` is positive (an error without
+    /// them), none otherwise.
+    pub fn supervising<T>(&self, labels: Option<T>) -> Result<Option<T>> {
+        match (self.label_weight > 0.0, labels) {
+            (false, _) => Ok(None),
+            (true, Some(labels)) => Ok(Some(labels)),
+            (true, None) => Err(Error::Config(
+                "deformable.label_weight needs a fixed and a moving label map".into(),
+            )),
+        }
+    }
+}
+
 struct Kernels {
     warp: WarpKernel,
     smooth: SmoothKernel,
@@ -155,15 +169,7 @@ impl DeformableRun {
         affine: Affine,
         settings: DeformableSettings,
     ) -> Result<DeformableRun> {
-        let labels = match (settings.label_weight > 0.0, labels) {
-            (false, _) => None,
-            (true, Some(labels)) => Some(labels),
-            (true, None) => {
-                return Err(Error::Config(
-                    "deformable.label_weight needs a fixed and a moving label map".into(),
-                ));
-            }
-        };
+        let labels = settings.supervising(labels)?;
         let kernels = Kernels {
             warp: WarpKernel::new(ctx)?,
             smooth: SmoothKernel::new(ctx)?,

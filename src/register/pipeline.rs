@@ -37,27 +37,21 @@ impl Registration {
     }
 
     /// A registration whose deformable stage may be supervised by `labels` (fixed, moving): they
-    /// are used when `deformable.label_weight` is positive, which needs them.
+    /// are copied and used when `deformable.label_weight` is positive, which needs them.
     pub fn with_labels(
         ctx: &GpuContext,
         (fixed, moving): (ScalarVolume, ScalarVolume),
-        labels: Option<(LabelVolume, LabelVolume)>,
+        labels: Option<(&LabelVolume, &LabelVolume)>,
         config: RegistrationConfig,
     ) -> Result<Registration> {
         config.validate()?;
-        let supervised = config
-            .deformable
-            .as_ref()
-            .is_some_and(|d| d.label_weight > 0.0);
-        let labels = match (supervised, labels) {
-            (false, _) => None,
-            (true, Some((f, m))) => Some(Arc::new(LabelPair::new(f, m, fixed.grid())?)),
-            (true, None) => {
-                return Err(Error::Config(
-                    "deformable.label_weight needs a fixed and a moving label map".into(),
-                ));
-            }
+        let labels = match &config.deformable {
+            Some(d) => d.supervising(labels)?,
+            None => None,
         };
+        let labels = labels
+            .map(|(f, m)| LabelPair::new(f.clone(), m.clone(), fixed.grid()).map(Arc::new))
+            .transpose()?;
         let pyramid = Pyramid::new(fixed, moving);
         let affine = match &config.affine {
             Some(settings) => Some(AffineRun::new(ctx, pyramid.clone(), settings.clone())?),

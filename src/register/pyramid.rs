@@ -341,28 +341,21 @@ pub fn grown_grid(grid: &Grid, margin_mm: f64) -> Result<Grid> {
     let spacing = grid.spacing_mm();
     let pad: [usize; 3] = std::array::from_fn(|a| (margin_mm / spacing[a]).ceil() as usize);
     let dims = grid.dims();
-    let shift = Affine::from_linear_translation(
-        Affine::IDENTITY.linear(),
-        std::array::from_fn(|a| -(pad[a] as f64)),
-    );
-    Grid::new(
+    grid.lattice_box(
+        pad.map(|p| -(p as i64)),
         std::array::from_fn(|a| dims[a] + 2 * pad[a]),
-        grid.world_from_voxel().then_after(&shift),
     )
-    .map_err(Error::Mismatch)
 }
 
 /// The smallest grid with `axes`' voxel axes, spacing and lattice that covers all of `cover`.
 fn fixed_axes_cover(axes: &Grid, cover: &Grid) -> Result<Grid> {
     let to_axes = axes.voxel_from_world().then_after(cover.world_from_voxel());
     let (lo, hi) = outer_bounds(cover.dims(), &to_axes);
-    let first: [f64; 3] = std::array::from_fn(|a| lo[a].floor());
-    let shift = Affine::from_linear_translation(Affine::IDENTITY.linear(), first);
-    Grid::new(
-        std::array::from_fn(|a| (hi[a].ceil() - first[a] + 1.0) as usize),
-        axes.world_from_voxel().then_after(&shift),
+    let first = lo.map(|v| v.floor() as i64);
+    axes.lattice_box(
+        first,
+        std::array::from_fn(|a| (hi[a].ceil() as i64 - first[a] + 1) as usize),
     )
-    .map_err(Error::Mismatch)
 }
 
 /// Intensities divided by their 99th percentile, so loss weights and learning rates mean the same

@@ -164,12 +164,16 @@ impl Grid {
             "crop {lo:?} + {dims:?} outside {:?}",
             self.dims
         );
-        let shift = Affine::from_linear_translation(
-            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
-            lo.map(|v| v as f64),
-        );
-        Grid::new(dims, self.world_from_voxel.then_after(&shift))
+        self.lattice_box(lo.map(|v| v as i64), dims)
             .expect("a sub-box of a valid grid")
+    }
+
+    /// The box of `dims` voxels of this grid's lattice starting at voxel `first`, inside the grid
+    /// or beyond it: same axes and spacing, its voxel 0 at this grid's voxel `first`.
+    pub fn lattice_box(&self, first: [i64; 3], dims: [usize; 3]) -> Result<Grid> {
+        let shift =
+            Affine::from_linear_translation(Affine::IDENTITY.linear(), first.map(|v| v as f64));
+        Grid::new(dims, self.world_from_voxel.then_after(&shift)).map_err(Error::Mismatch)
     }
 
     pub fn voxel_count(&self) -> usize {
