@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod atomic;
+pub mod case;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -10,8 +10,9 @@ fn main() -> std::process::ExitCode {
     .init();
     let args = Cli::parse();
     let result = match args.command {
+        Some(cli::Command::Open(open)) => warpbench::app::run(*open),
         Some(command) => cli::run(command),
-        None => warpbench::app::run_demo(),
+        None => warpbench::app::run(cli::OpenArgs::default()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -20,15 +20,19 @@ fn every_shader_file_is_embedded_and_validates() {
     on_disk.sort();
     let mut embedded: Vec<String> = shaders::COMPUTE
         .iter()
+        .chain(shaders::RENDER)
         .map(|(n, _)| n.to_string())
         .collect();
     embedded.sort();
     assert_eq!(
         on_disk, embedded,
-        "shaders/ and gpu::shaders::COMPUTE disagree"
+        "shaders/ and gpu::shaders::{COMPUTE, RENDER} disagree"
     );
-    for (name, _) in shaders::COMPUTE {
-        let source = shaders::compute_source(name).unwrap();
+    let sources = shaders::COMPUTE
+        .iter()
+        .map(|(name, _)| (*name, shaders::compute_source(name).unwrap()))
+        .chain(shaders::RENDER.iter().map(|(n, s)| (*n, s.to_string())));
+    for (name, source) in sources {
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
         naga::valid::Validator::new(

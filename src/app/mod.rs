@@ -1,29 +1,59 @@
-//! The workbench window (eframe/egui on the shared wgpu device). For now it shows the built-in demo
-//! case in linked tri-planar views: fixed, moving, and a magenta/green fusion of the two.
+//! The workbench window (eframe/egui on the shared wgpu device): a thin layer over the engine.
+//!
+//! Per frame, `logic` first takes what the workers sent (a loaded case, registration events and
+//! snapshots) into the [`state::Document`], then `ui` draws panels and views from it. Panels
+//! return requests instead of starting work themselves, and [`WarpbenchApp::handle`] applies
+//! them in one place. Loading and registration run on their own threads; the UI thread only
+//! samples and colours the three visible slices (see `views::compose` for why on the CPU).
 
+pub mod frame_log;
+pub mod gpu_bridge;
+pub mod loader;
+pub mod panels;
+pub mod state;
 pub mod views;
 
-use crate::demo::DemoCase;
+use crate::case::{Case, CaseFiles};
+use crate::cli::OpenArgs;
 use crate::gpu::GpuContext;
+use crate::session::{Command, Scoring, SessionHandle, SessionOptions};
+use panels::registration::{RegistrationPanel, RunRequest};
+use state::Document;
 use std::sync::Arc;
-use views::slice::{Plane, PlaneView, Window};
+use views::colour::Window;
+use views::display::Display;
+use views::slice::Plane;
+use views::viewer::Viewers;
 
-/// Opens the window on the built-in demo case and blocks until it is closed.
-pub fn run_demo() -> anyhow::Result<()> {
-    let case = crate::demo::load_builtin()?;
+/// Opens the window on the case `args` names (the built-in demo without files) and blocks until
+/// it is closed.
+pub fn run(args: OpenArgs) -> anyhow::Result<()> {
+    let files = args.case_files();
+    // The first case loads before the window opens: there is nothing to show without it, and a
+    // bad file on the command line is better reported on the command line.
+    let case = files
+        .load(&Default::default(), |_, p| {
+            log::info!("reading {}", p.display())
+        })
+        .map_err(anyhow::Error::from)?;
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Warpbench")
-            .with_inner_size([1280.0, 860.0]),
+            .with_inner_size([1400.0, 900.0])
+            .with_drag_and_drop(true),
         ..Default::default()
     };
     if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut options.wgpu_options.wgpu_setup {
         create.device_descriptor = Arc::new(crate::gpu::context::device_descriptor);
     }
+    let frame_log = args.frame_log.clone();
     eframe::run_native(
         "Warpbench",
         options,
         Box::new(move |cc| {
+            if let Some(rs) = &cc.wgpu_render_state {
+                gpu_bridge::install(rs);
+            }
             let gpu = cc.wgpu_render_state.as_ref().map(|rs| {
                 GpuContext::from_parts(
                     rs.instance.clone(),
@@ -32,189 +62,472 @@ pub fn run_demo() -> anyhow::Result<()> {
                     rs.queue.clone(),
                 )
             });
-            Ok(Box::new(WarpbenchApp::new(case, gpu)))
+            Ok(Box::new(WarpbenchApp::new(case, gpu, &args)))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    if let Some(path) = frame_log {
+        log::info!("frame times written to {}", path.display());
+    }
+    Ok(())
 }
 
-/// Window state: the loaded case, the linked cursor and the cached slice images.
+/// The right panel's tabs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Registration,
+    Metrics,
+}
+
+/// What fills the view area.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Axial, coronal, sagittal and the deformation grid of one plane.
+    Quad {
+        grid_plane: Plane,
+    },
+    Single(Plane),
+}
+
+/// A message shown over the views until dismissed.
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
 pub struct WarpbenchApp {
-    case: DemoCase,
+    pub doc: Document,
+    pub viewers: Viewers,
+    pub layout: Layout,
+    pub registration: RegistrationPanel,
+    metrics: panels::metrics::MetricsPanel,
+    open_form: panels::open::OpenForm,
+    tab: Tab,
+    gpu: Option<GpuContext>,
     gpu_name: String,
-    cursor_mm: [f64; 3],
-    fixed_window: Window,
-    moving_window: Window,
-    textures: Vec<Option<egui::TextureHandle>>,
-    dirty: bool,
+    session: Option<SessionHandle>,
+    load: Option<loader::Load>,
+    pub notice: Option<Notice>,
+    frames: frame_log::FrameLog,
+    frame_log_path: Option<std::path::PathBuf>,
+    continuous: bool,
+    quit_after_s: Option<f64>,
+    run_on_start: bool,
 }
-
-const ROWS: [&str; 3] = ["fixed", "moving", "fusion"];
 
 impl WarpbenchApp {
-    pub fn new(case: DemoCase, gpu: Option<GpuContext>) -> WarpbenchApp {
-        let cursor_mm = case.fixed.grid().centre_mm();
-        let fixed_window = Window::from_percentiles(&case.fixed, 0.01, 0.995);
-        let moving_window = Window::from_percentiles(&case.moving, 0.01, 0.995);
+    pub fn new(case: Case, gpu: Option<GpuContext>, args: &OpenArgs) -> WarpbenchApp {
+        let default_preset = if case.files.is_demo() {
+            "ct-mr"
+        } else {
+            "brain-mri"
+        };
+        let preset = args.preset.clone().unwrap_or_else(|| default_preset.into());
+        let mut open_form = panels::open::OpenForm::default();
+        open_form.remember(&case.files);
         WarpbenchApp {
-            gpu_name: gpu.map_or_else(|| "no GPU".into(), |g| g.adapter.get_info().name),
-            case,
-            cursor_mm,
-            fixed_window,
-            moving_window,
-            textures: vec![None; ROWS.len() * Plane::ALL.len()],
-            dirty: true,
+            viewers: Viewers::new(case.fixed.grid().centre_mm(), display_for(&case)),
+            doc: Document::new(case),
+            layout: Layout::Quad {
+                grid_plane: Plane::Axial,
+            },
+            registration: RegistrationPanel::new(&preset),
+            metrics: Default::default(),
+            open_form,
+            tab: Tab::Registration,
+            gpu_name: gpu
+                .as_ref()
+                .map_or_else(|| "no GPU".into(), |g| g.adapter.get_info().name),
+            gpu,
+            session: None,
+            load: None,
+            notice: None,
+            frames: Default::default(),
+            frame_log_path: args.frame_log.clone(),
+            continuous: args.continuous,
+            quit_after_s: args.quit_after,
+            run_on_start: args.run,
         }
     }
 
-    fn refresh_textures(&mut self, ctx: &egui::Context) {
-        for (p, plane) in Plane::ALL.iter().enumerate() {
-            let view = PlaneView::new(*plane, self.case.fixed.grid(), self.cursor_mm);
-            let fixed = view.sample(&self.case.fixed);
-            let moving = view.sample(&self.case.moving);
-            let images = [
-                view.grey_image(&fixed, self.fixed_window),
-                view.grey_image(&moving, self.moving_window),
-                view.fusion_image(&fixed, self.fixed_window, &moving, self.moving_window),
-            ];
-            for (row, image) in images.into_iter().enumerate() {
-                let slot = &mut self.textures[row * Plane::ALL.len() + p];
-                match slot {
-                    Some(t) => t.set(image, egui::TextureOptions::LINEAR),
-                    None => {
-                        *slot = Some(ctx.load_texture(
-                            format!("{}-{p}", ROWS[row]),
-                            image,
-                            egui::TextureOptions::LINEAR,
-                        ))
-                    }
+    /// Applies a request from a panel.
+    pub fn handle(&mut self, request: RunRequest, ctx: &egui::Context) {
+        let command = match request {
+            RunRequest::Start(config) => {
+                self.start_run(*config, ctx);
+                return;
+            }
+            RunRequest::Pause => Command::Pause,
+            RunRequest::Resume => Command::Resume,
+            RunRequest::Cancel => Command::Cancel,
+            RunRequest::SetDiffusion(v) => Command::SetDiffusion(v),
+            RunRequest::SetLearningRate(v) => Command::SetLearningRate(v),
+        };
+        if let Some(session) = &self.session {
+            session.send(command);
+        }
+    }
+
+    fn start_run(
+        &mut self,
+        config: crate::register::config::RegistrationConfig,
+        ctx: &egui::Context,
+    ) {
+        let Some(gpu) = &self.gpu else {
+            self.notice = Some(Notice {
+                text: "cannot register: no GPU device (the window draws without one)".into(),
+                error: true,
+            });
+            return;
+        };
+        let case = &self.doc.case;
+        let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
+        let landmarks = (!case.fixed_landmarks.is_empty() && !case.moving_landmarks.is_empty())
+            .then(|| (case.fixed_landmarks.clone(), case.moving_landmarks.clone()));
+        let ctx = ctx.clone();
+        match crate::session::start(
+            gpu,
+            (case.fixed.clone(), case.moving.clone()),
+            config,
+            Scoring { labels, landmarks },
+            SessionOptions::default(),
+            move || ctx.request_repaint(),
+        ) {
+            Ok(handle) => {
+                self.session = Some(handle);
+                self.doc.start_run();
+            }
+            Err(e) => {
+                self.notice = Some(Notice {
+                    text: format!("cannot start the registration: {e}"),
+                    error: true,
+                })
+            }
+        }
+    }
+
+    /// Starts loading `files` in the background; the open case stays until the new one arrives.
+    pub fn open(&mut self, files: CaseFiles, ctx: &egui::Context) {
+        if let Some(load) = self.load.take() {
+            load.cancel();
+        }
+        let ctx = ctx.clone();
+        self.load = Some(loader::Load::start(files, move || ctx.request_repaint()));
+    }
+
+    fn replace_case(&mut self, case: Case) {
+        self.session = None;
+        self.open_form.remember(&case.files);
+        self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
+        self.doc = Document::new(case);
+    }
+
+    /// Takes in what the workers sent since the last frame.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        if let Some(session) = &self.session {
+            for event in session.drain() {
+                if let crate::session::Event::Failed(e) = &event {
+                    self.notice = Some(Notice {
+                        text: format!("registration failed: {e}"),
+                        error: true,
+                    });
+                }
+                self.doc.apply(event, || session.take_snapshot());
+            }
+        }
+        if let Some(load) = &self.load {
+            match load.poll() {
+                loader::Poll::Pending { .. } => {}
+                loader::Poll::Done(case) => {
+                    self.load = None;
+                    self.replace_case(*case);
+                }
+                loader::Poll::Failed(e) => {
+                    self.load = None;
+                    self.notice = Some(Notice {
+                        text: format!("cannot open the case: {e}"),
+                        error: true,
+                    });
+                }
+                loader::Poll::Cancelled => {
+                    self.load = None;
+                    self.notice = Some(Notice {
+                        text: "loading cancelled; the open case is unchanged".into(),
+                        error: false,
+                    });
                 }
             }
         }
-        self.dirty = false;
+        let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.open_form.drop_files(&dropped);
+        }
+        if std::mem::take(&mut self.run_on_start) {
+            self.handle(
+                RunRequest::Start(Box::new(self.registration.config.clone())),
+                ctx,
+            );
+        }
     }
 
-    fn view_ui(&mut self, ui: &mut egui::Ui, row: usize, plane: Plane, size: egui::Vec2) {
-        let view = PlaneView::new(plane, self.case.fixed.grid(), self.cursor_mm);
-        let Some(texture) = &self.textures[row * Plane::ALL.len() + plane.index()] else {
-            return;
-        };
-        let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
-        let fitted = view.fit(rect);
-        let painter = ui.painter_at(rect);
-        painter.rect_filled(rect, 0.0, egui::Color32::BLACK);
-        painter.image(
-            texture.id(),
-            fitted,
-            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-            egui::Color32::WHITE,
-        );
-        let cross = view.screen_of(fitted, self.cursor_mm);
-        let stroke = egui::Stroke::new(
-            1.0,
-            egui::Color32::from_rgba_unmultiplied(80, 160, 255, 160),
-        );
-        painter.vline(cross.x, fitted.y_range(), stroke);
-        painter.hline(fitted.x_range(), cross.y, stroke);
-        let [left, right, top, bottom] = plane.edge_letters();
-        let font = egui::FontId::proportional(13.0);
-        let c = egui::Color32::from_rgb(255, 210, 80);
-        painter.text(
-            egui::pos2(fitted.left() + 3.0, fitted.center().y),
-            egui::Align2::LEFT_CENTER,
-            left,
-            font.clone(),
-            c,
-        );
-        painter.text(
-            egui::pos2(fitted.right() - 3.0, fitted.center().y),
-            egui::Align2::RIGHT_CENTER,
-            right,
-            font.clone(),
-            c,
-        );
-        painter.text(
-            egui::pos2(fitted.center().x, fitted.top() + 2.0),
-            egui::Align2::CENTER_TOP,
-            top,
-            font.clone(),
-            c,
-        );
-        painter.text(
-            egui::pos2(fitted.center().x, fitted.bottom() - 2.0),
-            egui::Align2::CENTER_BOTTOM,
-            bottom,
-            font.clone(),
-            c,
-        );
-        painter.text(
-            rect.left_top() + egui::vec2(4.0, 2.0),
-            egui::Align2::LEFT_TOP,
-            format!("{} · {}", plane.name(), ROWS[row]),
-            font,
-            egui::Color32::LIGHT_GRAY,
-        );
-        if let Some(pos) = response
-            .interact_pointer_pos()
-            .filter(|_| response.clicked() || response.dragged())
+    fn top_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("Warpbench");
+            ui.separator();
+            if ui.button("Open…").clicked() {
+                self.open_form.show_with(&self.doc.case.files);
+            }
+            ui.separator();
+            let files = &self.doc.case.files;
+            let name = |p: &Option<std::path::PathBuf>| {
+                p.as_deref()
+                    .and_then(std::path::Path::file_name)
+                    .map_or("?".into(), |n| n.to_string_lossy().into_owned())
+            };
+            ui.label(if files.is_demo() {
+                "demo: MNI152 2009a T1 (fixed), its deformed, T2-like copy (moving)".to_string()
+            } else {
+                format!(
+                    "{} (fixed), {} (moving)",
+                    name(&files.fixed),
+                    name(&files.moving)
+                )
+            });
+            ui.separator();
+            ui.label("layout");
+            let mut single = match self.layout {
+                Layout::Quad { .. } => None,
+                Layout::Single(p) => Some(p),
+            };
+            egui::ComboBox::from_id_salt("layout")
+                .selected_text(single.map_or("2 × 2", |p| p.name()))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut single, None, "2 × 2");
+                    for p in Plane::ALL {
+                        ui.selectable_value(&mut single, Some(p), p.name());
+                    }
+                });
+            self.layout = match (single, self.layout) {
+                (Some(p), _) => Layout::Single(p),
+                (None, Layout::Quad { grid_plane }) => Layout::Quad { grid_plane },
+                (None, Layout::Single(_)) => Layout::Quad {
+                    grid_plane: Plane::Axial,
+                },
+            };
+            if let Layout::Quad { grid_plane } = &mut self.layout {
+                ui.label("grid view");
+                egui::ComboBox::from_id_salt("grid plane")
+                    .selected_text(grid_plane.name())
+                    .show_ui(ui, |ui| {
+                        for p in Plane::ALL {
+                            ui.selectable_value(grid_plane, p, p.name());
+                        }
+                    });
+            }
+        });
+        if let Some(load) = &self.load
+            && let loader::Poll::Pending { fraction, reading } = load.poll()
         {
-            self.cursor_mm = view.world_of(fitted, pos);
-            self.dirty = true;
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .desired_width(300.0)
+                        .text(format!("reading {reading}")),
+                );
+                if ui.button("cancel").clicked() {
+                    load.cancel();
+                }
+            });
         }
-        if response.hovered() {
-            let scroll = ui.input(|i| i.smooth_scroll_delta.y);
-            if scroll != 0.0 {
-                let step = self.case.fixed.grid().spacing_mm()[plane.normal_axis()]
-                    * scroll.signum() as f64;
-                self.cursor_mm[plane.normal_axis()] += step;
-                self.dirty = true;
+    }
+
+    fn status_ui(&self, ui: &mut egui::Ui) {
+        let mut parts = Vec::new();
+        let case = &self.doc.case;
+        if let Some((plane, p)) = self.viewers.hover {
+            parts.push(format!(
+                "{} · RAS {:.1}, {:.1}, {:.1} mm",
+                plane.name(),
+                p[0],
+                p[1],
+                p[2]
+            ));
+            let value = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+            parts.push(format!(
+                "fixed {}",
+                value(crate::volume::resample::sample_world(&case.fixed, p))
+            ));
+            let q = match &self.doc.deformation {
+                Some(d) if self.viewers.display.warped => {
+                    let u = crate::volume::warp::displacement_at(&d.field, p);
+                    let det = crate::volume::resample::sample_world(&d.jacobian, p);
+                    parts.push(format!(
+                        "u {:.2}, {:.2}, {:.2} mm (|u| {:.2}) · det J {}",
+                        u[0],
+                        u[1],
+                        u[2],
+                        (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt(),
+                        value(det)
+                    ));
+                    [p[0] + u[0], p[1] + u[1], p[2] + u[2]]
+                }
+                _ => p,
+            };
+            parts.push(format!(
+                "moving {}",
+                value(crate::volume::resample::sample_world(&case.moving, q))
+            ));
+            for (name, labels, at) in [
+                ("fixed label", &case.fixed_labels, p),
+                ("moving label", &case.moving_labels, q),
+            ] {
+                if let Some(l) = labels {
+                    let id = crate::volume::resample::label_at_world(l, at);
+                    let label = case
+                        .label_names
+                        .get(&id)
+                        .map_or(String::new(), |n| format!(" {n}"));
+                    parts.push(format!("{name} {id}{label}"));
+                }
+            }
+        } else {
+            let c = self.viewers.cursor_mm;
+            parts.push(format!(
+                "cursor RAS {:.1}, {:.1}, {:.1} mm",
+                c[0], c[1], c[2]
+            ));
+        }
+        if let Some(p95) = self.frames.percentile(0.95, 240) {
+            parts.push(format!("frame p95 {p95:.1} ms"));
+        }
+        parts.push(format!("GPU: {}", self.gpu_name));
+        ui.label(parts.join("   ·   "));
+    }
+
+    fn views_ui(&mut self, ui: &mut egui::Ui) {
+        let rect = ui.available_rect_before_wrap();
+        ui.allocate_rect(rect, egui::Sense::hover());
+        let gap = 3.0;
+        match self.layout {
+            Layout::Single(plane) => self.viewers.plane_ui(ui, plane, rect, &self.doc),
+            Layout::Quad { grid_plane } => {
+                let half = (rect.size() - egui::vec2(gap, gap)) / 2.0;
+                let cell = |c: f32, r: f32| {
+                    egui::Rect::from_min_size(
+                        rect.min + egui::vec2(c * (half.x + gap), r * (half.y + gap)),
+                        half,
+                    )
+                };
+                self.viewers
+                    .plane_ui(ui, Plane::Axial, cell(0.0, 0.0), &self.doc);
+                self.viewers
+                    .plane_ui(ui, Plane::Coronal, cell(1.0, 0.0), &self.doc);
+                self.viewers
+                    .plane_ui(ui, Plane::Sagittal, cell(0.0, 1.0), &self.doc);
+                self.viewers
+                    .grid_only_ui(ui, grid_plane, cell(1.0, 1.0), &self.doc);
             }
         }
     }
 }
 
+/// The display a new case starts with: auto-contrast windows, labels shown when there are some.
+fn display_for(case: &Case) -> Display {
+    let mut d = Display::new(Window::auto(&case.fixed), Window::auto(&case.moving));
+    d.labels.visible = false;
+    d
+}
+
 impl eframe::App for WarpbenchApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        if self.dirty {
-            self.refresh_textures(ui.ctx());
-        }
-        egui::Panel::top("top").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading("Warpbench");
-                ui.separator();
-                ui.label(
-                    "demo case: MNI152 2009a T1 (fixed) and its deformed, T2-like copy (moving)",
-                );
-                ui.separator();
-                ui.label(format!("GPU: {}", self.gpu_name));
-            });
-        });
-        egui::Panel::bottom("status").show(ui, |ui| {
-            let [x, y, z] = self.cursor_mm;
-            let fixed = crate::volume::resample::sample_world(&self.case.fixed, self.cursor_mm);
-            let moving = crate::volume::resample::sample_world(&self.case.moving, self.cursor_mm);
-            let show = |v: Option<f32>| v.map_or("outside".to_string(), |v| format!("{v:.1}"));
-            ui.label(format!(
-                "cursor (RAS mm) {x:.1}, {y:.1}, {z:.1}   fixed {}   moving {}   · fusion: fixed magenta, moving green · click to move the cursor, scroll to step slices",
-                show(fixed),
-                show(moving)
-            ));
-        });
-        egui::CentralPanel::default_margins().show(ui, |ui| {
-            let avail = ui.available_size();
-            let gap = 4.0;
-            let size = egui::vec2(
-                (avail.x - gap * 2.0) / Plane::ALL.len() as f32,
-                (avail.y - gap * 2.0) / ROWS.len() as f32,
-            );
-            ui.spacing_mut().item_spacing = egui::vec2(gap, gap);
-            for row in 0..ROWS.len() {
-                ui.horizontal(|ui| {
-                    for plane in Plane::ALL {
-                        self.view_ui(ui, row, plane, size);
-                    }
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        WarpbenchApp::logic(self, ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let cpu_ms = frame.info().cpu_usage.unwrap_or(0.0) as f64 * 1e3;
+        self.frames.frame(cpu_ms, self.doc.run.is_running());
+        // Panels leave their background to the clear colour: on a software rasteriser every
+        // full-window fill costs as much as the rest of the frame.
+        let panel = egui::Frame::side_top_panel(ui.style()).fill(egui::Color32::TRANSPARENT);
+        let central = egui::Frame::central_panel(ui.style()).fill(egui::Color32::TRANSPARENT);
+        egui::Panel::top("top")
+            .frame(panel)
+            .show(ui, |ui| self.top_ui(ui));
+        egui::Panel::bottom("status")
+            .frame(panel)
+            .show(ui, |ui| self.status_ui(ui));
+        egui::Panel::left("display")
+            .frame(panel)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    panels::display::display_ui(ui, &mut self.viewers.display, &self.doc)
                 });
+            });
+        let mut request = None;
+        egui::Panel::right("run")
+            .frame(panel)
+            .default_size(380.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut self.tab, Tab::Registration, "Registration");
+                    ui.selectable_value(&mut self.tab, Tab::Metrics, "Metrics");
+                });
+                ui.separator();
+                egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
+                    Tab::Registration => request = self.registration.ui(ui, &self.doc),
+                    Tab::Metrics => self.metrics.ui(ui, &self.doc),
+                });
+            });
+        egui::CentralPanel::default_margins()
+            .frame(central)
+            .show(ui, |ui| self.views_ui(ui));
+        if let Some(files) = self.open_form.ui(&ctx) {
+            self.open(files, &ctx);
+        }
+        if let Some(notice) = &self.notice {
+            let mut keep = true;
+            egui::Window::new(if notice.error { "Error" } else { "Note" })
+                .collapsible(false)
+                .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 60.0))
+                .show(&ctx, |ui| {
+                    ui.label(&notice.text);
+                    keep = !ui.button("OK").clicked();
+                });
+            if !keep {
+                self.notice = None;
             }
-        });
+        }
+        if let Some(request) = request {
+            self.handle(request, &ctx);
+        }
+        if self.continuous {
+            ctx.request_repaint();
+        }
+        if let Some(limit) = self.quit_after_s
+            && ctx.input(|i| i.time) > limit
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
+    fn on_exit(&mut self) {
+        if let Some(path) = &self.frame_log_path
+            && let Err(e) = self.frames.write_csv(path)
+        {
+            log::error!("{e}");
+        }
     }
 }

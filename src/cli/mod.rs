@@ -37,6 +37,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Open the shared GPU device, name it, and check a compute kernel against its CPU reference.
     Gpu,
+    /// Open the workbench window on the given files (without a command: on the built-in demo).
+    Open(Box<OpenArgs>),
     /// Rebuild the built-in demo case (assets/demo) from the MNI152 2009a templates.
     MakeDemo {
         #[arg(long, default_value = "../shared/data/mni152-2009a")]
@@ -47,6 +49,56 @@ pub enum Command {
         #[arg(long, default_value_t = crate::demo::DEMO_SPACING_MM)]
         spacing: f64,
     },
+}
+
+/// `warpbench open`: the files of a case, and what benchmarks need (frame-time log, a run started
+/// at once, continuous redraw, a time limit).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct OpenArgs {
+    #[arg(long)]
+    pub fixed: Option<PathBuf>,
+    #[arg(long)]
+    pub moving: Option<PathBuf>,
+    #[arg(long)]
+    pub fixed_labels: Option<PathBuf>,
+    #[arg(long)]
+    pub moving_labels: Option<PathBuf>,
+    #[arg(long)]
+    pub fixed_landmarks: Option<PathBuf>,
+    #[arg(long)]
+    pub moving_landmarks: Option<PathBuf>,
+    /// Label names, one `id name` per line (FreeSurfer colour tables work too).
+    #[arg(long)]
+    pub label_names: Option<PathBuf>,
+    /// The registration preset the panel starts with.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Start the registration as soon as the case is loaded.
+    #[arg(long)]
+    pub run: bool,
+    /// Write every frame's interval and UI time (CSV) here when the window closes.
+    #[arg(long)]
+    pub frame_log: Option<PathBuf>,
+    /// Redraw continuously, so frame intervals measure the frame time.
+    #[arg(long)]
+    pub continuous: bool,
+    /// Close the window after this many seconds.
+    #[arg(long)]
+    pub quit_after: Option<f64>,
+}
+
+impl OpenArgs {
+    pub fn case_files(&self) -> crate::case::CaseFiles {
+        crate::case::CaseFiles {
+            fixed: self.fixed.clone(),
+            moving: self.moving.clone(),
+            fixed_labels: self.fixed_labels.clone(),
+            moving_labels: self.moving_labels.clone(),
+            fixed_landmarks: self.fixed_landmarks.clone(),
+            moving_landmarks: self.moving_landmarks.clone(),
+            label_names: self.label_names.clone(),
+        }
+    }
 }
 
 /// Runs a headless command.
@@ -61,6 +113,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&args),
         Command::Register(args) => register::run(&args),
         Command::Gpu => gpu_check(),
+        Command::Open(_) => anyhow::bail!("`open` is the window's command; main starts it"),
         Command::MakeDemo { mni, out, spacing } => {
             let case = crate::demo::generate(&mni, spacing)?;
             case.write(&out)?;

@@ -5,10 +5,10 @@
 use super::eval::{ScoringFiles, summary_line};
 use crate::eval::{EvalInputs, EvalReport, evaluate};
 use crate::gpu::GpuContext;
+use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::register::deformable::affine_displacement;
 use crate::register::pipeline::Registration;
-use crate::register::{Stage, StepReport};
 use crate::volume::affine_io::write_itk_affine;
 use crate::volume::nifti_io::{read_scalar, write_displacement, write_labels, write_scalar};
 use crate::volume::warp::{warp_labels, warp_scalar};
@@ -193,12 +193,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 }
 
 fn describe(r: &StepReport) -> String {
-    let stage = match r.stage {
-        Stage::Search => "search",
-        Stage::Rigid => "rigid",
-        Stage::Affine => "affine",
-        Stage::Deformable => "deformable",
-    };
+    let stage = r.stage.name();
     let (s, reg) = r.losses.unwrap_or_default();
     let labels = r
         .label_dice

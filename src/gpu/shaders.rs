@@ -82,6 +82,12 @@ pub const COMPUTE: &[(&str, &str)] = &[
     ("warp.wgsl", include_str!("../../shaders/warp.wgsl")),
 ];
 
+/// `(file name, source)` of the render shaders (the window's; they use no prelude).
+pub const RENDER: &[(&str, &str)] = &[(
+    "slice_display.wgsl",
+    include_str!("../../shaders/slice_display.wgsl"),
+)];
+
 /// The full source of a compute shader: prelude, then the file.
 pub fn compute_source(name: &str) -> Option<String> {
     COMPUTE

@@ -24,6 +24,17 @@ pub enum Stage {
     Deformable,
 }
 
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Search => "search",
+            Stage::Rigid => "rigid",
+            Stage::Affine => "affine",
+            Stage::Deformable => "deformable",
+        }
+    }
+}
+
 /// What one step did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepReport {

@@ -1,9 +1,10 @@
 //! The messages between a front end and a registration worker, and the latest-value slot.
 
 use crate::eval::EvalReport;
+use crate::eval::jacobian::{JacobianStats, jacobian_determinant, jacobian_stats};
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
-use crate::volume::{Affine, LabelVolume, LandmarkSet, VectorField};
+use crate::volume::{Affine, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,13 +56,36 @@ pub enum Event {
 }
 
 /// The state of a run at one moment: the affine and the whole displacement (affine included) on
-/// the running level's grid, which is coarser than the fixed grid during coarse levels.
+/// the running level's grid, which is coarser than the fixed grid during coarse levels, with its
+/// Jacobian determinant (computed on the worker, so a viewer never stalls on it).
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub generation: u64,
     pub report: Option<StepReport>,
     pub affine: Affine,
     pub displacement: VectorField,
+    pub jacobian: ScalarVolume,
+    pub jacobian_stats: JacobianStats,
+}
+
+impl Snapshot {
+    pub fn new(
+        generation: u64,
+        report: Option<StepReport>,
+        affine: Affine,
+        displacement: VectorField,
+    ) -> Snapshot {
+        let jacobian = jacobian_determinant(&displacement);
+        let jacobian_stats = jacobian_stats(&jacobian);
+        Snapshot {
+            generation,
+            report,
+            affine,
+            displacement,
+            jacobian,
+            jacobian_stats,
+        }
+    }
 }
 
 /// Labels and landmarks to score snapshots with (the fixed labels on the fixed grid).

@@ -93,12 +93,12 @@ impl Worker {
                     None
                 };
                 self.publish(
-                    Snapshot {
+                    Snapshot::new(
                         generation,
-                        report: last_report.clone(),
-                        affine: registration.affine(),
-                        displacement: field,
-                    },
+                        last_report.clone(),
+                        registration.affine(),
+                        field,
+                    ),
                     scores,
                 );
             }
@@ -107,12 +107,12 @@ impl Worker {
         let displacement = registration.displacement()?;
         let scores = self.score(&displacement, &fixed_grid)?;
         self.publish(
-            Snapshot {
-                generation: generation + 1,
-                report: last_report,
-                affine: registration.affine(),
-                displacement: displacement.clone(),
-            },
+            Snapshot::new(
+                generation + 1,
+                last_report,
+                registration.affine(),
+                displacement.clone(),
+            ),
             scores,
         );
         self.send(Event::Finished {

@@ -165,3 +165,9 @@ pub fn sample_world(volume: &ScalarVolume, world_mm: [f64; 3]) -> Option<f32> {
     let data = volume.data();
     trilinear(volume.grid().dims(), p, |n| [data[n]]).map(|[v]| v)
 }
+
+/// Nearest label of `labels` at a world point (mm); background (0) outside.
+pub fn label_at_world(labels: &LabelVolume, world_mm: [f64; 3]) -> i32 {
+    let p = labels.grid().world_to_voxel(world_mm);
+    nearest_index(labels.grid().dims(), p).map_or(0, |n| labels.data()[n])
+}

@@ -1,0 +1,199 @@
+//! The display panel: compare mode and its settings, each image's window and colour map, label
+//! overlay, deformation overlays, and the orientation convention.
+
+use crate::app::state::Document;
+use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
+use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
+use crate::volume::ScalarVolume;
+
+pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
+    ui.heading("compare");
+    ui.horizontal_wrapped(|ui| {
+        for mode in CompareMode::ALL {
+            ui.selectable_value(&mut d.mode, mode, mode.name());
+        }
+    });
+    match d.mode {
+        CompareMode::Blend => {
+            ui.add(egui::Slider::new(&mut d.blend, 0.0..=1.0).text("moving opacity"));
+        }
+        CompareMode::Checkerboard => {
+            ui.add(egui::Slider::new(&mut d.checker_mm, 2.0..=100.0).text("tile (mm)"));
+        }
+        CompareMode::Flicker => {
+            ui.add(egui::Slider::new(&mut d.flicker_ms, 100..=2000).text("interval (ms)"));
+        }
+        CompareMode::Wipe => {
+            ui.add(egui::Slider::new(&mut d.wipe, 0.0..=1.0).text("wipe (drag in a view)"));
+        }
+        _ => {}
+    }
+    ui.add_enabled(
+        doc.deformation.is_some(),
+        egui::Checkbox::new(&mut d.warped, "moving through the current transform"),
+    );
+    ui.checkbox(
+        &mut d.radiological,
+        "radiological (patient right on the left)",
+    );
+    ui.separator();
+    look_ui(
+        ui,
+        "fixed",
+        &mut d.fixed,
+        &doc.case.fixed,
+        doc.facts.fixed_range,
+    );
+    look_ui(
+        ui,
+        "moving",
+        &mut d.moving,
+        &doc.case.moving,
+        doc.facts.moving_range,
+    );
+    ui.separator();
+    labels_ui(ui, d, doc);
+    ui.separator();
+    deformation_ui(ui, d, doc);
+}
+
+fn look_ui(
+    ui: &mut egui::Ui,
+    name: &str,
+    look: &mut LayerLook,
+    image: &ScalarVolume,
+    (lo, hi): (f32, f32),
+) {
+    ui.label(egui::RichText::new(format!("{name} image")).strong());
+    ui.horizontal(|ui| {
+        let speed = ((hi - lo) / 500.0).max(1e-6);
+        ui.label("window");
+        ui.add(egui::DragValue::new(&mut look.window.lo).speed(speed));
+        ui.label("to");
+        ui.add(egui::DragValue::new(&mut look.window.hi).speed(speed));
+        look.window = Window::new(look.window.lo, look.window.hi);
+        egui::ComboBox::from_id_salt(("map", name))
+            .selected_text(look.colour_map.name())
+            .show_ui(ui, |ui| {
+                for map in ColourMap::ALL {
+                    ui.selectable_value(&mut look.colour_map, map, map.name());
+                }
+            });
+    });
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("auto")
+            .on_hover_text("1 % to 99.5 % of the values")
+            .clicked()
+        {
+            look.window = Window::auto(image);
+        }
+        for (preset, level, width) in CT_PRESETS {
+            if ui
+                .small_button(preset)
+                .on_hover_text(format!("CT window: level {level} HU, width {width} HU"))
+                .clicked()
+            {
+                look.window = Window::from_level_width(level, width);
+            }
+        }
+    });
+}
+
+fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
+    let case = &doc.case;
+    let ids = if d.labels.moving {
+        &doc.facts.moving_label_ids
+    } else {
+        &doc.facts.fixed_label_ids
+    };
+    ui.add_enabled_ui(
+        case.fixed_labels.is_some() || case.moving_labels.is_some(),
+        |ui| {
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut d.labels.visible, "labels");
+                ui.checkbox(&mut d.labels.outline, "outline");
+                ui.checkbox(&mut d.labels.moving, "moving (warped)");
+            });
+            ui.add(egui::Slider::new(&mut d.labels.opacity, 0.0..=1.0).text("opacity"));
+            egui::ScrollArea::vertical()
+                .id_salt("label list")
+                .max_height(120.0)
+                .show(ui, |ui| {
+                    for &id in ids {
+                        ui.horizontal(|ui| {
+                            let [r, g, b] = label_colour(id);
+                            let (rect, _) = ui
+                                .allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                            ui.painter()
+                                .rect_filled(rect, 2.0, egui::Color32::from_rgb(r, g, b));
+                            let mut shown = !d.labels.hidden.contains(&id);
+                            let name = case
+                                .label_names
+                                .get(&id)
+                                .map_or(format!("{id}"), |n| format!("{id} {n}"));
+                            if ui.checkbox(&mut shown, name).changed() {
+                                if shown {
+                                    d.labels.hidden.remove(&id);
+                                } else {
+                                    d.labels.hidden.insert(id);
+                                }
+                            }
+                        });
+                    }
+                });
+        },
+    );
+}
+
+fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
+    let look = &mut d.deformation;
+    ui.add_enabled_ui(doc.deformation.is_some(), |ui| {
+        ui.label(egui::RichText::new("deformation").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut look.map, FieldMap::None, "no map");
+            ui.selectable_value(&mut look.map, FieldMap::Magnitude, "|u|");
+            ui.selectable_value(&mut look.map, FieldMap::Jacobian, "det J");
+        });
+        ui.add(egui::Slider::new(&mut look.map_opacity, 0.0..=1.0).text("map opacity"));
+        if look.map == FieldMap::Magnitude {
+            ui.add(
+                egui::Slider::new(&mut look.magnitude_max_mm, 0.5..=50.0).text("|u| range (mm)"),
+            );
+            ui.add(
+                egui::Slider::new(&mut look.contour_mm, 0.0..=10.0).text("iso-contours every (mm)"),
+            );
+        }
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut look.grid, "grid");
+            ui.add(
+                egui::DragValue::new(&mut look.grid_mm)
+                    .range(2.0..=50.0)
+                    .suffix(" mm"),
+            );
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut look.arrows, "arrows");
+            ui.add(
+                egui::DragValue::new(&mut look.arrow_mm)
+                    .range(4.0..=60.0)
+                    .suffix(" mm apart"),
+            );
+            ui.add(
+                egui::DragValue::new(&mut look.arrow_scale)
+                    .range(0.1..=10.0)
+                    .prefix("×"),
+            );
+        });
+        if let Some(def) = &doc.deformation {
+            ui.label(format!(
+                "folds (det J ≤ 0): {:.4} % ({} voxels) · SDlogJ {:.4} · det J {:.3} to {:.3}",
+                100.0 * def.stats.fold_fraction,
+                def.stats.folded_voxels,
+                def.stats.sdlogj,
+                def.stats.min,
+                def.stats.max
+            ));
+        }
+    });
+}

@@ -1,0 +1,240 @@
+//! The registration panel: preset, every parameter under "advanced" (the run's TOML), Run, Pause,
+//! Cancel, progress, live regularisation and learning rate, and the live plots.
+
+use crate::app::state::{Document, RunStatus};
+use crate::register::config::{PRESETS, RegistrationConfig};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+/// What the panel asks the app to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunRequest {
+    Start(Box<RegistrationConfig>),
+    Pause,
+    Resume,
+    Cancel,
+    SetDiffusion(f64),
+    SetLearningRate(f64),
+}
+
+pub struct RegistrationPanel {
+    pub preset: String,
+    pub config: RegistrationConfig,
+    /// The advanced editor's text, and why it does not parse when it does not.
+    toml: String,
+    toml_error: Option<String>,
+    diffusion: f64,
+    learning_rate: f64,
+}
+
+impl RegistrationPanel {
+    pub fn new(preset: &str) -> RegistrationPanel {
+        let config = RegistrationConfig::preset(preset).unwrap_or_else(|_| {
+            RegistrationConfig::preset(PRESETS[0]).expect("the first preset exists")
+        });
+        let mut panel = RegistrationPanel {
+            preset: preset.to_string(),
+            toml: String::new(),
+            toml_error: None,
+            diffusion: 0.0,
+            learning_rate: 0.0,
+            config,
+        };
+        panel.config_changed();
+        panel
+    }
+
+    fn config_changed(&mut self) {
+        self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
+        self.toml_error = None;
+        self.diffusion = self.config.deformable.as_ref().map_or(0.0, |d| d.diffusion);
+        self.learning_rate = self
+            .config
+            .deformable
+            .as_ref()
+            .and_then(|d| d.levels.first())
+            .map_or(0.5, |l| l.learning_rate);
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, doc: &Document) -> Option<RunRequest> {
+        let mut request = None;
+        let running = doc.run.is_running();
+        ui.add_enabled_ui(!running, |ui| {
+            ui.horizontal(|ui| {
+                ui.label("preset");
+                let before = self.preset.clone();
+                egui::ComboBox::from_id_salt("preset")
+                    .selected_text(&self.preset)
+                    .show_ui(ui, |ui| {
+                        for p in PRESETS {
+                            ui.selectable_value(&mut self.preset, p.to_string(), *p);
+                        }
+                    });
+                if self.preset != before
+                    && let Ok(config) = RegistrationConfig::preset(&self.preset)
+                {
+                    self.config = config;
+                    self.config_changed();
+                }
+            });
+            egui::CollapsingHeader::new("advanced").show(ui, |ui| {
+                ui.label("The whole run as TOML (the format `warpbench register --config` reads).");
+                let edited = egui::ScrollArea::vertical()
+                    .max_height(220.0)
+                    .show(ui, |ui| {
+                        ui.add(
+                            egui::TextEdit::multiline(&mut self.toml)
+                                .code_editor()
+                                .desired_width(f32::INFINITY),
+                        )
+                        .changed()
+                    })
+                    .inner;
+                if edited {
+                    match toml::from_str::<RegistrationConfig>(&self.toml)
+                        .map_err(|e| e.to_string())
+                        .and_then(|c| c.validate().map(|_| c).map_err(|e| e.to_string()))
+                    {
+                        Ok(config) => {
+                            self.config = config;
+                            self.toml_error = None;
+                            self.preset = "custom".into();
+                        }
+                        Err(e) => self.toml_error = Some(e),
+                    }
+                }
+                if let Some(e) = &self.toml_error {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+            });
+        });
+        ui.horizontal(|ui| {
+            let can_start = !running && self.toml_error.is_none();
+            if ui
+                .add_enabled(can_start, egui::Button::new("Run"))
+                .clicked()
+            {
+                request = Some(RunRequest::Start(Box::new(self.config.clone())));
+            }
+            match doc.run {
+                RunStatus::Running { paused: false } => {
+                    if ui.button("Pause").clicked() {
+                        request = Some(RunRequest::Pause);
+                    }
+                }
+                RunStatus::Running { paused: true } => {
+                    if ui.button("Resume").clicked() {
+                        request = Some(RunRequest::Resume);
+                    }
+                }
+                _ => {
+                    ui.add_enabled(false, egui::Button::new("Pause"));
+                }
+            }
+            if ui
+                .add_enabled(running, egui::Button::new("Cancel"))
+                .clicked()
+            {
+                request = Some(RunRequest::Cancel);
+            }
+        });
+        progress_ui(ui, doc);
+        if self.config.deformable.is_some() {
+            let slider = ui.add(
+                egui::Slider::new(&mut self.diffusion, 0.0..=10.0)
+                    .logarithmic(true)
+                    .text("diffusion λ"),
+            );
+            if slider.changed() {
+                if let Some(d) = &mut self.config.deformable {
+                    d.diffusion = self.diffusion;
+                }
+                if running {
+                    request = Some(RunRequest::SetDiffusion(self.diffusion));
+                }
+            }
+        }
+        let lr = ui.add(
+            egui::Slider::new(&mut self.learning_rate, 0.01..=5.0)
+                .logarithmic(true)
+                .text("learning rate (mm)"),
+        );
+        if lr.drag_stopped() || (lr.changed() && !lr.dragged()) {
+            if running {
+                request = Some(RunRequest::SetLearningRate(self.learning_rate));
+            }
+        }
+        plots_ui(ui, doc);
+        request
+    }
+}
+
+fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
+    let text = match &doc.run {
+        RunStatus::Idle => "not run yet".to_string(),
+        RunStatus::Running { paused } => {
+            let state = if *paused { "paused" } else { "running" };
+            match &doc.progress {
+                Some(p) => format!(
+                    "{state}: {} level {}/{} · iteration {}/{} · {:.1} s",
+                    p.stage.name(),
+                    p.level + 1,
+                    p.levels,
+                    p.iteration,
+                    p.iterations,
+                    doc.elapsed_s
+                ),
+                None => format!("{state}: preparing the pyramid"),
+            }
+        }
+        RunStatus::Finished { seconds } => format!("finished in {seconds:.1} s"),
+        RunStatus::Cancelled => "cancelled".into(),
+        RunStatus::Failed(e) => format!("failed: {e}"),
+    };
+    let fraction = doc
+        .progress
+        .as_ref()
+        .map_or(0.0, |p| p.iteration as f32 / p.iterations.max(1) as f32);
+    let fraction = if matches!(doc.run, RunStatus::Finished { .. }) {
+        1.0
+    } else {
+        fraction
+    };
+    ui.add(egui::ProgressBar::new(fraction).text(text));
+}
+
+fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
+    ui.label("losses (per iteration)");
+    Plot::new("losses")
+        .height(150.0)
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            let series = |f: fn(&crate::app::state::LossPoint) -> Option<f64>| -> PlotPoints {
+                doc.losses
+                    .iter()
+                    .filter_map(|l| f(l).map(|v| [l.step as f64, v]))
+                    .collect()
+            };
+            plot.line(Line::new("similarity", series(|l| Some(l.similarity))));
+            plot.line(Line::new("regulariser", series(|l| Some(l.regulariser))));
+            if doc.losses.iter().any(|l| l.label_dice.is_some()) {
+                plot.line(Line::new("label soft Dice", series(|l| l.label_dice)));
+            }
+        });
+    ui.label("scores (per snapshot, by time in s)");
+    Plot::new("scores")
+        .height(150.0)
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            let series = |f: fn(&crate::app::state::ScorePoint) -> Option<f64>| -> PlotPoints {
+                doc.scores
+                    .iter()
+                    .filter_map(|s| f(s).map(|v| [s.elapsed_s, v]))
+                    .collect()
+            };
+            plot.line(Line::new("TRE mm", series(|s| s.tre_mm)));
+            plot.line(Line::new("Dice", series(|s| s.dice)));
+            plot.line(Line::new("fold %", series(|s| Some(s.fold_percent))));
+        });
+}

@@ -1,0 +1,264 @@
+//! The document: the loaded case, the current deformation, the run's status and its history of
+//! losses and scores. No egui types: the views read it, `WarpbenchApp::logic` feeds it the
+//! worker's events, and tests drive it directly.
+
+use crate::case::Case;
+use crate::eval::EvalReport;
+use crate::eval::jacobian::JacobianStats;
+use crate::eval::tre::{TreReport, tre};
+use crate::register::StepReport;
+use crate::session::{Event, Snapshot};
+use crate::volume::{Affine, ScalarVolume, VectorField};
+
+/// A transform to show: the whole displacement (affine included) and its Jacobian determinant.
+pub struct Deformation {
+    pub affine: Affine,
+    pub field: VectorField,
+    pub jacobian: ScalarVolume,
+    pub stats: JacobianStats,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    Idle,
+    Running { paused: bool },
+    Finished { seconds: f64 },
+    Cancelled,
+    Failed(String),
+}
+
+impl RunStatus {
+    pub fn is_running(&self) -> bool {
+        matches!(self, RunStatus::Running { .. })
+    }
+}
+
+/// One loss read-back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossPoint {
+    /// Iterations run so far over all stages and levels.
+    pub step: u64,
+    pub stage: &'static str,
+    pub level: usize,
+    pub similarity: f64,
+    pub regulariser: f64,
+    pub label_dice: Option<f64>,
+}
+
+/// Scores of one snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScorePoint {
+    pub elapsed_s: f64,
+    pub fold_percent: f64,
+    pub sdlogj: f64,
+    pub tre_mm: Option<f64>,
+    pub dice: Option<f64>,
+}
+
+/// Facts about the case's layers that take a pass over the voxels, computed once.
+pub struct LayerFacts {
+    pub fixed_range: (f32, f32),
+    pub moving_range: (f32, f32),
+    pub fixed_label_ids: Vec<i32>,
+    pub moving_label_ids: Vec<i32>,
+}
+
+impl LayerFacts {
+    fn of(case: &Case) -> LayerFacts {
+        let ids = |l: &Option<crate::volume::LabelVolume>| {
+            l.as_ref().map_or(Vec::new(), |l| {
+                l.ids().into_iter().filter(|&id| id != 0).collect()
+            })
+        };
+        LayerFacts {
+            fixed_range: case.fixed.min_max(),
+            moving_range: case.moving.min_max(),
+            fixed_label_ids: ids(&case.fixed_labels),
+            moving_label_ids: ids(&case.moving_labels),
+        }
+    }
+}
+
+pub struct Document {
+    pub case: Case,
+    pub facts: LayerFacts,
+    pub deformation: Option<Deformation>,
+    /// Bumped whenever the case or the deformation changes, so cached slices know they are stale.
+    pub generation: u64,
+    pub run: RunStatus,
+    pub progress: Option<StepReport>,
+    pub elapsed_s: f64,
+    pub losses: Vec<LossPoint>,
+    pub scores: Vec<ScorePoint>,
+    /// The worker's latest scores (labels and landmarks at full resolution).
+    pub report: Option<EvalReport>,
+    /// Landmark errors under the current deformation (before = identity).
+    pub tre: Option<TreReport>,
+    steps: u64,
+}
+
+impl Document {
+    pub fn new(case: Case) -> Document {
+        let mut doc = Document {
+            facts: LayerFacts::of(&case),
+            case,
+            deformation: None,
+            generation: 0,
+            run: RunStatus::Idle,
+            progress: None,
+            elapsed_s: 0.0,
+            losses: Vec::new(),
+            scores: Vec::new(),
+            report: None,
+            tre: None,
+            steps: 0,
+        };
+        doc.update_tre();
+        doc
+    }
+
+    /// Forgets the last run's results, for a new run.
+    pub fn start_run(&mut self) {
+        self.run = RunStatus::Running { paused: false };
+        self.progress = None;
+        self.elapsed_s = 0.0;
+        self.losses.clear();
+        self.scores.clear();
+        self.report = None;
+        self.steps = 0;
+    }
+
+    /// Applies one worker event; `snapshot` is the slot's content when the event announces one.
+    pub fn apply(&mut self, event: Event, snapshot: impl FnOnce() -> Option<Snapshot>) {
+        match event {
+            Event::Started { .. } => {}
+            Event::Progress { report, elapsed_s } => {
+                self.elapsed_s = elapsed_s;
+                let new_level = self
+                    .progress
+                    .as_ref()
+                    .is_none_or(|p| (p.stage, p.level) != (report.stage, report.level));
+                self.steps += if new_level {
+                    report.iteration as u64
+                } else {
+                    let last = self.progress.as_ref().map_or(0, |p| p.iteration);
+                    report.iteration.saturating_sub(last) as u64
+                };
+                if let Some((similarity, regulariser)) = report.losses {
+                    self.losses.push(LossPoint {
+                        step: self.steps,
+                        stage: report.stage.name(),
+                        level: report.level,
+                        similarity,
+                        regulariser,
+                        label_dice: report.label_dice,
+                    });
+                }
+                self.progress = Some(report);
+            }
+            Event::SnapshotReady { .. } => {
+                if let Some(s) = snapshot() {
+                    self.set_deformation(Deformation {
+                        affine: s.affine,
+                        field: s.displacement,
+                        jacobian: s.jacobian,
+                        stats: s.jacobian_stats,
+                    });
+                    self.scores.push(ScorePoint {
+                        elapsed_s: self.elapsed_s,
+                        fold_percent: 100.0 * s.jacobian_stats.fold_fraction,
+                        sdlogj: s.jacobian_stats.sdlogj,
+                        tre_mm: self.tre.as_ref().map(|t| t.after.mean),
+                        dice: self.report.as_ref().and_then(|r| r.dice_mean),
+                    });
+                }
+            }
+            Event::Metrics { report, .. } => {
+                if let Some(last) = self.scores.last_mut() {
+                    last.dice = report.dice_mean;
+                }
+                self.report = Some(*report);
+            }
+            Event::Paused => self.run = RunStatus::Running { paused: true },
+            Event::Resumed => self.run = RunStatus::Running { paused: false },
+            Event::Retuned(_) => {}
+            Event::Finished { seconds, .. } => self.run = RunStatus::Finished { seconds },
+            Event::Cancelled => self.run = RunStatus::Cancelled,
+            Event::Failed(message) => self.run = RunStatus::Failed(message),
+        }
+    }
+
+    pub fn set_deformation(&mut self, deformation: Deformation) {
+        self.deformation = Some(deformation);
+        self.generation += 1;
+        self.update_tre();
+    }
+
+    /// Recomputes the landmark table (after landmark edits or a new deformation).
+    pub fn update_tre(&mut self) {
+        let (f, m) = (&self.case.fixed_landmarks, &self.case.moving_landmarks);
+        self.tre = if f.is_empty() || m.is_empty() {
+            None
+        } else {
+            tre(f, m, self.deformation.as_ref().map(|d| &d.field)).ok()
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::register::Stage;
+
+    fn progress(stage: Stage, level: usize, iteration: u32, losses: bool) -> Event {
+        Event::Progress {
+            report: StepReport {
+                stage,
+                level,
+                levels: 2,
+                iteration,
+                iterations: 10,
+                losses: losses.then_some((1.0 / iteration as f64, 0.1)),
+                label_dice: None,
+            },
+            elapsed_s: iteration as f64,
+        }
+    }
+
+    #[test]
+    fn events_build_the_history_and_a_snapshot_moves_the_landmarks() {
+        let case: Case = crate::demo::load_builtin().unwrap().into();
+        let mut doc = Document::new(case);
+        let before = doc.tre.as_ref().unwrap().before.mean;
+        assert!(
+            before > 2.0,
+            "the demo's landmarks start apart ({before} mm)"
+        );
+        doc.start_run();
+        doc.apply(progress(Stage::Affine, 0, 3, true), || None);
+        doc.apply(progress(Stage::Affine, 0, 7, false), || None);
+        doc.apply(progress(Stage::Affine, 1, 2, true), || None);
+        assert_eq!(
+            doc.losses.iter().map(|l| l.step).collect::<Vec<_>>(),
+            [3, 9]
+        );
+        // A snapshot whose field carries each fixed landmark exactly onto its moving partner is
+        // not needed: a constant shift changes the TRE by a known amount.
+        let grid = doc.case.fixed.grid().clone();
+        let field =
+            VectorField::new(grid.clone(), vec![[1.0, 0.0, 0.0]; grid.voxel_count()]).unwrap();
+        let generation = doc.generation;
+        doc.apply(Event::SnapshotReady { generation: 1 }, || {
+            Some(Snapshot::new(1, None, Affine::IDENTITY, field))
+        });
+        assert_eq!(doc.generation, generation + 1);
+        let tre = doc.tre.as_ref().unwrap();
+        assert!((tre.after.mean - tre.before.mean).abs() > 1e-6);
+        assert_eq!(doc.scores.len(), 1);
+        assert_eq!(doc.scores[0].fold_percent, 0.0);
+        doc.apply(Event::Paused, || None);
+        assert_eq!(doc.run, RunStatus::Running { paused: true });
+        doc.apply(Event::Failed("boom".into()), || None);
+        assert_eq!(doc.run, RunStatus::Failed("boom".into()));
+    }
+}

@@ -1,0 +1,412 @@
+//! Slice images on the CPU: sample every layer on a plane's pixel lattice, then compose them into
+//! one RGB image for the current compare mode and overlays.
+//!
+//! Composing here rather than in a fragment shader is deliberate: on the machines we must serve
+//! (lavapipe) the GPU is the CPU anyway, a slice is at most a few hundred thousand pixels, the
+//! result is cached until a setting or the data changes, and the code is plain Rust that tests
+//! check pixel by pixel. Sampling (trilinear, through the deformation) is kept apart from
+//! colouring, so a window or mode change recolours cached samples without resampling.
+
+use super::colour::{ColourMap, label_colour};
+use super::display::{CompareMode, Display, FieldMap};
+use super::slice::PlaneView;
+use crate::volume::resample::{label_at_world, sample_world};
+use crate::volume::warp::displacement_at;
+use crate::volume::{LabelVolume, ScalarVolume, VectorField};
+
+/// What a slice can show.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub fixed: &'a ScalarVolume,
+    pub moving: &'a ScalarVolume,
+    pub fixed_labels: Option<&'a LabelVolume>,
+    pub moving_labels: Option<&'a LabelVolume>,
+    /// The displacement (fixed world → moving world, mm) the moving layers are pulled through.
+    pub field: Option<&'a VectorField>,
+    /// `det J` of that displacement on the field's grid.
+    pub jacobian: Option<&'a ScalarVolume>,
+}
+
+/// Every layer sampled at a plane's pixel centres, row by row; `NaN` outside an image.
+pub struct SliceSamples {
+    pub view: PlaneView,
+    pub fixed: Vec<f32>,
+    pub moving: Vec<f32>,
+    pub labels: Option<Vec<i32>>,
+    pub magnitude_mm: Option<Vec<f32>>,
+    pub jacobian: Option<Vec<f32>>,
+}
+
+/// Which optional layers a slice needs (sampling the rest would only cost time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    /// `Some(moving)`: the label map to show, `None`: no labels.
+    pub labels: Option<bool>,
+    pub map: FieldMap,
+}
+
+/// Samples the layers on `view`; the moving image and labels go through the field when there is
+/// one.
+pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSamples {
+    let displacement = |p: [f64; 3]| -> [f64; 3] {
+        match sources.field.map(|f| displacement_at(f, p)) {
+            Some(u) => [p[0] + u[0], p[1] + u[1], p[2] + u[2]],
+            None => p,
+        }
+    };
+    let fixed = view.map_pixels(f32::NAN, |p| {
+        sample_world(sources.fixed, p).unwrap_or(f32::NAN)
+    });
+    let moving = view.map_pixels(f32::NAN, |p| {
+        sample_world(sources.moving, displacement(p)).unwrap_or(f32::NAN)
+    });
+    let labels = match (wanted.labels, sources.fixed_labels, sources.moving_labels) {
+        (Some(false), Some(l), _) => Some(view.map_pixels(0, |p| label_at_world(l, p))),
+        (Some(true), _, Some(l)) => {
+            Some(view.map_pixels(0, |p| label_at_world(l, displacement(p))))
+        }
+        _ => None,
+    };
+    let magnitude_mm = sources
+        .field
+        .filter(|_| wanted.map == FieldMap::Magnitude)
+        .map(|f| {
+            view.map_pixels(f32::NAN, |p| {
+                let u = displacement_at(f, p);
+                (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt() as f32
+            })
+        });
+    let jacobian = sources
+        .jacobian
+        .filter(|_| wanted.map == FieldMap::Jacobian)
+        .map(|j| view.map_pixels(f32::NAN, |p| sample_world(j, p).unwrap_or(f32::NAN)));
+    SliceSamples {
+        view,
+        fixed,
+        moving,
+        labels,
+        magnitude_mm,
+        jacobian,
+    }
+}
+
+/// The colour of folds (det J ≤ 0) in the Jacobian map.
+pub const FOLD_COLOUR: [u8; 3] = [255, 235, 0];
+const EDGE_COLOUR: [u8; 3] = [255, 220, 0];
+
+/// det J's place on the diverging map: log₂ from −2 (¼, blue) through 0 (1, grey) to 2 (4, red).
+pub fn jacobian_unit(j: f32) -> f32 {
+    0.5 + j.max(1e-6).log2() / 4.0
+}
+
+/// The RGB image of one slice. `flicker_moving` says which image a flicker shows now.
+pub fn compose(s: &SliceSamples, d: &Display, flicker_moving: bool) -> egui::ColorImage {
+    let (w, h) = (s.view.width, s.view.height);
+    let colour = |v: f32, look: &super::display::LayerLook| -> [u8; 3] {
+        if v.is_nan() {
+            [0, 0, 0]
+        } else {
+            look.colour_map.rgb(look.window.unit(v))
+        }
+    };
+    let unit = |v: f32, look: &super::display::LayerLook| {
+        if v.is_nan() { 0.0 } else { look.window.unit(v) }
+    };
+    let fixed_unit = |n: usize| unit(s.fixed[n], &d.fixed);
+    let moving_unit = |n: usize| unit(s.moving[n], &d.moving);
+    let edges = (d.mode == CompareMode::Contours).then(|| edge_mask(w, h, fixed_unit));
+    let tile_px = (d.checker_mm as f64 / s.view.pixel_mm).max(1.0);
+    let wipe_x = d.wipe * w as f32;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let n = x + w * y;
+            let fixed = || colour(s.fixed[n], &d.fixed);
+            let moving = || colour(s.moving[n], &d.moving);
+            let c = match d.mode {
+                CompareMode::Fixed => fixed(),
+                CompareMode::Moving => moving(),
+                CompareMode::Blend => mix(fixed(), moving(), d.blend),
+                CompareMode::Fusion => {
+                    let (f, m) = (
+                        (fixed_unit(n) * 255.0) as u8,
+                        (moving_unit(n) * 255.0) as u8,
+                    );
+                    [f, m, f]
+                }
+                CompareMode::Checkerboard => {
+                    let (tx, ty) = ((x as f64 / tile_px) as usize, (y as f64 / tile_px) as usize);
+                    if (tx + ty) % 2 == 0 {
+                        fixed()
+                    } else {
+                        moving()
+                    }
+                }
+                CompareMode::Difference => {
+                    ColourMap::Diverging.rgb(0.5 + (fixed_unit(n) - moving_unit(n)) / 2.0)
+                }
+                CompareMode::Contours => {
+                    if edges.as_ref().is_some_and(|e| e[n]) {
+                        EDGE_COLOUR
+                    } else {
+                        moving()
+                    }
+                }
+                CompareMode::Flicker => {
+                    if flicker_moving {
+                        moving()
+                    } else {
+                        fixed()
+                    }
+                }
+                CompareMode::Wipe => {
+                    if (x as f32 + 0.5) < wipe_x {
+                        fixed()
+                    } else {
+                        moving()
+                    }
+                }
+            };
+            rgb.extend_from_slice(&c);
+        }
+    }
+    overlay_field(s, d, &mut rgb);
+    overlay_labels(s, d, &mut rgb);
+    egui::ColorImage::from_rgb([w, h], &rgb)
+}
+
+fn mix(a: [u8; 3], b: [u8; 3], t: f32) -> [u8; 3] {
+    std::array::from_fn(|c| (a[c] as f32 * (1.0 - t) + b[c] as f32 * t + 0.5) as u8)
+}
+
+/// Pixels where the windowed image's Sobel gradient exceeds a fifth of its range.
+fn edge_mask(w: usize, h: usize, unit: impl Fn(usize) -> f32) -> Vec<bool> {
+    let mut out = vec![false; w * h];
+    if w < 3 || h < 3 {
+        return out;
+    }
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let v = |dx: isize, dy: isize| {
+                unit((x as isize + dx) as usize + w * (y as isize + dy) as usize)
+            };
+            let gx = v(1, -1) + 2.0 * v(1, 0) + v(1, 1) - v(-1, -1) - 2.0 * v(-1, 0) - v(-1, 1);
+            let gy = v(-1, 1) + 2.0 * v(0, 1) + v(1, 1) - v(-1, -1) - 2.0 * v(0, -1) - v(1, -1);
+            out[x + w * y] = (gx * gx + gy * gy).sqrt() > 0.8;
+        }
+    }
+    out
+}
+
+fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
+    let look = &d.deformation;
+    let a = look.map_opacity;
+    match look.map {
+        FieldMap::None => {}
+        FieldMap::Magnitude => {
+            let Some(mag) = &s.magnitude_mm else { return };
+            let w = s.view.width;
+            let band = |v: f32| (v / look.contour_mm.max(1e-3)).floor();
+            for (n, &m) in mag.iter().enumerate() {
+                if m.is_nan() {
+                    continue;
+                }
+                let iso = look.contour_mm > 0.0
+                    && [n + 1, n + w].iter().any(|&k| {
+                        k < mag.len() && (k != n + 1 || (n + 1) % w != 0) && band(mag[k]) != band(m)
+                    });
+                let c = if iso {
+                    [255, 255, 255]
+                } else {
+                    ColourMap::Viridis.rgb(m / look.magnitude_max_mm.max(1e-3))
+                };
+                blend_pixel(rgb, n, c, if iso { 1.0 } else { a });
+            }
+        }
+        FieldMap::Jacobian => {
+            let Some(jac) = &s.jacobian else { return };
+            for (n, &j) in jac.iter().enumerate() {
+                if j.is_nan() {
+                    continue;
+                }
+                if j <= 0.0 {
+                    blend_pixel(rgb, n, FOLD_COLOUR, 1.0);
+                } else {
+                    blend_pixel(rgb, n, ColourMap::Diverging.rgb(jacobian_unit(j)), a);
+                }
+            }
+        }
+    }
+}
+
+fn overlay_labels(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
+    let look = &d.labels;
+    let Some(labels) = s.labels.as_ref().filter(|_| look.visible) else {
+        return;
+    };
+    let w = s.view.width;
+    for (n, &id) in labels.iter().enumerate() {
+        if id == 0 || look.hidden.contains(&id) {
+            continue;
+        }
+        if look.outline {
+            let (x, y) = (n % w, n / w);
+            let differs = |k: usize| labels[k] != id;
+            let border = x == 0
+                || y == 0
+                || x + 1 == w
+                || n + w >= labels.len()
+                || differs(n - 1)
+                || differs(n + 1)
+                || differs(n - w)
+                || differs(n + w);
+            if !border {
+                continue;
+            }
+        }
+        blend_pixel(rgb, n, label_colour(id), look.opacity);
+    }
+}
+
+fn blend_pixel(rgb: &mut [u8], n: usize, c: [u8; 3], a: f32) {
+    let px = &mut rgb[3 * n..3 * n + 3];
+    let mixed = mix([px[0], px[1], px[2]], c, a);
+    px.copy_from_slice(&mixed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::colour::Window;
+    use super::super::slice::Plane;
+    use super::*;
+    use crate::volume::Grid;
+
+    fn case() -> (ScalarVolume, ScalarVolume) {
+        let grid = Grid::axis_aligned([16, 16, 4], [1.0, 1.0, 2.0], [0.0, 0.0, 0.0]).unwrap();
+        let n = grid.voxel_count();
+        let fixed = ScalarVolume::new(grid.clone(), vec![100.0; n]).unwrap();
+        let moving = ScalarVolume::new(grid, vec![0.0; n]).unwrap();
+        (fixed, moving)
+    }
+
+    fn pixel(image: &egui::ColorImage, x: usize, y: usize) -> [u8; 3] {
+        let c = image.pixels[x + image.size[0] * y];
+        [c.r(), c.g(), c.b()]
+    }
+
+    #[test]
+    fn every_mode_shows_what_it_says() {
+        let (fixed, moving) = case();
+        let sources = Sources {
+            fixed: &fixed,
+            moving: &moving,
+            fixed_labels: None,
+            moving_labels: None,
+            field: None,
+            jacobian: None,
+        };
+        let view = PlaneView::new(Plane::Axial, fixed.grid(), fixed.grid().centre_mm(), true);
+        let s = sample(
+            view,
+            &sources,
+            Wanted {
+                labels: None,
+                map: FieldMap::None,
+            },
+        );
+        let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
+        let (white, black) = ([255, 255, 255], [0, 0, 0]);
+        let at =
+            |d: &Display, flicker: bool, x: usize, y: usize| pixel(&compose(&s, d, flicker), x, y);
+        d.mode = CompareMode::Fixed;
+        assert_eq!(at(&d, false, 5, 5), white);
+        d.mode = CompareMode::Moving;
+        assert_eq!(at(&d, false, 5, 5), black);
+        d.mode = CompareMode::Blend;
+        assert_eq!(at(&d, false, 5, 5), [128, 128, 128]);
+        d.mode = CompareMode::Fusion;
+        assert_eq!(at(&d, false, 5, 5), [255, 0, 255]);
+        d.mode = CompareMode::Difference;
+        assert_eq!(at(&d, false, 5, 5), ColourMap::Diverging.rgb(1.0));
+        d.mode = CompareMode::Flicker;
+        assert_eq!((at(&d, false, 5, 5), at(&d, true, 5, 5)), (white, black));
+        d.mode = CompareMode::Wipe;
+        d.wipe = 0.5;
+        assert_eq!((at(&d, false, 2, 5), at(&d, false, 13, 5)), (white, black));
+        d.mode = CompareMode::Checkerboard;
+        d.checker_mm = 4.0;
+        // Tiles of 4 one-millimetre pixels from the slice's corner (half a 2 mm voxel outside).
+        assert_eq!(
+            (
+                at(&d, false, 1, 1),
+                at(&d, false, 5, 1),
+                at(&d, false, 5, 5)
+            ),
+            (white, black, white)
+        );
+    }
+
+    #[test]
+    fn contours_and_labels_and_folds() {
+        let (mut fixed, moving) = case();
+        let grid = fixed.grid().clone();
+        for n in 0..grid.voxel_count() {
+            if grid.voxel_of(n)[0] >= 8 {
+                fixed.data_mut()[n] = 0.0;
+            }
+        }
+        let labels = LabelVolume::new(
+            grid.clone(),
+            (0..grid.voxel_count())
+                .map(|n| (grid.voxel_of(n)[1] >= 8) as i32 * 3)
+                .collect(),
+        )
+        .unwrap();
+        let field = VectorField::zeros(grid.clone());
+        let mut jac = ScalarVolume::filled(grid.clone(), 1.0);
+        jac.data_mut()[grid.index(3, 3, 2)] = -0.5;
+        let sources = Sources {
+            fixed: &fixed,
+            moving: &moving,
+            fixed_labels: Some(&labels),
+            moving_labels: None,
+            field: Some(&field),
+            jacobian: Some(&jac),
+        };
+        let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
+        let all = |map| Wanted {
+            labels: Some(false),
+            map,
+        };
+        let s = sample(view.clone(), &sources, all(FieldMap::None));
+        let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
+        d.mode = CompareMode::Contours;
+        let image = compose(&s, &d, false);
+        // The edge between x = 7 and x = 8 (mm) is at pixel column 16.5 − 8 from the right.
+        let [edge_x, _] = view.pixel_of([7.5, 4.0, 4.0]);
+        assert_eq!(pixel(&image, edge_x as usize, 6), EDGE_COLOUR);
+        assert_eq!(pixel(&image, 2, 6), [0, 0, 0]);
+        d.mode = CompareMode::Moving;
+        d.labels.visible = true;
+        d.labels.outline = false;
+        d.labels.opacity = 1.0;
+        let [lx, ly] = view.pixel_of([4.0, 12.0, 4.0]);
+        assert_eq!(
+            pixel(&compose(&s, &d, false), lx as usize, ly as usize),
+            label_colour(3)
+        );
+        d.labels.hidden.insert(3);
+        assert_eq!(
+            pixel(&compose(&s, &d, false), lx as usize, ly as usize),
+            [0, 0, 0]
+        );
+        let s = sample(view.clone(), &sources, all(FieldMap::Jacobian));
+        d.deformation.map = FieldMap::Jacobian;
+        let [fx, fy] = view.pixel_of([3.0, 3.0, 4.0]);
+        assert_eq!(
+            pixel(&compose(&s, &d, false), fx as usize, fy as usize),
+            FOLD_COLOUR
+        );
+        assert_eq!(jacobian_unit(1.0), 0.5);
+    }
+}

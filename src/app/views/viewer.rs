@@ -1,0 +1,606 @@
+//! The linked slice views: one crosshair, zoom and pan per view, mouse and key bindings, the
+//! cached slice textures, and what is drawn over them (crosshair, orientation letters, deformation
+//! grid and arrows, wipe line, colour bar).
+//!
+//! Bindings (as in ITK-SNAP and Slicer): left click or drag moves the crosshair (in wipe mode, a
+//! drag moves the wipe line); right drag sets window and level; middle drag or shift + left drag
+//! pans; scroll or ↑/↓/PgUp/PgDn steps slices; ctrl + scroll zooms about the pointer; double
+//! click resets zoom and pan.
+
+use super::colour::ColourMap;
+use super::compose::{FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample};
+use super::display::{CompareMode, Display, FieldMap};
+use super::slice::{Plane, PlaneView};
+use crate::app::gpu_bridge::SliceCallback;
+use crate::app::state::Document;
+use crate::volume::Grid;
+use crate::volume::warp::displacement_at;
+use std::sync::Arc;
+
+/// The paint-callback id of the grid-only pane (the planes use their index).
+const GRID_PANE: u64 = 3;
+
+/// Zoom, pan and caches of one view.
+#[derive(Default)]
+pub struct PlaneState {
+    pub zoom: f32,
+    pub pan: egui::Vec2,
+    samples: Option<(SampleKey, SliceSamples)>,
+    image: Option<(ImageKey, Arc<egui::ColorImage>)>,
+    /// Counts composed images, so the GPU side knows when to upload.
+    image_generation: u64,
+    grid_lines: Option<(SampleKey, f32, Vec<Vec<[f64; 2]>>)>,
+}
+
+#[derive(Clone, PartialEq)]
+struct SampleKey {
+    view: PlaneView,
+    generation: u64,
+    warped: bool,
+    wanted: Wanted,
+}
+
+#[derive(Clone, PartialEq)]
+struct ImageKey {
+    samples: SampleKey,
+    display: Display,
+    flicker_moving: bool,
+}
+
+/// The views' shared state: crosshair, display settings and each plane's state.
+pub struct Viewers {
+    pub cursor_mm: [f64; 3],
+    pub display: Display,
+    pub planes: [PlaneState; 3],
+    /// The world point under the pointer, and the view it is in.
+    pub hover: Option<(Plane, [f64; 3])>,
+}
+
+impl Viewers {
+    pub fn new(cursor_mm: [f64; 3], display: Display) -> Viewers {
+        let plane = || PlaneState {
+            zoom: 1.0,
+            ..Default::default()
+        };
+        Viewers {
+            cursor_mm,
+            display,
+            planes: [plane(), plane(), plane()],
+            hover: None,
+        }
+    }
+
+    /// Drops every cached slice (after a new case is loaded).
+    pub fn forget_caches(&mut self) {
+        for p in &mut self.planes {
+            p.samples = None;
+            p.image = None;
+            p.grid_lines = None;
+        }
+    }
+
+    fn view(&self, plane: Plane, doc: &Document) -> PlaneView {
+        PlaneView::new(
+            plane,
+            doc.case.fixed.grid(),
+            self.cursor_mm,
+            self.display.radiological,
+        )
+    }
+
+    fn warped(&self, doc: &Document) -> bool {
+        self.display.warped && doc.deformation.is_some()
+    }
+
+    fn sample_key(&self, plane: Plane, doc: &Document) -> SampleKey {
+        SampleKey {
+            view: self.view(plane, doc),
+            generation: doc.generation,
+            warped: self.warped(doc),
+            wanted: Wanted {
+                labels: self
+                    .display
+                    .labels
+                    .visible
+                    .then_some(self.display.labels.moving),
+                map: self.display.deformation.map,
+            },
+        }
+    }
+
+    /// Brings plane `p`'s samples and texture up to date.
+    fn refresh(&mut self, plane: Plane, doc: &Document, time: f64) {
+        let key = self.sample_key(plane, doc);
+        let state = &mut self.planes[plane.index()];
+        if state.samples.as_ref().is_none_or(|(k, _)| *k != key) {
+            let deformation = doc.deformation.as_ref().filter(|_| key.warped);
+            let sources = Sources {
+                fixed: &doc.case.fixed,
+                moving: &doc.case.moving,
+                fixed_labels: doc.case.fixed_labels.as_ref(),
+                moving_labels: doc.case.moving_labels.as_ref(),
+                field: deformation.map(|d| &d.field),
+                jacobian: deformation.map(|d| &d.jacobian),
+            };
+            let samples = sample(key.view.clone(), &sources, key.wanted);
+            state.samples = Some((key.clone(), samples));
+        }
+        let flicker_moving = self.display.mode == CompareMode::Flicker
+            && (time * 1000.0 / self.display.flicker_ms.max(50) as f64) as u64 % 2 == 1;
+        let image_key = ImageKey {
+            samples: key,
+            display: self.display.clone(),
+            flicker_moving,
+        };
+        if state.image.as_ref().is_none_or(|(k, _)| *k != image_key) {
+            let (_, samples) = state.samples.as_ref().expect("sampled above");
+            let image = compose(samples, &self.display, flicker_moving);
+            state.image = Some((image_key, Arc::new(image)));
+            state.image_generation += 1;
+        }
+    }
+
+    /// The warped grid of `plane` in pixel coordinates, cached per slice and spacing.
+    fn grid_lines(&mut self, plane: Plane, doc: &Document) -> &[Vec<[f64; 2]>] {
+        let key = self.sample_key(plane, doc);
+        let spacing = self.display.deformation.grid_mm.max(1.0);
+        let state = &mut self.planes[plane.index()];
+        if state
+            .grid_lines
+            .as_ref()
+            .is_none_or(|(k, s, _)| *k != key || *s != spacing)
+        {
+            let lines = doc
+                .deformation
+                .as_ref()
+                .map(|d| warped_grid(&key.view, doc.case.fixed.grid(), &d.field, spacing))
+                .unwrap_or_default();
+            state.grid_lines = Some((key, spacing, lines));
+        }
+        &state.grid_lines.as_ref().expect("filled above").2
+    }
+
+    /// One view in `rect`: the image, overlays and interaction.
+    pub fn plane_ui(&mut self, ui: &mut egui::Ui, plane: Plane, rect: egui::Rect, doc: &Document) {
+        let time = ui.input(|i| i.time);
+        self.refresh(plane, doc, time);
+        if self.display.mode == CompareMode::Flicker {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(
+                    self.display.flicker_ms.max(50) as u64,
+                ));
+        }
+        let response = ui.interact(
+            rect,
+            ui.scope_id().with(("plane", plane.index())),
+            egui::Sense::click_and_drag(),
+        );
+        let view = self.view(plane, doc);
+        let state = &self.planes[plane.index()];
+        let fitted = view.fit(rect.shrink(2.0), state.zoom, state.pan);
+        let painter = ui.painter_at(rect);
+        if let Some((_, image)) = &state.image {
+            let min = (fitted.min - rect.min) / rect.size();
+            let max = (fitted.max - rect.min) / rect.size();
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                rect,
+                SliceCallback {
+                    view: plane.index() as u64,
+                    image: image.clone(),
+                    generation: state.image_generation,
+                    image_rect: [min.x, min.y, max.x, max.y],
+                },
+            ));
+        }
+        self.overlays_ui(&painter, plane, &view, fitted, doc);
+        self.interact(ui, plane, &view, fitted, rect, &response, doc);
+        let name = egui::RichText::new(plane.name()).color(egui::Color32::LIGHT_GRAY);
+        painter.text(
+            rect.left_top() + egui::vec2(4.0, 2.0),
+            egui::Align2::LEFT_TOP,
+            name.text(),
+            egui::FontId::proportional(13.0),
+            egui::Color32::LIGHT_GRAY,
+        );
+    }
+
+    /// The fourth pane: the warped grid of `plane` alone, on black.
+    pub fn grid_only_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        plane: Plane,
+        rect: egui::Rect,
+        doc: &Document,
+    ) {
+        let view = self.view(plane, doc);
+        let state = &self.planes[plane.index()];
+        let fitted = view.fit(rect.shrink(2.0), state.zoom, state.pan);
+        let painter = ui.painter_at(rect);
+        painter.add(egui_wgpu::Callback::new_paint_callback(
+            rect,
+            SliceCallback {
+                view: GRID_PANE,
+                image: Arc::new(egui::ColorImage::filled([1, 1], egui::Color32::BLACK)),
+                generation: 0,
+                image_rect: [0.0, 0.0, 0.0, 0.0],
+            },
+        ));
+        if doc.deformation.is_none() {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "no deformation yet: run a registration",
+                egui::FontId::proportional(14.0),
+                egui::Color32::GRAY,
+            );
+            return;
+        }
+        let stroke = egui::Stroke::new(1.0, egui::Color32::from_rgb(120, 230, 140));
+        let lines = self.grid_lines(plane, doc).to_vec();
+        draw_lines(&painter, &view, fitted, &lines, stroke);
+        painter.text(
+            rect.left_top() + egui::vec2(4.0, 2.0),
+            egui::Align2::LEFT_TOP,
+            format!(
+                "deformation grid · {} · {} mm",
+                plane.name(),
+                self.display.deformation.grid_mm
+            ),
+            egui::FontId::proportional(13.0),
+            egui::Color32::LIGHT_GRAY,
+        );
+    }
+
+    fn overlays_ui(
+        &mut self,
+        painter: &egui::Painter,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        doc: &Document,
+    ) {
+        let look = self.display.deformation;
+        if look.grid && doc.deformation.is_some() {
+            let lines = self.grid_lines(plane, doc).to_vec();
+            let stroke = egui::Stroke::new(
+                1.0,
+                egui::Color32::from_rgba_unmultiplied(120, 230, 140, 200),
+            );
+            draw_lines(painter, view, fitted, &lines, stroke);
+        }
+        if let (true, Some(d)) = (look.arrows, &doc.deformation) {
+            let stroke = egui::Stroke::new(1.0, egui::Color32::from_rgb(255, 150, 60));
+            let (u, v) = plane.screen_axes();
+            let step = (look.arrow_mm as f64 / view.pixel_mm).max(2.0);
+            let mut y = step / 2.0;
+            while y < view.height as f64 {
+                let mut x = step / 2.0;
+                while x < view.width as f64 {
+                    let p = view.world_at(x, y);
+                    if doc
+                        .case
+                        .fixed
+                        .grid()
+                        .world_to_voxel(p)
+                        .iter()
+                        .zip(doc.case.fixed.grid().dims())
+                        .all(|(c, n)| *c >= -0.5 && *c <= n as f64 - 0.5)
+                    {
+                        let d = displacement_at(&d.field, p);
+                        let mut q = p;
+                        q[u] += d[u] * look.arrow_scale as f64;
+                        q[v] += d[v] * look.arrow_scale as f64;
+                        let (a, b) = (view.screen_of(fitted, p), view.screen_of(fitted, q));
+                        painter.arrow(a, b - a, stroke);
+                    }
+                    x += step;
+                }
+                y += step;
+            }
+        }
+        let cross = view.screen_of(fitted, self.cursor_mm);
+        let stroke = egui::Stroke::new(
+            1.0,
+            egui::Color32::from_rgba_unmultiplied(80, 160, 255, 170),
+        );
+        painter.vline(cross.x, fitted.y_range(), stroke);
+        painter.hline(fitted.x_range(), cross.y, stroke);
+        if self.display.mode == CompareMode::Wipe {
+            let x = fitted.left() + self.display.wipe * fitted.width();
+            painter.vline(
+                x,
+                fitted.y_range(),
+                egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 200, 0)),
+            );
+        }
+        let clip = painter.clip_rect();
+        let [left, right, top, bottom] = plane.edge_letters(self.display.radiological);
+        let font = egui::FontId::proportional(13.0);
+        let c = egui::Color32::from_rgb(255, 210, 80);
+        let inner = fitted.intersect(clip);
+        for (pos, align, text) in [
+            (
+                egui::pos2(inner.left() + 3.0, inner.center().y),
+                egui::Align2::LEFT_CENTER,
+                left,
+            ),
+            (
+                egui::pos2(inner.right() - 3.0, inner.center().y),
+                egui::Align2::RIGHT_CENTER,
+                right,
+            ),
+            (
+                egui::pos2(inner.center().x, inner.top() + 2.0),
+                egui::Align2::CENTER_TOP,
+                top,
+            ),
+            (
+                egui::pos2(inner.center().x, inner.bottom() - 2.0),
+                egui::Align2::CENTER_BOTTOM,
+                bottom,
+            ),
+        ] {
+            painter.text(pos, align, text, font.clone(), c);
+        }
+        self.colour_bar_ui(painter, clip, doc);
+    }
+
+    /// A vertical colour bar at the view's right edge for what the image's colours mean: the
+    /// deformation map when one is shown, else the fixed image's window.
+    fn colour_bar_ui(&self, painter: &egui::Painter, rect: egui::Rect, doc: &Document) {
+        let d = &self.display;
+        let (map, lo, hi, unit): (ColourMap, String, String, Option<&str>) = match d.deformation.map
+        {
+            FieldMap::Magnitude if doc.deformation.is_some() => (
+                ColourMap::Viridis,
+                "0".into(),
+                format!("{:.1}", d.deformation.magnitude_max_mm),
+                Some("|u| mm"),
+            ),
+            FieldMap::Jacobian if doc.deformation.is_some() => {
+                (ColourMap::Diverging, "¼".into(), "4".into(), Some("det J"))
+            }
+            _ => match d.mode {
+                CompareMode::Fusion | CompareMode::Difference => return,
+                CompareMode::Moving => (
+                    d.moving.colour_map,
+                    format!("{:.4}", d.moving.window.lo),
+                    format!("{:.4}", d.moving.window.hi),
+                    None,
+                ),
+                _ => (
+                    d.fixed.colour_map,
+                    format!("{:.4}", d.fixed.window.lo),
+                    format!("{:.4}", d.fixed.window.hi),
+                    None,
+                ),
+            },
+        };
+        let bar = egui::Rect::from_min_size(
+            egui::pos2(rect.right() - 16.0, rect.top() + 22.0),
+            egui::vec2(10.0, (rect.height() - 60.0).clamp(20.0, 200.0)),
+        );
+        let steps = 48;
+        for s in 0..steps {
+            let t = 1.0 - (s as f32 + 0.5) / steps as f32;
+            let [r, g, b] = map.rgb(t);
+            let y0 = bar.top() + bar.height() * s as f32 / steps as f32;
+            let y1 = bar.top() + bar.height() * (s + 1) as f32 / steps as f32;
+            painter.rect_filled(
+                egui::Rect::from_x_y_ranges(bar.x_range(), y0..=y1 + 0.5),
+                0.0,
+                egui::Color32::from_rgb(r, g, b),
+            );
+        }
+        painter.rect_stroke(
+            bar,
+            0.0,
+            egui::Stroke::new(1.0, egui::Color32::GRAY),
+            egui::StrokeKind::Outside,
+        );
+        let font = egui::FontId::proportional(11.0);
+        let c = egui::Color32::LIGHT_GRAY;
+        painter.text(
+            bar.left_top() - egui::vec2(3.0, 0.0),
+            egui::Align2::RIGHT_TOP,
+            hi,
+            font.clone(),
+            c,
+        );
+        painter.text(
+            bar.left_bottom() - egui::vec2(3.0, 0.0),
+            egui::Align2::RIGHT_BOTTOM,
+            lo,
+            font.clone(),
+            c,
+        );
+        if let Some(unit) = unit {
+            painter.text(
+                bar.center_bottom() + egui::vec2(-8.0, 4.0),
+                egui::Align2::CENTER_TOP,
+                unit,
+                font.clone(),
+                c,
+            );
+        }
+        if d.deformation.map == FieldMap::Jacobian && doc.deformation.is_some() {
+            let [r, g, b] = FOLD_COLOUR;
+            let fold = egui::Rect::from_min_size(
+                bar.left_bottom() + egui::vec2(0.0, 18.0),
+                egui::vec2(10.0, 10.0),
+            );
+            painter.rect_filled(fold, 0.0, egui::Color32::from_rgb(r, g, b));
+            painter.text(
+                fold.left_center() - egui::vec2(3.0, 0.0),
+                egui::Align2::RIGHT_CENTER,
+                "fold",
+                font,
+                c,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn interact(
+        &mut self,
+        ui: &egui::Ui,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        rect: egui::Rect,
+        response: &egui::Response,
+        doc: &Document,
+    ) {
+        let grid = doc.case.fixed.grid();
+        let (modifiers, scroll, zoom, keys) = ui.input(|i| {
+            let steps = [
+                (egui::Key::ArrowUp, 1.0),
+                (egui::Key::PageUp, 1.0),
+                (egui::Key::ArrowDown, -1.0),
+                (egui::Key::PageDown, -1.0),
+            ];
+            let keys: f64 = steps
+                .iter()
+                .filter(|(k, _)| i.key_pressed(*k))
+                .map(|(_, s)| s)
+                .sum();
+            (i.modifiers, i.smooth_scroll_delta.y, i.zoom_delta(), keys)
+        });
+        let pointer = response.hover_pos();
+        self.hover = match pointer {
+            Some(pos) => Some((plane, view.world_of(fitted, pos))),
+            None => self.hover.filter(|(p, _)| *p != plane),
+        };
+        let state = &mut self.planes[plane.index()];
+        if response.double_clicked() {
+            state.zoom = 1.0;
+            state.pan = egui::Vec2::ZERO;
+            return;
+        }
+        let panning = response.dragged_by(egui::PointerButton::Middle)
+            || (response.dragged_by(egui::PointerButton::Primary) && modifiers.shift);
+        if panning {
+            state.pan += response.drag_delta();
+        } else if response.dragged_by(egui::PointerButton::Secondary) {
+            let delta = response.drag_delta() / rect.size();
+            let look = if self.display.mode == CompareMode::Moving {
+                &mut self.display.moving
+            } else {
+                &mut self.display.fixed
+            };
+            look.window = look.window.dragged(delta.x, delta.y);
+        } else if let Some(pos) = response.interact_pointer_pos() {
+            let wipe = self.display.mode == CompareMode::Wipe && response.dragged();
+            if wipe {
+                self.display.wipe = ((pos.x - fitted.left()) / fitted.width()).clamp(0.0, 1.0);
+            } else if response.clicked() || response.dragged_by(egui::PointerButton::Primary) {
+                let p = view.world_of(fitted, pos);
+                let (u, v) = plane.screen_axes();
+                self.cursor_mm[u] = p[u];
+                self.cursor_mm[v] = p[v];
+            }
+        }
+        if response.hovered() {
+            if zoom != 1.0 {
+                if let Some(pos) = pointer {
+                    // Keep the point under the pointer where it is.
+                    let centre = rect.shrink(2.0).center() + state.pan;
+                    let new_zoom = (state.zoom * zoom).clamp(0.5, 20.0);
+                    let f = new_zoom / state.zoom;
+                    state.pan += (pos - centre) * (1.0 - f);
+                    state.zoom = new_zoom;
+                }
+            } else if scroll != 0.0 || keys != 0.0 {
+                let direction = if scroll != 0.0 {
+                    scroll.signum() as f64
+                } else {
+                    keys
+                };
+                let a = plane.normal_axis();
+                let (lo, hi) = grid.world_bounds_mm();
+                self.cursor_mm[a] =
+                    (self.cursor_mm[a] + direction * slice_step_mm(grid, a)).clamp(lo[a], hi[a]);
+            }
+        }
+    }
+}
+
+/// The distance between slices along world axis `axis`: the spacing of the voxel axis closest to it.
+pub fn slice_step_mm(grid: &Grid, axis: usize) -> f64 {
+    let m = grid.world_from_voxel().linear();
+    let spacing = grid.spacing_mm();
+    (0..3)
+        .max_by(|&a, &b| {
+            (m[axis][a].abs() / spacing[a]).total_cmp(&(m[axis][b].abs() / spacing[b]))
+        })
+        .map_or(grid.min_spacing_mm(), |c| spacing[c])
+}
+
+fn draw_lines(
+    painter: &egui::Painter,
+    view: &PlaneView,
+    fitted: egui::Rect,
+    lines: &[Vec<[f64; 2]>],
+    stroke: egui::Stroke,
+) {
+    let scale = egui::vec2(
+        fitted.width() / view.width as f32,
+        fitted.height() / view.height as f32,
+    );
+    for line in lines {
+        let points: Vec<egui::Pos2> = line
+            .iter()
+            .map(|[x, y]| fitted.min + egui::vec2(*x as f32 * scale.x, *y as f32 * scale.y))
+            .collect();
+        painter.add(egui::Shape::line(points, stroke));
+    }
+}
+
+/// Lines of a `spacing_mm` grid in the plane, inside `grid`'s footprint, each point `p` moved to
+/// `p + u(p)` and projected onto the plane; in the view's pixel coordinates.
+fn warped_grid(
+    view: &PlaneView,
+    grid: &Grid,
+    field: &crate::volume::VectorField,
+    spacing_mm: f32,
+) -> Vec<Vec<[f64; 2]>> {
+    let inside = |p: [f64; 3]| {
+        let c = grid.world_to_voxel(p);
+        (0..3).all(|a| c[a] >= -0.5 && c[a] <= grid.dims()[a] as f64 - 0.5)
+    };
+    let spacing_px = spacing_mm as f64 / view.pixel_mm;
+    let sample_px = (spacing_px / 4.0).max(1.0);
+    let mut lines = Vec::new();
+    let mut trace = |along_x: bool, at: f64| {
+        let length = if along_x { view.width } else { view.height } as f64;
+        let mut line = Vec::new();
+        let mut t = 0.0;
+        while t <= length {
+            let (x, y) = if along_x { (t, at) } else { (at, t) };
+            let p = view.world_at(x, y);
+            if inside(p) {
+                let u = displacement_at(field, p);
+                line.push(view.pixel_of([p[0] + u[0], p[1] + u[1], p[2] + u[2]]));
+            } else if line.len() > 1 {
+                lines.push(std::mem::take(&mut line));
+            } else {
+                line.clear();
+            }
+            t += sample_px;
+        }
+        if line.len() > 1 {
+            lines.push(line);
+        }
+    };
+    let mut y = spacing_px / 2.0;
+    while y < view.height as f64 {
+        trace(true, y);
+        y += spacing_px;
+    }
+    let mut x = spacing_px / 2.0;
+    while x < view.width as f64 {
+        trace(false, x);
+        x += spacing_px;
+    }
+    lines
+}

@@ -1,0 +1,217 @@
+//! A registration case: the fixed and moving images with their optional label maps, label names and
+//! landmarks, and the files they came from. The window, the session files and the CLI load cases
+//! the same way.
+
+use crate::demo::DemoCase;
+use crate::error::{Error, Result};
+use crate::volume::nifti_io::{read_labels, read_scalar};
+use crate::volume::{LabelVolume, LandmarkSet, ScalarVolume};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Where a case's layers come from. `None` for the images means the built-in demo case.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFiles {
+    pub fixed: Option<PathBuf>,
+    pub moving: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_labels: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_labels: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_landmarks: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_landmarks: Option<PathBuf>,
+    /// Label names, one `id name` per line (FreeSurfer colour tables work too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_names: Option<PathBuf>,
+}
+
+/// The loaded layers.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub fixed: ScalarVolume,
+    pub moving: ScalarVolume,
+    pub fixed_labels: Option<LabelVolume>,
+    pub moving_labels: Option<LabelVolume>,
+    pub fixed_landmarks: LandmarkSet,
+    pub moving_landmarks: LandmarkSet,
+    pub label_names: BTreeMap<i32, String>,
+    pub files: CaseFiles,
+}
+
+impl From<DemoCase> for Case {
+    fn from(demo: DemoCase) -> Case {
+        Case {
+            fixed: demo.fixed,
+            moving: demo.moving,
+            fixed_labels: Some(demo.fixed_labels),
+            moving_labels: Some(demo.moving_labels),
+            fixed_landmarks: demo.fixed_landmarks,
+            moving_landmarks: demo.moving_landmarks,
+            label_names: crate::demo::LABEL_NAMES
+                .iter()
+                .map(|(id, name)| (*id, name.to_string()))
+                .collect(),
+            files: CaseFiles::default(),
+        }
+    }
+}
+
+impl CaseFiles {
+    pub fn is_demo(&self) -> bool {
+        self.fixed.is_none() && self.moving.is_none()
+    }
+
+    /// How many files `load` reads (for progress).
+    fn count(&self) -> usize {
+        [
+            &self.fixed,
+            &self.moving,
+            &self.fixed_labels,
+            &self.moving_labels,
+            &self.fixed_landmarks,
+            &self.moving_landmarks,
+            &self.label_names,
+        ]
+        .iter()
+        .filter(|p| p.is_some())
+        .count()
+    }
+
+    /// Reads every file, calling `progress(done fraction, file being read)` before each one and
+    /// returning `Error::Cancelled` as soon as `cancel` is set.
+    pub fn load(&self, cancel: &AtomicBool, mut progress: impl FnMut(f32, &Path)) -> Result<Case> {
+        if self.is_demo() {
+            return Ok(crate::demo::load_builtin()?.into());
+        }
+        let (Some(fixed_path), Some(moving_path)) = (&self.fixed, &self.moving) else {
+            return Err(Error::Config(
+                "a case needs both a fixed and a moving image".into(),
+            ));
+        };
+        let total = self.count() as f32;
+        let mut done = 0.0;
+        let mut step = |path: &Path| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            progress(done / total, path);
+            done += 1.0;
+            Ok(())
+        };
+        step(fixed_path)?;
+        let fixed = read_scalar(fixed_path)?;
+        step(moving_path)?;
+        let moving = read_scalar(moving_path)?;
+        let mut labels = |path: &Option<PathBuf>| -> Result<Option<LabelVolume>> {
+            match path {
+                Some(p) => {
+                    step(p)?;
+                    Ok(Some(read_labels(p)?))
+                }
+                None => Ok(None),
+            }
+        };
+        let fixed_labels = labels(&self.fixed_labels)?;
+        let moving_labels = labels(&self.moving_labels)?;
+        let mut landmarks = |path: &Option<PathBuf>, image: &ScalarVolume| match path {
+            Some(p) => {
+                step(p)?;
+                LandmarkSet::read(p, Some(image.grid()))
+            }
+            None => Ok(LandmarkSet::default()),
+        };
+        let fixed_landmarks = landmarks(&self.fixed_landmarks, &fixed)?;
+        let moving_landmarks = landmarks(&self.moving_landmarks, &moving)?;
+        let label_names = match &self.label_names {
+            Some(p) => {
+                step(p)?;
+                read_label_names(p)?
+            }
+            None => BTreeMap::new(),
+        };
+        for (labels, image, role) in [
+            (&fixed_labels, &fixed, "fixed"),
+            (&moving_labels, &moving, "moving"),
+        ] {
+            if let Some(l) = labels
+                && !l.grid().same_as(image.grid(), 1e-3)
+            {
+                return Err(Error::Mismatch(format!(
+                    "the {role} label map's grid ({:?}) differs from the {role} image's ({:?})",
+                    l.grid().dims(),
+                    image.grid().dims()
+                )));
+            }
+        }
+        Ok(Case {
+            fixed,
+            moving,
+            fixed_labels,
+            moving_labels,
+            fixed_landmarks,
+            moving_landmarks,
+            label_names,
+            files: self.clone(),
+        })
+    }
+}
+
+/// Label names from lines `id name …` (`#` comments; FreeSurfer's colour table columns after the
+/// name are ignored).
+pub fn read_label_names(path: &Path) -> Result<BTreeMap<i32, String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_label_names(&text).map_err(|problem| Error::format(path, problem))
+}
+
+fn parse_label_names(text: &str) -> std::result::Result<BTreeMap<i32, String>, String> {
+    let mut names = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let id = words
+            .next()
+            .and_then(|w| w.parse::<i32>().ok())
+            .ok_or_else(|| format!("line {}: no label id", n + 1))?;
+        let rest: Vec<&str> = words.collect();
+        // A FreeSurfer table ends in four integer colour columns.
+        let colour_columns = rest
+            .iter()
+            .rev()
+            .take_while(|w| w.parse::<u8>().is_ok())
+            .count();
+        let name_words = if colour_columns == 4 && rest.len() > 4 {
+            &rest[..rest.len() - 4]
+        } else {
+            &rest[..]
+        };
+        if name_words.is_empty() {
+            return Err(format!("line {}: label {id} has no name", n + 1));
+        }
+        names.insert(id, name_words.join(" "));
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_names_plain_and_freesurfer() {
+        let names =
+            parse_label_names("# comment\n1 left grey matter\n17 Left-Hippocampus 220 216 20 0\n")
+                .unwrap();
+        assert_eq!(names[&1], "left grey matter");
+        assert_eq!(names[&17], "Left-Hippocampus");
+        assert!(parse_label_names("x name\n").is_err());
+        assert!(parse_label_names("3\n").is_err());
+    }
+}
