@@ -26,7 +26,7 @@ fn every_shader_file_is_embedded_and_validates() {
     embedded.sort();
     assert_eq!(
         on_disk, embedded,
-        "shaders/ and gpu::shaders::{COMPUTE, RENDER} disagree"
+        "shaders/ and gpu::shaders::COMPUTE + RENDER disagree"
     );
     let sources = shaders::COMPUTE
         .iter()

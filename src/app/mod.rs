@@ -50,20 +50,7 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
     eframe::run_native(
         "Warpbench",
         options,
-        Box::new(move |cc| {
-            if let Some(rs) = &cc.wgpu_render_state {
-                gpu_bridge::install(rs);
-            }
-            let gpu = cc.wgpu_render_state.as_ref().map(|rs| {
-                GpuContext::from_parts(
-                    rs.instance.clone(),
-                    rs.adapter.clone(),
-                    rs.device.clone(),
-                    rs.queue.clone(),
-                )
-            });
-            Ok(Box::new(WarpbenchApp::new(case, gpu, &args)))
-        }),
+        Box::new(move |cc| Ok(Box::new(WarpbenchApp::create(cc, case, &args)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
     if let Some(path) = frame_log {
@@ -113,9 +100,35 @@ pub struct WarpbenchApp {
     continuous: bool,
     quit_after_s: Option<f64>,
     run_on_start: bool,
+    /// Where the next screenshot goes, and the frame count to take the one asked on the
+    /// command line at.
+    screenshot_to: Option<std::path::PathBuf>,
+    screenshot_at_frame: Option<u64>,
+    frame_count: u64,
+    screenshots: (
+        crossbeam_channel::Sender<Arc<egui::ColorImage>>,
+        crossbeam_channel::Receiver<Arc<egui::ColorImage>>,
+    ),
 }
 
 impl WarpbenchApp {
+    /// The app on eframe's render state: the slice pipeline goes into egui's renderer and the
+    /// engine shares its device.
+    pub fn create(cc: &eframe::CreationContext, case: Case, args: &OpenArgs) -> WarpbenchApp {
+        if let Some(rs) = &cc.wgpu_render_state {
+            gpu_bridge::install(rs);
+        }
+        let gpu = cc.wgpu_render_state.as_ref().map(|rs| {
+            GpuContext::from_parts(
+                rs.instance.clone(),
+                rs.adapter.clone(),
+                rs.device.clone(),
+                rs.queue.clone(),
+            )
+        });
+        WarpbenchApp::new(case, gpu, args)
+    }
+
     pub fn new(case: Case, gpu: Option<GpuContext>, args: &OpenArgs) -> WarpbenchApp {
         let default_preset = if case.files.is_demo() {
             "ct-mr"
@@ -147,6 +160,10 @@ impl WarpbenchApp {
             continuous: args.continuous,
             quit_after_s: args.quit_after,
             run_on_start: args.run,
+            screenshot_to: args.screenshot.clone(),
+            screenshot_at_frame: args.screenshot.as_ref().map(|_| 10),
+            frame_count: 0,
+            screenshots: crossbeam_channel::unbounded(),
         }
     }
 
@@ -269,6 +286,20 @@ impl WarpbenchApp {
         if !dropped.is_empty() {
             self.open_form.drop_files(&dropped);
         }
+        while let Ok(image) = self.screenshots.1.try_recv() {
+            if let Some(path) = self.screenshot_to.take() {
+                self.notice = Some(match save_png(&path, &image) {
+                    Ok(()) => Notice {
+                        text: format!("saved {}", path.display()),
+                        error: false,
+                    },
+                    Err(e) => Notice {
+                        text: format!("cannot save the views: {e}"),
+                        error: true,
+                    },
+                });
+            }
+        }
         if std::mem::take(&mut self.run_on_start) {
             self.handle(
                 RunRequest::Start(Box::new(self.registration.config.clone())),
@@ -277,12 +308,33 @@ impl WarpbenchApp {
         }
     }
 
+    /// Asks for a screenshot of the window, to be saved at `path` when it arrives.
+    fn request_png(&mut self, ctx: &egui::Context, path: std::path::PathBuf) {
+        self.screenshot_to = Some(path);
+        let tx = self.screenshots.0.clone();
+        let wake = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            let _ = tx.send(image);
+            wake.request_repaint();
+        });
+    }
+
     fn top_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("Warpbench");
             ui.separator();
             if ui.button("Open…").clicked() {
                 self.open_form.show_with(&self.doc.case.files);
+            }
+            if ui
+                .button("Save PNG")
+                .on_hover_text("the window as it is now, into the working directory")
+                .clicked()
+            {
+                let seconds = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                self.request_png(ui.ctx(), format!("warpbench-{seconds}.png").into());
             }
             ui.separator();
             let files = &self.doc.case.files;
@@ -301,7 +353,7 @@ impl WarpbenchApp {
                 )
             });
             ui.separator();
-            ui.label("layout");
+            let layout_label = ui.label("layout").id;
             let mut single = match self.layout {
                 Layout::Quad { .. } => None,
                 Layout::Single(p) => Some(p),
@@ -313,7 +365,9 @@ impl WarpbenchApp {
                     for p in Plane::ALL {
                         ui.selectable_value(&mut single, Some(p), p.name());
                     }
-                });
+                })
+                .response
+                .labelled_by(layout_label);
             self.layout = match (single, self.layout) {
                 (Some(p), _) => Layout::Single(p),
                 (None, Layout::Quad { grid_plane }) => Layout::Quad { grid_plane },
@@ -322,14 +376,16 @@ impl WarpbenchApp {
                 },
             };
             if let Layout::Quad { grid_plane } = &mut self.layout {
-                ui.label("grid view");
+                let label = ui.label("grid view").id;
                 egui::ComboBox::from_id_salt("grid plane")
                     .selected_text(grid_plane.name())
                     .show_ui(ui, |ui| {
                         for p in Plane::ALL {
                             ui.selectable_value(grid_plane, p, p.name());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label);
             }
         });
         if let Some(load) = &self.load
@@ -404,11 +460,17 @@ impl WarpbenchApp {
                 c[0], c[1], c[2]
             ));
         }
-        if let Some(p95) = self.frames.percentile(0.95, 240) {
-            parts.push(format!("frame p95 {p95:.1} ms"));
-        }
         parts.push(format!("GPU: {}", self.gpu_name));
-        ui.label(parts.join("   ·   "));
+        let frames = match (
+            self.frames.percentile(0.5, 240),
+            self.frames.percentile(0.95, 240),
+        ) {
+            (Some(p50), Some(p95)) => {
+                format!("frame time over the last 240 frames: median {p50:.1} ms, p95 {p95:.1} ms")
+            }
+            _ => "no frame times yet".into(),
+        };
+        ui.label(parts.join("   ·   ")).on_hover_text(frames);
     }
 
     fn views_ui(&mut self, ui: &mut egui::Ui) {
@@ -436,6 +498,20 @@ impl WarpbenchApp {
             }
         }
     }
+}
+
+/// Writes `image` as a PNG, atomically.
+fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> crate::Result<()> {
+    let [w, h] = image.size;
+    let rgba = image::RgbaImage::from_raw(w as u32, h as u32, image.as_raw().to_vec())
+        .ok_or_else(|| crate::Error::format(path, "the screenshot has the wrong size"))?;
+    let mut bytes = Vec::new();
+    rgba.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| crate::Error::format(path, e.to_string()))?;
+    crate::atomic::write_bytes(path, &bytes)
 }
 
 /// The display a new case starts with: auto-contrast windows, labels shown when there are some.
@@ -509,7 +585,13 @@ impl eframe::App for WarpbenchApp {
         if let Some(request) = request {
             self.handle(request, &ctx);
         }
-        if self.continuous {
+        self.frame_count += 1;
+        if self.screenshot_at_frame == Some(self.frame_count)
+            && let Some(path) = self.screenshot_to.clone()
+        {
+            self.request_png(&ctx, path);
+        }
+        if self.continuous || self.screenshot_at_frame > Some(self.frame_count) {
             ctx.request_repaint();
         }
         if let Some(limit) = self.quit_after_s

@@ -82,6 +82,9 @@ pub struct OpenArgs {
     /// Redraw continuously, so frame intervals measure the frame time.
     #[arg(long)]
     pub continuous: bool,
+    /// Save a PNG of the window here once it has drawn the case (written atomically).
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
     /// Close the window after this many seconds.
     #[arg(long)]
     pub quit_after: Option<f64>,

@@ -166,6 +166,13 @@ pub fn sample_world(volume: &ScalarVolume, world_mm: [f64; 3]) -> Option<f32> {
     trilinear(volume.grid().dims(), p, |n| [data[n]]).map(|[v]| v)
 }
 
+/// The value of the voxel nearest to a world point (mm), `None` outside: for maps whose single
+/// voxels matter (a fold must not be averaged away by interpolation).
+pub fn nearest_at_world(volume: &ScalarVolume, world_mm: [f64; 3]) -> Option<f32> {
+    let p = volume.grid().world_to_voxel(world_mm);
+    nearest_index(volume.grid().dims(), p).map(|n| volume.data()[n])
+}
+
 /// Nearest label of `labels` at a world point (mm); background (0) outside.
 pub fn label_at_world(labels: &LabelVolume, world_mm: [f64; 3]) -> i32 {
     let p = labels.grid().world_to_voxel(world_mm);

@@ -64,13 +64,17 @@ fn look_ui(
     image: &ScalarVolume,
     (lo, hi): (f32, f32),
 ) {
-    ui.label(egui::RichText::new(format!("{name} image")).strong());
+    let title = ui
+        .label(egui::RichText::new(format!("{name} image")).strong())
+        .id;
     ui.horizontal(|ui| {
         let speed = ((hi - lo) / 500.0).max(1e-6);
-        ui.label("window");
-        ui.add(egui::DragValue::new(&mut look.window.lo).speed(speed));
-        ui.label("to");
-        ui.add(egui::DragValue::new(&mut look.window.hi).speed(speed));
+        let label = ui.label("window").id;
+        ui.add(egui::DragValue::new(&mut look.window.lo).speed(speed))
+            .labelled_by(label);
+        let label = ui.label("to").id;
+        ui.add(egui::DragValue::new(&mut look.window.hi).speed(speed))
+            .labelled_by(label);
         look.window = Window::new(look.window.lo, look.window.hi);
         egui::ComboBox::from_id_salt(("map", name))
             .selected_text(look.colour_map.name())
@@ -78,7 +82,9 @@ fn look_ui(
                 for map in ColourMap::ALL {
                     ui.selectable_value(&mut look.colour_map, map, map.name());
                 }
-            });
+            })
+            .response
+            .labelled_by(title);
     });
     ui.horizontal_wrapped(|ui| {
         if ui
@@ -165,25 +171,28 @@ fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
             );
         }
         ui.horizontal(|ui| {
-            ui.checkbox(&mut look.grid, "grid");
+            let label = ui.checkbox(&mut look.grid, "grid").id;
             ui.add(
                 egui::DragValue::new(&mut look.grid_mm)
                     .range(2.0..=50.0)
                     .suffix(" mm"),
-            );
+            )
+            .labelled_by(label);
         });
         ui.horizontal(|ui| {
-            ui.checkbox(&mut look.arrows, "arrows");
+            let label = ui.checkbox(&mut look.arrows, "arrows").id;
             ui.add(
                 egui::DragValue::new(&mut look.arrow_mm)
                     .range(4.0..=60.0)
                     .suffix(" mm apart"),
-            );
+            )
+            .labelled_by(label);
             ui.add(
                 egui::DragValue::new(&mut look.arrow_scale)
                     .range(0.1..=10.0)
                     .prefix("×"),
-            );
+            )
+            .labelled_by(label);
         });
         if let Some(def) = &doc.deformation {
             ui.label(format!(

@@ -28,10 +28,13 @@ fn slot(files: &mut CaseFiles, role: usize) -> &mut Option<PathBuf> {
     }
 }
 
+type Chosen = (usize, PathBuf);
+
 pub struct OpenForm {
     pub open: bool,
     paths: [String; 7],
-    browse: (Sender<(usize, PathBuf)>, Receiver<(usize, PathBuf)>),
+    /// Paths the file dialogs chose, by role.
+    browse: (Sender<Chosen>, Receiver<Chosen>),
     pub recent: Vec<CaseFiles>,
 }
 

@@ -60,7 +60,7 @@ impl RegistrationPanel {
         let running = doc.run.is_running();
         ui.add_enabled_ui(!running, |ui| {
             ui.horizontal(|ui| {
-                ui.label("preset");
+                let label = ui.label("preset").id;
                 let before = self.preset.clone();
                 egui::ComboBox::from_id_salt("preset")
                     .selected_text(&self.preset)
@@ -68,7 +68,9 @@ impl RegistrationPanel {
                         for p in PRESETS {
                             ui.selectable_value(&mut self.preset, p.to_string(), *p);
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label);
                 if self.preset != before
                     && let Ok(config) = RegistrationConfig::preset(&self.preset)
                 {
@@ -158,10 +160,8 @@ impl RegistrationPanel {
                 .logarithmic(true)
                 .text("learning rate (mm)"),
         );
-        if lr.drag_stopped() || (lr.changed() && !lr.dragged()) {
-            if running {
-                request = Some(RunRequest::SetLearningRate(self.learning_rate));
-            }
+        if running && (lr.drag_stopped() || (lr.changed() && !lr.dragged())) {
+            request = Some(RunRequest::SetLearningRate(self.learning_rate));
         }
         plots_ui(ui, doc);
         request

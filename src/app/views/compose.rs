@@ -10,7 +10,7 @@
 use super::colour::{ColourMap, label_colour};
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::PlaneView;
-use crate::volume::resample::{label_at_world, sample_world};
+use crate::volume::resample::{label_at_world, nearest_at_world, sample_world};
 use crate::volume::warp::displacement_at;
 use crate::volume::{LabelVolume, ScalarVolume, VectorField};
 
@@ -79,7 +79,7 @@ pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSample
     let jacobian = sources
         .jacobian
         .filter(|_| wanted.map == FieldMap::Jacobian)
-        .map(|j| view.map_pixels(f32::NAN, |p| sample_world(j, p).unwrap_or(f32::NAN)));
+        .map(|j| view.map_pixels(f32::NAN, |p| nearest_at_world(j, p).unwrap_or(f32::NAN)));
     SliceSamples {
         view,
         fixed,
@@ -232,7 +232,11 @@ fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
                 if j <= 0.0 {
                     blend_pixel(rgb, n, FOLD_COLOUR, 1.0);
                 } else {
-                    blend_pixel(rgb, n, ColourMap::Diverging.rgb(jacobian_unit(j)), a);
+                    // Volume-preserving places (det J ≈ 1) stay see-through, so the map marks
+                    // only where the deformation compresses or stretches.
+                    let strength = (j.log2().abs() * 2.0).min(1.0);
+                    let c = ColourMap::Diverging.rgb(jacobian_unit(j));
+                    blend_pixel(rgb, n, c, a * strength);
                 }
             }
         }

@@ -193,8 +193,8 @@ mod tests {
         }
         let coronal = PlaneView::new(Plane::Coronal, &grid, cursor, true);
         assert_eq!(coronal.pixel_mm, 1.0);
-        // 5 slices of 4 mm plus half the largest voxel on both sides: 24 mm tall, 1 mm pixels.
-        assert_eq!(coronal.height, 24);
+        // Slice centres span 16 mm, plus half the largest voxel (2 mm) on both sides.
+        assert_eq!(coronal.height, 20);
         assert!(coronal.world_at(0.0, 0.0)[2] > coronal.world_at(0.0, 1.0)[2]);
     }
 }

@@ -17,6 +17,9 @@ use crate::volume::Grid;
 use crate::volume::warp::displacement_at;
 use std::sync::Arc;
 
+/// Lines in a view's pixel coordinates.
+type Polylines = Vec<Vec<[f64; 2]>>;
+
 /// The paint-callback id of the grid-only pane (the planes use their index).
 const GRID_PANE: u64 = 3;
 
@@ -29,7 +32,8 @@ pub struct PlaneState {
     image: Option<(ImageKey, Arc<egui::ColorImage>)>,
     /// Counts composed images, so the GPU side knows when to upload.
     image_generation: u64,
-    grid_lines: Option<(SampleKey, f32, Vec<Vec<[f64; 2]>>)>,
+    /// The warped grid for a slice and a spacing (mm).
+    grid_lines: Option<(SampleKey, f32, Polylines)>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -175,6 +179,9 @@ impl Viewers {
             ui.scope_id().with(("plane", plane.index())),
             egui::Sense::click_and_drag(),
         );
+        response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Canvas, true, format!("{} view", plane.name()))
+        });
         let view = self.view(plane, doc);
         let state = &self.planes[plane.index()];
         let fitted = view.fit(rect.shrink(2.0), state.zoom, state.pan);
@@ -563,7 +570,7 @@ fn warped_grid(
     grid: &Grid,
     field: &crate::volume::VectorField,
     spacing_mm: f32,
-) -> Vec<Vec<[f64; 2]>> {
+) -> Polylines {
     let inside = |p: [f64; 3]| {
         let c = grid.world_to_voxel(p);
         (0..3).all(|a| c[a] >= -0.5 && c[a] <= grid.dims()[a] as f64 - 0.5)

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Frame-time benchmark of the window: the brain pair loaded, redrawn continuously, first idle
+and then while a registration runs; prints the percentiles of the frame intervals.
+
+Needs a display (run under `xvfb-run -s "-screen 0 1400x900x24"` without one) and a release
+build. The window is 1400 x 900, the default size.
+
+usage: python3 benches/frame_times.py [--data ../shared/data] [--warpbench PATH]
+                                      [--idle-s 15] [--run-s 90] [--preset brain-mri]
+"""
+
+import argparse
+import csv
+import os
+import subprocess
+import tempfile
+
+
+def percentiles(path, registering):
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if r["registering"] == registering]
+    rows = rows[10:]  # the first frames build caches and upload textures
+    frames = sorted(float(r["frame_ms"]) for r in rows)
+    cpu = sorted(float(r["ui_cpu_ms"]) for r in rows)
+    if not frames:
+        return None
+    at = lambda v, q: v[min(len(v) - 1, int(q * len(v)))]
+    return len(frames), at(frames, 0.5), at(frames, 0.95), frames[-1], at(cpu, 0.95)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target"))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data"))
+    ap.add_argument("--warpbench", default=os.path.join(target, "release", "warpbench"))
+    ap.add_argument("--idle-s", type=float, default=15)
+    ap.add_argument("--run-s", type=float, default=90)
+    ap.add_argument("--preset", default="brain-mri")
+    a = ap.parse_args()
+    pair = os.path.join(a.data, "brain-pair")
+    files = [
+        "--fixed", os.path.join(pair, "subjA_t1.nii.gz"),
+        "--moving", os.path.join(pair, "subjB_t1.nii.gz"),
+        "--fixed-labels", os.path.join(pair, "subjA_aseg.nii.gz"),
+        "--moving-labels", os.path.join(pair, "subjB_aseg.nii.gz"),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [("idle", "0", a.idle_s, []), ("registering", "1", a.run_s, ["--run", "--preset", a.preset])]
+        print("| state | frames | p50 ms | p95 ms | max ms | UI CPU p95 ms |")
+        print("|---|---|---|---|---|---|")
+        for name, flag, seconds, extra in runs:
+            log = os.path.join(tmp, f"{name}.csv")
+            cmd = [a.warpbench, "open", *files, "--continuous", "--frame-log", log,
+                   "--quit-after", str(seconds), *extra]
+            subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+            p = percentiles(log, flag)
+            if p:
+                print(f"| {name} | {p[0]} | {p[1]:.1f} | {p[2]:.1f} | {p[3]:.1f} | {p[4]:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

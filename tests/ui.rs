@@ -1,0 +1,193 @@
+//! The window driven through egui_kittest on the shared wgpu device (lavapipe here): the demo
+//! opens, every compare mode switches, the crosshair follows clicks and scrolls, a registration
+//! starts, pauses and cancels, and the grid and Jacobian overlays show its deformation. Snapshot
+//! images are kept in `tests/snapshots` (`UPDATE_SNAPSHOTS=1` rewrites them).
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use warpbench::app::WarpbenchApp;
+use warpbench::app::state::RunStatus;
+use warpbench::app::views::display::{CompareMode, FieldMap};
+use warpbench::cli::OpenArgs;
+
+fn harness() -> Harness<'static, WarpbenchApp> {
+    let mut setup = egui_kittest::wgpu::default_wgpu_setup();
+    if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
+        create.device_descriptor = Arc::new(warpbench::gpu::context::device_descriptor);
+    }
+    let case = warpbench::demo::load_builtin().unwrap().into();
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 1000.0))
+        .wgpu_setup(setup)
+        .build_eframe(|cc| WarpbenchApp::create(cc, case, &OpenArgs::default()))
+}
+
+/// Steps the harness until `done` holds, failing after `limit`.
+fn step_until(
+    harness: &mut Harness<'static, WarpbenchApp>,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&WarpbenchApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(harness.state()) {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn click_at(harness: &mut Harness<'static, WarpbenchApp>, pos: egui::Pos2) {
+    let button = |pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: Default::default(),
+    };
+    harness.event(egui::Event::PointerMoved(pos));
+    harness.event(button(true));
+    harness.step();
+    harness.event(button(false));
+    harness.step();
+}
+
+#[test]
+fn demo_opens_and_every_compare_mode_switches() {
+    let mut harness = harness();
+    harness.run_steps(3);
+    harness.snapshot("demo_fusion");
+    for mode in CompareMode::ALL {
+        harness.get_by_label(mode.name()).click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().viewers.display.mode, mode);
+        if matches!(mode, CompareMode::Checkerboard | CompareMode::Difference) {
+            harness.snapshot(format!("demo_{}", mode.name()));
+        }
+    }
+    // Radiological ↔ neurological flips the views, not the data.
+    harness
+        .get_by_label("radiological (patient right on the left)")
+        .click();
+    harness.run_steps(2);
+    assert!(!harness.state().viewers.display.radiological);
+}
+
+#[test]
+fn crosshair_follows_clicks_and_scrolls_step_slices() {
+    let mut harness = harness();
+    harness.run_steps(3);
+    let before = harness.state().viewers.cursor_mm;
+    let axial = harness.get_by_label("axial view").rect();
+    click_at(&mut harness, axial.left_top() + egui::vec2(60.0, 80.0));
+    let after = harness.state().viewers.cursor_mm;
+    assert!(
+        (after[0] - before[0]).abs() > 5.0 && (after[1] - before[1]).abs() > 5.0,
+        "a click in the axial view moves x and y: {before:?} → {after:?}"
+    );
+    assert_eq!(after[2], before[2], "and leaves the axial slice");
+    let pos = axial.left_top() + egui::vec2(100.0, 120.0);
+    harness.event(egui::Event::PointerMoved(pos));
+    harness.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: egui::vec2(0.0, 1.0),
+        modifiers: Default::default(),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    harness.run_steps(4);
+    let scrolled = harness.state().viewers.cursor_mm;
+    assert!(
+        scrolled[2] > after[2],
+        "scrolling up in the axial view moves superior: {} → {}",
+        after[2],
+        scrolled[2]
+    );
+}
+
+#[test]
+fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
+    let mut harness = harness();
+    harness.run_steps(3);
+    harness.get_by_label("Run").click();
+    harness.step();
+    assert!(harness.state().doc.run.is_running());
+    step_until(
+        &mut harness,
+        Duration::from_secs(300),
+        "a snapshot",
+        |app| app.doc.deformation.is_some(),
+    );
+    harness.get_by_label("Pause").click();
+    step_until(&mut harness, Duration::from_secs(60), "the pause", |app| {
+        app.doc.run == RunStatus::Running { paused: true }
+    });
+    let generation = harness.state().doc.generation;
+    std::thread::sleep(Duration::from_millis(800));
+    harness.run_steps(3);
+    assert_eq!(
+        harness.state().doc.generation,
+        generation,
+        "a paused run sends no new snapshots"
+    );
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "grid")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("det J").click();
+    harness.run_steps(3);
+    let display = &harness.state().viewers.display;
+    assert!(display.deformation.grid);
+    assert_eq!(display.deformation.map, FieldMap::Jacobian);
+    harness.get_by_label("Cancel").click();
+    step_until(&mut harness, Duration::from_secs(60), "the cancel", |app| {
+        app.doc.run == RunStatus::Cancelled
+    });
+    assert!(
+        harness.state().doc.deformation.is_some(),
+        "cancelling keeps the last deformation on screen"
+    );
+}
+
+#[test]
+fn deformation_overlays_show_a_known_field() {
+    use warpbench::app::state::Deformation;
+    use warpbench::eval::jacobian::{jacobian_determinant, jacobian_stats};
+    use warpbench::volume::VectorField;
+    let mut harness = harness();
+    harness.run_steps(2);
+    // A Gaussian pull towards the centre, 1.5 × the distance at the middle: det J < 0 there.
+    let app = harness.state_mut();
+    let grid = app.doc.case.fixed.grid().clone();
+    let centre = grid.centre_mm();
+    let field: Vec<[f32; 3]> = (0..grid.voxel_count())
+        .map(|n| {
+            let p = grid.index_to_world(n);
+            let (dx, dy) = (p[0] - centre[0], p[1] - centre[1]);
+            let w = 1.5 * (-(dx * dx + dy * dy) / (2.0 * 15.0f64.powi(2))).exp();
+            [(-dx * w) as f32, (-dy * w) as f32, 0.0]
+        })
+        .collect();
+    let field = VectorField::new(grid, field).unwrap();
+    let jacobian = jacobian_determinant(&field);
+    let stats = jacobian_stats(&jacobian);
+    assert!(stats.folded_voxels > 0, "the pull folds");
+    app.doc.set_deformation(Deformation {
+        affine: warpbench::volume::Affine::IDENTITY,
+        field,
+        jacobian,
+        stats,
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "grid")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("det J").click();
+    harness.run_steps(3);
+    let display = &harness.state().viewers.display;
+    assert!(display.deformation.grid);
+    assert_eq!(display.deformation.map, FieldMap::Jacobian);
+    harness.snapshot("overlays_grid_jacobian");
+}
