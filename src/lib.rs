@@ -1,8 +1,9 @@
 //! Warpbench: a workbench for medical image registration.
 //!
 //! Modules depend one way: `volume` (grids, images, file formats) → `gpu` (the shared device and
-//! kernels) → `demo` → `cli` and `app`. Everything but `app` is free of UI code, so the CLI and the
-//! tests drive the engine directly; `tests/architecture.rs` enforces it. The layout follows
+//! kernels) → `demo` and `case` (what a user opens) → `cli` and `app`. Everything but `app` is
+//! free of UI code, so the CLI and the tests drive the engine directly; `tests/architecture.rs`
+//! enforces it. The layout follows
 //! `architecture-models.md` of the design notes; the engine stages (registration, evaluation,
 //! learning, sessions) join between `gpu` and the front ends as they are built.
 
