@@ -594,10 +594,14 @@ impl eframe::App for WarpbenchApp {
         if self.continuous || self.screenshot_at_frame > Some(self.frame_count) {
             ctx.request_repaint();
         }
-        if let Some(limit) = self.quit_after_s
-            && ctx.input(|i| i.time) > limit
-        {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        if let Some(limit) = self.quit_after_s {
+            let now = ctx.input(|i| i.time);
+            if now > limit {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                // Nothing else may ask for a frame before the limit.
+                ctx.request_repaint_after(std::time::Duration::from_secs_f64(limit - now));
+            }
         }
     }
 
