@@ -66,6 +66,23 @@ impl CaseFiles {
         self.fixed.is_none() && self.moving.is_none()
     }
 
+    /// A one-line title: the two images' file names, or the demo's description.
+    pub fn title(&self) -> String {
+        if self.is_demo() {
+            return "demo: MNI152 2009a T1 (fixed), its deformed, T2-like copy (moving)".into();
+        }
+        let name = |p: &Option<PathBuf>| {
+            p.as_deref()
+                .and_then(Path::file_name)
+                .map_or("?".into(), |n| n.to_string_lossy().into_owned())
+        };
+        format!(
+            "{} (fixed), {} (moving)",
+            name(&self.fixed),
+            name(&self.moving)
+        )
+    }
+
     /// How many files `load` reads (for progress).
     fn count(&self) -> usize {
         [

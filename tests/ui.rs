@@ -39,6 +39,19 @@ fn step_until(
     }
 }
 
+/// Ticks "grid" and picks the det J map, as a user would, and checks they took.
+fn show_grid_and_jacobian(harness: &mut Harness<'static, WarpbenchApp>) {
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "grid")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("det J").click();
+    harness.run_steps(3);
+    let display = &harness.state().viewers.display;
+    assert!(display.deformation.grid);
+    assert_eq!(display.deformation.map, FieldMap::Jacobian);
+}
+
 fn click_at(harness: &mut Harness<'static, WarpbenchApp>, pos: egui::Pos2) {
     let button = |pressed| egui::Event::PointerButton {
         pos,
@@ -131,15 +144,7 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
         generation,
         "a paused run sends no new snapshots"
     );
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "grid")
-        .click();
-    harness.run_steps(2);
-    harness.get_by_label("det J").click();
-    harness.run_steps(3);
-    let display = &harness.state().viewers.display;
-    assert!(display.deformation.grid);
-    assert_eq!(display.deformation.map, FieldMap::Jacobian);
+    show_grid_and_jacobian(&mut harness);
     harness.get_by_label("Cancel").click();
     step_until(&mut harness, Duration::from_secs(60), "the cancel", |app| {
         app.doc.run == RunStatus::Cancelled
@@ -180,14 +185,6 @@ fn deformation_overlays_show_a_known_field() {
         stats,
     });
     harness.run_steps(2);
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "grid")
-        .click();
-    harness.run_steps(2);
-    harness.get_by_label("det J").click();
-    harness.run_steps(3);
-    let display = &harness.state().viewers.display;
-    assert!(display.deformation.grid);
-    assert_eq!(display.deformation.map, FieldMap::Jacobian);
+    show_grid_and_jacobian(&mut harness);
     harness.snapshot("overlays_grid_jacobian");
 }

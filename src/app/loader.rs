@@ -61,14 +61,19 @@ impl Load {
                 Poll::Failed("the loading thread stopped without a result".into())
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
-                let (fraction, reading) = self
-                    .progress
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
+                let (fraction, reading) = self.progress();
                 Poll::Pending { fraction, reading }
             }
         }
+    }
+
+    /// The fraction read and the file being read, without touching the result (drawing the
+    /// progress bar must not take a finished case away from `poll`).
+    pub fn progress(&self) -> (f32, String) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

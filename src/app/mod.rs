@@ -337,21 +337,7 @@ impl WarpbenchApp {
                 self.request_png(ui.ctx(), format!("warpbench-{seconds}.png").into());
             }
             ui.separator();
-            let files = &self.doc.case.files;
-            let name = |p: &Option<std::path::PathBuf>| {
-                p.as_deref()
-                    .and_then(std::path::Path::file_name)
-                    .map_or("?".into(), |n| n.to_string_lossy().into_owned())
-            };
-            ui.label(if files.is_demo() {
-                "demo: MNI152 2009a T1 (fixed), its deformed, T2-like copy (moving)".to_string()
-            } else {
-                format!(
-                    "{} (fixed), {} (moving)",
-                    name(&files.fixed),
-                    name(&files.moving)
-                )
-            });
+            ui.label(self.doc.case.files.title());
             ui.separator();
             let layout_label = ui.label("layout").id;
             let mut single = match self.layout {
@@ -388,9 +374,8 @@ impl WarpbenchApp {
                     .labelled_by(label);
             }
         });
-        if let Some(load) = &self.load
-            && let loader::Poll::Pending { fraction, reading } = load.poll()
-        {
+        if let Some(load) = &self.load {
+            let (fraction, reading) = load.progress();
             ui.horizontal(|ui| {
                 ui.add(
                     egui::ProgressBar::new(fraction)
@@ -461,7 +446,7 @@ impl WarpbenchApp {
             ));
         }
         parts.push(format!("GPU: {}", self.gpu_name));
-        let frames = match (
+        let frames = || match (
             self.frames.percentile(0.5, 240),
             self.frames.percentile(0.95, 240),
         ) {
@@ -470,7 +455,9 @@ impl WarpbenchApp {
             }
             _ => "no frame times yet".into(),
         };
-        ui.label(parts.join("   ·   ")).on_hover_text(frames);
+        ui.label(parts.join("   ·   ")).on_hover_ui(|ui| {
+            ui.label(frames());
+        });
     }
 
     fn views_ui(&mut self, ui: &mut egui::Ui) {
@@ -514,11 +501,9 @@ fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> crate::Result<(
     crate::atomic::write_bytes(path, &bytes)
 }
 
-/// The display a new case starts with: auto-contrast windows, labels shown when there are some.
+/// The display a new case starts with: auto-contrast windows.
 fn display_for(case: &Case) -> Display {
-    let mut d = Display::new(Window::auto(&case.fixed), Window::auto(&case.moving));
-    d.labels.visible = false;
-    d
+    Display::new(Window::auto(&case.fixed), Window::auto(&case.moving))
 }
 
 impl eframe::App for WarpbenchApp {

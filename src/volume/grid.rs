@@ -291,6 +291,13 @@ impl Grid {
         self.voxel_to_world(std::array::from_fn(|a| (self.dims[a] as f64 - 1.0) / 2.0))
     }
 
+    /// Whether a world point lies within the volume's extent: half a voxel beyond the outermost
+    /// voxel centres, the same extent resampling treats as inside.
+    pub fn contains_world_mm(&self, world_mm: [f64; 3]) -> bool {
+        let c = self.world_to_voxel(world_mm);
+        (0..3).all(|a| c[a] >= -0.5 && c[a] <= self.dims[a] as f64 - 0.5)
+    }
+
     /// Whether two grids sample the same points (dims equal, affines within `tol_mm`).
     pub fn same_as(&self, other: &Grid, tol_mm: f64) -> bool {
         self.dims == other.dims

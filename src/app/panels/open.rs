@@ -4,7 +4,7 @@
 
 use crate::case::CaseFiles;
 use crossbeam_channel::{Receiver, Sender};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const ROLES: [&str; 7] = [
     "fixed image",
@@ -180,15 +180,7 @@ impl OpenForm {
                     ui.separator();
                     ui.label("recent");
                     for files in self.recent.clone() {
-                        let name = |p: &Option<PathBuf>| {
-                            p.as_deref()
-                                .and_then(Path::file_name)
-                                .map_or("?".into(), |n| n.to_string_lossy().into_owned())
-                        };
-                        if ui
-                            .link(format!("{} · {}", name(&files.fixed), name(&files.moving)))
-                            .clicked()
-                        {
+                        if ui.link(files.title()).clicked() {
                             chosen = Some(files);
                         }
                     }

@@ -150,6 +150,8 @@ impl RegistrationPanel {
                 if let Some(d) = &mut self.config.deformable {
                     d.diffusion = self.diffusion;
                 }
+                // The advanced text shows the configuration a run will use.
+                self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
                 if running {
                     request = Some(RunRequest::SetDiffusion(self.diffusion));
                 }
@@ -202,39 +204,57 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
     ui.add(egui::ProgressBar::new(fraction).text(text));
 }
 
-fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
-    ui.label("losses (per iteration)");
-    Plot::new("losses")
+/// One value of a history point, `None` where it was not measured.
+type Series<T> = (&'static str, fn(&T) -> Option<f64>);
+
+/// A titled plot of `points`: one line per series that has any value, against `x`.
+fn history_ui<T>(
+    ui: &mut egui::Ui,
+    title: &str,
+    points: &[T],
+    x: fn(&T) -> f64,
+    series: &[Series<T>],
+) {
+    ui.label(title);
+    Plot::new(title)
         .height(150.0)
         .legend(Legend::default())
         .allow_scroll(false)
         .show(ui, |plot| {
-            let series = |f: fn(&crate::app::state::LossPoint) -> Option<f64>| -> PlotPoints {
-                doc.losses
+            for (name, value) in series {
+                let line: PlotPoints = points
                     .iter()
-                    .filter_map(|l| f(l).map(|v| [l.step as f64, v]))
-                    .collect()
-            };
-            plot.line(Line::new("similarity", series(|l| Some(l.similarity))));
-            plot.line(Line::new("regulariser", series(|l| Some(l.regulariser))));
-            if doc.losses.iter().any(|l| l.label_dice.is_some()) {
-                plot.line(Line::new("label soft Dice", series(|l| l.label_dice)));
+                    .filter_map(|p| value(p).map(|v| [x(p), v]))
+                    .collect();
+                if line.points().is_empty() {
+                    continue;
+                }
+                plot.line(Line::new(*name, line));
             }
         });
-    ui.label("scores (per snapshot, by time in s)");
-    Plot::new("scores")
-        .height(150.0)
-        .legend(Legend::default())
-        .allow_scroll(false)
-        .show(ui, |plot| {
-            let series = |f: fn(&crate::app::state::ScorePoint) -> Option<f64>| -> PlotPoints {
-                doc.scores
-                    .iter()
-                    .filter_map(|s| f(s).map(|v| [s.elapsed_s, v]))
-                    .collect()
-            };
-            plot.line(Line::new("TRE mm", series(|s| s.tre_mm)));
-            plot.line(Line::new("Dice", series(|s| s.dice)));
-            plot.line(Line::new("fold %", series(|s| Some(s.fold_percent))));
-        });
+}
+
+fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
+    history_ui(
+        ui,
+        "losses (per iteration)",
+        &doc.losses,
+        |l| l.step as f64,
+        &[
+            ("similarity", |l| Some(l.similarity)),
+            ("regulariser", |l| Some(l.regulariser)),
+            ("label soft Dice", |l| l.label_dice),
+        ],
+    );
+    history_ui(
+        ui,
+        "scores (per snapshot, by time in s)",
+        &doc.scores,
+        |s| s.elapsed_s,
+        &[
+            ("TRE mm", |s| s.tre_mm),
+            ("Dice", |s| s.dice),
+            ("fold %", |s| Some(s.fold_percent)),
+        ],
+    );
 }

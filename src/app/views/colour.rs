@@ -25,8 +25,7 @@ impl Window {
         Window::new(lo, hi)
     }
 
-    /// The default for an image: percentiles, or 1 and 99.5 % of the nonzero range when most
-    /// voxels are background.
+    /// The default for an image: 1 % to 99.5 % of its values.
     pub fn auto(volume: &ScalarVolume) -> Window {
         Window::from_percentiles(volume, 0.01, 0.995)
     }

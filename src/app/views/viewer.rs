@@ -201,11 +201,10 @@ impl Viewers {
         }
         self.overlays_ui(&painter, plane, &view, fitted, doc);
         self.interact(ui, plane, &view, fitted, rect, &response, doc);
-        let name = egui::RichText::new(plane.name()).color(egui::Color32::LIGHT_GRAY);
         painter.text(
             rect.left_top() + egui::vec2(4.0, 2.0),
             egui::Align2::LEFT_TOP,
-            name.text(),
+            plane.name(),
             egui::FontId::proportional(13.0),
             egui::Color32::LIGHT_GRAY,
         );
@@ -243,8 +242,7 @@ impl Viewers {
             return;
         }
         let stroke = egui::Stroke::new(1.0, egui::Color32::from_rgb(120, 230, 140));
-        let lines = self.grid_lines(plane, doc).to_vec();
-        draw_lines(&painter, &view, fitted, &lines, stroke);
+        draw_lines(&painter, &view, fitted, self.grid_lines(plane, doc), stroke);
         painter.text(
             rect.left_top() + egui::vec2(4.0, 2.0),
             egui::Align2::LEFT_TOP,
@@ -268,12 +266,11 @@ impl Viewers {
     ) {
         let look = self.display.deformation;
         if look.grid && doc.deformation.is_some() {
-            let lines = self.grid_lines(plane, doc).to_vec();
             let stroke = egui::Stroke::new(
                 1.0,
                 egui::Color32::from_rgba_unmultiplied(120, 230, 140, 200),
             );
-            draw_lines(painter, view, fitted, &lines, stroke);
+            draw_lines(painter, view, fitted, self.grid_lines(plane, doc), stroke);
         }
         if let (true, Some(d)) = (look.arrows, &doc.deformation) {
             let stroke = egui::Stroke::new(1.0, egui::Color32::from_rgb(255, 150, 60));
@@ -284,15 +281,7 @@ impl Viewers {
                 let mut x = step / 2.0;
                 while x < view.width as f64 {
                     let p = view.world_at(x, y);
-                    if doc
-                        .case
-                        .fixed
-                        .grid()
-                        .world_to_voxel(p)
-                        .iter()
-                        .zip(doc.case.fixed.grid().dims())
-                        .all(|(c, n)| *c >= -0.5 && *c <= n as f64 - 0.5)
-                    {
+                    if doc.case.fixed.grid().contains_world_mm(p) {
                         let d = displacement_at(&d.field, p);
                         let mut q = p;
                         q[u] += d[u] * look.arrow_scale as f64;
@@ -571,10 +560,6 @@ fn warped_grid(
     field: &crate::volume::VectorField,
     spacing_mm: f32,
 ) -> Polylines {
-    let inside = |p: [f64; 3]| {
-        let c = grid.world_to_voxel(p);
-        (0..3).all(|a| c[a] >= -0.5 && c[a] <= grid.dims()[a] as f64 - 0.5)
-    };
     let spacing_px = spacing_mm as f64 / view.pixel_mm;
     let sample_px = (spacing_px / 4.0).max(1.0);
     let mut lines = Vec::new();
@@ -585,7 +570,7 @@ fn warped_grid(
         while t <= length {
             let (x, y) = if along_x { (t, at) } else { (at, t) };
             let p = view.world_at(x, y);
-            if inside(p) {
+            if grid.contains_world_mm(p) {
                 let u = displacement_at(field, p);
                 line.push(view.pixel_of([p[0] + u[0], p[1] + u[1], p[2] + u[2]]));
             } else if line.len() > 1 {
