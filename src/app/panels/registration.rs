@@ -157,11 +157,18 @@ impl RegistrationPanel {
                 }
             }
         }
-        let lr = ui.add(
-            egui::Slider::new(&mut self.learning_rate, 0.01..=5.0)
-                .logarithmic(true)
-                .text("learning rate (mm)"),
-        );
+        // Each level has its own learning rate; this one retunes the running level only, so it
+        // waits for a run (before one, the levels' rates are set under "advanced").
+        let lr = ui
+            .add_enabled(
+                running,
+                egui::Slider::new(&mut self.learning_rate, 0.01..=5.0)
+                    .logarithmic(true)
+                    .text("learning rate (mm)"),
+            )
+            .on_disabled_hover_text(
+                "retunes a running level; set each level's rate under advanced",
+            );
         if running && (lr.drag_stopped() || (lr.changed() && !lr.dragged())) {
             request = Some(RunRequest::SetLearningRate(self.learning_rate));
         }
