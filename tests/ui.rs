@@ -12,7 +12,17 @@ use warpbench::app::state::RunStatus;
 use warpbench::app::views::display::{CompareMode, FieldMap};
 use warpbench::cli::OpenArgs;
 
-fn harness() -> Harness<'static, WarpbenchApp> {
+/// The demo in a harness, with recent cases and autosaves kept in a folder of the test's own.
+fn harness() -> (Harness<'static, WarpbenchApp>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let args = OpenArgs {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    (harness_with(args), dir)
+}
+
+fn harness_with(args: OpenArgs) -> Harness<'static, WarpbenchApp> {
     let mut setup = egui_kittest::wgpu::default_wgpu_setup();
     if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
         create.device_descriptor = Arc::new(warpbench::gpu::context::device_descriptor);
@@ -21,7 +31,7 @@ fn harness() -> Harness<'static, WarpbenchApp> {
     Harness::builder()
         .with_size(egui::vec2(1200.0, 1000.0))
         .wgpu_setup(setup)
-        .build_eframe(|cc| WarpbenchApp::create(cc, case, &OpenArgs::default()))
+        .build_eframe(move |cc| WarpbenchApp::create(cc, case, &args))
 }
 
 /// Steps the harness until `done` holds, failing after `limit`.
@@ -52,23 +62,38 @@ fn show_grid_and_jacobian(harness: &mut Harness<'static, WarpbenchApp>) {
     assert_eq!(display.deformation.map, FieldMap::Jacobian);
 }
 
-fn click_at(harness: &mut Harness<'static, WarpbenchApp>, pos: egui::Pos2) {
-    let button = |pressed| egui::Event::PointerButton {
+fn press(pos: egui::Pos2, pressed: bool) -> egui::Event {
+    egui::Event::PointerButton {
         pos,
         button: egui::PointerButton::Primary,
         pressed,
         modifiers: Default::default(),
-    };
+    }
+}
+
+fn click_at(harness: &mut Harness<'static, WarpbenchApp>, pos: egui::Pos2) {
     harness.event(egui::Event::PointerMoved(pos));
-    harness.event(button(true));
+    harness.event(press(pos, true));
     harness.step();
-    harness.event(button(false));
+    harness.event(press(pos, false));
+    harness.step();
+}
+
+fn drag(harness: &mut Harness<'static, WarpbenchApp>, from: egui::Pos2, to: egui::Pos2) {
+    harness.event(egui::Event::PointerMoved(from));
+    harness.event(press(from, true));
+    harness.step();
+    for t in [0.25, 0.5, 0.75, 1.0] {
+        harness.event(egui::Event::PointerMoved(from + (to - from) * t));
+        harness.step();
+    }
+    harness.event(press(to, false));
     harness.step();
 }
 
 #[test]
 fn demo_opens_and_every_compare_mode_switches() {
-    let mut harness = harness();
+    let (mut harness, _dir) = harness();
     harness.run_steps(3);
     harness.snapshot("demo_fusion");
     for mode in CompareMode::ALL {
@@ -89,7 +114,7 @@ fn demo_opens_and_every_compare_mode_switches() {
 
 #[test]
 fn crosshair_follows_clicks_and_scrolls_step_slices() {
-    let mut harness = harness();
+    let (mut harness, _dir) = harness();
     harness.run_steps(3);
     let before = harness.state().viewers.cursor_mm;
     let axial = harness.get_by_label("axial view").rect();
@@ -121,7 +146,7 @@ fn crosshair_follows_clicks_and_scrolls_step_slices() {
 
 #[test]
 fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
-    let mut harness = harness();
+    let (mut harness, _dir) = harness();
     harness.run_steps(3);
     harness.get_by_label("Run").click();
     harness.step();
@@ -160,7 +185,7 @@ fn deformation_overlays_show_a_known_field() {
     use warpbench::app::state::Deformation;
     use warpbench::eval::jacobian::{jacobian_determinant, jacobian_stats};
     use warpbench::volume::VectorField;
-    let mut harness = harness();
+    let (mut harness, _dir) = harness();
     harness.run_steps(2);
     // A Gaussian pull towards the centre, 1.5 × the distance at the middle: det J < 0 there.
     let app = harness.state_mut();
@@ -187,4 +212,106 @@ fn deformation_overlays_show_a_known_field() {
     harness.run_steps(2);
     show_grid_and_jacobian(&mut harness);
     harness.snapshot("overlays_grid_jacobian");
+}
+
+#[test]
+fn landmarks_are_placed_moved_paired_deleted_and_autosaved() {
+    use warpbench::app::landmarks::Side;
+    let (mut harness, dir) = harness();
+    harness.run_steps(3);
+    harness.get_by_label("Landmarks").click();
+    harness.run_steps(2);
+    harness.get_by_label("place in fixed").click();
+    harness.run_steps(2);
+    let (fixed0, moving0) = {
+        let doc = &harness.state().doc;
+        (
+            doc.case.fixed_landmarks.len(),
+            doc.case.moving_landmarks.len(),
+        )
+    };
+    let cursor = harness.state().viewers.cursor_mm;
+    let axial = harness.get_by_label("axial view").rect();
+    let a = axial.center() + egui::vec2(-60.0, -40.0);
+    click_at(&mut harness, a);
+    harness.run_steps(2);
+    let placed = {
+        let doc = &harness.state().doc;
+        assert_eq!(
+            doc.case.fixed_landmarks.len(),
+            fixed0 + 1,
+            "a click places a point"
+        );
+        doc.case.fixed_landmarks.points.last().unwrap().clone()
+    };
+    assert_eq!(placed.world_mm[2], cursor[2], "on the axial slice shown");
+    assert_eq!(
+        harness.state().viewers.cursor_mm,
+        cursor,
+        "the crosshair stays"
+    );
+    let b = a + egui::vec2(50.0, 30.0);
+    drag(&mut harness, a, b);
+    harness.run_steps(2);
+    let moved = {
+        let doc = &harness.state().doc;
+        assert_eq!(
+            doc.case.fixed_landmarks.len(),
+            fixed0 + 1,
+            "a drag places nothing"
+        );
+        doc.case.fixed_landmarks.points.last().unwrap().clone()
+    };
+    assert!(
+        (moved.world_mm[0] - placed.world_mm[0]).abs() > 5.0
+            && (moved.world_mm[1] - placed.world_mm[1]).abs() > 5.0,
+        "the drag moves the point: {:?} → {:?}",
+        placed.world_mm,
+        moved.world_mm
+    );
+    assert_eq!(moved.world_mm[2], placed.world_mm[2]);
+    harness.get_by_label("place in moving").click();
+    harness.run_steps(2);
+    click_at(&mut harness, b + egui::vec2(-20.0, 20.0));
+    harness.run_steps(2);
+    {
+        let doc = &harness.state().doc;
+        assert_eq!(doc.case.moving_landmarks.len(), moving0 + 1);
+        assert_eq!(
+            doc.case.moving_landmarks.points.last().unwrap().name,
+            moved.name,
+            "the moving point pairs with the new fixed one"
+        );
+        let names: Vec<&str> = doc
+            .tre
+            .as_ref()
+            .unwrap()
+            .pairs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert!(names.contains(&moved.name.as_deref().unwrap()));
+        assert_eq!(
+            harness.state().viewers.selected,
+            Some((Side::Moving, moving0))
+        );
+    }
+    harness.snapshot("landmarks_placed");
+    let autosaves = dir.path().join("landmarks");
+    let start = Instant::now();
+    while std::fs::read_dir(&autosaves).map_or(0, |d| d.count()) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no autosave in {}",
+            autosaves.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.key_press(egui::Key::Delete);
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().doc.case.moving_landmarks.len(),
+        moving0,
+        "Delete removes the selected point"
+    );
 }

@@ -8,6 +8,7 @@
 
 pub mod frame_log;
 pub mod gpu_bridge;
+pub mod landmarks;
 pub mod loader;
 pub mod panels;
 pub mod state;
@@ -63,6 +64,7 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Registration,
+    Landmarks,
     Metrics,
 }
 
@@ -88,6 +90,10 @@ pub struct WarpbenchApp {
     pub layout: Layout,
     pub registration: RegistrationPanel,
     metrics: panels::metrics::MetricsPanel,
+    landmark_panel: panels::landmarks::LandmarkPanel,
+    autosave: Option<landmarks::Autosave>,
+    /// The document's landmark edit count the autosave last wrote.
+    autosaved_edits: u64,
     open_form: panels::open::OpenForm,
     tab: Tab,
     gpu: Option<GpuContext>,
@@ -136,9 +142,13 @@ impl WarpbenchApp {
             "brain-mri"
         };
         let preset = args.preset.clone().unwrap_or_else(|| default_preset.into());
-        let mut open_form = panels::open::OpenForm::default();
+        let state_dir = args
+            .state_dir
+            .clone()
+            .or_else(panels::open::default_state_dir);
+        let mut open_form = panels::open::OpenForm::new(state_dir.as_deref());
         open_form.remember(&case.files);
-        WarpbenchApp {
+        let mut app = WarpbenchApp {
             viewers: Viewers::new(case.fixed.grid().centre_mm(), display_for(&case)),
             doc: Document::new(case),
             layout: Layout::Quad {
@@ -146,6 +156,9 @@ impl WarpbenchApp {
             },
             registration: RegistrationPanel::new(&preset),
             metrics: Default::default(),
+            landmark_panel: Default::default(),
+            autosave: state_dir.map(landmarks::Autosave::new),
+            autosaved_edits: 0,
             open_form,
             tab: Tab::Registration,
             gpu_name: gpu
@@ -164,6 +177,56 @@ impl WarpbenchApp {
             screenshot_at_frame: args.screenshot.as_ref().map(|_| 10),
             frame_count: 0,
             screenshots: crossbeam_channel::unbounded(),
+        };
+        app.restore_landmarks();
+        app
+    }
+
+    /// Takes back the landmark edits autosaved for this case, saying so.
+    fn restore_landmarks(&mut self) {
+        let Some((path, saved)) = self.autosave.as_ref().and_then(|a| a.restorable(&self.doc))
+        else {
+            return;
+        };
+        let counts = (saved.fixed.len(), saved.moving.len());
+        for (side, set) in [
+            (landmarks::Side::Fixed, saved.fixed),
+            (landmarks::Side::Moving, saved.moving),
+        ] {
+            self.doc
+                .edit_landmarks(landmarks::LandmarkEdit::Replace { side, set });
+        }
+        self.doc.excluded_pairs = saved.excluded;
+        self.doc.update_tre();
+        self.autosaved_edits = self.doc.landmark_edits;
+        self.notice = Some(Notice {
+            text: format!(
+                "landmark edits restored from the autosave ({} fixed, {} moving points, {}); \
+                 the landmark files are unchanged, and the Landmarks tab can revert to them",
+                counts.0,
+                counts.1,
+                path.display()
+            ),
+            error: false,
+        });
+    }
+
+    /// Applies the landmark edits the views and panels asked for, and autosaves them.
+    fn apply_landmark_edits(&mut self) {
+        for edit in std::mem::take(&mut self.viewers.edits) {
+            self.doc.edit_landmarks(edit);
+        }
+        if self.doc.landmark_edits != self.autosaved_edits {
+            self.autosaved_edits = self.doc.landmark_edits;
+            if let Some(autosave) = &self.autosave {
+                autosave.save(&self.doc);
+            }
+        }
+        if let Some(e) = self.autosave.as_ref().and_then(|a| a.errors().pop()) {
+            self.notice = Some(Notice {
+                text: e,
+                error: true,
+            });
         }
     }
 
@@ -199,8 +262,7 @@ impl WarpbenchApp {
         };
         let case = &self.doc.case;
         let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
-        let landmarks = (!case.fixed_landmarks.is_empty() && !case.moving_landmarks.is_empty())
-            .then(|| (case.fixed_landmarks.clone(), case.moving_landmarks.clone()));
+        let landmarks = self.doc.included_landmarks();
         let ctx = ctx.clone();
         match crate::session::start(
             gpu,
@@ -237,6 +299,8 @@ impl WarpbenchApp {
         self.open_form.remember(&case.files);
         self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
         self.doc = Document::new(case);
+        self.autosaved_edits = 0;
+        self.restore_landmarks();
     }
 
     /// Takes in what the workers sent since the last frame.
@@ -461,6 +525,7 @@ impl WarpbenchApp {
     }
 
     fn views_ui(&mut self, ui: &mut egui::Ui) {
+        self.viewers.keys_ui(ui.ctx());
         let rect = ui.available_rect_before_wrap();
         ui.allocate_rect(rect, egui::Sense::hover());
         let gap = 3.0;
@@ -540,11 +605,19 @@ impl eframe::App for WarpbenchApp {
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.selectable_value(&mut self.tab, Tab::Registration, "Registration");
+                    ui.selectable_value(&mut self.tab, Tab::Landmarks, "Landmarks");
                     ui.selectable_value(&mut self.tab, Tab::Metrics, "Metrics");
                 });
                 ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
                     Tab::Registration => request = self.registration.ui(ui, &self.doc),
+                    Tab::Landmarks => {
+                        if let Some(notice) =
+                            self.landmark_panel.ui(ui, &self.doc, &mut self.viewers)
+                        {
+                            self.notice = Some(notice);
+                        }
+                    }
                     Tab::Metrics => self.metrics.ui(ui, &self.doc),
                 });
             });
@@ -567,6 +640,7 @@ impl eframe::App for WarpbenchApp {
                 self.notice = None;
             }
         }
+        self.apply_landmark_edits();
         if let Some(request) = request {
             self.handle(request, &ctx);
         }

@@ -5,10 +5,11 @@
 use crate::case::Case;
 use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
-use crate::eval::tre::{TreReport, tre};
+use crate::eval::tre::{DistanceStats, PairError, TreReport, tre};
 use crate::register::StepReport;
 use crate::session::{Event, Snapshot};
-use crate::volume::{Affine, ScalarVolume, VectorField};
+use crate::volume::{Affine, LandmarkSet, ScalarVolume, VectorField};
+use std::collections::BTreeSet;
 
 /// A transform to show: the whole displacement (affine included) and its Jacobian determinant.
 pub struct Deformation {
@@ -92,8 +93,15 @@ pub struct Document {
     pub scores: Vec<ScorePoint>,
     /// The worker's latest scores (labels and landmarks at full resolution).
     pub report: Option<EvalReport>,
-    /// Landmark errors under the current deformation (before = identity).
+    /// Landmark errors under the current deformation (before = identity), every pair in the
+    /// table and the summaries over the pairs not excluded.
     pub tre: Option<TreReport>,
+    /// Names of the landmark pairs left out of summaries and scoring.
+    pub excluded_pairs: BTreeSet<String>,
+    /// Counts landmark edits, so the autosave knows when to write.
+    pub landmark_edits: u64,
+    /// The landmarks as the case's files gave them, to revert to.
+    pub landmark_files: (LandmarkSet, LandmarkSet),
     steps: u64,
 }
 
@@ -101,7 +109,6 @@ impl Document {
     pub fn new(case: Case) -> Document {
         let mut doc = Document {
             facts: LayerFacts::of(&case),
-            case,
             deformation: None,
             generation: 0,
             run: RunStatus::Idle,
@@ -111,7 +118,11 @@ impl Document {
             scores: Vec::new(),
             report: None,
             tre: None,
+            excluded_pairs: BTreeSet::new(),
+            landmark_edits: 0,
+            landmark_files: (case.fixed_landmarks.clone(), case.moving_landmarks.clone()),
             steps: 0,
+            case,
         };
         doc.update_tre();
         doc
@@ -202,6 +213,19 @@ impl Document {
         } else {
             tre(f, m, self.deformation.as_ref().map(|d| &d.field)).ok()
         };
+        if let Some(t) = &mut self.tre {
+            let counted = |pick: fn(&PairError) -> f64| {
+                let values: Vec<f64> = t
+                    .pairs
+                    .iter()
+                    .filter(|p| !self.excluded_pairs.contains(&p.name))
+                    .map(pick)
+                    .collect();
+                DistanceStats::of(&values)
+            };
+            t.before = counted(|p| p.before_mm);
+            t.after = counted(|p| p.after_mm);
+        }
     }
 }
 

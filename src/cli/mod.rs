@@ -88,6 +88,10 @@ pub struct OpenArgs {
     /// Close the window after this many seconds.
     #[arg(long)]
     pub quit_after: Option<f64>,
+    /// Where the recent cases and the landmark autosaves are kept (default
+    /// `$XDG_CONFIG_HOME/warpbench`, else `~/.config/warpbench`).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
 }
 
 impl OpenArgs {

@@ -1,6 +1,9 @@
-//! The side panels: display settings, registration, metrics, and the open-case form.
+//! The side panels: display settings, registration, landmarks, metrics, the open-case form, and
+//! the typed-path field they share.
 
 pub mod display;
+pub mod landmarks;
 pub mod metrics;
 pub mod open;
+pub mod path_field;
 pub mod registration;

@@ -36,35 +36,36 @@ pub struct OpenForm {
     /// Paths the file dialogs chose, by role.
     browse: (Sender<Chosen>, Receiver<Chosen>),
     pub recent: Vec<CaseFiles>,
+    /// Where the recent list is kept.
+    recent_file: Option<PathBuf>,
 }
 
-impl Default for OpenForm {
-    fn default() -> OpenForm {
+/// The user's Warpbench folder: `$XDG_CONFIG_HOME/warpbench` (or `~/.config/warpbench`), for the
+/// recent cases and the landmark autosaves.
+pub fn default_state_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("warpbench"))
+}
+
+impl OpenForm {
+    /// The form, with the recent cases kept in `state_dir` (none without one).
+    pub fn new(state_dir: Option<&std::path::Path>) -> OpenForm {
+        let recent_file = state_dir.map(|d| d.join("recent.json"));
         OpenForm {
             open: false,
             paths: Default::default(),
             browse: crossbeam_channel::unbounded(),
-            recent: read_recent(),
+            recent: recent_file
+                .as_ref()
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default(),
+            recent_file,
         }
     }
-}
 
-/// Where the recent cases are kept: `$XDG_CONFIG_HOME/warpbench/recent.json` (or under `~/.config`).
-fn recent_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("warpbench").join("recent.json"))
-}
-
-fn read_recent() -> Vec<CaseFiles> {
-    recent_path()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
-}
-
-impl OpenForm {
     /// Puts `files` first in the recent list and saves it (atomically; a failure only logs).
     pub fn remember(&mut self, files: &CaseFiles) {
         if files.is_demo() {
@@ -73,14 +74,14 @@ impl OpenForm {
         self.recent.retain(|f| f != files);
         self.recent.insert(0, files.clone());
         self.recent.truncate(8);
-        if let Some(path) = recent_path() {
+        if let Some(path) = &self.recent_file {
             let saved = path
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
-                .map_err(|e| crate::Error::io(&path, e))
+                .map_err(|e| crate::Error::io(path, e))
                 .and_then(|_| {
                     let json = serde_json::to_vec_pretty(&self.recent).unwrap_or_default();
-                    crate::atomic::write_bytes(&path, &json)
+                    crate::atomic::write_bytes(path, &json)
                 });
             if let Err(e) = saved {
                 log::warn!("cannot save the recent cases: {e}");
@@ -211,10 +212,7 @@ mod tests {
 
     #[test]
     fn dropped_files_find_their_roles() {
-        let mut form = OpenForm {
-            recent: Vec::new(),
-            ..OpenForm::default()
-        };
+        let mut form = OpenForm::new(None);
         let paths: Vec<PathBuf> = [
             "/d/subjA_t1.nii.gz",
             "/d/subjA_aseg.nii.gz",

@@ -3,15 +3,17 @@
 //! grid and arrows, wipe line, colour bar).
 //!
 //! Bindings (as in ITK-SNAP and Slicer): left click or drag moves the crosshair (in wipe mode, a
-//! drag moves the wipe line); right drag sets window and level; middle drag or shift + left drag
-//! pans; scroll or ↑/↓/PgUp/PgDn steps slices; ctrl + scroll zooms about the pointer; double
-//! click resets zoom and pan.
+//! drag moves the wipe line; with the landmark tool, a click places a point and a drag moves the
+//! one under the pointer, Delete removes the selected one); right drag sets window and level;
+//! middle drag or shift + left drag pans; scroll or ↑/↓/PgUp/PgDn steps slices; ctrl + scroll
+//! zooms about the pointer; double click resets zoom and pan.
 
 use super::colour::ColourMap;
 use super::compose::{FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample};
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::{Plane, PlaneView};
 use crate::app::gpu_bridge::SliceCallback;
+use crate::app::landmarks::{LandmarkEdit, Side, moving_point_behind, warped_position};
 use crate::app::state::Document;
 use crate::volume::Grid;
 use crate::volume::warp::displacement_at;
@@ -51,6 +53,18 @@ struct ImageKey {
     flicker_moving: bool,
 }
 
+/// What a left click or drag in a view does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// Moves the crosshair.
+    Navigate,
+    /// Places landmarks in the `Side`'s image and moves either side's points.
+    Landmarks(Side),
+}
+
+/// The landmark pick radius, in screen points.
+const PICK_RADIUS: f32 = 8.0;
+
 /// The views' shared state: crosshair, display settings and each plane's state.
 pub struct Viewers {
     pub cursor_mm: [f64; 3],
@@ -58,6 +72,12 @@ pub struct Viewers {
     pub planes: [PlaneState; 3],
     /// The world point under the pointer, and the view it is in.
     pub hover: Option<(Plane, [f64; 3])>,
+    pub tool: Tool,
+    pub show_landmarks: bool,
+    pub selected: Option<(Side, usize)>,
+    dragging: Option<(Side, usize)>,
+    /// Landmark edits asked for this frame, for the app to apply.
+    pub edits: Vec<LandmarkEdit>,
 }
 
 impl Viewers {
@@ -71,6 +91,11 @@ impl Viewers {
             display,
             planes: [plane(), plane(), plane()],
             hover: None,
+            tool: Tool::Navigate,
+            show_landmarks: true,
+            selected: None,
+            dragging: None,
+            edits: Vec::new(),
         }
     }
 
@@ -338,7 +363,192 @@ impl Viewers {
         ] {
             painter.text(pos, align, text, font.clone(), c);
         }
+        self.landmarks_ui(painter, plane, view, fitted, doc);
         self.colour_bar_ui(painter, clip, doc);
+    }
+
+    /// The landmarks on `plane`'s current slice (within half a slice step), with their screen
+    /// positions; moving points show where the warped moving image shows them.
+    fn landmarks_on_slice(
+        &self,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        doc: &Document,
+    ) -> Vec<(Side, usize, egui::Pos2)> {
+        let a = plane.normal_axis();
+        let half_step = slice_step_mm(doc.case.fixed.grid(), a) / 2.0 + 1e-6;
+        let field = doc
+            .deformation
+            .as_ref()
+            .filter(|_| self.warped(doc))
+            .map(|d| &d.field);
+        let mut found = Vec::new();
+        for side in [Side::Fixed, Side::Moving] {
+            for (index, point) in doc.landmarks(side).points.iter().enumerate() {
+                let shown = match (side, field) {
+                    (Side::Moving, Some(f)) => warped_position(point.world_mm, f),
+                    _ => point.world_mm,
+                };
+                if (shown[a] - self.cursor_mm[a]).abs() <= half_step {
+                    found.push((side, index, view.screen_of(fitted, shown)));
+                }
+            }
+        }
+        found
+    }
+
+    /// The landmark nearest to `pos` within the pick radius.
+    fn pick(
+        &self,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        doc: &Document,
+        pos: egui::Pos2,
+    ) -> Option<(Side, usize)> {
+        self.landmarks_on_slice(plane, view, fitted, doc)
+            .into_iter()
+            .map(|(side, index, at)| (at.distance(pos), side, index))
+            .filter(|(d, _, _)| *d <= PICK_RADIUS)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, side, index)| (side, index))
+    }
+
+    /// Fixed points as circles, moving points as squares (told apart without colour), names
+    /// beside them; the selected point thicker.
+    fn landmarks_ui(
+        &self,
+        painter: &egui::Painter,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        doc: &Document,
+    ) {
+        if !self.show_landmarks {
+            return;
+        }
+        let font = egui::FontId::proportional(11.0);
+        let shown = self.landmarks_on_slice(plane, view, fitted, doc);
+        // Names only where they can be read: a dense slice shows the selected point's alone.
+        let all_names = shown.len() <= 24;
+        for (side, index, at) in shown {
+            let colour = match side {
+                Side::Fixed => egui::Color32::from_rgb(0, 220, 255),
+                Side::Moving => egui::Color32::from_rgb(255, 90, 220),
+            };
+            let selected = self.selected == Some((side, index));
+            let stroke = egui::Stroke::new(if selected { 2.5 } else { 1.5 }, colour);
+            match side {
+                Side::Fixed => {
+                    painter.circle_stroke(at, 5.0, stroke);
+                }
+                Side::Moving => {
+                    painter.rect_stroke(
+                        egui::Rect::from_center_size(at, egui::vec2(9.0, 9.0)),
+                        0.0,
+                        stroke,
+                        egui::StrokeKind::Middle,
+                    );
+                }
+            }
+            if selected {
+                painter.circle_filled(at, 2.0, colour);
+            }
+            if let Some(name) = &doc.landmarks(side).points[index].name
+                && (all_names || selected)
+            {
+                painter.text(
+                    at + egui::vec2(7.0, -6.0),
+                    egui::Align2::LEFT_BOTTOM,
+                    name,
+                    font.clone(),
+                    colour,
+                );
+            }
+        }
+    }
+
+    /// The landmark tool in one view: a click on a point selects it, a click elsewhere places a
+    /// point, a drag that starts on a point moves it.
+    fn landmark_tool_ui(
+        &mut self,
+        ui: &egui::Ui,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        response: &egui::Response,
+        doc: &Document,
+    ) {
+        let Tool::Landmarks(place_on) = self.tool else {
+            return;
+        };
+        let Some(pos) = response.interact_pointer_pos() else {
+            return;
+        };
+        let field = doc
+            .deformation
+            .as_ref()
+            .filter(|_| self.warped(doc))
+            .map(|d| &d.field);
+        let world_for = |side: Side| {
+            let p = view.world_of(fitted, pos);
+            match side {
+                Side::Fixed => p,
+                Side::Moving => moving_point_behind(p, field),
+            }
+        };
+        if response.drag_started_by(egui::PointerButton::Primary) {
+            let origin = ui.input(|i| i.pointer.press_origin()).unwrap_or(pos);
+            self.dragging = self.pick(plane, view, fitted, doc, origin);
+            if self.dragging.is_some() {
+                self.selected = self.dragging;
+            }
+        }
+        if let Some((side, index)) = self.dragging
+            && response.dragged_by(egui::PointerButton::Primary)
+        {
+            self.edits.push(LandmarkEdit::Move {
+                side,
+                index,
+                world_mm: world_for(side),
+            });
+        } else if response.clicked() {
+            self.selected = match self.pick(plane, view, fitted, doc, pos) {
+                Some(hit) => Some(hit),
+                None => {
+                    self.edits.push(LandmarkEdit::Place {
+                        side: place_on,
+                        world_mm: world_for(place_on),
+                    });
+                    Some((place_on, doc.landmarks(place_on).len()))
+                }
+            };
+        }
+        if response.drag_stopped() {
+            self.dragging = None;
+        }
+    }
+
+    /// Keys that act on the views as a whole: Delete removes the selected landmark, Escape
+    /// leaves the landmark tool.
+    pub fn keys_ui(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (delete, escape) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::Delete) || i.key_pressed(egui::Key::Backspace),
+                i.key_pressed(egui::Key::Escape),
+            )
+        });
+        if delete && let Some((side, index)) = self.selected.take() {
+            self.edits.push(LandmarkEdit::Delete { side, index });
+        }
+        if escape {
+            self.tool = Tool::Navigate;
+            self.selected = None;
+        }
     }
 
     /// A vertical colour bar at the view's right edge for what the image's colours mean: the
@@ -467,6 +677,10 @@ impl Viewers {
             Some(pos) => Some((plane, view.world_of(fitted, pos))),
             None => self.hover.filter(|(p, _)| *p != plane),
         };
+        let landmark_tool = matches!(self.tool, Tool::Landmarks(_)) && !modifiers.shift;
+        if landmark_tool {
+            self.landmark_tool_ui(ui, plane, view, fitted, response, doc);
+        }
         let state = &mut self.planes[plane.index()];
         if response.double_clicked() {
             state.zoom = 1.0;
@@ -485,7 +699,9 @@ impl Viewers {
                 &mut self.display.fixed
             };
             look.window = look.window.dragged(delta.x, delta.y);
-        } else if let Some(pos) = response.interact_pointer_pos() {
+        } else if let Some(pos) = response.interact_pointer_pos()
+            && !landmark_tool
+        {
             let wipe = self.display.mode == CompareMode::Wipe && response.dragged();
             if wipe {
                 self.display.wipe = ((pos.x - fitted.left()) / fitted.width()).clamp(0.0, 1.0);

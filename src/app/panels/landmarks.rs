@@ -1,0 +1,459 @@
+//! The landmark panel: the tool (navigate, or place in the fixed or moving image), the pair table
+//! (names editable, TRE before and now, sortable, colour coded, pairs excludable, go to, delete),
+//! import and export in the landmark formats, and a revert to the files.
+
+use super::path_field::{Dialog, PathField};
+use crate::app::Notice;
+use crate::app::landmarks::{LandmarkEdit, Side, import, side_grid, warped_position};
+use crate::app::state::Document;
+use crate::app::views::viewer::{Tool, Viewers};
+use crate::eval::tre::PairError;
+use crate::volume::landmarks::pair_landmarks;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TreOrder {
+    #[default]
+    Pair,
+    Before,
+    After,
+}
+
+/// A table row: a pair, or a point without a partner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RowKey {
+    fixed: Option<usize>,
+    moving: Option<usize>,
+}
+
+#[derive(Default)]
+pub struct LandmarkPanel {
+    pub order: TreOrder,
+    pub descending: bool,
+    /// The row whose name is being typed, and the text so far.
+    editing: Option<(RowKey, String)>,
+    pub file: PathField,
+    /// An export that would replace an existing file, waiting for a yes.
+    confirm_replace: Option<(Side, PathBuf)>,
+}
+
+/// Green under 2 mm, amber under 5 mm, red above: the usual reading of TRE at brain scale.
+pub fn tre_colour(mm: f64) -> egui::Color32 {
+    if mm < 2.0 {
+        egui::Color32::from_rgb(110, 200, 110)
+    } else if mm < 5.0 {
+        egui::Color32::from_rgb(230, 180, 60)
+    } else {
+        egui::Color32::from_rgb(230, 90, 80)
+    }
+}
+
+fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
+    let (f, m) = (&doc.case.fixed_landmarks, &doc.case.moving_landmarks);
+    let pairs = match &doc.tre {
+        Some(t) => pair_landmarks(f, m)
+            .unwrap_or_default()
+            .into_iter()
+            .zip(&t.pairs)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut rows: Vec<(RowKey, Option<&PairError>)> = pairs
+        .iter()
+        .map(|&((i, j), e)| {
+            let key = RowKey {
+                fixed: Some(i),
+                moving: Some(j),
+            };
+            (key, Some(e))
+        })
+        .collect();
+    let paired = |side: Side, k: usize| {
+        pairs
+            .iter()
+            .any(|((i, j), _)| k == if side == Side::Fixed { *i } else { *j })
+    };
+    for (side, set) in [(Side::Fixed, f), (Side::Moving, m)] {
+        for k in (0..set.len()).filter(|&k| !paired(side, k)) {
+            let key = match side {
+                Side::Fixed => RowKey {
+                    fixed: Some(k),
+                    moving: None,
+                },
+                Side::Moving => RowKey {
+                    fixed: None,
+                    moving: Some(k),
+                },
+            };
+            rows.push((key, None));
+        }
+    }
+    rows
+}
+
+impl LandmarkPanel {
+    /// The panel; edits go to the views' queue (applied with theirs), problems come back.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        doc: &Document,
+        viewers: &mut Viewers,
+    ) -> Option<Notice> {
+        let mut notice = None;
+        ui.horizontal(|ui| {
+            ui.label("tool");
+            for (tool, text) in [
+                (Tool::Navigate, "navigate"),
+                (Tool::Landmarks(Side::Fixed), "place in fixed"),
+                (Tool::Landmarks(Side::Moving), "place in moving"),
+            ] {
+                ui.selectable_value(&mut viewers.tool, tool, text);
+            }
+        });
+        ui.checkbox(&mut viewers.show_landmarks, "show landmarks in the views");
+        ui.small(
+            "Click to place, drag a point to move it, Delete removes the selected point, \
+             Esc returns to navigating. Fixed points are circles, moving points squares.",
+        );
+        ui.label(format!(
+            "{} fixed, {} moving points",
+            doc.case.fixed_landmarks.len(),
+            doc.case.moving_landmarks.len()
+        ));
+        match &doc.tre {
+            Some(tre) => {
+                let counted = tre.pairs.len() - doc.excluded_pairs.len().min(tre.pairs.len());
+                ui.label(format!(
+                    "TRE over {counted} of {} pairs: {:.2} mm before, {:.2} mm now (median {:.2}, max {:.2})",
+                    tre.pairs.len(),
+                    tre.before.mean,
+                    tre.after.mean,
+                    tre.after.median,
+                    tre.after.max
+                ));
+            }
+            None if !doc.case.fixed_landmarks.is_empty()
+                && !doc.case.moving_landmarks.is_empty() =>
+            {
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 180, 60),
+                    "the points do not pair: name them alike, or give both images as many",
+                );
+            }
+            None => {}
+        }
+        self.table_ui(ui, doc, viewers);
+        ui.separator();
+        notice = notice.or(self.files_ui(ui, doc, viewers));
+        notice
+    }
+
+    fn table_ui(&mut self, ui: &mut egui::Ui, doc: &Document, viewers: &mut Viewers) {
+        let mut rows = rows(doc);
+        if rows.is_empty() {
+            return;
+        }
+        let before = |r: &(RowKey, Option<&PairError>)| r.1.map_or(f64::INFINITY, |e| e.before_mm);
+        let after = |r: &(RowKey, Option<&PairError>)| r.1.map_or(f64::INFINITY, |e| e.after_mm);
+        match self.order {
+            TreOrder::Pair => {}
+            TreOrder::Before => rows.sort_by(|a, b| before(a).total_cmp(&before(b))),
+            TreOrder::After => rows.sort_by(|a, b| after(a).total_cmp(&after(b))),
+        }
+        if self.descending {
+            rows.reverse();
+        }
+        let point =
+            |side: Side, k: Option<usize>| k.and_then(|k| doc.landmarks(side).points.get(k));
+        // Fixed column widths, so the header lines up with rows that only exist while visible
+        // (a case can have hundreds of pairs).
+        const WIDTHS: [f32; 4] = [40.0, 80.0, 84.0, 84.0];
+        ui.horizontal(|ui| {
+            ui.add_sized([WIDTHS[0], 18.0], egui::Label::new("go to"));
+            for (k, (order, title)) in [
+                (TreOrder::Pair, "pair"),
+                (TreOrder::Before, "before"),
+                (TreOrder::After, "now"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let arrow = match (self.order == order, self.descending) {
+                    (false, _) => "",
+                    (true, false) => " (asc)",
+                    (true, true) => " (desc)",
+                };
+                if ui
+                    .add_sized(
+                        [WIDTHS[k + 1], 18.0],
+                        egui::Button::new(format!("{title}{arrow}")),
+                    )
+                    .clicked()
+                {
+                    if self.order == order {
+                        self.descending = !self.descending;
+                    } else {
+                        self.order = order;
+                        self.descending = false;
+                    }
+                }
+            }
+            ui.label("use");
+        })
+        .response
+        .on_hover_text("TRE in mm, before registration and under the current transform");
+        let row_height = ui.spacing().interact_size.y;
+        egui::ScrollArea::vertical()
+            .id_salt("landmark table")
+            .max_height(300.0)
+            .show_rows(ui, row_height, rows.len(), |ui, range| {
+                for &(key, error) in &rows[range] {
+                    ui.horizontal(|ui| {
+                        let fixed = point(Side::Fixed, key.fixed);
+                        let moving = point(Side::Moving, key.moving);
+                        let number = match key {
+                            RowKey { fixed: Some(i), .. } => format!("{}", i + 1),
+                            RowKey {
+                                moving: Some(j), ..
+                            } => format!("m{}", j + 1),
+                            _ => String::new(),
+                        };
+                        let go = ui
+                            .add_sized([WIDTHS[0], row_height], egui::Button::new(number).small())
+                            .on_hover_text("move the crosshair here");
+                        let row = go.id;
+                        let name = fixed
+                            .or(moving)
+                            .and_then(|p| p.name.clone())
+                            .or_else(|| error.map(|e| e.name.clone()))
+                            .unwrap_or_default();
+                        self.name_ui(ui, key, &name, row, viewers);
+                        let excluded = error.is_some_and(|e| doc.excluded_pairs.contains(&e.name));
+                        for (k, mm) in [error.map(|e| e.before_mm), error.map(|e| e.after_mm)]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            let text = match mm {
+                                Some(mm) if excluded => {
+                                    egui::RichText::new(format!("{mm:.2}")).weak()
+                                }
+                                Some(mm) => {
+                                    egui::RichText::new(format!("{mm:.2}")).color(tre_colour(mm))
+                                }
+                                None if fixed.is_some() => egui::RichText::new("no moving").weak(),
+                                None => egui::RichText::new("no fixed").weak(),
+                            };
+                            ui.add_sized([WIDTHS[k + 2], row_height], egui::Label::new(text));
+                        }
+                        match error {
+                            Some(e) => {
+                                let mut used = !excluded;
+                                if ui
+                                    .add(egui::Checkbox::without_text(&mut used))
+                                    .labelled_by(row)
+                                    .on_hover_text("count this pair")
+                                    .changed()
+                                {
+                                    viewers.edits.push(LandmarkEdit::Exclude {
+                                        pair: e.name.clone(),
+                                        excluded: !used,
+                                    });
+                                }
+                            }
+                            None => {
+                                ui.add_space(ui.spacing().interact_size.y);
+                            }
+                        }
+                        if go.clicked() {
+                            viewers.cursor_mm = match (fixed, moving, &doc.deformation) {
+                                (Some(f), _, _) => f.world_mm,
+                                (None, Some(m), Some(d)) if viewers.display.warped => {
+                                    warped_position(m.world_mm, &d.field)
+                                }
+                                (None, Some(m), _) => m.world_mm,
+                                (None, None, _) => viewers.cursor_mm,
+                            };
+                            viewers.selected = key
+                                .fixed
+                                .map(|k| (Side::Fixed, k))
+                                .or(key.moving.map(|k| (Side::Moving, k)));
+                        }
+                        if ui
+                            .small_button("del")
+                            .on_hover_text("delete this row's points")
+                            .clicked()
+                        {
+                            for (side, k) in [(Side::Moving, key.moving), (Side::Fixed, key.fixed)]
+                            {
+                                if let Some(index) = k {
+                                    viewers.edits.push(LandmarkEdit::Delete { side, index });
+                                }
+                            }
+                            viewers.selected = None;
+                        }
+                    });
+                }
+            });
+    }
+
+    /// A row's name, editable; the new name goes to both points of a pair when typing ends, so
+    /// the pair stays a pair.
+    fn name_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        key: RowKey,
+        name: &str,
+        row: egui::Id,
+        viewers: &mut Viewers,
+    ) {
+        let editing_here = self.editing.as_ref().is_some_and(|(k, _)| *k == key);
+        let mut text = match &self.editing {
+            Some((k, t)) if *k == key => t.clone(),
+            _ => name.to_string(),
+        };
+        let selected = [(Side::Fixed, key.fixed), (Side::Moving, key.moving)]
+            .iter()
+            .any(|&(side, k)| k.is_some_and(|k| viewers.selected == Some((side, k))));
+        let response = ui
+            .add(
+                egui::TextEdit::singleline(&mut text)
+                    .desired_width(90.0)
+                    .text_color_opt(selected.then_some(egui::Color32::from_rgb(0, 220, 255))),
+            )
+            .labelled_by(row);
+        if response.has_focus() {
+            self.editing = Some((key, text.clone()));
+        }
+        if response.lost_focus() && editing_here {
+            self.editing = None;
+            if text.trim() != name {
+                for (side, k) in [(Side::Fixed, key.fixed), (Side::Moving, key.moving)] {
+                    if let Some(index) = k {
+                        viewers.edits.push(LandmarkEdit::Rename {
+                            side,
+                            index,
+                            name: text.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn files_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        doc: &Document,
+        viewers: &mut Viewers,
+    ) -> Option<Notice> {
+        let mut notice = None;
+        self.file.ui(
+            ui,
+            "landmark file",
+            ".csv, .fcsv, .mrk.json or .txt (voxel indices)",
+            Dialog::Open,
+        );
+        let path = self.file.path();
+        ui.horizontal_wrapped(|ui| {
+            for side in [Side::Fixed, Side::Moving] {
+                if ui
+                    .add_enabled(
+                        path.is_some(),
+                        egui::Button::new(format!("import to {}", side.name())),
+                    )
+                    .on_hover_text("replaces this image's points; the file is only read")
+                    .clicked()
+                    && let Some(path) = &path
+                {
+                    match import(doc, side, path) {
+                        Ok(set) => {
+                            notice = Some(Notice {
+                                text: format!(
+                                    "{} {} points read from {}",
+                                    set.len(),
+                                    side.name(),
+                                    path.display()
+                                ),
+                                error: false,
+                            });
+                            viewers.edits.push(LandmarkEdit::Replace { side, set });
+                            viewers.selected = None;
+                        }
+                        Err(e) => {
+                            notice = Some(Notice {
+                                text: format!("cannot import landmarks: {e}"),
+                                error: true,
+                            })
+                        }
+                    }
+                }
+            }
+            for side in [Side::Fixed, Side::Moving] {
+                if ui
+                    .add_enabled(
+                        path.is_some(),
+                        egui::Button::new(format!("export {}", side.name())),
+                    )
+                    .clicked()
+                    && let Some(path) = &path
+                {
+                    if path.exists() {
+                        self.confirm_replace = Some((side, path.clone()));
+                    } else {
+                        notice = Some(export(doc, side, path));
+                    }
+                }
+            }
+        });
+        if let Some((side, path)) = self.confirm_replace.clone() {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 180, 60),
+                    format!("{} exists.", path.display()),
+                );
+                if ui.button("replace it").clicked() {
+                    notice = Some(export(doc, side, &path));
+                    self.confirm_replace = None;
+                }
+                if ui.button("keep it").clicked() {
+                    self.confirm_replace = None;
+                }
+            });
+        }
+        let (f, m) = &doc.landmark_files;
+        let edited = *f != doc.case.fixed_landmarks || *m != doc.case.moving_landmarks;
+        if ui
+            .add_enabled(edited, egui::Button::new("revert to the case's files"))
+            .on_hover_text("drops every edit since the case was opened")
+            .clicked()
+        {
+            for (side, set) in [(Side::Fixed, f), (Side::Moving, m)] {
+                viewers.edits.push(LandmarkEdit::Replace {
+                    side,
+                    set: set.clone(),
+                });
+            }
+            viewers.selected = None;
+        }
+        ui.small("Edits are autosaved beside the recent cases and restored when the case is opened again.");
+        notice
+    }
+}
+
+fn export(doc: &Document, side: Side, path: &std::path::Path) -> Notice {
+    match doc.landmarks(side).write(path, Some(side_grid(doc, side))) {
+        Ok(()) => Notice {
+            text: format!(
+                "{} {} points written to {}",
+                doc.landmarks(side).len(),
+                side.name(),
+                path.display()
+            ),
+            error: false,
+        },
+        Err(e) => Notice {
+            text: format!("cannot export landmarks: {e}"),
+            error: true,
+        },
+    }
+}

@@ -1,0 +1,75 @@
+//! A typed path with a "browse…" button that asks the desktop's file portal on a helper thread, so
+//! the path can always be typed where no portal answers.
+
+use crossbeam_channel::{Receiver, Sender};
+use std::path::PathBuf;
+
+/// What the browse button asks the portal for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialog {
+    Open,
+    Save,
+    Folder,
+}
+
+pub struct PathField {
+    pub text: String,
+    chosen: (Sender<PathBuf>, Receiver<PathBuf>),
+}
+
+impl Default for PathField {
+    fn default() -> PathField {
+        PathField {
+            text: String::new(),
+            chosen: crossbeam_channel::unbounded(),
+        }
+    }
+}
+
+impl PathField {
+    /// The text field (named `label` for screen readers and tests) and its browse button.
+    pub fn ui(&mut self, ui: &mut egui::Ui, label: &str, hint: &str, dialog: Dialog) {
+        while let Ok(path) = self.chosen.1.try_recv() {
+            self.text = path.display().to_string();
+        }
+        ui.horizontal(|ui| {
+            let name = ui.label(label).id;
+            // Right to left, so the field takes what the button leaves and never widens the panel.
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("browse…").clicked() {
+                    self.browse(dialog, label.to_string(), ui.ctx().clone());
+                }
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.text)
+                        .hint_text(hint)
+                        .desired_width(ui.available_width()),
+                )
+                .labelled_by(name);
+            });
+        });
+    }
+
+    /// The typed path, when there is one.
+    pub fn path(&self) -> Option<PathBuf> {
+        let text = self.text.trim();
+        (!text.is_empty()).then(|| PathBuf::from(text))
+    }
+
+    fn browse(&self, dialog: Dialog, title: String, ctx: egui::Context) {
+        let tx = self.chosen.0.clone();
+        let _ = std::thread::Builder::new()
+            .name("file dialog".into())
+            .spawn(move || {
+                let d = rfd::FileDialog::new().set_title(title);
+                let chosen = match dialog {
+                    Dialog::Open => d.pick_file(),
+                    Dialog::Save => d.save_file(),
+                    Dialog::Folder => d.pick_folder(),
+                };
+                if let Some(path) = chosen {
+                    let _ = tx.send(path);
+                    ctx.request_repaint();
+                }
+            });
+    }
+}
