@@ -180,15 +180,11 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
     );
 }
 
-#[test]
-fn deformation_overlays_show_a_known_field() {
+/// Puts a Gaussian pull towards the centre, 1.5 × the distance at the middle, on the demo as its
+/// deformation: det J < 0 there.
+fn set_folding_field(app: &mut WarpbenchApp) {
     use warpbench::app::state::Deformation;
-    use warpbench::eval::jacobian::{jacobian_determinant, jacobian_stats};
     use warpbench::volume::VectorField;
-    let (mut harness, _dir) = harness();
-    harness.run_steps(2);
-    // A Gaussian pull towards the centre, 1.5 × the distance at the middle: det J < 0 there.
-    let app = harness.state_mut();
     let grid = app.doc.case.fixed.grid().clone();
     let centre = grid.centre_mm();
     let field: Vec<[f32; 3]> = (0..grid.voxel_count())
@@ -200,15 +196,27 @@ fn deformation_overlays_show_a_known_field() {
         })
         .collect();
     let field = VectorField::new(grid, field).unwrap();
-    let jacobian = jacobian_determinant(&field);
-    let stats = jacobian_stats(&jacobian);
-    assert!(stats.folded_voxels > 0, "the pull folds");
-    app.doc.set_deformation(Deformation {
-        affine: warpbench::volume::Affine::IDENTITY,
-        field,
-        jacobian,
-        stats,
-    });
+    app.doc
+        .set_deformation(Deformation::new(warpbench::volume::Affine::IDENTITY, field));
+}
+
+#[test]
+fn deformation_overlays_show_a_known_field() {
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    set_folding_field(harness.state_mut());
+    assert!(
+        harness
+            .state()
+            .doc
+            .deformation
+            .as_ref()
+            .unwrap()
+            .stats
+            .folded_voxels
+            > 0,
+        "the pull folds"
+    );
     harness.run_steps(2);
     show_grid_and_jacobian(&mut harness);
     harness.snapshot("overlays_grid_jacobian");
@@ -314,4 +322,125 @@ fn landmarks_are_placed_moved_paired_deleted_and_autosaved() {
         moving0,
         "Delete removes the selected point"
     );
+}
+
+#[test]
+fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
+    use egui::accesskit::Role;
+    use warpbench::app::landmarks::{LandmarkEdit, Side};
+    let (mut harness, dir) = harness();
+    harness.run_steps(2);
+    let app = harness.state_mut();
+    set_folding_field(app);
+    app.viewers.display.mode = CompareMode::Checkerboard;
+    app.viewers.cursor_mm[2] += 6.0;
+    app.viewers.planes[0].zoom = 2.0;
+    app.doc.edit_landmarks(LandmarkEdit::Place {
+        side: Side::Fixed,
+        world_mm: [1.0, 2.0, 3.0],
+    });
+    let pair = app.doc.tre.as_ref().unwrap().pairs[0].name.clone();
+    app.doc.edit_landmarks(LandmarkEdit::Exclude {
+        pair: pair.clone(),
+        excluded: true,
+    });
+    let (cursor, fixed_points) = (app.viewers.cursor_mm, app.doc.case.fixed_landmarks.clone());
+    let field = app.doc.deformation.as_ref().unwrap().field.data().to_vec();
+    harness.run_steps(2);
+    harness.get_by_label("Session…").click();
+    harness.run_steps(2);
+    let path = dir.path().join("demo.warpbench.json");
+    harness
+        .get_by_role_and_label(Role::TextInput, "session file")
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "session file")
+        .type_text(&path.display().to_string());
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().session_form.file.text,
+        path.display().to_string()
+    );
+    harness.get_by_label("Save session").click();
+    harness.step();
+    step_until(&mut harness, Duration::from_secs(60), "the save", |app| {
+        app.background_jobs == 0
+    });
+    assert!(
+        path.exists() && dir.path().join("demo.displacement.nii.gz").exists(),
+        "saved: {:?}",
+        harness.state().notice.as_ref().map(|n| &n.text)
+    );
+    // Saving again over it asks first, and "keep" keeps it.
+    let saved = std::fs::read(&path).unwrap();
+    harness.get_by_label("Save session").click();
+    harness.run_steps(2);
+    harness.get_by_label("keep").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().background_jobs, 0);
+    assert_eq!(std::fs::read(&path).unwrap(), saved);
+
+    // Lose it all, then reopen.
+    let app = harness.state_mut();
+    app.viewers.display.mode = CompareMode::Fusion;
+    app.viewers.cursor_mm[2] -= 6.0;
+    app.doc.deformation = None;
+    app.doc.edit_landmarks(LandmarkEdit::Delete {
+        side: Side::Fixed,
+        index: 0,
+    });
+    harness.get_by_label("Open session").click();
+    harness.step();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the reopened session",
+        |app| app.doc.deformation.is_some(),
+    );
+    harness.run_steps(3);
+    let app = harness.state();
+    assert_eq!(app.viewers.display.mode, CompareMode::Checkerboard);
+    assert_eq!(app.viewers.cursor_mm, cursor);
+    assert_eq!(app.viewers.planes[0].zoom, 2.0);
+    assert_eq!(app.doc.case.fixed_landmarks, fixed_points);
+    assert!(app.doc.excluded_pairs.contains(&pair));
+    assert_eq!(
+        app.doc.deformation.as_ref().unwrap().field.data(),
+        &field[..]
+    );
+    assert!(app.doc.deformation.as_ref().unwrap().stats.folded_voxels > 0);
+
+    // The results of the reopened transform export into a folder.
+    let out = dir.path().join("results");
+    let field_input = harness.get_by_role_and_label(Role::TextInput, "results folder");
+    field_input.focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "results folder")
+        .type_text(&out.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Export results").click();
+    harness.step();
+    step_until(&mut harness, Duration::from_secs(60), "the export", |app| {
+        app.background_jobs == 0
+    });
+    for name in [
+        "warped.nii.gz",
+        "warped_labels.nii.gz",
+        "displacement.nii.gz",
+        "affine.txt",
+        "config.toml",
+    ] {
+        assert!(out.join(name).exists(), "{name} exported");
+    }
+    let exported =
+        warpbench::volume::nifti_io::read_displacement(&out.join("displacement.nii.gz")).unwrap();
+    assert_eq!(exported.data(), &field[..]);
+    // The temporary paths would make the snapshot differ from run to run.
+    let app = harness.state_mut();
+    app.session_form.open = false;
+    app.notice = None;
+    harness.run_steps(2);
+    harness.snapshot("session_reopened");
 }

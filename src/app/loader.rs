@@ -1,47 +1,70 @@
-//! Loading a case on a worker thread: progress in a shared cell, the result over a channel, a
-//! cancel flag. The window keeps drawing (and keeps the open case) until a new case arrives.
+//! Loading a case or a saved session on a worker thread: progress in a shared cell, the result
+//! over a channel, a cancel flag. The window keeps drawing (and keeps the open case) until the
+//! new one arrives.
 
+use crate::app::saved_session::{Restored, SavedSession};
 use crate::case::{Case, CaseFiles};
 use crate::error::Error;
 use crossbeam_channel::Receiver;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// What to load.
+#[derive(Clone, Debug)]
+pub enum Source {
+    Case(CaseFiles),
+    /// A saved session file.
+    Session(PathBuf),
+}
+
+/// What a load gives.
+pub enum Loaded {
+    Case(Box<Case>),
+    Session(Box<Restored>),
+}
+
 pub struct Load {
-    pub files: CaseFiles,
     cancel: Arc<AtomicBool>,
     progress: Arc<Mutex<(f32, String)>>,
-    result: Receiver<Result<Case, Error>>,
+    result: Receiver<Result<Loaded, Error>>,
 }
 
 pub enum Poll {
     Pending { fraction: f32, reading: String },
-    Done(Box<Case>),
+    Done(Loaded),
     Failed(String),
     Cancelled,
 }
 
 impl Load {
-    /// Starts reading `files`; `wake` is called when there is news.
-    pub fn start(files: CaseFiles, wake: impl Fn() + Send + Sync + 'static) -> Load {
+    /// Starts reading `source`; `wake` is called when there is news.
+    pub fn start(source: Source, wake: impl Fn() + Send + Sync + 'static) -> Load {
         let cancel = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(Mutex::new((0.0, String::new())));
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let (c, p, f) = (cancel.clone(), progress.clone(), files.clone());
+        let (c, p) = (cancel.clone(), progress.clone());
         // A thread that cannot start drops the sender, which `poll` reports as a failure.
         let _ = std::thread::Builder::new()
             .name("load".into())
             .spawn(move || {
-                let result = f.load(&c, |fraction, path| {
+                let report = |fraction: f32, path: &std::path::Path| {
                     *p.lock().unwrap_or_else(|e| e.into_inner()) =
                         (fraction, path.display().to_string());
                     wake();
-                });
+                };
+                let result = match source {
+                    Source::Case(files) => {
+                        files.load(&c, report).map(|c| Loaded::Case(Box::new(c)))
+                    }
+                    Source::Session(path) => {
+                        SavedSession::open(&path, &c, report).map(|r| Loaded::Session(Box::new(r)))
+                    }
+                };
                 let _ = tx.send(result);
                 wake();
             });
         Load {
-            files,
             cancel,
             progress,
             result: rx,
@@ -54,7 +77,7 @@ impl Load {
 
     pub fn poll(&self) -> Poll {
         match self.result.try_recv() {
-            Ok(Ok(case)) if !self.cancel.load(Ordering::Relaxed) => Poll::Done(Box::new(case)),
+            Ok(Ok(loaded)) if !self.cancel.load(Ordering::Relaxed) => Poll::Done(loaded),
             Ok(Ok(_)) | Ok(Err(Error::Cancelled)) => Poll::Cancelled,
             Ok(Err(e)) => Poll::Failed(e.to_string()),
             Err(crossbeam_channel::TryRecvError::Disconnected) => {
@@ -104,11 +127,11 @@ mod tests {
             moving: Some(bad.clone()),
             ..Default::default()
         };
-        match wait(&Load::start(files.clone(), || {})) {
+        match wait(&Load::start(Source::Case(files.clone()), || {})) {
             Poll::Failed(message) => assert!(message.contains("broken.nii.gz"), "{message}"),
             _ => panic!("a corrupt file must fail"),
         }
-        let load = Load::start(CaseFiles::default(), || {});
+        let load = Load::start(Source::Case(CaseFiles::default()), || {});
         load.cancel();
         assert!(matches!(wait(&load), Poll::Cancelled));
     }

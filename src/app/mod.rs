@@ -11,10 +11,11 @@ pub mod gpu_bridge;
 pub mod landmarks;
 pub mod loader;
 pub mod panels;
+pub mod saved_session;
 pub mod state;
 pub mod views;
 
-use crate::case::{Case, CaseFiles};
+use crate::case::Case;
 use crate::cli::OpenArgs;
 use crate::gpu::GpuContext;
 use crate::session::{Command, Scoring, SessionHandle, SessionOptions};
@@ -29,14 +30,16 @@ use views::viewer::Viewers;
 /// Opens the window on the case `args` names (the built-in demo without files) and blocks until
 /// it is closed.
 pub fn run(args: OpenArgs) -> anyhow::Result<()> {
-    let files = args.case_files();
     // The first case loads before the window opens: there is nothing to show without it, and a
     // bad file on the command line is better reported on the command line.
-    let case = files
-        .load(&Default::default(), |_, p| {
-            log::info!("reading {}", p.display())
-        })
-        .map_err(anyhow::Error::from)?;
+    let reading = |_: f32, p: &std::path::Path| log::info!("reading {}", p.display());
+    let (case, saved) = match &args.session {
+        Some(path) => {
+            let r = saved_session::SavedSession::open(path, &Default::default(), reading)?;
+            (r.case, Some((r.session, r.deformation)))
+        }
+        None => (args.case_files().load(&Default::default(), reading)?, None),
+    };
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Warpbench")
@@ -51,7 +54,13 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
     eframe::run_native(
         "Warpbench",
         options,
-        Box::new(move |cc| Ok(Box::new(WarpbenchApp::create(cc, case, &args)))),
+        Box::new(move |cc| {
+            let mut app = WarpbenchApp::create(cc, case, &args);
+            if let Some((session, deformation)) = saved {
+                app.apply_saved(session, deformation);
+            }
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
     if let Some(path) = frame_log {
@@ -69,7 +78,7 @@ enum Tab {
 }
 
 /// What fills the view area.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layout {
     /// Axial, coronal, sagittal and the deformation grid of one plane.
     Quad {
@@ -95,6 +104,13 @@ pub struct WarpbenchApp {
     /// The document's landmark edit count the autosave last wrote.
     autosaved_edits: u64,
     open_form: panels::open::OpenForm,
+    pub session_form: panels::session::SessionForm,
+    /// Saves and exports running on helper threads, and what they report.
+    background: (
+        crossbeam_channel::Sender<Notice>,
+        crossbeam_channel::Receiver<Notice>,
+    ),
+    pub background_jobs: usize,
     tab: Tab,
     gpu: Option<GpuContext>,
     gpu_name: String,
@@ -160,6 +176,9 @@ impl WarpbenchApp {
             autosave: state_dir.map(landmarks::Autosave::new),
             autosaved_edits: 0,
             open_form,
+            session_form: Default::default(),
+            background: crossbeam_channel::unbounded(),
+            background_jobs: 0,
             tab: Tab::Registration,
             gpu_name: gpu
                 .as_ref()
@@ -285,22 +304,175 @@ impl WarpbenchApp {
         }
     }
 
-    /// Starts loading `files` in the background; the open case stays until the new one arrives.
-    pub fn open(&mut self, files: CaseFiles, ctx: &egui::Context) {
+    /// Starts loading a case or a session in the background; the open case stays until the new
+    /// one arrives.
+    pub fn open(&mut self, source: loader::Source, ctx: &egui::Context) {
         if let Some(load) = self.load.take() {
             load.cancel();
         }
         let ctx = ctx.clone();
-        self.load = Some(loader::Load::start(files, move || ctx.request_repaint()));
+        self.load = Some(loader::Load::start(source, move || ctx.request_repaint()));
     }
 
-    fn replace_case(&mut self, case: Case) {
+    fn install_case(&mut self, case: Case) {
         self.session = None;
         self.open_form.remember(&case.files);
         self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
         self.doc = Document::new(case);
         self.autosaved_edits = 0;
-        self.restore_landmarks();
+    }
+
+    /// Puts a saved session's landmarks, transform, view and parameters over the open case
+    /// (which must be the session's).
+    pub fn apply_saved(
+        &mut self,
+        session: saved_session::SavedSession,
+        deformation: Option<state::Deformation>,
+    ) {
+        for (side, set) in [
+            (landmarks::Side::Fixed, session.fixed_landmarks),
+            (landmarks::Side::Moving, session.moving_landmarks),
+        ] {
+            self.doc
+                .edit_landmarks(landmarks::LandmarkEdit::Replace { side, set });
+        }
+        self.doc.excluded_pairs = session.excluded_pairs;
+        // The session file holds these edits; the case's autosave keeps its own.
+        self.autosaved_edits = self.doc.landmark_edits;
+        match deformation {
+            Some(d) => self.doc.set_deformation(d),
+            None => self.doc.update_tre(),
+        }
+        let view = session.view;
+        self.viewers.cursor_mm = view.cursor_mm;
+        self.viewers.display = view.display;
+        for (plane, z) in self.viewers.planes.iter_mut().zip(view.zoom) {
+            plane.zoom = z.zoom;
+            plane.pan = egui::vec2(z.pan[0], z.pan[1]);
+        }
+        self.viewers.forget_caches();
+        self.layout = view.layout;
+        self.registration.set_config(session.registration);
+    }
+
+    /// The session as it is now, without its transform.
+    pub fn saved_session(&self) -> saved_session::SavedSession {
+        let zoom = std::array::from_fn(|i| {
+            let p = &self.viewers.planes[i];
+            saved_session::ViewZoom {
+                zoom: p.zoom,
+                pan: [p.pan.x, p.pan.y],
+            }
+        });
+        saved_session::SavedSession::new(
+            &self.doc.case.files,
+            (
+                &self.doc.case.fixed_landmarks,
+                &self.doc.case.moving_landmarks,
+            ),
+            &self.doc.excluded_pairs,
+            saved_session::ViewState {
+                cursor_mm: self.viewers.cursor_mm,
+                display: self.viewers.display.clone(),
+                layout: self.layout,
+                zoom,
+            },
+            &self.registration.config,
+        )
+    }
+
+    /// Runs `job` on a helper thread; its notice shows when it ends.
+    fn in_background(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        job: impl FnOnce() -> Notice + Send + 'static,
+    ) {
+        let tx = self.background.0.clone();
+        let wake = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let _ = tx.send(job());
+                wake.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.background_jobs += 1,
+            Err(e) => {
+                self.notice = Some(Notice {
+                    text: format!("cannot start {name}: {e}"),
+                    error: true,
+                })
+            }
+        }
+    }
+
+    /// Applies a request of the session form.
+    pub fn handle_session(
+        &mut self,
+        request: panels::session::SessionRequest,
+        ctx: &egui::Context,
+    ) {
+        use panels::session::SessionRequest;
+        match request {
+            SessionRequest::Open(path) => self.open(loader::Source::Session(path), ctx),
+            SessionRequest::Save(path) => {
+                let session = self.saved_session();
+                let transform = self
+                    .doc
+                    .deformation
+                    .as_ref()
+                    .map(|d| (d.affine, d.field.clone()));
+                self.in_background(ctx, "session save", move || {
+                    let written = session.write(&path, transform.as_ref().map(|(a, f)| (a, f)));
+                    match written {
+                        Ok(()) => Notice {
+                            text: format!("session saved to {}", path.display()),
+                            error: false,
+                        },
+                        Err(e) => Notice {
+                            text: format!("cannot save the session: {e}"),
+                            error: true,
+                        },
+                    }
+                });
+            }
+            SessionRequest::Export(folder) => {
+                let Some(d) = &self.doc.deformation else {
+                    return;
+                };
+                let (affine, field) = (d.affine, d.field.clone());
+                let moving = self.doc.case.moving.clone();
+                let labels = self.doc.case.moving_labels.clone();
+                let config = self.registration.config.clone();
+                self.in_background(ctx, "export", move || {
+                    use crate::volume::warp::{warp_labels, warp_scalar};
+                    let warped = warp_scalar(&moving, &field, f32::NAN);
+                    let warped_labels = labels.as_ref().map(|l| warp_labels(l, &field));
+                    let results = crate::register::outputs::Results {
+                        warped: &warped,
+                        warped_labels: warped_labels.as_ref(),
+                        field: &field,
+                        affine: &affine,
+                        config: &config,
+                    };
+                    match crate::register::outputs::write_results(&folder, &results) {
+                        Ok(()) => Notice {
+                            text: format!(
+                                "warped image{}, displacement and affine written to {}",
+                                if labels.is_some() { ", labels" } else { "" },
+                                folder.display()
+                            ),
+                            error: false,
+                        },
+                        Err(e) => Notice {
+                            text: format!("cannot export the results: {e}"),
+                            error: true,
+                        },
+                    }
+                });
+            }
+        }
     }
 
     /// Takes in what the workers sent since the last frame.
@@ -319,9 +491,19 @@ impl WarpbenchApp {
         if let Some(load) = &self.load {
             match load.poll() {
                 loader::Poll::Pending { .. } => {}
-                loader::Poll::Done(case) => {
+                loader::Poll::Done(loaded) => {
                     self.load = None;
-                    self.replace_case(*case);
+                    match loaded {
+                        loader::Loaded::Case(case) => {
+                            self.install_case(*case);
+                            self.restore_landmarks();
+                        }
+                        loader::Loaded::Session(r) => {
+                            let r = *r;
+                            self.install_case(r.case);
+                            self.apply_saved(r.session, r.deformation);
+                        }
+                    }
                 }
                 loader::Poll::Failed(e) => {
                     self.load = None;
@@ -349,6 +531,10 @@ impl WarpbenchApp {
         });
         if !dropped.is_empty() {
             self.open_form.drop_files(&dropped);
+        }
+        while let Ok(notice) = self.background.1.try_recv() {
+            self.background_jobs = self.background_jobs.saturating_sub(1);
+            self.notice = Some(notice);
         }
         while let Ok(image) = self.screenshots.1.try_recv() {
             if let Some(path) = self.screenshot_to.take() {
@@ -389,6 +575,13 @@ impl WarpbenchApp {
             ui.separator();
             if ui.button("Open…").clicked() {
                 self.open_form.show_with(&self.doc.case.files);
+            }
+            if ui.button("Session…").clicked() {
+                self.session_form.open = true;
+            }
+            if self.background_jobs > 0 {
+                ui.spinner();
+                ui.label("saving");
             }
             if ui
                 .button("Save PNG")
@@ -625,7 +818,11 @@ impl eframe::App for WarpbenchApp {
             .frame(central)
             .show(ui, |ui| self.views_ui(ui));
         if let Some(files) = self.open_form.ui(&ctx) {
-            self.open(files, &ctx);
+            self.open(loader::Source::Case(files), &ctx);
+        }
+        let has_deformation = self.doc.deformation.is_some();
+        if let Some(request) = self.session_form.ui(&ctx, has_deformation) {
+            self.handle_session(request, &ctx);
         }
         if let Some(notice) = &self.notice {
             let mut keep = true;

@@ -19,6 +19,24 @@ pub struct Deformation {
     pub stats: JacobianStats,
 }
 
+impl Deformation {
+    /// Computes det J and its statistics (a pass over the field: not on the UI thread).
+    pub fn new(affine: Affine, field: VectorField) -> Deformation {
+        Snapshot::new(0, None, affine, field).into()
+    }
+}
+
+impl From<Snapshot> for Deformation {
+    fn from(s: Snapshot) -> Deformation {
+        Deformation {
+            affine: s.affine,
+            field: s.displacement,
+            jacobian: s.jacobian,
+            stats: s.jacobian_stats,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
     Idle,
@@ -169,16 +187,12 @@ impl Document {
             }
             Event::SnapshotReady { .. } => {
                 if let Some(s) = snapshot() {
-                    self.set_deformation(Deformation {
-                        affine: s.affine,
-                        field: s.displacement,
-                        jacobian: s.jacobian,
-                        stats: s.jacobian_stats,
-                    });
+                    let stats = s.jacobian_stats;
+                    self.set_deformation(s.into());
                     self.scores.push(ScorePoint {
                         elapsed_s: self.elapsed_s,
-                        fold_percent: 100.0 * s.jacobian_stats.fold_fraction,
-                        sdlogj: s.jacobian_stats.sdlogj,
+                        fold_percent: 100.0 * stats.fold_fraction,
+                        sdlogj: stats.sdlogj,
                         tre_mm: self.tre.as_ref().map(|t| t.after.mean),
                         dice: self.report.as_ref().and_then(|r| r.dice_mean),
                     });

@@ -88,6 +88,10 @@ pub struct OpenArgs {
     /// Close the window after this many seconds.
     #[arg(long)]
     pub quit_after: Option<f64>,
+    /// Open a saved session (its case, landmarks, transform, view and parameters) instead of
+    /// files.
+    #[arg(long, conflicts_with_all = ["fixed", "moving"])]
+    pub session: Option<PathBuf>,
     /// Where the recent cases and the landmark autosaves are kept (default
     /// `$XDG_CONFIG_HOME/warpbench`, else `~/.config/warpbench`).
     #[arg(long)]

@@ -8,16 +8,16 @@ use crate::gpu::GpuContext;
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::register::deformable::affine_displacement;
+use crate::register::outputs::{Results, write_results};
 use crate::register::pipeline::Registration;
-use crate::volume::affine_io::write_itk_affine;
-use crate::volume::nifti_io::{read_scalar, write_displacement, write_labels, write_scalar};
+use crate::volume::VectorField;
+use crate::volume::nifti_io::read_scalar;
 use crate::volume::warp::{warp_labels, warp_scalar};
-use crate::volume::{ScalarVolume, VectorField};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Args, Debug)]
@@ -129,11 +129,17 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     // One warp serves the scores (NaN marks samples outside the moving image, which they leave
     // out) and the written image (0 there).
     let warped = warp_scalar(&moving, &field, f32::NAN);
-    write_outputs(&args.out, &registration, &field, &warped)?;
     let warped_labels = labels.as_ref().map(|(_, m)| warp_labels(m, &field));
-    if let Some(w) = &warped_labels {
-        write_labels(&args.out.join("warped_labels.nii.gz"), w)?;
-    }
+    write_results(
+        &args.out,
+        &Results {
+            warped: &warped,
+            warped_labels: warped_labels.as_ref(),
+            field: &field,
+            affine: &registration.affine(),
+            config: registration.config(),
+        },
+    )?;
     let score = |field: &VectorField, warped_labels, images, warped_image, surface| {
         evaluate(
             &EvalInputs {
@@ -205,30 +211,5 @@ fn describe(r: &StepReport) -> String {
         r.levels,
         r.iteration,
         r.iterations
-    )
-}
-
-/// `warped.nii.gz` (0 outside the moving image; `warped` has NaN there), `displacement.nii.gz`,
-/// `affine.txt` and `config.toml`, each written atomically.
-fn write_outputs(
-    out: &Path,
-    registration: &Registration,
-    field: &VectorField,
-    warped: &ScalarVolume,
-) -> crate::Result<()> {
-    let outside_zero = warped
-        .data()
-        .iter()
-        .map(|&v| if v.is_nan() { 0.0 } else { v })
-        .collect();
-    write_scalar(
-        &out.join("warped.nii.gz"),
-        &ScalarVolume::new(warped.grid().clone(), outside_zero)?,
-    )?;
-    write_displacement(&out.join("displacement.nii.gz"), field)?;
-    write_itk_affine(&out.join("affine.txt"), &registration.affine())?;
-    crate::atomic::write_bytes(
-        &out.join("config.toml"),
-        registration.config().to_toml().as_bytes(),
     )
 }

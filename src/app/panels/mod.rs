@@ -1,5 +1,5 @@
-//! The side panels: display settings, registration, landmarks, metrics, the open-case form, and
-//! the typed-path field they share.
+//! The side panels: display settings, registration, landmarks, metrics, the open-case form, the
+//! session window, and the typed-path field they share.
 
 pub mod display;
 pub mod landmarks;
@@ -7,3 +7,4 @@ pub mod metrics;
 pub mod open;
 pub mod path_field;
 pub mod registration;
+pub mod session;

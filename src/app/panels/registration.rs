@@ -43,6 +43,12 @@ impl RegistrationPanel {
         panel
     }
 
+    /// Takes `config` (a reopened session's) as the panel's parameters.
+    pub fn set_config(&mut self, config: RegistrationConfig) {
+        self.config = config;
+        self.config_changed();
+    }
+
     fn config_changed(&mut self) {
         self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
         self.toml_error = None;

@@ -3,7 +3,7 @@
 //! Views are in world orientation whatever the voxel order of the image: anterior or superior at
 //! the top, and patient right on the screen's left (radiological) or on its right (neurological).
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Plane {
     Axial,
     Coronal,

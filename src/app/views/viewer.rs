@@ -570,14 +570,14 @@ impl Viewers {
                 CompareMode::Fusion | CompareMode::Difference => return,
                 CompareMode::Moving => (
                     d.moving.colour_map,
-                    format!("{:.4}", d.moving.window.lo),
-                    format!("{:.4}", d.moving.window.hi),
+                    short_number(d.moving.window.lo),
+                    short_number(d.moving.window.hi),
                     None,
                 ),
                 _ => (
                     d.fixed.colour_map,
-                    format!("{:.4}", d.fixed.window.lo),
-                    format!("{:.4}", d.fixed.window.hi),
+                    short_number(d.fixed.window.lo),
+                    short_number(d.fixed.window.hi),
                     None,
                 ),
             },
@@ -606,27 +606,28 @@ impl Viewers {
         );
         let font = egui::FontId::proportional(11.0);
         let c = egui::Color32::LIGHT_GRAY;
-        painter.text(
+        // The labels sit over the image in narrow views: a dark backing keeps them legible.
+        let label = |pos: egui::Pos2, align: egui::Align2, text: String| {
+            let galley = painter.layout_no_wrap(text, font.clone(), c);
+            let rect = align.anchor_size(pos, galley.size());
+            painter.rect_filled(rect.expand(1.0), 2.0, egui::Color32::from_black_alpha(160));
+            painter.galley(rect.min, galley, c);
+        };
+        label(
             bar.left_top() - egui::vec2(3.0, 0.0),
             egui::Align2::RIGHT_TOP,
             hi,
-            font.clone(),
-            c,
         );
-        painter.text(
+        label(
             bar.left_bottom() - egui::vec2(3.0, 0.0),
             egui::Align2::RIGHT_BOTTOM,
             lo,
-            font.clone(),
-            c,
         );
         if let Some(unit) = unit {
-            painter.text(
+            label(
                 bar.center_bottom() + egui::vec2(-8.0, 4.0),
                 egui::Align2::CENTER_TOP,
-                unit,
-                font.clone(),
-                c,
+                unit.to_string(),
             );
         }
         if d.deformation.map == FieldMap::Jacobian && doc.deformation.is_some() {
@@ -636,12 +637,10 @@ impl Viewers {
                 egui::vec2(10.0, 10.0),
             );
             painter.rect_filled(fold, 0.0, egui::Color32::from_rgb(r, g, b));
-            painter.text(
+            label(
                 fold.left_center() - egui::vec2(3.0, 0.0),
                 egui::Align2::RIGHT_CENTER,
-                "fold",
-                font,
-                c,
+                "fold".into(),
             );
         }
     }
@@ -734,6 +733,15 @@ impl Viewers {
                     (self.cursor_mm[a] + direction * slice_step_mm(grid, a)).clamp(lo[a], hi[a]);
             }
         }
+    }
+}
+
+/// A window bound as a colour bar shows it: as many decimals as its size needs, no more.
+fn short_number(v: f32) -> String {
+    match v.abs() {
+        a if a >= 100.0 || a == 0.0 => format!("{v:.0}"),
+        a if a >= 1.0 => format!("{v:.1}"),
+        _ => format!("{v:.3}"),
     }
 }
 

@@ -1,0 +1,192 @@
+//! A saved session (what ITK-SNAP calls a workspace): the case's files, the edited landmarks and
+//! excluded pairs, the transform, the view (crosshair, display, layout, zoom and pan) and the
+//! registration parameters. It is a JSON file; the displacement, too big for JSON, goes beside it
+//! as `<name>.displacement.nii.gz`. Both are written atomically. (Named so because
+//! `crate::session` is the registration worker's session.)
+
+use crate::app::Layout;
+use crate::app::state::Deformation;
+use crate::app::views::display::Display;
+use crate::case::{Case, CaseFiles};
+use crate::error::{Error, Result};
+use crate::register::config::RegistrationConfig;
+use crate::volume::nifti_io::{read_displacement, write_displacement};
+use crate::volume::{Affine, LandmarkSet, VectorField};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+const FORMAT: &str = "warpbench-session-1";
+
+/// One view's zoom and pan.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewZoom {
+    pub zoom: f32,
+    pub pan: [f32; 2],
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewState {
+    pub cursor_mm: [f64; 3],
+    pub display: Display,
+    pub layout: Layout,
+    /// Axial, coronal, sagittal.
+    pub zoom: [ViewZoom; 3],
+}
+
+/// The transform part: the affine, and whether a displacement file goes with the session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedTransform {
+    pub affine: Affine,
+    /// The displacement's file name, beside the session file.
+    pub displacement: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedSession {
+    pub format: String,
+    pub files: CaseFiles,
+    pub fixed_landmarks: LandmarkSet,
+    pub moving_landmarks: LandmarkSet,
+    pub excluded_pairs: BTreeSet<String>,
+    pub transform: Option<SavedTransform>,
+    pub view: ViewState,
+    pub registration: RegistrationConfig,
+}
+
+/// A session read back with its case and transform, ready for the window.
+pub struct Restored {
+    pub session: SavedSession,
+    pub case: Case,
+    pub deformation: Option<Deformation>,
+}
+
+/// Where the displacement of session file `path` goes.
+fn displacement_path(path: &Path) -> (PathBuf, String) {
+    let name = path
+        .file_name()
+        .map_or("session".into(), |n| n.to_string_lossy().into_owned());
+    let stem = name
+        .strip_suffix(".json")
+        .unwrap_or(&name)
+        .trim_end_matches(".warpbench")
+        .to_string();
+    let file = format!("{stem}.displacement.nii.gz");
+    (path.with_file_name(&file), file)
+}
+
+impl SavedSession {
+    /// The session with the case's file paths made absolute, so it reopens from anywhere.
+    pub fn new(
+        files: &CaseFiles,
+        landmarks: (&LandmarkSet, &LandmarkSet),
+        excluded_pairs: &BTreeSet<String>,
+        view: ViewState,
+        registration: &RegistrationConfig,
+    ) -> SavedSession {
+        let absolute = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        };
+        SavedSession {
+            format: FORMAT.into(),
+            files: CaseFiles {
+                fixed: absolute(&files.fixed),
+                moving: absolute(&files.moving),
+                fixed_labels: absolute(&files.fixed_labels),
+                moving_labels: absolute(&files.moving_labels),
+                fixed_landmarks: absolute(&files.fixed_landmarks),
+                moving_landmarks: absolute(&files.moving_landmarks),
+                label_names: absolute(&files.label_names),
+            },
+            fixed_landmarks: landmarks.0.clone(),
+            moving_landmarks: landmarks.1.clone(),
+            excluded_pairs: excluded_pairs.clone(),
+            transform: None,
+            view,
+            registration: registration.clone(),
+        }
+    }
+
+    /// Writes the session to `path` and the displacement (when given) beside it; the session
+    /// file last, so it never names a displacement that is not there.
+    pub fn write(mut self, path: &Path, transform: Option<(&Affine, &VectorField)>) -> Result<()> {
+        self.transform = match transform {
+            Some((affine, field)) => {
+                let (file, name) = displacement_path(path);
+                write_displacement(&file, field)?;
+                Some(SavedTransform {
+                    affine: *affine,
+                    displacement: name,
+                })
+            }
+            None => None,
+        };
+        let json = serde_json::to_vec_pretty(&self)
+            .map_err(|e| Error::format(path, format!("cannot encode the session: {e}")))?;
+        crate::atomic::write_bytes(path, &json)
+    }
+
+    pub fn read(path: &Path) -> Result<SavedSession> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let session: SavedSession = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::format(path, format!("not a Warpbench session: {e}")))?;
+        if session.format != FORMAT {
+            return Err(Error::format(
+                path,
+                format!("session format {:?}, expected {FORMAT:?}", session.format),
+            ));
+        }
+        Ok(session)
+    }
+
+    /// Reads the session at `path`, its case and its displacement (checked against the fixed
+    /// image's grid).
+    pub fn open(
+        path: &Path,
+        cancel: &AtomicBool,
+        mut progress: impl FnMut(f32, &Path),
+    ) -> Result<Restored> {
+        progress(0.0, path);
+        let session = SavedSession::read(path)?;
+        let case = session.files.load(cancel, |f, p| progress(0.9 * f, p))?;
+        let deformation = match &session.transform {
+            Some(t) => {
+                let file = path.with_file_name(&t.displacement);
+                progress(0.9, &file);
+                let field = read_displacement(&file)?;
+                if !field.grid().same_as(case.fixed.grid(), 1e-3) {
+                    return Err(Error::Mismatch(format!(
+                        "{}: the displacement is not on the fixed image's grid",
+                        file.display()
+                    )));
+                }
+                Some(Deformation::new(t.affine, field))
+            }
+            None => None,
+        };
+        Ok(Restored {
+            session,
+            case,
+            deformation,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_displacement_goes_beside_the_session() {
+        let (path, name) = displacement_path(Path::new("/d/case1.warpbench.json"));
+        assert_eq!(path, Path::new("/d/case1.displacement.nii.gz"));
+        assert_eq!(name, "case1.displacement.nii.gz");
+        assert_eq!(
+            displacement_path(Path::new("s")).0,
+            Path::new("s.displacement.nii.gz")
+        );
+    }
+}
