@@ -444,3 +444,52 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     harness.run_steps(2);
     harness.snapshot("session_reopened");
 }
+
+#[test]
+fn metrics_score_in_full_and_export() {
+    use egui::accesskit::Role;
+    let (mut harness, dir) = harness();
+    harness.run_steps(2);
+    set_folding_field(harness.state_mut());
+    harness.run_steps(2);
+    harness.get_by_label("Metrics").click();
+    harness.run_steps(2);
+    harness.get_by_label("score in full").click();
+    harness.step();
+    step_until(
+        &mut harness,
+        Duration::from_secs(120),
+        "the full scores",
+        |app| app.doc.full_report.is_some(),
+    );
+    harness.run_steps(2);
+    let report = harness.state().doc.current_report().unwrap().clone();
+    assert!(
+        report.hd95_mean.is_some_and(|h| h > 0.0),
+        "HD95 of the demo's labels"
+    );
+    assert_eq!(report.hd95.len(), 4);
+    assert!(report.ncc.is_some());
+    let path = dir.path().join("metrics.csv");
+    harness
+        .get_by_role_and_label(Role::TextInput, "metrics file")
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "metrics file")
+        .type_text(&path.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("export metrics").click();
+    harness.run_steps(2);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("hd95,1,") && text.contains("fold_fraction,,"),
+        "{text}"
+    );
+    // The temporary path would make the snapshot differ from run to run.
+    let app = harness.state_mut();
+    app.notice = None;
+    app.metrics.file.text.clear();
+    harness.run_steps(2);
+    harness.snapshot("metrics_full");
+}

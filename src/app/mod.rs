@@ -87,6 +87,13 @@ pub enum Layout {
     Single(Plane),
 }
 
+/// What a helper thread reports when it ends.
+enum Background {
+    Notice(Notice),
+    /// Full scores of the deformation of a generation.
+    Scores(u64, Box<crate::eval::EvalReport>),
+}
+
 /// A message shown over the views until dismissed.
 pub struct Notice {
     pub text: String,
@@ -98,18 +105,20 @@ pub struct WarpbenchApp {
     pub viewers: Viewers,
     pub layout: Layout,
     pub registration: RegistrationPanel,
-    metrics: panels::metrics::MetricsPanel,
+    pub metrics: panels::metrics::MetricsPanel,
     landmark_panel: panels::landmarks::LandmarkPanel,
     autosave: Option<landmarks::Autosave>,
     /// The document's landmark edit count the autosave last wrote.
     autosaved_edits: u64,
     open_form: panels::open::OpenForm,
     pub session_form: panels::session::SessionForm,
-    /// Saves and exports running on helper threads, and what they report.
+    /// Saves, exports and scoring running on helper threads, and what they report.
     background: (
-        crossbeam_channel::Sender<Notice>,
-        crossbeam_channel::Receiver<Notice>,
+        crossbeam_channel::Sender<Background>,
+        crossbeam_channel::Receiver<Background>,
     ),
+    /// Whether full scoring is running.
+    scoring: bool,
     pub background_jobs: usize,
     tab: Tab,
     gpu: Option<GpuContext>,
@@ -179,6 +188,7 @@ impl WarpbenchApp {
             session_form: Default::default(),
             background: crossbeam_channel::unbounded(),
             background_jobs: 0,
+            scoring: false,
             tab: Tab::Registration,
             gpu_name: gpu
                 .as_ref()
@@ -386,7 +396,7 @@ impl WarpbenchApp {
         &mut self,
         ctx: &egui::Context,
         name: &str,
-        job: impl FnOnce() -> Notice + Send + 'static,
+        job: impl FnOnce() -> Background + Send + 'static,
     ) {
         let tx = self.background.0.clone();
         let wake = ctx.clone();
@@ -399,10 +409,62 @@ impl WarpbenchApp {
         match spawned {
             Ok(_) => self.background_jobs += 1,
             Err(e) => {
+                self.scoring = false;
                 self.notice = Some(Notice {
                     text: format!("cannot start {name}: {e}"),
                     error: true,
                 })
+            }
+        }
+    }
+
+    /// Applies a request of the metrics panel.
+    fn handle_metrics(&mut self, request: panels::metrics::MetricsRequest, ctx: &egui::Context) {
+        use panels::metrics::MetricsRequest;
+        match request {
+            MetricsRequest::ScoreInFull => {
+                let Some(d) = &self.doc.deformation else {
+                    return;
+                };
+                let case = &self.doc.case;
+                let field = crate::volume::resample::resample_field(&d.field, case.fixed.grid());
+                let images = (case.fixed.clone(), case.moving.clone());
+                let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
+                let landmarks = self.doc.included_landmarks();
+                let generation = self.doc.generation;
+                self.scoring = true;
+                self.in_background(ctx, "scoring", move || {
+                    let inputs = crate::eval::EvalInputs {
+                        field: &field,
+                        labels: labels.as_ref().map(|(f, m)| (f, m)),
+                        warped_labels: None,
+                        landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
+                        images: Some((&images.0, &images.1)),
+                        warped_image: None,
+                    };
+                    match crate::eval::evaluate(&inputs, true) {
+                        Ok(report) => Background::Scores(generation, Box::new(report)),
+                        Err(e) => Background::Notice(Notice {
+                            text: format!("cannot score the deformation: {e}"),
+                            error: true,
+                        }),
+                    }
+                });
+            }
+            MetricsRequest::Export(path) => {
+                let Some(report) = self.doc.current_report() else {
+                    return;
+                };
+                self.notice = Some(match panels::metrics::export(report, &path) {
+                    Ok(()) => Notice {
+                        text: format!("metrics written to {}", path.display()),
+                        error: false,
+                    },
+                    Err(e) => Notice {
+                        text: format!("cannot export the metrics: {e}"),
+                        error: true,
+                    },
+                });
             }
         }
     }
@@ -425,7 +487,7 @@ impl WarpbenchApp {
                     .map(|d| (d.affine, d.field.clone()));
                 self.in_background(ctx, "session save", move || {
                     let written = session.write(&path, transform.as_ref().map(|(a, f)| (a, f)));
-                    match written {
+                    Background::Notice(match written {
                         Ok(()) => Notice {
                             text: format!("session saved to {}", path.display()),
                             error: false,
@@ -434,7 +496,7 @@ impl WarpbenchApp {
                             text: format!("cannot save the session: {e}"),
                             error: true,
                         },
-                    }
+                    })
                 });
             }
             SessionRequest::Export(folder) => {
@@ -456,20 +518,22 @@ impl WarpbenchApp {
                         affine: &affine,
                         config: &config,
                     };
-                    match crate::register::outputs::write_results(&folder, &results) {
-                        Ok(()) => Notice {
-                            text: format!(
-                                "warped image{}, displacement and affine written to {}",
-                                if labels.is_some() { ", labels" } else { "" },
-                                folder.display()
-                            ),
-                            error: false,
+                    Background::Notice(
+                        match crate::register::outputs::write_results(&folder, &results) {
+                            Ok(()) => Notice {
+                                text: format!(
+                                    "warped image{}, displacement and affine written to {}",
+                                    if labels.is_some() { ", labels" } else { "" },
+                                    folder.display()
+                                ),
+                                error: false,
+                            },
+                            Err(e) => Notice {
+                                text: format!("cannot export the results: {e}"),
+                                error: true,
+                            },
                         },
-                        Err(e) => Notice {
-                            text: format!("cannot export the results: {e}"),
-                            error: true,
-                        },
-                    }
+                    )
                 });
             }
         }
@@ -477,8 +541,10 @@ impl WarpbenchApp {
 
     /// Takes in what the workers sent since the last frame.
     pub fn logic(&mut self, ctx: &egui::Context) {
+        let mut finished = false;
         if let Some(session) = &self.session {
             for event in session.drain() {
+                finished |= matches!(event, crate::session::Event::Finished { .. });
                 if let crate::session::Event::Failed(e) = &event {
                     self.notice = Some(Notice {
                         text: format!("registration failed: {e}"),
@@ -487,6 +553,10 @@ impl WarpbenchApp {
                 }
                 self.doc.apply(event, || session.take_snapshot());
             }
+        }
+        if finished {
+            // The final transform gets every measure without asking.
+            self.handle_metrics(panels::metrics::MetricsRequest::ScoreInFull, ctx);
         }
         if let Some(load) = &self.load {
             match load.poll() {
@@ -532,9 +602,15 @@ impl WarpbenchApp {
         if !dropped.is_empty() {
             self.open_form.drop_files(&dropped);
         }
-        while let Ok(notice) = self.background.1.try_recv() {
+        while let Ok(done) = self.background.1.try_recv() {
             self.background_jobs = self.background_jobs.saturating_sub(1);
-            self.notice = Some(notice);
+            match done {
+                Background::Notice(notice) => self.notice = Some(notice),
+                Background::Scores(generation, report) => {
+                    self.scoring = false;
+                    self.doc.full_report = Some((generation, *report));
+                }
+            }
         }
         while let Ok(image) = self.screenshots.1.try_recv() {
             if let Some(path) = self.screenshot_to.take() {
@@ -792,6 +868,7 @@ impl eframe::App for WarpbenchApp {
                 });
             });
         let mut request = None;
+        let mut metrics_request = None;
         egui::Panel::right("run")
             .frame(panel)
             .default_size(380.0)
@@ -811,7 +888,7 @@ impl eframe::App for WarpbenchApp {
                             self.notice = Some(notice);
                         }
                     }
-                    Tab::Metrics => self.metrics.ui(ui, &self.doc),
+                    Tab::Metrics => metrics_request = self.metrics.ui(ui, &self.doc, self.scoring),
                 });
             });
         egui::CentralPanel::default_margins()
@@ -840,6 +917,9 @@ impl eframe::App for WarpbenchApp {
         self.apply_landmark_edits();
         if let Some(request) = request {
             self.handle(request, &ctx);
+        }
+        if let Some(request) = metrics_request {
+            self.handle_metrics(request, &ctx);
         }
         self.frame_count += 1;
         if self.screenshot_at_frame == Some(self.frame_count)

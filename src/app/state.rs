@@ -111,6 +111,8 @@ pub struct Document {
     pub scores: Vec<ScorePoint>,
     /// The worker's latest scores (labels and landmarks at full resolution).
     pub report: Option<EvalReport>,
+    /// Scores with every measure (surface distances, similarity), and the generation they are of.
+    pub full_report: Option<(u64, EvalReport)>,
     /// Landmark errors under the current deformation (before = identity), every pair in the
     /// table and the summaries over the pairs not excluded.
     pub tre: Option<TreReport>,
@@ -135,6 +137,7 @@ impl Document {
             losses: Vec::new(),
             scores: Vec::new(),
             report: None,
+            full_report: None,
             tre: None,
             excluded_pairs: BTreeSet::new(),
             landmark_edits: 0,
@@ -210,6 +213,14 @@ impl Document {
             Event::Finished { seconds, .. } => self.run = RunStatus::Finished { seconds },
             Event::Cancelled => self.run = RunStatus::Cancelled,
             Event::Failed(message) => self.run = RunStatus::Failed(message),
+        }
+    }
+
+    /// The scores to show: the full ones when they are of the current deformation.
+    pub fn current_report(&self) -> Option<&EvalReport> {
+        match &self.full_report {
+            Some((generation, report)) if *generation == self.generation => Some(report),
+            _ => self.report.as_ref(),
         }
     }
 

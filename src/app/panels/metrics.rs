@@ -1,41 +1,55 @@
-//! The metrics panel: folding and SDlogJ of the current deformation, the TRE summary and per-label
-//! Dice with names.
+//! The metrics panel: folding and SDlogJ of the current deformation, the TRE summary, per-label
+//! Dice and HD95 with names (sortable), image similarity, and export as CSV or JSON. Live runs
+//! score Dice and TRE only; "score in full" adds the surface distances and similarities, which
+//! take seconds, on a helper thread.
 
+use super::path_field::{Dialog, PathField};
 use crate::app::state::Document;
+use crate::eval::EvalReport;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LabelOrder {
+    #[default]
+    Label,
+    Dice,
+    Hd95,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricsRequest {
+    /// Score the current deformation with every measure.
+    ScoreInFull,
+    Export(PathBuf),
+}
 
 #[derive(Default)]
-pub struct MetricsPanel {}
+pub struct MetricsPanel {
+    pub order: LabelOrder,
+    pub descending: bool,
+    pub file: PathField,
+    confirm_replace: Option<PathBuf>,
+}
 
 impl MetricsPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, doc: &Document) {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        doc: &Document,
+        scoring: bool,
+    ) -> Option<MetricsRequest> {
+        let mut request = None;
         if let Some(d) = &doc.deformation {
             ui.label(format!(
-                "fold fraction {:.4} % · SDlogJ {:.4}",
+                "fold fraction {:.4} % ({} voxels) · SDlogJ {:.4} · det J {:.3} to {:.3}",
                 100.0 * d.stats.fold_fraction,
-                d.stats.sdlogj
+                d.stats.folded_voxels,
+                d.stats.sdlogj,
+                d.stats.min,
+                d.stats.max
             ));
-        }
-        if let Some(report) = &doc.report
-            && let Some(mean) = report.dice_mean
-        {
-            ui.label(format!("mean Dice {mean:.4}"));
-            egui::Grid::new("dice").striped(true).show(ui, |ui| {
-                ui.strong("label");
-                ui.strong("Dice");
-                ui.end_row();
-                let mut rows: Vec<(&String, &f64)> = report.dice.iter().collect();
-                rows.sort_by(|a, b| a.1.total_cmp(b.1));
-                for (id, dice) in rows {
-                    let name = id
-                        .parse::<i32>()
-                        .ok()
-                        .and_then(|i| doc.case.label_names.get(&i))
-                        .map_or(id.clone(), |n| format!("{id} {n}"));
-                    ui.label(name);
-                    ui.label(format!("{dice:.4}"));
-                    ui.end_row();
-                }
-            });
+        } else {
+            ui.label("no deformation yet: the scores are those of the identity");
         }
         if let Some(tre) = &doc.tre {
             ui.label(format!(
@@ -43,5 +57,206 @@ impl MetricsPanel {
                 tre.before.mean, tre.after.mean, tre.after.median, tre.after.max
             ));
         }
+        ui.horizontal(|ui| {
+            let can_score = doc.deformation.is_some() && !scoring;
+            if ui
+                .add_enabled(can_score, egui::Button::new("score in full"))
+                .on_hover_text("HD95, ASSD and image similarity of the current deformation")
+                .clicked()
+            {
+                request = Some(MetricsRequest::ScoreInFull);
+            }
+            if scoring {
+                ui.spinner();
+            }
+        });
+        let report = doc.current_report();
+        if let Some(report) = report {
+            if let (Some(ncc), Some(mi)) = (report.ncc, report.mi) {
+                ui.label(format!("NCC {ncc:.4} · MI {mi:.4}"));
+            }
+            self.labels_ui(ui, doc, report);
+        }
+        ui.separator();
+        self.file.ui(
+            ui,
+            "metrics file",
+            "metrics.json or metrics.csv",
+            Dialog::Save,
+        );
+        let path = self.file.path();
+        if ui
+            .add_enabled(
+                report.is_some() && path.is_some(),
+                egui::Button::new("export metrics"),
+            )
+            .on_disabled_hover_text(
+                "needs scores (labels or landmarks, and a deformation) and a file",
+            )
+            .clicked()
+            && let Some(p) = path
+        {
+            if p.exists() {
+                self.confirm_replace = Some(p);
+            } else {
+                request = Some(MetricsRequest::Export(p));
+            }
+        }
+        if let Some(p) = self.confirm_replace.clone() {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 180, 60),
+                    format!("{} exists.", p.display()),
+                );
+                if ui.button("replace it").clicked() {
+                    request = Some(MetricsRequest::Export(p));
+                    self.confirm_replace = None;
+                }
+                if ui.button("keep it").clicked() {
+                    self.confirm_replace = None;
+                }
+            });
+        }
+        request
+    }
+
+    fn labels_ui(&mut self, ui: &mut egui::Ui, doc: &Document, report: &EvalReport) {
+        let Some(mean) = report.dice_mean else {
+            return;
+        };
+        let hd95 = report
+            .hd95_mean
+            .map_or(String::new(), |h| format!(" · mean HD95 {h:.2} mm"));
+        ui.label(format!("mean Dice {mean:.4}{hd95}"));
+        let mut rows: Vec<(&String, f64, Option<f64>)> = report
+            .dice
+            .iter()
+            .map(|(id, d)| (id, *d, report.hd95.get(id).copied()))
+            .collect();
+        let id_of = |s: &String| s.parse::<i64>().unwrap_or(i64::MAX);
+        match self.order {
+            LabelOrder::Label => rows.sort_by_key(|r| id_of(r.0)),
+            LabelOrder::Dice => rows.sort_by(|a, b| a.1.total_cmp(&b.1)),
+            LabelOrder::Hd95 => rows.sort_by(|a, b| {
+                a.2.unwrap_or(f64::INFINITY)
+                    .total_cmp(&b.2.unwrap_or(f64::INFINITY))
+            }),
+        }
+        if self.descending {
+            rows.reverse();
+        }
+        egui::Grid::new("dice").striped(true).show(ui, |ui| {
+            for (order, title) in [
+                (LabelOrder::Label, "label"),
+                (LabelOrder::Dice, "Dice"),
+                (LabelOrder::Hd95, "HD95 mm"),
+            ] {
+                let arrow = match (self.order == order, self.descending) {
+                    (false, _) => "",
+                    (true, false) => " (asc)",
+                    (true, true) => " (desc)",
+                };
+                if ui.button(format!("{title}{arrow}")).clicked() {
+                    if self.order == order {
+                        self.descending = !self.descending;
+                    } else {
+                        self.order = order;
+                        self.descending = false;
+                    }
+                }
+            }
+            ui.end_row();
+            for (id, dice, hd95) in rows {
+                let name = id
+                    .parse::<i32>()
+                    .ok()
+                    .and_then(|i| doc.case.label_names.get(&i))
+                    .map_or(id.clone(), |n| format!("{id} {n}"));
+                ui.label(name);
+                ui.label(format!("{dice:.4}"));
+                ui.label(hd95.map_or("–".into(), |h| format!("{h:.2}")));
+                ui.end_row();
+            }
+        });
+    }
+}
+
+/// Writes `report` as JSON (the keys of `metrics.json`) or, for a `.csv` name, as rows of
+/// `measure,label,value`; atomically.
+pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
+    let csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let bytes = if csv {
+        let mut out = String::from("measure,label,value\n");
+        let mut row = |measure: &str, label: &str, value: Option<f64>| {
+            if let Some(v) = value {
+                out.push_str(&format!("{measure},{label},{v}\n"));
+            }
+        };
+        row("dice_mean", "", report.dice_mean);
+        row("dice30", "", report.dice30);
+        row("hd95_mean", "", report.hd95_mean);
+        row("assd_mean", "", report.assd_mean);
+        for (id, d) in &report.dice {
+            row("dice", id, Some(*d));
+        }
+        for (id, h) in &report.hd95 {
+            row("hd95", id, Some(*h));
+        }
+        row("tre_before_mm", "", report.tre_before_mm);
+        row("tre_mean_mm", "", report.tre_mean_mm);
+        row("tre_median_mm", "", report.tre_median_mm);
+        row("tre_max_mm", "", report.tre_max_mm);
+        row("tre30_mm", "", report.tre30_mm);
+        if let Some(t) = &report.tre {
+            for p in &t.pairs {
+                row("tre_before", &p.name, Some(p.before_mm));
+                row("tre", &p.name, Some(p.after_mm));
+            }
+        }
+        row("fold_fraction", "", Some(report.fold_fraction));
+        row("folded_voxels", "", Some(report.folded_voxels as f64));
+        row("sdlogj", "", Some(report.sdlogj));
+        row("jacobian_min", "", Some(report.jacobian_min));
+        row("jacobian_max", "", Some(report.jacobian_max));
+        row("ncc", "", report.ncc);
+        row("mi", "", report.mi);
+        row("nmi", "", report.nmi);
+        row("ssim", "", report.ssim);
+        out.into_bytes()
+    } else {
+        serde_json::to_vec_pretty(report)
+            .map_err(|e| crate::Error::format(path, format!("cannot encode the metrics: {e}")))?
+    };
+    crate::atomic::write_bytes(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_export_as_csv_rows_and_json_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut report = EvalReport {
+            dice_mean: Some(0.8),
+            hd95_mean: Some(2.5),
+            fold_fraction: 0.001,
+            ..Default::default()
+        };
+        report.dice.insert("17".into(), 0.8);
+        report.hd95.insert("17".into(), 2.5);
+        let csv = dir.path().join("m.csv");
+        export(&report, &csv).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert!(text.starts_with("measure,label,value\n"));
+        assert!(text.contains("dice,17,0.8\n") && text.contains("hd95,17,2.5\n"));
+        assert!(!text.contains("ncc"), "absent measures leave no row");
+        let json = dir.path().join("m.json");
+        export(&report, &json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(v["hd95"]["17"], 2.5);
+        assert_eq!(v["fold_fraction"], 0.001);
     }
 }
