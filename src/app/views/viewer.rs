@@ -209,7 +209,7 @@ impl Viewers {
         });
         let view = self.view(plane, doc);
         let state = &self.planes[plane.index()];
-        let fitted = view.fit(rect.shrink(2.0), state.zoom, state.pan);
+        let fitted = view.fit(image_area(rect), state.zoom, state.pan);
         let painter = ui.painter_at(rect);
         if let Some((_, image)) = &state.image {
             let min = (fitted.min - rect.min) / rect.size();
@@ -715,7 +715,7 @@ impl Viewers {
             if zoom != 1.0 {
                 if let Some(pos) = pointer {
                     // Keep the point under the pointer where it is.
-                    let centre = rect.shrink(2.0).center() + state.pan;
+                    let centre = image_area(rect).center() + state.pan;
                     let new_zoom = (state.zoom * zoom).clamp(0.5, 20.0);
                     let f = new_zoom / state.zoom;
                     state.pan += (pos - centre) * (1.0 - f);
@@ -734,6 +734,14 @@ impl Viewers {
             }
         }
     }
+}
+
+/// Where a view's image fits: its rectangle less a strip on the right for the colour bar, so
+/// the bar never covers the image at its fitted size.
+fn image_area(rect: egui::Rect) -> egui::Rect {
+    let mut area = rect.shrink(2.0);
+    area.max.x -= 20.0;
+    area
 }
 
 /// A window bound as a colour bar shows it: as many decimals as its size needs, no more.
