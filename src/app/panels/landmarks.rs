@@ -2,7 +2,7 @@
 //! (names editable, TRE before and now, sortable, colour coded, pairs excludable, go to, delete),
 //! import and export in the landmark formats, and a revert to the files.
 
-use super::path_field::{Dialog, PathField};
+use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::Notice;
 use crate::app::landmarks::{LandmarkEdit, Side, import, side_grid, warped_position};
 use crate::app::state::Document;
@@ -405,20 +405,13 @@ impl LandmarkPanel {
                 }
             }
         });
-        if let Some((side, path)) = self.confirm_replace.clone() {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(
-                    egui::Color32::from_rgb(230, 180, 60),
-                    format!("{} exists.", path.display()),
-                );
-                if ui.button("replace it").clicked() {
-                    notice = Some(export(doc, side, &path));
-                    self.confirm_replace = None;
-                }
-                if ui.button("keep it").clicked() {
-                    self.confirm_replace = None;
-                }
-            });
+        if let Some((side, path)) = self.confirm_replace.clone()
+            && let Some(replace) = ask_replace(ui, &format!("{} exists.", path.display()))
+        {
+            if replace {
+                notice = Some(export(doc, side, &path));
+            }
+            self.confirm_replace = None;
         }
         let (f, m) = &doc.landmark_files;
         let edited = *f != doc.case.fixed_landmarks || *m != doc.case.moving_landmarks;

@@ -3,7 +3,7 @@
 //! score Dice and TRE only; "score in full" adds the surface distances and similarities, which
 //! take seconds, on a helper thread.
 
-use super::path_field::{Dialog, PathField};
+use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::state::Document;
 use crate::eval::EvalReport;
 use std::path::{Path, PathBuf};
@@ -102,20 +102,13 @@ impl MetricsPanel {
                 request = Some(MetricsRequest::Export(p));
             }
         }
-        if let Some(p) = self.confirm_replace.clone() {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(
-                    egui::Color32::from_rgb(230, 180, 60),
-                    format!("{} exists.", p.display()),
-                );
-                if ui.button("replace it").clicked() {
-                    request = Some(MetricsRequest::Export(p));
-                    self.confirm_replace = None;
-                }
-                if ui.button("keep it").clicked() {
-                    self.confirm_replace = None;
-                }
-            });
+        if let Some(p) = self.confirm_replace.clone()
+            && let Some(replace) = ask_replace(ui, &format!("{} exists.", p.display()))
+        {
+            if replace {
+                request = Some(MetricsRequest::Export(p));
+            }
+            self.confirm_replace = None;
         }
         request
     }

@@ -1,5 +1,6 @@
 //! A typed path with a "browse…" button that asks the desktop's file portal on a helper thread, so
-//! the path can always be typed where no portal answers.
+//! the path can always be typed where no portal answers; and the question asked before a save
+//! replaces a file.
 
 use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
@@ -72,4 +73,20 @@ impl PathField {
                 }
             });
     }
+}
+
+/// The "replace or keep" question for a save that would replace existing files (`what` says
+/// which): `Some(true)` to replace, `Some(false)` to keep, `None` until answered.
+pub fn ask_replace(ui: &mut egui::Ui, what: &str) -> Option<bool> {
+    ui.horizontal_wrapped(|ui| {
+        ui.colored_label(egui::Color32::from_rgb(230, 180, 60), what);
+        if ui.button("replace").clicked() {
+            Some(true)
+        } else if ui.button("keep").clicked() {
+            Some(false)
+        } else {
+            None
+        }
+    })
+    .inner
 }

@@ -1,7 +1,7 @@
 //! The session window: save the session (replacing a file only when told to), reopen one, and
 //! export the results (warped image and labels, displacement, affine, parameters) into a folder.
 
-use super::path_field::{Dialog, PathField};
+use super::path_field::{Dialog, PathField, ask_replace};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,16 +99,12 @@ impl SessionForm {
                         }
                         SessionRequest::Open(_) => String::new(),
                     };
-                    ui.horizontal_wrapped(|ui| {
-                        ui.colored_label(egui::Color32::from_rgb(230, 180, 60), what);
-                        if ui.button("replace").clicked() {
+                    if let Some(replace) = ask_replace(ui, &what) {
+                        if replace {
                             request = Some(waiting);
-                            self.confirm = None;
                         }
-                        if ui.button("keep").clicked() {
-                            self.confirm = None;
-                        }
-                    });
+                        self.confirm = None;
+                    }
                 }
             });
         self.open = open;
