@@ -180,6 +180,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_broken_session_or_a_displacement_off_the_grid_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.warpbench.json");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let e = SavedSession::open(&path, &AtomicBool::new(false), |_, _| {})
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("broken.warpbench.json") && e.contains("not a Warpbench session"),
+            "{e}"
+        );
+
+        let view = ViewState {
+            cursor_mm: [0.0; 3],
+            display: Display::new(
+                crate::app::views::colour::Window { lo: 0.0, hi: 1.0 },
+                crate::app::views::colour::Window { lo: 0.0, hi: 1.0 },
+            ),
+            layout: Layout::Single(crate::app::views::slice::Plane::Axial),
+            zoom: [ViewZoom {
+                zoom: 1.0,
+                pan: [0.0; 2],
+            }; 3],
+        };
+        let session = SavedSession::new(
+            &CaseFiles::default(),
+            (&LandmarkSet::default(), &LandmarkSet::default()),
+            &BTreeSet::new(),
+            view,
+            &RegistrationConfig::preset("fast").unwrap(),
+        );
+        let grid = crate::volume::Grid::new([4, 4, 4], Affine::IDENTITY).unwrap();
+        let small = VectorField::new(grid, vec![[0.0; 3]; 64]).unwrap();
+        let path = dir.path().join("demo.warpbench.json");
+        session
+            .write(&path, Some((&Affine::IDENTITY, &small)))
+            .unwrap();
+        let e = SavedSession::open(&path, &AtomicBool::new(false), |_, _| {})
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("demo.displacement.nii.gz") && e.contains("grid"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_displacement_goes_beside_the_session() {
         let (path, name) = displacement_path(Path::new("/d/case1.warpbench.json"));
         assert_eq!(path, Path::new("/d/case1.displacement.nii.gz"));
