@@ -493,3 +493,50 @@ fn metrics_score_in_full_and_export() {
     harness.run_steps(2);
     harness.snapshot("metrics_full");
 }
+
+#[test]
+fn a_coarse_level_transform_saves_onto_the_fixed_grid_and_reopens() {
+    use warpbench::app::panels::session::SessionRequest;
+    use warpbench::app::state::Deformation;
+    use warpbench::volume::VectorField;
+    let (mut harness, dir) = harness();
+    harness.run_steps(2);
+    // A snapshot of a coarse level holds its field on that level's grid.
+    let fixed = harness.state().doc.case.fixed.grid().clone();
+    let coarse = warpbench::register::pyramid::level_grid(&fixed, 2.0).unwrap();
+    let field =
+        VectorField::new(coarse.clone(), vec![[1.5, 0.0, 0.0]; coarse.voxel_count()]).unwrap();
+    harness
+        .state_mut()
+        .doc
+        .set_deformation(Deformation::new(warpbench::volume::Affine::IDENTITY, field));
+    let path = dir.path().join("coarse.warpbench.json");
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .handle_session(SessionRequest::Save(path.clone()), &ctx);
+    step_until(&mut harness, Duration::from_secs(60), "the save", |app| {
+        app.background_jobs == 0
+    });
+    harness.state_mut().doc.deformation = None;
+    harness
+        .state_mut()
+        .handle_session(SessionRequest::Open(path), &ctx);
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the reopened session",
+        |app| app.doc.deformation.is_some() || app.notice.as_ref().is_some_and(|n| n.error),
+    );
+    let app = harness.state();
+    assert!(
+        app.notice.as_ref().is_none_or(|n| !n.error),
+        "{:?}",
+        app.notice.as_ref().map(|n| &n.text)
+    );
+    let reopened = &app.doc.deformation.as_ref().unwrap().field;
+    assert!(reopened.grid().same_as(&fixed, 1e-6));
+    let centre = fixed.centre_mm();
+    let u = warpbench::volume::warp::displacement_at(reopened, centre);
+    assert!((u[0] - 1.5).abs() < 1e-4, "{u:?}");
+}

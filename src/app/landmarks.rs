@@ -4,7 +4,7 @@
 
 use crate::app::state::Document;
 use crate::case::CaseFiles;
-use crate::volume::landmarks::{Landmark, LandmarkSet, pair_landmarks};
+use crate::volume::landmarks::{Landmark, LandmarkSet};
 use crate::volume::warp::displacement_at;
 use crate::volume::{Grid, VectorField};
 use crossbeam_channel::{Receiver, Sender};
@@ -122,6 +122,21 @@ impl Document {
         self.update_tre();
     }
 
+    /// Puts whole landmark sets and exclusions in place at once (an autosave or a session taken
+    /// back), as one edit.
+    pub fn replace_landmarks(
+        &mut self,
+        fixed: LandmarkSet,
+        moving: LandmarkSet,
+        excluded_pairs: BTreeSet<String>,
+    ) {
+        self.case.fixed_landmarks = fixed;
+        self.case.moving_landmarks = moving;
+        self.excluded_pairs = excluded_pairs;
+        self.landmark_edits += 1;
+        self.update_tre();
+    }
+
     /// The name of the first point on the other side without a partner here, so placing points
     /// alternately in both images pairs them; otherwise the first free `L<n>`.
     fn new_landmark_name(&self, side: Side) -> String {
@@ -156,9 +171,8 @@ impl Document {
     pub fn included_landmarks(&self) -> Option<(LandmarkSet, LandmarkSet)> {
         let (f, m) = (&self.case.fixed_landmarks, &self.case.moving_landmarks);
         let tre = self.tre.as_ref()?;
-        let pairs = pair_landmarks(f, m).ok()?;
         let (mut fixed, mut moving) = (LandmarkSet::default(), LandmarkSet::default());
-        for ((i, j), error) in pairs.into_iter().zip(&tre.pairs) {
+        for (&(i, j), error) in self.landmark_pairs.iter().zip(&tre.pairs) {
             if !self.excluded_pairs.contains(&error.name) {
                 fixed.points.push(f.points[i].clone());
                 moving.points.push(m.points[j].clone());

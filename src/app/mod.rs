@@ -19,6 +19,7 @@ use crate::case::Case;
 use crate::cli::OpenArgs;
 use crate::gpu::GpuContext;
 use crate::session::{Command, Scoring, SessionHandle, SessionOptions};
+use crate::volume::resample::resample_field;
 use panels::registration::{RegistrationPanel, RunRequest};
 use state::Document;
 use std::sync::Arc;
@@ -218,15 +219,8 @@ impl WarpbenchApp {
             return;
         };
         let counts = (saved.fixed.len(), saved.moving.len());
-        for (side, set) in [
-            (landmarks::Side::Fixed, saved.fixed),
-            (landmarks::Side::Moving, saved.moving),
-        ] {
-            self.doc
-                .edit_landmarks(landmarks::LandmarkEdit::Replace { side, set });
-        }
-        self.doc.excluded_pairs = saved.excluded;
-        self.doc.update_tre();
+        self.doc
+            .replace_landmarks(saved.fixed, saved.moving, saved.excluded);
         self.autosaved_edits = self.doc.landmark_edits;
         self.notice = Some(Notice {
             text: format!(
@@ -339,20 +333,16 @@ impl WarpbenchApp {
         session: saved_session::SavedSession,
         deformation: Option<state::Deformation>,
     ) {
-        for (side, set) in [
-            (landmarks::Side::Fixed, session.fixed_landmarks),
-            (landmarks::Side::Moving, session.moving_landmarks),
-        ] {
-            self.doc
-                .edit_landmarks(landmarks::LandmarkEdit::Replace { side, set });
+        if let Some(d) = deformation {
+            self.doc.set_deformation(d);
         }
-        self.doc.excluded_pairs = session.excluded_pairs;
+        self.doc.replace_landmarks(
+            session.fixed_landmarks,
+            session.moving_landmarks,
+            session.excluded_pairs,
+        );
         // The session file holds these edits; the case's autosave keeps its own.
         self.autosaved_edits = self.doc.landmark_edits;
-        match deformation {
-            Some(d) => self.doc.set_deformation(d),
-            None => self.doc.update_tre(),
-        }
         let view = session.view;
         self.viewers.cursor_mm = view.cursor_mm;
         self.viewers.display = view.display;
@@ -391,7 +381,15 @@ impl WarpbenchApp {
         )
     }
 
-    /// Runs `job` on a helper thread; its notice shows when it ends.
+    /// The current transform, copied for a helper thread. Snapshots of coarse levels hold the
+    /// field on their level's grid: the helper brings it onto the fixed grid (`resample_field`),
+    /// where saved, exported and scored fields live.
+    fn transform_copy(&self) -> Option<(crate::volume::Affine, crate::volume::VectorField)> {
+        let d = self.doc.deformation.as_ref()?;
+        Some((d.affine, d.field.clone()))
+    }
+
+    /// Runs `job` on a helper thread; `logic` takes in what it reports.
     fn in_background(
         &mut self,
         ctx: &egui::Context,
@@ -423,17 +421,18 @@ impl WarpbenchApp {
         use panels::metrics::MetricsRequest;
         match request {
             MetricsRequest::ScoreInFull => {
-                let Some(d) = &self.doc.deformation else {
+                let Some((_, field)) = self.transform_copy() else {
                     return;
                 };
                 let case = &self.doc.case;
-                let field = crate::volume::resample::resample_field(&d.field, case.fixed.grid());
+                let grid = case.fixed.grid().clone();
                 let images = (case.fixed.clone(), case.moving.clone());
                 let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
                 let landmarks = self.doc.included_landmarks();
                 let generation = self.doc.generation;
                 self.scoring = true;
                 self.in_background(ctx, "scoring", move || {
+                    let field = resample_field(&field, &grid);
                     let inputs = crate::eval::EvalInputs {
                         field: &field,
                         labels: labels.as_ref().map(|(f, m)| (f, m)),
@@ -480,12 +479,10 @@ impl WarpbenchApp {
             SessionRequest::Open(path) => self.open(loader::Source::Session(path), ctx),
             SessionRequest::Save(path) => {
                 let session = self.saved_session();
-                let transform = self
-                    .doc
-                    .deformation
-                    .as_ref()
-                    .map(|d| (d.affine, d.field.clone()));
+                let transform = self.transform_copy();
+                let grid = self.doc.case.fixed.grid().clone();
                 self.in_background(ctx, "session save", move || {
+                    let transform = transform.map(|(a, f)| (a, resample_field(&f, &grid)));
                     let written = session.write(&path, transform.as_ref().map(|(a, f)| (a, f)));
                     Background::Notice(match written {
                         Ok(()) => Notice {
@@ -500,15 +497,16 @@ impl WarpbenchApp {
                 });
             }
             SessionRequest::Export(folder) => {
-                let Some(d) = &self.doc.deformation else {
+                let Some((affine, field)) = self.transform_copy() else {
                     return;
                 };
-                let (affine, field) = (d.affine, d.field.clone());
+                let grid = self.doc.case.fixed.grid().clone();
                 let moving = self.doc.case.moving.clone();
                 let labels = self.doc.case.moving_labels.clone();
                 let config = self.registration.config.clone();
                 self.in_background(ctx, "export", move || {
                     use crate::volume::warp::{warp_labels, warp_scalar};
+                    let field = resample_field(&field, &grid);
                     let warped = warp_scalar(&moving, &field, f32::NAN);
                     let warped_labels = labels.as_ref().map(|l| warp_labels(l, &field));
                     let results = crate::register::outputs::Results {
@@ -657,7 +655,7 @@ impl WarpbenchApp {
             }
             if self.background_jobs > 0 {
                 ui.spinner();
-                ui.label("saving");
+                ui.label("working");
             }
             if ui
                 .button("Save PNG")

@@ -5,9 +5,10 @@
 use crate::case::Case;
 use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
-use crate::eval::tre::{DistanceStats, PairError, TreReport, tre};
+use crate::eval::tre::{DistanceStats, PairError, TreReport, tre_of_pairs};
 use crate::register::StepReport;
 use crate::session::{Event, Snapshot};
+use crate::volume::landmarks::pair_landmarks;
 use crate::volume::{Affine, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::BTreeSet;
 
@@ -116,6 +117,9 @@ pub struct Document {
     /// Landmark errors under the current deformation (before = identity), every pair in the
     /// table and the summaries over the pairs not excluded.
     pub tre: Option<TreReport>,
+    /// `(fixed index, moving index)` of each landmark pair, in the order of `tre.pairs`; empty
+    /// when the points do not pair.
+    pub landmark_pairs: Vec<(usize, usize)>,
     /// Names of the landmark pairs left out of summaries and scoring.
     pub excluded_pairs: BTreeSet<String>,
     /// Counts landmark edits, so the autosave knows when to write.
@@ -139,6 +143,7 @@ impl Document {
             report: None,
             full_report: None,
             tre: None,
+            landmark_pairs: Vec::new(),
             excluded_pairs: BTreeSet::new(),
             landmark_edits: 0,
             landmark_files: (case.fixed_landmarks.clone(), case.moving_landmarks.clone()),
@@ -233,11 +238,15 @@ impl Document {
     /// Recomputes the landmark table (after landmark edits or a new deformation).
     pub fn update_tre(&mut self) {
         let (f, m) = (&self.case.fixed_landmarks, &self.case.moving_landmarks);
-        self.tre = if f.is_empty() || m.is_empty() {
-            None
+        self.landmark_pairs = if f.is_empty() || m.is_empty() {
+            Vec::new()
         } else {
-            tre(f, m, self.deformation.as_ref().map(|d| &d.field)).ok()
+            pair_landmarks(f, m).unwrap_or_default()
         };
+        self.tre = (!self.landmark_pairs.is_empty()).then(|| {
+            let field = self.deformation.as_ref().map(|d| &d.field);
+            tre_of_pairs(f, m, &self.landmark_pairs, field)
+        });
         if let Some(t) = &mut self.tre {
             let counted = |pick: fn(&PairError) -> f64| {
                 let values: Vec<f64> = t

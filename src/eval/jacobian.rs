@@ -23,6 +23,20 @@ pub struct JacobianStats {
     pub max: f64,
 }
 
+impl JacobianStats {
+    /// One line for people: fold percentage and count, SDlogJ, the det J range.
+    pub fn summary(&self) -> String {
+        format!(
+            "folds (det J ≤ 0): {:.4} % ({} voxels) · SDlogJ {:.4} · det J {:.3} to {:.3}",
+            100.0 * self.fold_fraction,
+            self.folded_voxels,
+            self.sdlogj,
+            self.min,
+            self.max
+        )
+    }
+}
+
 /// `det J` at every voxel of the field's grid.
 pub fn jacobian_determinant(field: &VectorField) -> ScalarVolume {
     let grid = field.grid();

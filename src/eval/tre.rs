@@ -75,9 +75,24 @@ pub fn tre(
     moving: &LandmarkSet,
     field: Option<&VectorField>,
 ) -> Result<TreReport> {
-    let pairs: Vec<PairError> = pair_landmarks(fixed, moving)?
-        .into_iter()
-        .map(|(i, j)| {
+    Ok(tre_of_pairs(
+        fixed,
+        moving,
+        &pair_landmarks(fixed, moving)?,
+        field,
+    ))
+}
+
+/// TRE of the pairs `(fixed index, moving index)` already made by [`pair_landmarks`].
+pub fn tre_of_pairs(
+    fixed: &LandmarkSet,
+    moving: &LandmarkSet,
+    pairs: &[(usize, usize)],
+    field: Option<&VectorField>,
+) -> TreReport {
+    let pairs: Vec<PairError> = pairs
+        .iter()
+        .map(|&(i, j)| {
             let (x, y) = (fixed.points[i].world_mm, moving.points[j].world_mm);
             let mapped = match field {
                 Some(f) => {
@@ -98,9 +113,9 @@ pub fn tre(
         .collect();
     let before = DistanceStats::of(&pairs.iter().map(|p| p.before_mm).collect::<Vec<_>>());
     let after = DistanceStats::of(&pairs.iter().map(|p| p.after_mm).collect::<Vec<_>>());
-    Ok(TreReport {
+    TreReport {
         pairs,
         before,
         after,
-    })
+    }
 }

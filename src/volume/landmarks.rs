@@ -446,10 +446,14 @@ pub fn pair_landmarks(fixed: &LandmarkSet, moving: &LandmarkSet) -> Result<Vec<(
         (sorted.len() == names.len()).then_some(names)
     }
     if let (Some(f), Some(m)) = (names(fixed), names(moving)) {
+        // A lookup, not a search per point: the window re-pairs on every edit, and sets of
+        // hundreds of points are common.
+        let moving_index: std::collections::HashMap<&str, usize> =
+            m.iter().enumerate().map(|(j, n)| (*n, j)).collect();
         let pairs: Vec<(usize, usize)> = f
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| m.iter().position(|x| x == n).map(|j| (i, j)))
+            .filter_map(|(i, n)| moving_index.get(n).map(|&j| (i, j)))
             .collect();
         if !pairs.is_empty() && pairs.len() == f.len().min(m.len()) {
             return Ok(pairs);

@@ -195,14 +195,7 @@ fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
             .labelled_by(label);
         });
         if let Some(def) = &doc.deformation {
-            ui.label(format!(
-                "folds (det J ≤ 0): {:.4} % ({} voxels) · SDlogJ {:.4} · det J {:.3} to {:.3}",
-                100.0 * def.stats.fold_fraction,
-                def.stats.folded_voxels,
-                def.stats.sdlogj,
-                def.stats.min,
-                def.stats.max
-            ));
+            ui.label(def.stats.summary());
         }
     });
 }

@@ -4,11 +4,10 @@
 
 use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::Notice;
-use crate::app::landmarks::{LandmarkEdit, Side, import, side_grid, warped_position};
+use crate::app::landmarks::{LandmarkEdit, Side, import, side_grid};
 use crate::app::state::Document;
 use crate::app::views::viewer::{Tool, Viewers};
 use crate::eval::tre::PairError;
-use crate::volume::landmarks::pair_landmarks;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -49,18 +48,12 @@ pub fn tre_colour(mm: f64) -> egui::Color32 {
 }
 
 fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
-    let (f, m) = (&doc.case.fixed_landmarks, &doc.case.moving_landmarks);
-    let pairs = match &doc.tre {
-        Some(t) => pair_landmarks(f, m)
-            .unwrap_or_default()
-            .into_iter()
-            .zip(&t.pairs)
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut rows: Vec<(RowKey, Option<&PairError>)> = pairs
+    let pairs = doc.tre.as_ref().map_or(&[][..], |t| &t.pairs[..]);
+    let mut rows: Vec<(RowKey, Option<&PairError>)> = doc
+        .landmark_pairs
         .iter()
-        .map(|&((i, j), e)| {
+        .zip(pairs)
+        .map(|(&(i, j), e)| {
             let key = RowKey {
                 fixed: Some(i),
                 moving: Some(j),
@@ -68,25 +61,27 @@ fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
             (key, Some(e))
         })
         .collect();
-    let paired = |side: Side, k: usize| {
-        pairs
-            .iter()
-            .any(|((i, j), _)| k == if side == Side::Fixed { *i } else { *j })
-    };
-    for (side, set) in [(Side::Fixed, f), (Side::Moving, m)] {
-        for k in (0..set.len()).filter(|&k| !paired(side, k)) {
-            let key = match side {
-                Side::Fixed => RowKey {
-                    fixed: Some(k),
-                    moving: None,
-                },
-                Side::Moving => RowKey {
-                    fixed: None,
-                    moving: Some(k),
-                },
-            };
-            rows.push((key, None));
-        }
+    let mut paired = [
+        vec![false; doc.case.fixed_landmarks.len()],
+        vec![false; doc.case.moving_landmarks.len()],
+    ];
+    for &(i, j) in &doc.landmark_pairs {
+        paired[0][i] = true;
+        paired[1][j] = true;
+    }
+    for k in (0..paired[0].len()).filter(|&k| !paired[0][k]) {
+        let key = RowKey {
+            fixed: Some(k),
+            moving: None,
+        };
+        rows.push((key, None));
+    }
+    for k in (0..paired[1].len()).filter(|&k| !paired[1][k]) {
+        let key = RowKey {
+            fixed: None,
+            moving: Some(k),
+        };
+        rows.push((key, None));
     }
     rows
 }
@@ -99,7 +94,6 @@ impl LandmarkPanel {
         doc: &Document,
         viewers: &mut Viewers,
     ) -> Option<Notice> {
-        let mut notice = None;
         ui.horizontal(|ui| {
             ui.label("tool");
             for (tool, text) in [
@@ -144,8 +138,7 @@ impl LandmarkPanel {
         }
         self.table_ui(ui, doc, viewers);
         ui.separator();
-        notice = notice.or(self.files_ui(ui, doc, viewers));
-        notice
+        self.files_ui(ui, doc, viewers)
     }
 
     fn table_ui(&mut self, ui: &mut egui::Ui, doc: &Document, viewers: &mut Viewers) {
@@ -265,13 +258,12 @@ impl LandmarkPanel {
                             }
                         }
                         if go.clicked() {
-                            viewers.cursor_mm = match (fixed, moving, &doc.deformation) {
-                                (Some(f), _, _) => f.world_mm,
-                                (None, Some(m), Some(d)) if viewers.display.warped => {
-                                    warped_position(m.world_mm, &d.field)
+                            viewers.cursor_mm = match (fixed, moving) {
+                                (Some(f), _) => f.world_mm,
+                                (None, Some(m)) => {
+                                    viewers.shown_position(Side::Moving, m.world_mm, doc)
                                 }
-                                (None, Some(m), _) => m.world_mm,
-                                (None, None, _) => viewers.cursor_mm,
+                                (None, None) => viewers.cursor_mm,
                             };
                             viewers.selected = key
                                 .fixed

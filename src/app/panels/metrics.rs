@@ -40,14 +40,7 @@ impl MetricsPanel {
     ) -> Option<MetricsRequest> {
         let mut request = None;
         if let Some(d) = &doc.deformation {
-            ui.label(format!(
-                "fold fraction {:.4} % ({} voxels) · SDlogJ {:.4} · det J {:.3} to {:.3}",
-                100.0 * d.stats.fold_fraction,
-                d.stats.folded_voxels,
-                d.stats.sdlogj,
-                d.stats.min,
-                d.stats.max
-            ));
+            ui.label(d.stats.summary());
         } else {
             ui.label("no deformation yet: the scores are those of the identity");
         }

@@ -378,24 +378,25 @@ impl Viewers {
     ) -> Vec<(Side, usize, egui::Pos2)> {
         let a = plane.normal_axis();
         let half_step = slice_step_mm(doc.case.fixed.grid(), a) / 2.0 + 1e-6;
-        let field = doc
-            .deformation
-            .as_ref()
-            .filter(|_| self.warped(doc))
-            .map(|d| &d.field);
         let mut found = Vec::new();
         for side in [Side::Fixed, Side::Moving] {
             for (index, point) in doc.landmarks(side).points.iter().enumerate() {
-                let shown = match (side, field) {
-                    (Side::Moving, Some(f)) => warped_position(point.world_mm, f),
-                    _ => point.world_mm,
-                };
+                let shown = self.shown_position(side, point.world_mm, doc);
                 if (shown[a] - self.cursor_mm[a]).abs() <= half_step {
                     found.push((side, index, view.screen_of(fitted, shown)));
                 }
             }
         }
         found
+    }
+
+    /// Where the views show a landmark of `side` at `world_mm`: a moving point where the
+    /// warped moving image shows it, when it is shown warped.
+    pub fn shown_position(&self, side: Side, world_mm: [f64; 3], doc: &Document) -> [f64; 3] {
+        match (side, &doc.deformation) {
+            (Side::Moving, Some(d)) if self.warped(doc) => warped_position(world_mm, &d.field),
+            _ => world_mm,
+        }
     }
 
     /// The landmark nearest to `pos` within the pick radius.
