@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod eval;
 pub mod gpu;
+pub mod learn;
 pub mod parallel;
 pub mod register;
 pub mod session;

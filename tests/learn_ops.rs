@@ -1,0 +1,498 @@
+//! The learning module's spatial operations and losses against plain f64 references written here,
+//! gradients included: burn's autodiff gradient must match central differences of the reference.
+
+mod common;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use common::{Rng, gpu};
+use warpbench::learn::losses;
+use warpbench::learn::spatial::{Lattice, jacobian_determinant, resize_field, resize_linear};
+use warpbench::learn::tensor::{scalar_value, tensor_values};
+
+const DIMS: [usize; 3] = [5, 6, 7];
+
+fn device() -> Device {
+    gpu().burn_device().unwrap().autodiff()
+}
+
+fn voxels(dims: [usize; 3]) -> usize {
+    dims.iter().product()
+}
+
+fn random(len: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.range(lo, hi)).collect()
+}
+
+fn tensor(values: &[f64], channels: usize, dims: [usize; 3], device: &Device) -> Tensor<5> {
+    let [d, h, w] = dims;
+    let data: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+    Tensor::from_data(TensorData::new(data, [1, channels, d, h, w]), device)
+}
+
+/// A displacement whose samples stay clear of voxel boundaries by more than the difference step,
+/// so the piecewise-linear warp is differentiable where it is probed; some samples fall outside.
+fn displacement(dims: [usize; 3], seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..3 * voxels(dims))
+        .map(|_| {
+            let whole = rng.range(-2.0, 2.0).round();
+            whole + rng.range(0.1, 0.9)
+        })
+        .collect()
+}
+
+/// Trilinear sample with border clamping, the warp's definition.
+fn sample(image: &[f64], dims: [usize; 3], p: [f64; 3]) -> f64 {
+    let [d, h, w] = dims;
+    let sizes = [w, h, d];
+    let mut lo = [0usize; 3];
+    let mut hi = [0usize; 3];
+    let mut f = [0.0; 3];
+    for a in 0..3 {
+        let x = p[a].clamp(0.0, (sizes[a] - 1) as f64);
+        lo[a] = x.floor() as usize;
+        hi[a] = (lo[a] + 1).min(sizes[a] - 1);
+        f[a] = x - x.floor();
+    }
+    let mut acc = 0.0;
+    for (k, wk) in [(lo[2], 1.0 - f[2]), (hi[2], f[2])] {
+        for (j, wj) in [(lo[1], 1.0 - f[1]), (hi[1], f[1])] {
+            for (i, wi) in [(lo[0], 1.0 - f[0]), (hi[0], f[0])] {
+                acc += wk * wj * wi * image[i + w * (j + h * k)];
+            }
+        }
+    }
+    acc
+}
+
+fn ref_warp(image: &[f64], disp: &[f64], dims: [usize; 3]) -> Vec<f64> {
+    let [d, h, w] = dims;
+    let n = voxels(dims);
+    let channels = image.len() / n;
+    let mut out = vec![0.0; image.len()];
+    for k in 0..d {
+        for j in 0..h {
+            for i in 0..w {
+                let v = i + w * (j + h * k);
+                let p = [
+                    i as f64 + disp[v],
+                    j as f64 + disp[n + v],
+                    k as f64 + disp[2 * n + v],
+                ];
+                for c in 0..channels {
+                    out[c * n + v] = sample(&image[c * n..(c + 1) * n], dims, p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Compares burn's gradient with central differences of `f` at a spread of elements.
+fn check_gradient(name: &str, analytic: &[f32], x: &[f64], f: impl Fn(&[f64]) -> f64) {
+    assert_eq!(analytic.len(), x.len(), "{name}: gradient length");
+    let h = 1e-5;
+    let step = (x.len() / 40).max(1);
+    let mut worst = 0.0f64;
+    for idx in (0..x.len()).step_by(step) {
+        let mut plus = x.to_vec();
+        plus[idx] += h;
+        let mut minus = x.to_vec();
+        minus[idx] -= h;
+        let numeric = (f(&plus) - f(&minus)) / (2.0 * h);
+        let err = (numeric - f64::from(analytic[idx])).abs() / numeric.abs().max(1.0);
+        worst = worst.max(err);
+        assert!(
+            err < 2e-3,
+            "{name}: element {idx}: autodiff {} vs finite difference {numeric}",
+            analytic[idx]
+        );
+    }
+    assert!(worst.is_finite(), "{name}");
+}
+
+fn values(t: Tensor<5>) -> Vec<f32> {
+    tensor_values(t).unwrap()
+}
+
+fn assert_close(name: &str, got: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    for (n, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (f64::from(*g) - w).abs() <= tol * w.abs().max(1.0),
+            "{name}: element {n}: {g} vs reference {w}"
+        );
+    }
+}
+
+#[test]
+fn linear_warp_matches_the_reference_with_gradients_to_image_and_displacement() {
+    let device = device();
+    let n = voxels(DIMS);
+    let image = random(2 * n, -1.0, 1.0, 1);
+    let disp = displacement(DIMS, 2);
+    let weights = random(2 * n, -1.0, 1.0, 3);
+    let lattice = Lattice::new(DIMS, &device);
+
+    let image_t = tensor(&image, 2, DIMS, &device).require_grad();
+    let disp_t = tensor(&disp, 3, DIMS, &device).require_grad();
+    let warped = lattice.warp_linear(image_t.clone(), disp_t.clone());
+    assert_close(
+        "warp",
+        &values(warped.clone()),
+        &ref_warp(&image, &disp, DIMS),
+        1e-5,
+    );
+
+    let loss = (warped * tensor(&weights, 2, DIMS, &device)).sum();
+    let grads = loss.backward();
+    let objective = |image: &[f64], disp: &[f64]| -> f64 {
+        ref_warp(image, disp, DIMS)
+            .iter()
+            .zip(&weights)
+            .map(|(a, b)| a * b)
+            .sum()
+    };
+    check_gradient(
+        "d/d image",
+        &tensor_values(image_t.grad(&grads).unwrap()).unwrap(),
+        &image,
+        |x| objective(x, &disp),
+    );
+    check_gradient(
+        "d/d displacement",
+        &tensor_values(disp_t.grad(&grads).unwrap()).unwrap(),
+        &disp,
+        |x| objective(&image, x),
+    );
+}
+
+#[test]
+fn nearest_warp_moves_labels_without_mixing_them() {
+    let device = gpu().burn_device().unwrap();
+    let n = voxels(DIMS);
+    let labels: Vec<f64> = (0..n).map(|v| (v % 5) as f64).collect();
+    let disp = displacement(DIMS, 4);
+    let lattice = Lattice::new(DIMS, &device);
+    let warped = values(lattice.warp_nearest(
+        tensor(&labels, 1, DIMS, &device),
+        tensor(&disp, 3, DIMS, &device),
+    ));
+    let [d, h, w] = DIMS;
+    for k in 0..d {
+        for j in 0..h {
+            for i in 0..w {
+                let v = i + w * (j + h * k);
+                let near = |x: f64, size: usize| x.clamp(0.0, (size - 1) as f64).round() as usize;
+                let (si, sj, sk) = (
+                    near(i as f64 + disp[v], w),
+                    near(j as f64 + disp[n + v], h),
+                    near(k as f64 + disp[2 * n + v], d),
+                );
+                assert_eq!(f64::from(warped[v]), labels[si + w * (sj + h * sk)]);
+            }
+        }
+    }
+}
+
+#[test]
+fn scaling_and_squaring_matches_the_reference_and_keeps_a_translation() {
+    let device = gpu().burn_device().unwrap();
+    let n = voxels(DIMS);
+    let velocity: Vec<f64> = random(3 * n, -1.5, 1.5, 5);
+    let lattice = Lattice::new(DIMS, &device);
+    let got = values(lattice.integrate(tensor(&velocity, 3, DIMS, &device), 5));
+    let mut disp: Vec<f64> = velocity.iter().map(|v| v / 32.0).collect();
+    for _ in 0..5 {
+        let moved = ref_warp(&disp, &disp, DIMS);
+        disp = disp.iter().zip(&moved).map(|(a, b)| a + b).collect();
+    }
+    assert_close("exp(v)", &got, &disp, 1e-4);
+
+    let shift: Vec<f64> = (0..3 * n).map(|e| [0.5, -0.25, 0.75][e / n]).collect();
+    let got = values(lattice.integrate(tensor(&shift, 3, DIMS, &device), 7));
+    assert_close("exp(translation)", &got, &shift, 1e-5);
+}
+
+#[test]
+fn halving_averages_voxel_blocks_and_fields_rescale_their_vectors() {
+    let device = gpu().burn_device().unwrap();
+    let dims = [4, 6, 8];
+    let image = random(voxels(dims), 0.0, 1.0, 6);
+    let half = values(resize_linear(tensor(&image, 1, dims, &device), [2, 3, 4]));
+    let [_, h, w] = dims;
+    for k in 0..2 {
+        for j in 0..3 {
+            for i in 0..4 {
+                let mut mean = 0.0;
+                for (dk, dj, di) in (0..8).map(|b| (b / 4, (b / 2) % 2, b % 2)) {
+                    mean += image[(2 * i + di) + w * ((2 * j + dj) + h * (2 * k + dk))] / 8.0;
+                }
+                let got = f64::from(half[i + 4 * (j + 3 * k)]);
+                assert!((got - mean).abs() < 1e-5, "{got} vs {mean}");
+            }
+        }
+    }
+
+    let coarse = [2, 3, 4];
+    let field: Vec<f64> = (0..3 * voxels(coarse))
+        .map(|e| [1.0, 2.0, -1.0][e / voxels(coarse)])
+        .collect();
+    let fine = values(resize_field(tensor(&field, 3, coarse, &device), [4, 6, 12]));
+    let n = voxels([4, 6, 12]);
+    for (c, scale) in [3.0, 2.0, 2.0].into_iter().enumerate() {
+        let want = [1.0, 2.0, -1.0][c] * scale;
+        assert!(
+            fine[c * n..(c + 1) * n]
+                .iter()
+                .all(|&v| (f64::from(v) - want).abs() < 1e-5)
+        );
+    }
+}
+
+#[test]
+fn jacobian_of_a_linear_map_is_its_determinant() {
+    let device = gpu().burn_device().unwrap();
+    let a = [[0.1, 0.2, 0.0], [-0.1, 0.3, 0.05], [0.0, 0.1, -0.2]];
+    let [d, h, w] = DIMS;
+    let n = voxels(DIMS);
+    let mut disp = vec![0.0; 3 * n];
+    for k in 0..d {
+        for j in 0..h {
+            for i in 0..w {
+                let x = [i as f64, j as f64, k as f64];
+                for r in 0..3 {
+                    disp[r * n + i + w * (j + h * k)] = (0..3).map(|c| a[r][c] * x[c]).sum();
+                }
+            }
+        }
+    }
+    let m: Vec<Vec<f64>> = (0..3)
+        .map(|r| {
+            (0..3)
+                .map(|c| a[r][c] + if r == c { 1.0 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let got = values(jacobian_determinant(tensor(&disp, 3, DIMS, &device)));
+    assert_eq!(got.len(), (d - 1) * (h - 1) * (w - 1));
+    assert!(
+        got.iter().all(|&v| (f64::from(v) - det).abs() < 1e-5),
+        "det {det}"
+    );
+}
+
+/// Local NCC by its definition: window sums cut at the border.
+fn ref_local_ncc(a: &[f64], b: &[f64], dims: [usize; 3], window: usize) -> f64 {
+    let [d, h, w] = dims;
+    let r = (window / 2) as i64;
+    let count = window.pow(3) as f64;
+    let mut total = 0.0;
+    for k in 0..d as i64 {
+        for j in 0..h as i64 {
+            for i in 0..w as i64 {
+                let mut s = [0.0; 5];
+                for dk in -r..=r {
+                    for dj in -r..=r {
+                        for di in -r..=r {
+                            let (x, y, z) = (i + di, j + dj, k + dk);
+                            if x < 0
+                                || y < 0
+                                || z < 0
+                                || x >= w as i64
+                                || y >= h as i64
+                                || z >= d as i64
+                            {
+                                continue;
+                            }
+                            let v = x as usize + w * (y as usize + h * z as usize);
+                            s[0] += a[v];
+                            s[1] += b[v];
+                            s[2] += a[v] * a[v];
+                            s[3] += b[v] * b[v];
+                            s[4] += a[v] * b[v];
+                        }
+                    }
+                }
+                let cross = s[4] - s[0] * s[1] / count;
+                let va = s[2] - s[0] * s[0] / count;
+                let vb = s[3] - s[1] * s[1] / count;
+                total += cross * cross / (va * vb + 1e-5);
+            }
+        }
+    }
+    1.0 - total / voxels(dims) as f64
+}
+
+fn ref_global_ncc(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - ma) * (y - mb))
+        .sum::<f64>()
+        / n;
+    let va = a.iter().map(|x| (x - ma).powi(2)).sum::<f64>() / n;
+    let vb = b.iter().map(|y| (y - mb).powi(2)).sum::<f64>() / n;
+    1.0 - cov / (va * vb + 1e-5).sqrt()
+}
+
+fn ref_soft_dice(a: &[f64], b: &[f64], channels: usize) -> f64 {
+    let n = a.len() / channels;
+    let mut sum = 0.0;
+    for c in 0..channels {
+        let (sa, sb) = (&a[c * n..(c + 1) * n], &b[c * n..(c + 1) * n]);
+        let overlap: f64 = sa.iter().zip(sb).map(|(x, y)| x * y).sum();
+        sum += 2.0 * overlap / (sa.iter().sum::<f64>() + sb.iter().sum::<f64>() + 1e-5);
+    }
+    1.0 - sum / channels as f64
+}
+
+fn ref_diffusion(u: &[f64], dims: [usize; 3]) -> f64 {
+    let [d, h, w] = dims;
+    let n = voxels(dims);
+    let mut sums = [0.0; 3];
+    for c in 0..3 {
+        for k in 0..d {
+            for j in 0..h {
+                for i in 0..w {
+                    let v = c * n + i + w * (j + h * k);
+                    if i + 1 < w {
+                        sums[0] += (u[v + 1] - u[v]).powi(2);
+                    }
+                    if j + 1 < h {
+                        sums[1] += (u[v + w] - u[v]).powi(2);
+                    }
+                    if k + 1 < d {
+                        sums[2] += (u[v + w * h] - u[v]).powi(2);
+                    }
+                }
+            }
+        }
+    }
+    let counts = [
+        3 * d * h * (w - 1),
+        3 * d * (h - 1) * w,
+        3 * (d - 1) * h * w,
+    ];
+    (0..3).map(|a| sums[a] / counts[a] as f64).sum::<f64>() / 3.0
+}
+
+fn ref_folding(u: &[f64], dims: [usize; 3]) -> f64 {
+    let [d, h, w] = dims;
+    let n = voxels(dims);
+    let mut total = 0.0;
+    for k in 0..d - 1 {
+        for j in 0..h - 1 {
+            for i in 0..w - 1 {
+                let v = i + w * (j + h * k);
+                let m: Vec<Vec<f64>> = (0..3)
+                    .map(|r| {
+                        [1, w, w * h]
+                            .iter()
+                            .enumerate()
+                            .map(|(c, &step)| {
+                                u[r * n + v + step] - u[r * n + v] + if r == c { 1.0 } else { 0.0 }
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                    - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                    + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+                total += (-det).max(0.0);
+            }
+        }
+    }
+    total / ((d - 1) * (h - 1) * (w - 1)) as f64
+}
+
+/// Checks one loss of (`a`, `b`): its value against the reference and its gradient to `a`.
+fn check_loss(
+    name: &str,
+    channels: usize,
+    (a, b): (&[f64], &[f64]),
+    loss: impl Fn(Tensor<5>, Tensor<5>) -> Tensor<1>,
+    reference: impl Fn(&[f64], &[f64]) -> f64,
+) {
+    let device = device();
+    let a_t = tensor(a, channels, DIMS, &device).require_grad();
+    let value = loss(a_t.clone(), tensor(b, channels, DIMS, &device));
+    let grads = value.backward();
+    let got = scalar_value(value).unwrap();
+    let want = reference(a, b);
+    assert!(
+        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+        "{name}: {got} vs reference {want}"
+    );
+    check_gradient(
+        name,
+        &tensor_values(a_t.grad(&grads).unwrap()).unwrap(),
+        a,
+        |x| reference(x, b),
+    );
+}
+
+#[test]
+fn similarity_losses_match_their_definitions_with_gradients() {
+    let n = voxels(DIMS);
+    let a = random(n, 0.0, 1.0, 7);
+    let b: Vec<f64> = a
+        .iter()
+        .zip(random(n, -0.3, 0.3, 8))
+        .map(|(x, e)| 0.5 * x + e)
+        .collect();
+    check_loss("mse", 1, (&a, &b), losses::mse, |a, b| {
+        a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64
+    });
+    check_loss(
+        "global ncc",
+        1,
+        (&a, &b),
+        losses::global_ncc,
+        ref_global_ncc,
+    );
+    check_loss(
+        "local ncc",
+        1,
+        (&a, &b),
+        |a, b| losses::local_ncc(a, b, 3),
+        |a, b| ref_local_ncc(a, b, DIMS, 3),
+    );
+    let la = random(3 * n, 0.0, 1.0, 9);
+    let lb = random(3 * n, 0.0, 1.0, 10);
+    check_loss("soft dice", 3, (&la, &lb), losses::soft_dice, |a, b| {
+        ref_soft_dice(a, b, 3)
+    });
+}
+
+#[test]
+fn regularisers_match_their_definitions_with_gradients() {
+    let n = voxels(DIMS);
+    let smooth = random(3 * n, -0.4, 0.4, 11);
+    check_loss(
+        "diffusion",
+        3,
+        (&smooth, &smooth),
+        |u, _| losses::diffusion(u),
+        |u, _| ref_diffusion(u, DIMS),
+    );
+    // Large random displacements fold in many places, so the penalty and its gradient are alive.
+    let folding = random(3 * n, -1.5, 1.5, 12);
+    check_loss(
+        "folding",
+        3,
+        (&folding, &folding),
+        |u, _| losses::folding(u),
+        |u, _| ref_folding(u, DIMS),
+    );
+    assert!(
+        ref_folding(&folding, DIMS) > 0.01,
+        "the test field must fold"
+    );
+}
