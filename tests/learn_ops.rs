@@ -496,3 +496,140 @@ fn regularisers_match_their_definitions_with_gradients() {
         "the test field must fold"
     );
 }
+
+/// 3×3×3 convolution with zero padding by its definition; weights `[out][in][kd][kh][kw]`.
+fn ref_conv(
+    x: &[f64],
+    weight: &[f64],
+    (inputs, outputs, stride): (usize, usize, usize),
+    dims: [usize; 3],
+) -> Vec<f64> {
+    let [d, h, w] = dims;
+    let out = dims.map(|n| (n - 1) / stride + 1);
+    let n_out = out.iter().product::<usize>();
+    let mut y = vec![0.0; outputs * n_out];
+    for o in 0..outputs {
+        for z in 0..out[0] {
+            for yy in 0..out[1] {
+                for xx in 0..out[2] {
+                    let mut acc = 0.0;
+                    for c in 0..inputs {
+                        for kd in 0..3 {
+                            for kh in 0..3 {
+                                for kw in 0..3 {
+                                    let (sz, sy, sx) = (
+                                        (z * stride + kd) as i64 - 1,
+                                        (yy * stride + kh) as i64 - 1,
+                                        (xx * stride + kw) as i64 - 1,
+                                    );
+                                    if sz < 0
+                                        || sy < 0
+                                        || sx < 0
+                                        || sz >= d as i64
+                                        || sy >= h as i64
+                                        || sx >= w as i64
+                                    {
+                                        continue;
+                                    }
+                                    let v = c * d * h * w
+                                        + sx as usize
+                                        + w * (sy as usize + h * sz as usize);
+                                    let k = (((o * inputs + c) * 3 + kd) * 3 + kh) * 3 + kw;
+                                    acc += weight[k] * x[v];
+                                }
+                            }
+                        }
+                    }
+                    y[o * n_out + xx + out[2] * (yy + out[1] * z)] = acc;
+                }
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn patch_convolution_matches_the_reference_with_gradients() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use warpbench::learn::conv::Conv3x3;
+    struct Weights(Vec<Vec<f32>>);
+    impl ModuleVisitor for Weights {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(tensor_values(param.val()).unwrap());
+        }
+    }
+    let device = device();
+    for (inputs, outputs, stride) in [(2, 3, 1), (3, 2, 2)] {
+        let conv = Conv3x3::new(inputs, outputs, stride, &device);
+        let mut weights = Weights(Vec::new());
+        conv.visit(&mut weights);
+        let weight: Vec<f64> = weights.0[0].iter().map(|&v| f64::from(v)).collect();
+        let n = voxels(DIMS);
+        let x = random(inputs * n, -1.0, 1.0, 20 + stride as u64);
+        let x_t = tensor(&x, inputs, DIMS, &device).require_grad();
+        let y = conv.forward(x_t.clone());
+        let want = ref_conv(&x, &weight, (inputs, outputs, stride), DIMS);
+        assert_close("conv", &tensor_values(y.clone()).unwrap(), &want, 1e-5);
+        let r = random(want.len(), -1.0, 1.0, 30);
+        let out = DIMS.map(|v| (v - 1) / stride + 1);
+        let loss = (y * tensor(&r, outputs, out, &device)).sum();
+        let grads = loss.backward();
+        let objective = |x: &[f64], weight: &[f64]| -> f64 {
+            ref_conv(x, weight, (inputs, outputs, stride), DIMS)
+                .iter()
+                .zip(&r)
+                .map(|(a, b)| a * b)
+                .sum()
+        };
+        check_gradient(
+            "conv d/d input",
+            &tensor_values(x_t.grad(&grads).unwrap()).unwrap(),
+            &x,
+            |x| objective(x, &weight),
+        );
+        let mut grad_weights = Vec::new();
+        struct Grads<'a>(&'a burn::tensor::Gradients, &'a mut Vec<Vec<f32>>);
+        impl ModuleVisitor for Grads<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.1
+                    .push(tensor_values(param.val().grad(self.0).unwrap()).unwrap());
+            }
+        }
+        conv.visit(&mut Grads(&grads, &mut grad_weights));
+        check_gradient("conv d/d weight", &grad_weights[0], &weight, |w| {
+            objective(&x, w)
+        });
+    }
+}
+
+#[test]
+fn resizing_has_the_gradient_of_its_interpolation() {
+    let device = device();
+    let coarse = [3, 4, 5];
+    let fine = [5, 7, 9];
+    let x = random(3 * voxels(coarse), -1.0, 1.0, 40);
+    let r = random(3 * voxels(fine), -1.0, 1.0, 41);
+    let x_t = tensor(&x, 3, coarse, &device).require_grad();
+    let loss = (resize_field(x_t.clone(), fine) * tensor(&r, 3, fine, &device)).sum();
+    let grads = loss.backward();
+    // The reference: resizing is linear, so its value at each element is read off unit inputs.
+    let value = |x: &[f64]| -> f64 {
+        let out = values(resize_field(
+            tensor(x, 3, coarse, &gpu().burn_device().unwrap()),
+            fine,
+        ));
+        out.iter().zip(&r).map(|(a, b)| f64::from(*a) * b).sum()
+    };
+    let analytic = tensor_values(x_t.grad(&grads).unwrap()).unwrap();
+    // Each probe is a device round trip; a few spread over the channels suffice.
+    for idx in (0..x.len()).step_by(x.len() / 4) {
+        let mut unit = vec![0.0; x.len()];
+        unit[idx] = 1.0;
+        let want = value(&unit);
+        assert!(
+            (f64::from(analytic[idx]) - want).abs() < 1e-4,
+            "element {idx}: {} vs {want}",
+            analytic[idx]
+        );
+    }
+}

@@ -514,7 +514,7 @@ impl WarpbenchApp {
                         warped_labels: warped_labels.as_ref(),
                         field: &field,
                         affine: &affine,
-                        config: &config,
+                        config_toml: &config.to_toml(),
                     };
                     Background::Notice(
                         match crate::register::outputs::write_results(&folder, &results) {

@@ -1,8 +1,10 @@
 //! Command-line interface: argument parsing and the headless commands.
 
 pub mod eval;
+pub mod infer;
 pub mod info;
 pub mod register;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub enum Command {
     Register(Box<register::RegisterArgs>),
     /// Score a displacement field: Dice, HD95, TRE, folding, SDlogJ, similarity (JSON).
     Eval(eval::EvalArgs),
+    /// Train a registration network from a dataset configuration (TOML).
+    Train(train::TrainArgs),
+    /// Register a pair with a trained network (the files `register` writes).
+    Infer(Box<infer::InferArgs>),
     /// Open the shared GPU device, name it, and check a compute kernel against its CPU reference.
     Gpu,
     /// Open the workbench window on the given files (without a command: on the built-in demo).
@@ -123,6 +129,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         } => info::run(&file, json, image.as_deref(), one_based),
         Command::Eval(args) => eval::run(&args),
         Command::Register(args) => register::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Infer(args) => infer::run(&args),
         Command::Gpu => gpu_check(),
         Command::Open(_) => anyhow::bail!("`open` is the window's command; main starts it"),
         Command::MakeDemo { mni, out, spacing } => {

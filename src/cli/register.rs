@@ -137,7 +137,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
             warped_labels: warped_labels.as_ref(),
             field: &field,
             affine: &registration.affine(),
-            config: registration.config(),
+            config_toml: &registration.config().to_toml(),
         },
     )?;
     let score = |field: &VectorField, warped_labels, images, warped_image, surface| {

@@ -44,6 +44,15 @@ impl Lattice {
         self.dims_kji
     }
 
+    /// `[1, 3, k, j, i]`: each voxel's `(i, j, k)` relative to the lattice centre.
+    pub fn centred_identity(&self) -> Tensor<5> {
+        let [d, h, w] = self.dims_kji;
+        let centre = [w, h, d].map(|n| (n - 1) as f32 / 2.0);
+        let centre =
+            Tensor::<1>::from_floats(centre, &self.identity.device()).reshape([1, 3, 1, 1, 1]);
+        self.identity.clone() - centre
+    }
+
     /// `image` (`[b, c, k, j, i]` on this lattice) sampled trilinearly at `x + disp_vox(x)`.
     pub fn warp_linear(&self, image: Tensor<5>, disp_vox: Tensor<5>) -> Tensor<5> {
         let [b, c, d, h, w] = image.dims();

@@ -3,7 +3,6 @@
 //! `affine.txt` and `config.toml`, each written atomically.
 
 use crate::error::{Error, Result};
-use crate::register::config::RegistrationConfig;
 use crate::volume::affine_io::write_itk_affine;
 use crate::volume::nifti_io::{write_displacement, write_labels, write_scalar};
 use crate::volume::{Affine, LabelVolume, ScalarVolume, VectorField};
@@ -17,7 +16,8 @@ pub struct Results<'a> {
     /// The whole displacement in mm on the fixed grid, affine part included.
     pub field: &'a VectorField,
     pub affine: &'a Affine,
-    pub config: &'a RegistrationConfig,
+    /// The configuration that made them, as TOML (a registration's or a training run's).
+    pub config_toml: &'a str,
 }
 
 /// Writes `results` into `out`, creating the folder.
@@ -38,8 +38,5 @@ pub fn write_results(out: &Path, results: &Results) -> Result<()> {
     }
     write_displacement(&out.join("displacement.nii.gz"), results.field)?;
     write_itk_affine(&out.join("affine.txt"), results.affine)?;
-    crate::atomic::write_bytes(
-        &out.join("config.toml"),
-        results.config.to_toml().as_bytes(),
-    )
+    crate::atomic::write_bytes(&out.join("config.toml"), results.config_toml.as_bytes())
 }

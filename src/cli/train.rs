@@ -1,0 +1,133 @@
+//! `warpbench train`: trains a registration network from a dataset config, printing progress,
+//! validating and checkpointing as configured, and ending with `metrics.json` in the output folder.
+
+use crate::gpu::GpuContext;
+use crate::learn::config::TrainConfig;
+use crate::learn::data::Dataset;
+use crate::learn::model::{ModelFiles, read_config, write_json};
+use crate::learn::score::score_run;
+use crate::learn::train::{IterationRecord, Trainer};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The training configuration (TOML: data, model, training, augmentation).
+    #[arg(long, required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
+    /// Output folder: checkpoints, config.toml, training.json and metrics.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run saved in --out from its last checkpoint (its own config.toml).
+    #[arg(long)]
+    pub resume: bool,
+    /// Replace the configuration's iteration count.
+    #[arg(long)]
+    pub iterations: Option<u32>,
+}
+
+pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    let files = ModelFiles::new(&args.out);
+    let mut config = match (&args.config, args.resume) {
+        (_, true) => read_config(&files)?,
+        (Some(path), false) => {
+            anyhow::ensure!(
+                !files.checkpoint().exists(),
+                "{} already holds a training run: resume it with --resume or choose another --out",
+                args.out.display()
+            );
+            TrainConfig::read(path)?
+        }
+        (None, false) => anyhow::bail!("--config is needed unless --resume"),
+    };
+    if let Some(n) = args.iterations {
+        anyhow::ensure!(n > 0, "--iterations must be at least 1");
+        config.training.iterations = n;
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
+    let ctx = GpuContext::new()?;
+    eprintln!("{}", ctx.describe());
+    let data = Arc::new(Dataset::prepare(&ctx, &config, &mut |step| {
+        eprintln!("{step}")
+    })?);
+    eprintln!(
+        "{} volumes on a {:?} grid of {} mm; {} training pairs; validation {} ← {}; {} Dice labels",
+        data.subjects.len(),
+        data.grid.dims(),
+        config.data.spacing_mm,
+        data.pairs.len(),
+        data.subjects[data.validation.0].name,
+        data.subjects[data.validation.1].name,
+        data.label_ids.len()
+    );
+    let mut trainer = if args.resume {
+        let mut trainer = Trainer::resume(&ctx, &args.out, data)?;
+        trainer.set_iterations(config.training.iterations);
+        trainer
+    } else {
+        Trainer::new(&ctx, config, data)?
+    };
+    let settings = trainer.config().training.clone();
+    let bar = indicatif::ProgressBar::new(u64::from(settings.iterations));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(u64::from(trainer.iteration()));
+    if trainer.iteration() == 0 {
+        report_validation(&bar, &trainer.validate()?);
+    }
+    while !trainer.is_done() {
+        let record = trainer.step()?;
+        bar.set_position(u64::from(record.iteration));
+        bar.set_message(describe(&record));
+        if record.iteration % settings.validate_every == 0 {
+            report_validation(&bar, &trainer.validate()?);
+        }
+        if record.iteration % settings.checkpoint_every == 0 {
+            trainer.save_checkpoint(&args.out)?;
+        }
+    }
+    bar.finish();
+    if trainer.history().validations.last().map(|v| v.iteration) != Some(trainer.iteration()) {
+        report_validation(&bar, &trainer.validate()?);
+    }
+    trainer.save_checkpoint(&args.out)?;
+    let metrics = score_run(&trainer)?;
+    write_json(&files.metrics(), &metrics)?;
+    println!(
+        "validation Dice {:.4} (affine alone {:.4}) · folds {:.4} % · {:.2} s per iteration · wrote {}",
+        metrics.val_dice,
+        metrics.val_dice_affine,
+        100.0 * metrics.fold_fraction,
+        metrics.seconds_per_iter,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn describe(r: &IterationRecord) -> String {
+    let l = &r.losses;
+    let mut text = format!(
+        "loss {:.4} · similarity {:.4} · smoothness {:.4}",
+        l.total, l.similarity, l.smoothness
+    );
+    if let Some(d) = l.dice {
+        text.push_str(&format!(" · 1−Dice {d:.3}"));
+    }
+    text
+}
+
+fn report_validation(bar: &indicatif::ProgressBar, v: &crate::learn::train::Validation) {
+    // Printed beside the bar, also where it is hidden (output not a terminal).
+    bar.suspend(|| {
+        eprintln!(
+            "iteration {:>5}: validation loss {:.4} · Dice {:.4} (affine alone {:.4})",
+            v.iteration, v.loss, v.dice, v.dice_affine
+        )
+    });
+}

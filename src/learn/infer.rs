@@ -1,0 +1,109 @@
+//! A trained model applied to a new pair: both volumes aligned to the model's atlas by the engine,
+//! the network run on the training grid, and its map carried back to the fixed volume's own grid
+//! as a displacement in mm, the form `register` produces.
+
+use super::config::TrainConfig;
+use super::data::{Subject, alignment_config, native_displacement, training_grid};
+use super::model::{ModelFiles, load_weights, read_config};
+use super::nets::{Lattices, RegNet};
+use super::tensor::{spatial_dims, tensor_from_values};
+use super::train::predict_field;
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use crate::volume::nifti_io::read_scalar;
+use crate::volume::{Affine, Grid, LabelVolume, ScalarVolume, VectorField};
+use burn::module::Module;
+use burn::tensor::Device;
+use std::path::Path;
+
+pub struct TrainedModel {
+    config: TrainConfig,
+    model: RegNet,
+    device: Device,
+    lattices: Lattices,
+    /// The atlas volumes are aligned to, and the training grid around it.
+    alignment_atlas: ScalarVolume,
+    grid: Grid,
+}
+
+/// A pair registered by the network.
+pub struct Inference {
+    /// The whole map (affine alignment included), mm on the fixed grid.
+    pub field: VectorField,
+    /// The affine alignment alone: fixed world → moving world.
+    pub affine: Affine,
+    /// The network's map on the training grid (mm), before it is carried to the fixed grid.
+    pub field_g: VectorField,
+}
+
+impl TrainedModel {
+    pub fn load(ctx: &GpuContext, dir: &Path) -> Result<TrainedModel> {
+        let files = ModelFiles::new(dir);
+        let config = read_config(&files)?;
+        let device = ctx.burn_device()?;
+        let model = load_weights(&files, &config, &device)?.valid();
+        let alignment_atlas = read_scalar(&files.atlas())?;
+        // The alignment grid is centred on the atlas, as the training grid is.
+        let grid = training_grid(
+            alignment_atlas.grid(),
+            config.data.spacing_mm,
+            config.data.dims,
+        )?;
+        let lattices = Lattices::new(spatial_dims(&grid), &device);
+        Ok(TrainedModel {
+            config,
+            model,
+            device,
+            lattices,
+            alignment_atlas,
+            grid,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// A volume aligned to the model's atlas and brought onto its training grid.
+    pub fn subject(
+        &self,
+        ctx: &GpuContext,
+        name: &str,
+        image: ScalarVolume,
+        labels: Option<LabelVolume>,
+    ) -> Result<Subject> {
+        let alignment = alignment_config(&self.config.data.affine_preset)?
+            .map(|config| (ctx, &self.alignment_atlas, config));
+        Subject::new(name, image, labels, self.grid(), alignment)
+    }
+
+    /// Registers `moving` to `fixed` (both from [`TrainedModel::subject`]).
+    pub fn infer(&self, fixed: &Subject, moving: &Subject) -> Result<Inference> {
+        let dims = spatial_dims(self.grid());
+        let tensor =
+            |s: &Subject| tensor_from_values(s.image_g.data().to_vec(), 1, dims, &self.device);
+        let (field_g, _) = predict_field(
+            &self.model,
+            &self.config,
+            &self.lattices,
+            self.grid(),
+            (tensor(fixed), tensor(moving)),
+        )?;
+        let field = native_displacement(fixed, moving, &field_g)?;
+        let to_atlas = fixed.from_atlas.inverse().ok_or_else(|| {
+            crate::Error::Registration(format!(
+                "the alignment of {} cannot be inverted",
+                fixed.name
+            ))
+        })?;
+        Ok(Inference {
+            field,
+            affine: moving.from_atlas.then_after(&to_atlas),
+            field_g,
+        })
+    }
+}

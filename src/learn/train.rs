@@ -1,0 +1,408 @@
+//! One training run as a stepper, like `register::Registration`: `step()` draws a pair, augments
+//! it, and takes one Adam step; `validate()` scores the held-out pair on the training grid. The
+//! CLI and the worker thread drive it; neither threads nor channels live here.
+
+use super::augment::{random_displacement, random_intensity};
+use super::config::{SimilarityLoss, TrainConfig};
+use super::data::Dataset;
+use super::losses;
+use super::model::{self, ModelFiles};
+use super::nets::{Lattices, RegNet};
+use super::rng::Rng;
+use super::tensor::{scalar_value, tensor_from_values, tensor_values};
+use crate::error::{Error, Result};
+use crate::eval::overlap::{dice_per_label, mean, shared_ids};
+use crate::gpu::GpuContext;
+use crate::volume::warp::warp_labels;
+use crate::volume::{Grid, LabelVolume, VectorField};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Each loss term of one iteration (unweighted), and the weighted total.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossTerms {
+    pub similarity: f64,
+    pub smoothness: f64,
+    /// `1 − soft Dice`, on iterations whose pair had labels in use.
+    pub dice: Option<f64>,
+    pub folding: Option<f64>,
+    pub total: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IterationRecord {
+    pub iteration: u32,
+    /// The (fixed, moving) subjects drawn; the same twice for a synthetic pair.
+    pub pair: [usize; 2],
+    pub losses: LossTerms,
+    pub seconds: f64,
+}
+
+/// The held-out pair scored on the training grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    pub iteration: u32,
+    /// Similarity plus weighted smoothness, without augmentation.
+    pub loss: f64,
+    /// Mean Dice over the labels both volumes have (NaN without labels).
+    pub dice: f64,
+    /// The same before the network: the affine alignment alone.
+    pub dice_affine: f64,
+}
+
+/// What a run has done so far, written as `training.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub iterations: Vec<IterationRecord>,
+    pub validations: Vec<Validation>,
+}
+
+pub struct Trainer {
+    config: TrainConfig,
+    data: Arc<Dataset>,
+    /// The device without autodiff: data, augmentation and validation.
+    device: Device,
+    lattices: Lattices,
+    images: Vec<Tensor<5>>,
+    /// Label ids as values, for subjects with labels.
+    label_maps: Vec<Option<Tensor<5>>>,
+    model: RegNet,
+    optimizer: ModuleOptimizer,
+    rng: Rng,
+    iteration: u32,
+    seconds: f64,
+    history: History,
+}
+
+impl Trainer {
+    pub fn new(ctx: &GpuContext, config: TrainConfig, data: Arc<Dataset>) -> Result<Trainer> {
+        let device = ctx.burn_device()?;
+        device.seed(config.training.seed);
+        let model = RegNet::new(&config.model, &device.clone().autodiff());
+        Trainer::with_model(device, config, data, model, AdamConfig::new().init())
+    }
+
+    /// Continues the run saved in `dir` (its model, optimizer state, history and iteration).
+    pub fn resume(ctx: &GpuContext, dir: &Path, data: Arc<Dataset>) -> Result<Trainer> {
+        let files = ModelFiles::new(dir);
+        let config = model::read_config(&files)?;
+        let device = ctx.burn_device()?;
+        let model = model::load_weights(&files, &config, &device.clone().autodiff())?;
+        let optimizer = AdamConfig::new()
+            .init()
+            .load(files.optimizer())
+            .map_err(|e| Error::format(&files.optimizer(), format!("{e:?}")))?;
+        let checkpoint = model::read_checkpoint(&files)?;
+        let mut trainer = Trainer::with_model(device, config, data, model, optimizer)?;
+        trainer.iteration = checkpoint.iteration;
+        trainer.seconds = checkpoint.seconds;
+        trainer.history = checkpoint.history;
+        // Different draws from the ones the run already made, yet reproducible.
+        trainer.rng = Rng::new(trainer.config.training.seed ^ u64::from(trainer.iteration));
+        Ok(trainer)
+    }
+
+    fn with_model(
+        device: Device,
+        config: TrainConfig,
+        data: Arc<Dataset>,
+        model: RegNet,
+        optimizer: ModuleOptimizer,
+    ) -> Result<Trainer> {
+        let dims = super::tensor::spatial_dims(&data.grid);
+        let lattices = Lattices::new(dims, &device);
+        let images = data
+            .subjects
+            .iter()
+            .map(|s| tensor_from_values(s.image_g.data().to_vec(), 1, dims, &device))
+            .collect();
+        let label_maps = data
+            .subjects
+            .iter()
+            .map(|s| {
+                s.labels_g.as_ref().map(|l| {
+                    let values = l.data().iter().map(|&v| v as f32).collect();
+                    tensor_from_values(values, 1, dims, &device)
+                })
+            })
+            .collect();
+        let rng = Rng::new(config.training.seed);
+        Ok(Trainer {
+            config,
+            data,
+            device,
+            lattices,
+            images,
+            label_maps,
+            model,
+            optimizer,
+            rng,
+            iteration: 0,
+            seconds: 0.0,
+            history: History::default(),
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.data
+    }
+
+    pub fn iteration(&self) -> u32 {
+        self.iteration
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.iteration >= self.config.training.iterations
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Wall time spent in `step` so far.
+    pub fn seconds(&self) -> f64 {
+        self.seconds
+    }
+
+    /// Changes how many iterations the run has in all (a resumed run may be lengthened).
+    pub fn set_iterations(&mut self, iterations: u32) {
+        self.config.training.iterations = iterations;
+    }
+
+    /// Changes the learning rate from the next step on.
+    pub fn set_learning_rate(&mut self, rate: f64) {
+        self.config.training.learning_rate = rate;
+    }
+
+    /// One iteration: a drawn pair, augmented, one optimiser step.
+    pub fn step(&mut self) -> Result<IterationRecord> {
+        let started = Instant::now();
+        let settings = self.config.training.clone();
+        let augmentation = self.config.augmentation.clone();
+        let spacing = self.config.data.spacing_mm;
+        let synthetic =
+            self.data.pairs.is_empty() || self.rng.unit() < augmentation.synthetic_fraction;
+        let (f, m) = if synthetic {
+            let s = self.rng.below(self.data.subjects.len());
+            (s, s)
+        } else {
+            self.data.pairs[self.rng.below(self.data.pairs.len())]
+        };
+        // A labelled real pair supervises if it is among the first `label_fraction` of the
+        // pairs, so the same pairs are supervised throughout the run (macJNet's partial labels).
+        let supervised = settings.label_weight > 0.0
+            && (synthetic
+                || (self
+                    .data
+                    .pairs
+                    .iter()
+                    .position(|&p| p == (f, m))
+                    .unwrap_or(0) as f64)
+                    < settings.label_fraction * self.data.pairs.len() as f64);
+        let spatial_f =
+            random_displacement(&augmentation, &self.lattices.full, spacing, &mut self.rng);
+        let spatial_m =
+            random_displacement(&augmentation, &self.lattices.full, spacing, &mut self.rng);
+        let fixed = self
+            .lattices
+            .full
+            .warp_linear(self.images[f].clone(), spatial_f.clone());
+        let moving = self
+            .lattices
+            .full
+            .warp_linear(self.images[m].clone(), spatial_m.clone());
+        let fixed = random_intensity(&augmentation, fixed, &mut self.rng);
+        let moving = random_intensity(&augmentation, moving, &mut self.rng);
+
+        let prediction = self.model.forward(
+            &self.lattices,
+            self.config.model.field,
+            fixed.clone(),
+            moving.clone(),
+        );
+        let warped = self
+            .lattices
+            .full
+            .warp_linear(moving, prediction.disp_vox.clone());
+        let similarity = similarity(settings.similarity, warped, fixed);
+        let smoothness = losses::diffusion(prediction.flow_vox);
+        let mut total = similarity.clone() + smoothness.clone().mul_scalar(settings.smoothness);
+        let mut dice = None;
+        if let (true, false, Some(fixed_labels), Some(moving_labels)) = (
+            supervised,
+            self.data.label_ids.is_empty(),
+            &self.label_maps[f],
+            &self.label_maps[m],
+        ) {
+            // Labels follow their image's augmentation by nearest neighbour (one channel), and
+            // only the network's warp, which needs the gradient, mixes the one-hot channels.
+            let ids = &self.data.label_ids;
+            let full = &self.lattices.full;
+            let fixed_labels = one_hot(full.warp_nearest(fixed_labels.clone(), spatial_f), ids);
+            let moving_labels = one_hot(full.warp_nearest(moving_labels.clone(), spatial_m), ids);
+            let warped_labels = full.warp_linear(moving_labels, prediction.disp_vox.clone());
+            let term = losses::soft_dice(warped_labels, fixed_labels);
+            total = total + term.clone().mul_scalar(settings.label_weight);
+            dice = Some(term);
+        }
+        let mut folding = None;
+        if settings.folding_weight > 0.0 {
+            let term = losses::folding(prediction.disp_vox);
+            total = total + term.clone().mul_scalar(settings.folding_weight);
+            folding = Some(term);
+        }
+        let gradients = GradientsParams::from_grads(total.backward(), &self.model);
+        self.model = self
+            .optimizer
+            .step(settings.learning_rate, self.model.clone(), gradients);
+
+        let losses = LossTerms {
+            similarity: scalar_value(similarity)?,
+            smoothness: scalar_value(smoothness)?,
+            dice: dice.map(scalar_value).transpose()?,
+            folding: folding.map(scalar_value).transpose()?,
+            total: scalar_value(total)?,
+        };
+        if !losses.total.is_finite() {
+            return Err(Error::Registration(format!(
+                "training diverged at iteration {}: the loss is {}",
+                self.iteration + 1,
+                losses.total
+            )));
+        }
+        self.iteration += 1;
+        self.seconds += started.elapsed().as_secs_f64();
+        let record = IterationRecord {
+            iteration: self.iteration,
+            pair: [f, m],
+            losses,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.history.iterations.push(record.clone());
+        Ok(record)
+    }
+
+    /// The network's map for (`fixed`, `moving`) subjects, in mm on the training grid.
+    pub fn predict(&self, fixed: usize, moving: usize) -> Result<VectorField> {
+        predict_field(
+            &self.model.valid(),
+            &self.config,
+            &self.lattices,
+            &self.data.grid,
+            (self.images[fixed].clone(), self.images[moving].clone()),
+        )
+        .map(|(field, _)| field)
+    }
+
+    /// Scores the held-out pair on the training grid and records it.
+    pub fn validate(&mut self) -> Result<Validation> {
+        let (f, m) = self.data.validation;
+        let (field, loss) = predict_field(
+            &self.model.valid(),
+            &self.config,
+            &self.lattices,
+            &self.data.grid,
+            (self.images[f].clone(), self.images[m].clone()),
+        )?;
+        let subjects = &self.data.subjects;
+        let (dice, dice_affine) = match (&subjects[f].labels_g, &subjects[m].labels_g) {
+            (Some(fixed), Some(moving)) => (
+                mean_dice(fixed, &warp_labels(moving, &field)),
+                mean_dice(fixed, moving),
+            ),
+            _ => (f64::NAN, f64::NAN),
+        };
+        let validation = Validation {
+            iteration: self.iteration,
+            loss,
+            dice,
+            dice_affine,
+        };
+        self.history.validations.push(validation.clone());
+        Ok(validation)
+    }
+
+    /// Writes model, optimizer state, config, history and iteration into `dir`.
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        let files = ModelFiles::new(dir);
+        model::save(
+            &files,
+            &self.model,
+            Some(&self.optimizer),
+            &self.config,
+            &model::Checkpoint {
+                iteration: self.iteration,
+                seconds: self.seconds,
+                history: self.history.clone(),
+            },
+        )?;
+        model::save_atlas(&files, &self.data.alignment_atlas)
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// The image similarity term.
+pub fn similarity(kind: SimilarityLoss, warped: Tensor<5>, fixed: Tensor<5>) -> Tensor<1> {
+    match kind {
+        SimilarityLoss::Mse => losses::mse(warped, fixed),
+        SimilarityLoss::Ncc => losses::global_ncc(warped, fixed),
+        SimilarityLoss::Lncc { window } => losses::local_ncc(warped, fixed, window),
+    }
+}
+
+/// The network's map in mm on `grid`, and the validation loss (similarity plus weighted
+/// smoothness), for one pair of normalised images on the training grid.
+pub fn predict_field(
+    model: &RegNet,
+    config: &TrainConfig,
+    lattices: &Lattices,
+    grid: &Grid,
+    (fixed, moving): (Tensor<5>, Tensor<5>),
+) -> Result<(VectorField, f64)> {
+    let prediction = model.forward(lattices, config.model.field, fixed.clone(), moving.clone());
+    let warped = lattices
+        .full
+        .warp_linear(moving, prediction.disp_vox.clone());
+    let loss = similarity(config.training.similarity, warped, fixed)
+        + losses::diffusion(prediction.flow_vox).mul_scalar(config.training.smoothness);
+    let loss = scalar_value(loss)?;
+    let values = tensor_values(prediction.disp_vox)?;
+    Ok((field_in_mm(&values, grid), loss))
+}
+
+/// A `[3, n]` displacement in voxels of the axis-aligned training grid as a field in mm.
+fn field_in_mm(values: &[f32], grid: &Grid) -> VectorField {
+    let n = grid.voxel_count();
+    let spacing = grid.spacing_mm().map(|s| s as f32);
+    let data = (0..n)
+        .map(|v| std::array::from_fn(|a| values[a * n + v] * spacing[a]))
+        .collect();
+    VectorField::new(grid.clone(), data).expect("sized from the grid")
+}
+
+fn mean_dice(fixed: &LabelVolume, warped: &LabelVolume) -> f64 {
+    let ids = shared_ids(fixed, warped);
+    let per_label = dice_per_label(fixed, warped, &ids);
+    mean(&per_label.into_values().collect::<Vec<_>>())
+}
+
+/// `[b, ids, k, j, i]` from a label-id map `[b, 1, k, j, i]`: 1 where the voxel has that label.
+fn one_hot(labels: Tensor<5>, ids: &[i32]) -> Tensor<5> {
+    let channels = ids
+        .iter()
+        .map(|&id| labels.clone().equal_elem(id as f32).float())
+        .collect();
+    Tensor::cat(channels, 1)
+}
