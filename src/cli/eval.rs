@@ -1,10 +1,11 @@
 //! `warpbench eval`: score any displacement field (ours or another tool's) against labels,
 //! landmarks and images, writing the scores as JSON.
 
-use crate::eval::{EvalInputs, evaluate};
+use crate::eval::{EvalInputs, EvalReport, evaluate};
+use crate::register::deformable::affine_displacement;
 use crate::volume::nifti_io::{read_displacement, read_labels, read_scalar};
 use crate::volume::resample::{resample_field, resample_labels};
-use crate::volume::{Grid, LabelVolume, LandmarkSet};
+use crate::volume::{Affine, Grid, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -104,6 +105,46 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     crate::atomic::write_bytes(&args.out, json.as_bytes())?;
     println!("{}", summary_line(&report));
     Ok(())
+}
+
+/// A registration's result as `register` and `infer` score it: the whole map on the fixed grid,
+/// the moving image (NaN outside) and labels warped through it, and its affine part.
+pub struct Outcome<'a> {
+    pub field: &'a VectorField,
+    pub warped: &'a ScalarVolume,
+    pub warped_labels: Option<&'a LabelVolume>,
+    pub affine: &'a Affine,
+}
+
+/// Scores `outcome` with `scoring`'s labels and landmarks and the images, and its affine part
+/// alone (only its Dice and TRE are of interest).
+pub fn score_outcome(
+    scoring: &Scoring,
+    (fixed, moving): (&ScalarVolume, &ScalarVolume),
+    outcome: &Outcome,
+    surface: bool,
+) -> crate::Result<(EvalReport, EvalReport)> {
+    let (labels, landmarks) = scoring;
+    let inputs = |field| EvalInputs {
+        field,
+        labels: labels.as_ref().map(|(f, m)| (f, m)),
+        warped_labels: None,
+        landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
+        images: None,
+        warped_image: None,
+    };
+    let result = evaluate(
+        &EvalInputs {
+            warped_labels: outcome.warped_labels,
+            images: Some((fixed, moving)),
+            warped_image: Some(outcome.warped),
+            ..inputs(outcome.field)
+        },
+        surface,
+    )?;
+    let affine_field = affine_displacement(outcome.affine, fixed.grid());
+    let affine_only = evaluate(&inputs(&affine_field), false)?;
+    Ok((result, affine_only))
 }
 
 /// One line of the main scores, for terminals.

@@ -1,11 +1,9 @@
 //! `warpbench infer`: registers a pair with a trained network and writes the files `register`
 //! writes (warped image and labels, displacement, affine, config, metrics.json).
 
-use super::eval::{ScoringFiles, summary_line};
-use crate::eval::{EvalInputs, evaluate};
+use super::eval::{Outcome, ScoringFiles, score_outcome, summary_line};
 use crate::gpu::GpuContext;
 use crate::learn::infer::TrainedModel;
-use crate::register::deformable::affine_displacement;
 use crate::register::outputs::{Results, write_results};
 use crate::volume::nifti_io::read_scalar;
 use crate::volume::warp::{warp_labels, warp_scalar};
@@ -78,30 +76,17 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
             config_toml: &model.config().to_toml(),
         },
     )?;
-    let score = |field, warped_labels, images, warped_image| {
-        evaluate(
-            &EvalInputs {
-                field,
-                labels: labels.as_ref().map(|(f, m)| (f, m)),
-                warped_labels,
-                landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
-                images,
-                warped_image,
-            },
-            false,
-        )
-    };
-    let result = score(
-        &inference.field,
-        warped_labels.as_ref(),
-        Some((&fixed_image, &moving_image)),
-        Some(&warped),
-    )?;
-    let affine_only = score(
-        &affine_displacement(&inference.affine, fixed_image.grid()),
-        None,
-        None,
-        None,
+    let scoring = (labels, landmarks);
+    let (result, affine_only) = score_outcome(
+        &scoring,
+        (&fixed_image, &moving_image),
+        &Outcome {
+            field: &inference.field,
+            warped: &warped,
+            warped_labels: warped_labels.as_ref(),
+            affine: &inference.affine,
+        },
+        false,
     )?;
     let metrics = Metrics {
         result: &result,

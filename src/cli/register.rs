@@ -2,15 +2,13 @@
 //! writing the warped image and labels, the displacement field, the affine, the configuration that
 //! ran and the scores into one folder.
 
-use super::eval::{ScoringFiles, summary_line};
-use crate::eval::{EvalInputs, EvalReport, evaluate};
+use super::eval::{Outcome, ScoringFiles, score_outcome, summary_line};
+use crate::eval::EvalReport;
 use crate::gpu::GpuContext;
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
-use crate::register::deformable::affine_displacement;
 use crate::register::outputs::{Results, write_results};
 use crate::register::pipeline::Registration;
-use crate::volume::VectorField;
 use crate::volume::nifti_io::read_scalar;
 use crate::volume::warp::{warp_labels, warp_scalar};
 use anyhow::Context;
@@ -140,33 +138,17 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
             config_toml: &registration.config().to_toml(),
         },
     )?;
-    let score = |field: &VectorField, warped_labels, images, warped_image, surface| {
-        evaluate(
-            &EvalInputs {
-                field,
-                labels: labels.as_ref().map(|(f, m)| (f, m)),
-                warped_labels,
-                landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
-                images,
-                warped_image,
-            },
-            surface,
-        )
-    };
-    let result = score(
-        &field,
-        warped_labels.as_ref(),
-        Some((&fixed, &moving)),
-        Some(&warped),
+    let scoring = (labels, landmarks);
+    let (result, affine_only) = score_outcome(
+        &scoring,
+        (&fixed, &moving),
+        &Outcome {
+            field: &field,
+            warped: &warped,
+            warped_labels: warped_labels.as_ref(),
+            affine: &registration.affine(),
+        },
         !args.no_surface,
-    )?;
-    // Only Dice and TRE of the affine stage are reported.
-    let affine_only = score(
-        &affine_displacement(&registration.affine(), fixed.grid()),
-        None,
-        None,
-        None,
-        false,
     )?;
     let metrics = Metrics {
         result: &result,
