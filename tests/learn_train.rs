@@ -165,7 +165,10 @@ fn training_runs_and_a_checkpoint_reloads_to_the_same_output() {
         .fold(0.0f32, f32::max);
     assert!(diff < 1e-4, "the reloaded model differs by {diff} mm");
 
-    let resumed = Trainer::resume(&ctx, &out, data).unwrap();
+    let saved_config =
+        warpbench::learn::model::read_config(&warpbench::learn::model::ModelFiles::new(&out))
+            .unwrap();
+    let resumed = Trainer::resume(&ctx, saved_config, &out, data).unwrap();
     assert_eq!(resumed.iteration(), 40);
     let (saved, kept) = (resumed.history(), trainer.history());
     assert_eq!(saved.iterations.len(), kept.iterations.len());

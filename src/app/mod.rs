@@ -101,6 +101,26 @@ pub struct Notice {
     pub error: bool,
 }
 
+impl Notice {
+    /// What a save or export says: `done()` when it worked, "cannot {what}: {error}" when not.
+    pub fn outcome<E: std::fmt::Display>(
+        result: Result<(), E>,
+        done: impl FnOnce() -> String,
+        what: &str,
+    ) -> Notice {
+        match result {
+            Ok(()) => Notice {
+                text: done(),
+                error: false,
+            },
+            Err(e) => Notice {
+                text: format!("cannot {what}: {e}"),
+                error: true,
+            },
+        }
+    }
+}
+
 pub struct WarpbenchApp {
     pub doc: Document,
     pub viewers: Viewers,
@@ -454,16 +474,11 @@ impl WarpbenchApp {
                 let Some(report) = self.doc.current_report() else {
                     return;
                 };
-                self.notice = Some(match panels::metrics::export(report, &path) {
-                    Ok(()) => Notice {
-                        text: format!("metrics written to {}", path.display()),
-                        error: false,
-                    },
-                    Err(e) => Notice {
-                        text: format!("cannot export the metrics: {e}"),
-                        error: true,
-                    },
-                });
+                self.notice = Some(Notice::outcome(
+                    panels::metrics::export(report, &path),
+                    || format!("metrics written to {}", path.display()),
+                    "export the metrics",
+                ));
             }
         }
     }
@@ -484,16 +499,11 @@ impl WarpbenchApp {
                 self.in_background(ctx, "session save", move || {
                     let transform = transform.map(|(a, f)| (a, resample_field(&f, &grid)));
                     let written = session.write(&path, transform.as_ref().map(|(a, f)| (a, f)));
-                    Background::Notice(match written {
-                        Ok(()) => Notice {
-                            text: format!("session saved to {}", path.display()),
-                            error: false,
-                        },
-                        Err(e) => Notice {
-                            text: format!("cannot save the session: {e}"),
-                            error: true,
-                        },
-                    })
+                    Background::Notice(Notice::outcome(
+                        written,
+                        || format!("session saved to {}", path.display()),
+                        "save the session",
+                    ))
                 });
             }
             SessionRequest::Export(folder) => {
@@ -516,22 +526,17 @@ impl WarpbenchApp {
                         affine: &affine,
                         config_toml: &config.to_toml(),
                     };
-                    Background::Notice(
-                        match crate::register::outputs::write_results(&folder, &results) {
-                            Ok(()) => Notice {
-                                text: format!(
-                                    "warped image{}, displacement and affine written to {}",
-                                    if labels.is_some() { ", labels" } else { "" },
-                                    folder.display()
-                                ),
-                                error: false,
-                            },
-                            Err(e) => Notice {
-                                text: format!("cannot export the results: {e}"),
-                                error: true,
-                            },
+                    Background::Notice(Notice::outcome(
+                        crate::register::outputs::write_results(&folder, &results),
+                        || {
+                            format!(
+                                "warped image{}, displacement and affine written to {}",
+                                if labels.is_some() { ", labels" } else { "" },
+                                folder.display()
+                            )
                         },
-                    )
+                        "export the results",
+                    ))
                 });
             }
         }
@@ -612,16 +617,11 @@ impl WarpbenchApp {
         }
         while let Ok(image) = self.screenshots.1.try_recv() {
             if let Some(path) = self.screenshot_to.take() {
-                self.notice = Some(match save_png(&path, &image) {
-                    Ok(()) => Notice {
-                        text: format!("saved {}", path.display()),
-                        error: false,
-                    },
-                    Err(e) => Notice {
-                        text: format!("cannot save the views: {e}"),
-                        error: true,
-                    },
-                });
+                self.notice = Some(Notice::outcome(
+                    save_png(&path, &image),
+                    || format!("saved {}", path.display()),
+                    "save the views",
+                ));
             }
         }
         if std::mem::take(&mut self.run_on_start) {

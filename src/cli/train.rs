@@ -64,9 +64,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         data.label_ids.len()
     );
     let mut trainer = if args.resume {
-        let mut trainer = Trainer::resume(&ctx, &args.out, data)?;
-        trainer.set_iterations(config.training.iterations);
-        trainer
+        Trainer::resume(&ctx, config, &args.out, data)?
     } else {
         Trainer::new(&ctx, config, data)?
     };

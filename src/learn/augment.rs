@@ -5,6 +5,7 @@
 use super::config::Augmentation;
 use super::rng::Rng;
 use super::spatial::{Lattice, resize_linear};
+use crate::register::affine::rotation;
 use burn::tensor::{Distribution, Tensor, TensorData};
 
 /// A random spatial change on `lattice` as a displacement in voxels of `spacing_mm`.
@@ -15,7 +16,7 @@ pub fn random_displacement(
     rng: &mut Rng,
 ) -> Tensor<5> {
     let [d, h, w] = lattice.dims_kji();
-    let device = lattice.centred_identity().device();
+    let device = lattice.device();
     let angles = [(); 3].map(|_| rng.symmetric(settings.rotation_deg).to_radians());
     let scales = [(); 3].map(|_| 1.0 + rng.symmetric(settings.scale));
     let shift = [(); 3].map(|_| rng.symmetric(settings.translation_mm) / spacing_mm);
@@ -28,11 +29,8 @@ pub fn random_displacement(
         }
         params[9 + r] = shift[r] as f32;
     }
-    let a = Tensor::<2>::from_data(TensorData::new(params[..9].to_vec(), [3, 3]), &device);
-    let t = Tensor::<2>::from_data(TensorData::new(params[9..].to_vec(), [3, 1]), &device);
-    let n = d * h * w;
-    let affine =
-        (a.matmul(lattice.centred_identity().reshape([3, n])) + t).reshape([1, 3, d, h, w]);
+    let params = Tensor::<2>::from_data(TensorData::new(params.to_vec(), [1, 12]), &device);
+    let affine = lattice.affine_displacement(params);
 
     let control = |size: usize| {
         ((size as f64 * spacing_mm / settings.deformation_spacing_mm).ceil() as usize + 1).max(2)
@@ -64,29 +62,4 @@ pub fn random_intensity(settings: &Augmentation, image: Tensor<5>, rng: &mut Rng
     } else {
         image
     }
-}
-
-/// Rotation about i, then j, then k by `angles` (radians).
-fn rotation([a, b, c]: [f64; 3]) -> [[f64; 3]; 3] {
-    let rx = [
-        [1.0, 0.0, 0.0],
-        [0.0, a.cos(), -a.sin()],
-        [0.0, a.sin(), a.cos()],
-    ];
-    let ry = [
-        [b.cos(), 0.0, b.sin()],
-        [0.0, 1.0, 0.0],
-        [-b.sin(), 0.0, b.cos()],
-    ];
-    let rz = [
-        [c.cos(), -c.sin(), 0.0],
-        [c.sin(), c.cos(), 0.0],
-        [0.0, 0.0, 1.0],
-    ];
-    let mul = |p: [[f64; 3]; 3], q: [[f64; 3]; 3]| {
-        std::array::from_fn(|r| {
-            std::array::from_fn(|col| (0..3).map(|k| p[r][k] * q[k][col]).sum())
-        })
-    };
-    mul(rz, mul(ry, rx))
 }

@@ -5,10 +5,12 @@
 use super::config::{NO_ALIGNMENT, Pairing, TrainConfig};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::parallel::for_each_slice;
 use crate::register::config::RegistrationConfig;
 use crate::register::deformable::affine_displacement;
 use crate::register::pipeline::Registration;
 use crate::volume::nifti_io::{read_labels, read_scalar};
+use crate::volume::resample::resample_scalar;
 use crate::volume::warp::{displacement_at, warp_labels, warp_scalar};
 use crate::volume::{Affine, Grid, LabelVolume, ScalarVolume, VectorField};
 
@@ -46,7 +48,7 @@ impl Subject {
             None => Affine::IDENTITY,
         };
         let field = affine_displacement(&from_atlas, grid);
-        let image_g = onto(&image_n, &field);
+        let image_g = warp_scalar(&image_n, &field, 0.0);
         let labels_g = labels.as_ref().map(|l| warp_labels(l, &field));
         Ok(Subject {
             name: name.to_string(),
@@ -55,6 +57,15 @@ impl Subject {
             from_atlas,
             image_g,
             labels_g,
+        })
+    }
+}
+
+impl Subject {
+    /// This volume's world → atlas world.
+    pub fn to_atlas(&self) -> Result<Affine> {
+        self.from_atlas.inverse().ok_or_else(|| {
+            Error::Registration(format!("the alignment of {} cannot be inverted", self.name))
         })
     }
 }
@@ -88,18 +99,24 @@ impl Dataset {
         progress(&format!("reading the atlas {}", atlas_entry.name));
         let atlas = read_scalar(&config.path_of(&atlas_entry.image))?;
         let grid = training_grid(atlas.grid(), data.spacing_mm, data.dims)?;
-        let alignment_atlas = onto_grid(
+        let alignment_atlas = resample_scalar(
             &normalised(&atlas),
-            &Affine::IDENTITY,
             &alignment_grid(&grid, data.alignment_spacing_mm)?,
+            0.0,
         );
         let affine_only = alignment_config(&data.affine_preset)?;
 
+        let mut atlas = Some(atlas);
         let mut subjects = Vec::with_capacity(data.volumes.len());
         for entry in &data.volumes {
-            progress(&format!("reading {}", entry.name));
             let image_path = config.path_of(&entry.image);
-            let image = read_scalar(&image_path)?;
+            let image = match atlas.take_if(|_| entry.name == data.atlas) {
+                Some(atlas) => atlas,
+                None => {
+                    progress(&format!("reading {}", entry.name));
+                    read_scalar(&image_path)?
+                }
+            };
             let labels = match &entry.labels {
                 Some(path) => {
                     let path = config.path_of(path);
@@ -154,8 +171,12 @@ impl Dataset {
 
 /// The training grid: axis-aligned RAS, `dims` voxels of `spacing_mm`, centred on `atlas`.
 pub fn training_grid(atlas: &Grid, spacing_mm: f64, dims: [usize; 3]) -> Result<Grid> {
-    let centre = atlas.centre_mm();
-    let origin = std::array::from_fn(|a| centre[a] - spacing_mm * (dims[a] as f64 - 1.0) / 2.0);
+    centred_grid(atlas.centre_mm(), spacing_mm, dims)
+}
+
+/// An axis-aligned RAS grid of `dims` voxels of `spacing_mm` whose centre is `centre_mm`.
+fn centred_grid(centre_mm: [f64; 3], spacing_mm: f64, dims: [usize; 3]) -> Result<Grid> {
+    let origin = std::array::from_fn(|a| centre_mm[a] - spacing_mm * (dims[a] as f64 - 1.0) / 2.0);
     Grid::axis_aligned(dims, [spacing_mm; 3], origin)
 }
 
@@ -168,9 +189,7 @@ pub fn alignment_grid(training: &Grid, spacing_mm: f64) -> Result<Grid> {
     let dims = std::array::from_fn(|a| {
         ((training.dims()[a] as f64 * spacing[a] / spacing_mm).round() as usize).max(1)
     });
-    let centre = training.centre_mm();
-    let origin = std::array::from_fn(|a| centre[a] - spacing_mm * (dims[a] as f64 - 1.0) / 2.0);
-    Grid::axis_aligned(dims, [spacing_mm; 3], origin)
+    centred_grid(training.centre_mm(), spacing_mm, dims)
 }
 
 /// Intensities mapped to `[0, 1]` by the 1st and 99th percentiles, clipped; NaN becomes 0.
@@ -189,15 +208,6 @@ pub fn normalised(image: &ScalarVolume) -> ScalarVolume {
         })
         .collect();
     ScalarVolume::new(image.grid().clone(), data).expect("same grid")
-}
-
-/// `image` (normalised) pulled onto `grid` through `from_atlas`, 0 outside it.
-pub fn onto_grid(image: &ScalarVolume, from_atlas: &Affine, grid: &Grid) -> ScalarVolume {
-    onto(image, &affine_displacement(from_atlas, grid))
-}
-
-fn onto(image: &ScalarVolume, field: &VectorField) -> ScalarVolume {
-    warp_scalar(image, field, 0.0)
 }
 
 /// The affine stage of a registration preset, alone: how volumes are aligned to the atlas
@@ -278,23 +288,20 @@ pub fn native_displacement(
     moving: &Subject,
     field_g: &VectorField,
 ) -> Result<VectorField> {
-    let to_atlas = fixed.from_atlas.inverse().ok_or_else(|| {
-        Error::Registration(format!(
-            "the alignment of {} cannot be inverted",
-            fixed.name
-        ))
-    })?;
+    let to_atlas = fixed.to_atlas()?;
     let grid = fixed.image.grid().clone();
-    let data = (0..grid.voxel_count())
-        .map(|n| {
-            let p = grid.index_to_world(n);
+    let mut data = vec![[0.0f32; 3]; grid.voxel_count()];
+    let slice = grid.dims()[0] * grid.dims()[1];
+    for_each_slice(&mut data, slice, |k, out| {
+        for (v, d) in out.iter_mut().enumerate() {
+            let p = grid.index_to_world(k * slice + v);
             let q = to_atlas.apply(p);
             let u = displacement_at(field_g, q);
             let r = moving
                 .from_atlas
                 .apply(std::array::from_fn(|a| q[a] + u[a]));
-            std::array::from_fn(|a| (r[a] - p[a]) as f32)
-        })
-        .collect();
+            *d = std::array::from_fn(|a| (r[a] - p[a]) as f32);
+        }
+    });
     VectorField::new(grid, data)
 }

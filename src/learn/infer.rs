@@ -6,7 +6,7 @@ use super::config::TrainConfig;
 use super::data::{Subject, alignment_config, native_displacement, training_grid};
 use super::model::{ModelFiles, load_weights, read_config};
 use super::nets::{Lattices, RegNet};
-use super::tensor::{spatial_dims, tensor_from_values};
+use super::tensor::{scalar_tensor, spatial_dims};
 use super::train::predict_field;
 use crate::error::Result;
 use crate::gpu::GpuContext;
@@ -83,9 +83,7 @@ impl TrainedModel {
 
     /// Registers `moving` to `fixed` (both from [`TrainedModel::subject`]).
     pub fn infer(&self, fixed: &Subject, moving: &Subject) -> Result<Inference> {
-        let dims = spatial_dims(self.grid());
-        let tensor =
-            |s: &Subject| tensor_from_values(s.image_g.data().to_vec(), 1, dims, &self.device);
+        let tensor = |s: &Subject| scalar_tensor(&s.image_g, &self.device);
         let (field_g, _) = predict_field(
             &self.model,
             &self.config,
@@ -93,16 +91,9 @@ impl TrainedModel {
             self.grid(),
             (tensor(fixed), tensor(moving)),
         )?;
-        let field = native_displacement(fixed, moving, &field_g)?;
-        let to_atlas = fixed.from_atlas.inverse().ok_or_else(|| {
-            crate::Error::Registration(format!(
-                "the alignment of {} cannot be inverted",
-                fixed.name
-            ))
-        })?;
         Ok(Inference {
-            field,
-            affine: moving.from_atlas.then_after(&to_atlas),
+            field: native_displacement(fixed, moving, &field_g)?,
+            affine: moving.from_atlas.then_after(&fixed.to_atlas()?),
             field_g,
         })
     }

@@ -62,8 +62,6 @@ impl Lattices {
 
 /// What a forward pass predicts, in voxels of the input lattice.
 pub struct Prediction {
-    /// The affine part as a displacement (zero without an affine head).
-    pub affine_vox: Tensor<5>,
     /// The whole map: the deformable displacement composed after the affine one.
     pub disp_vox: Tensor<5>,
     /// The deformable part alone as the flow layer gives it (the velocity for velocity outputs),
@@ -133,21 +131,16 @@ impl RegNet {
         moving: Tensor<5>,
     ) -> Prediction {
         let [b, _, d, h, w] = fixed.dims();
-        let device = fixed.device();
-        let affine_vox = match &self.affine {
-            Some(head) => {
-                let code = self.encode(Tensor::cat(vec![fixed.clone(), moving.clone()], 1));
-                let bottom = code.last().expect("an encoder level").clone();
-                let [_, c, ..] = bottom.dims();
-                let pooled = adaptive_avg_pool3d(bottom, [1, 1, 1]).reshape([b, c]);
-                affine_displacement(&lattices.full, head.forward(pooled))
-            }
-            None => Tensor::zeros([b, 3, d, h, w], &device),
-        };
-        let moved = if self.affine.is_some() {
-            lattices.full.warp_linear(moving, affine_vox.clone())
-        } else {
-            moving
+        let affine_vox = self.affine.as_ref().map(|head| {
+            let code = self.encode(Tensor::cat(vec![fixed.clone(), moving.clone()], 1));
+            let bottom = code.last().expect("an encoder level").clone();
+            let [_, c, ..] = bottom.dims();
+            let pooled = adaptive_avg_pool3d(bottom, [1, 1, 1]).reshape([b, c]);
+            lattices.full.affine_displacement(head.forward(pooled))
+        });
+        let moved = match &affine_vox {
+            Some(affine) => lattices.full.warp_linear(moving, affine.clone()),
+            None => moving,
         };
         let skips = self.encode(Tensor::cat(vec![fixed, moved], 1));
         let mut x = skips.last().expect("an encoder level").clone();
@@ -162,16 +155,11 @@ impl RegNet {
             FieldKind::Velocity => lattices.flow.integrate(flow_vox.clone(), INTEGRATION_STEPS),
         };
         let deformable = resize_field(half, [d, h, w]);
-        let disp_vox = if self.affine.is_some() {
-            lattices.full.compose(affine_vox.clone(), deformable)
-        } else {
-            deformable
+        let disp_vox = match affine_vox {
+            Some(affine) => lattices.full.compose(affine, deformable),
+            None => deformable,
         };
-        Prediction {
-            affine_vox,
-            disp_vox,
-            flow_vox,
-        }
+        Prediction { disp_vox, flow_vox }
     }
 
     fn encode(&self, x: Tensor<5>) -> Vec<Tensor<5>> {
@@ -183,18 +171,4 @@ impl RegNet {
         }
         levels
     }
-}
-
-/// The displacement of `x ↦ (I + A) (x − c) + c + t` about the lattice centre `c`, in voxels, from
-/// twelve parameters per batch item (`A` row by row, then `t` in voxels). Zero parameters give the
-/// identity, where the affine head starts.
-fn affine_displacement(lattice: &Lattice, params: Tensor<2>) -> Tensor<5> {
-    let [d, h, w] = lattice.dims_kji();
-    let [b, _] = params.dims();
-    let centred = lattice.centred_identity();
-    let n = d * h * w;
-    let x = centred.reshape([1, 3, n]);
-    let a = params.clone().narrow(1, 0, 9).reshape([b, 3, 3]);
-    let t = params.narrow(1, 9, 3).reshape([b, 3, 1]);
-    (a.matmul(x.reshape([3, n]).unsqueeze::<3>()) + t).reshape([b, 3, d, h, w])
 }

@@ -44,6 +44,23 @@ impl Lattice {
         self.dims_kji
     }
 
+    pub fn device(&self) -> Device {
+        self.identity.device()
+    }
+
+    /// The displacement of `x ↦ (I + A) (x − c) + c + t` about the lattice centre `c`, in voxels,
+    /// from twelve parameters per batch item (`A` row by row, then `t` in voxels): zero parameters
+    /// give the identity.
+    pub fn affine_displacement(&self, params: Tensor<2>) -> Tensor<5> {
+        let [d, h, w] = self.dims_kji;
+        let [b, _] = params.dims();
+        let n = d * h * w;
+        let x = self.centred_identity().reshape([1, 3, n]);
+        let a = params.clone().narrow(1, 0, 9).reshape([b, 3, 3]);
+        let t = params.narrow(1, 9, 3).reshape([b, 3, 1]);
+        (a.matmul(x) + t).reshape([b, 3, d, h, w])
+    }
+
     /// `[1, 3, k, j, i]`: each voxel's `(i, j, k)` relative to the lattice centre.
     pub fn centred_identity(&self) -> Tensor<5> {
         let [d, h, w] = self.dims_kji;

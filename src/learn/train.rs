@@ -9,7 +9,7 @@ use super::losses;
 use super::model::{self, ModelFiles};
 use super::nets::{Lattices, RegNet};
 use super::rng::Rng;
-use super::tensor::{scalar_value, tensor_from_values, tensor_values};
+use super::tensor::{scalar_tensor, scalar_value, tensor_from_values, tensor_values};
 use crate::error::{Error, Result};
 use crate::eval::overlap::{dice_per_label, mean, shared_ids};
 use crate::gpu::GpuContext;
@@ -65,8 +65,7 @@ pub struct History {
 pub struct Trainer {
     config: TrainConfig,
     data: Arc<Dataset>,
-    /// The device without autodiff: data, augmentation and validation.
-    device: Device,
+    /// On the device without autodiff (data, augmentation and validation need no gradients).
     lattices: Lattices,
     images: Vec<Tensor<5>>,
     /// Label ids as values, for subjects with labels.
@@ -77,6 +76,8 @@ pub struct Trainer {
     iteration: u32,
     seconds: f64,
     history: History,
+    /// The validation pair's mean Dice after the affine alignment alone (NaN without labels).
+    dice_affine: f64,
 }
 
 impl Trainer {
@@ -84,13 +85,24 @@ impl Trainer {
         let device = ctx.burn_device()?;
         device.seed(config.training.seed);
         let model = RegNet::new(&config.model, &device.clone().autodiff());
-        Trainer::with_model(device, config, data, model, AdamConfig::new().init())
+        Ok(Trainer::with_model(
+            device,
+            config,
+            data,
+            model,
+            AdamConfig::new().init(),
+        ))
     }
 
-    /// Continues the run saved in `dir` (its model, optimizer state, history and iteration).
-    pub fn resume(ctx: &GpuContext, dir: &Path, data: Arc<Dataset>) -> Result<Trainer> {
+    /// Continues the run saved in `dir` (its model, optimizer state, history and iteration) under
+    /// `config`, the run's own (read from `dir` by `model::read_config`, perhaps lengthened).
+    pub fn resume(
+        ctx: &GpuContext,
+        config: TrainConfig,
+        dir: &Path,
+        data: Arc<Dataset>,
+    ) -> Result<Trainer> {
         let files = ModelFiles::new(dir);
-        let config = model::read_config(&files)?;
         let device = ctx.burn_device()?;
         let model = model::load_weights(&files, &config, &device.clone().autodiff())?;
         let optimizer = AdamConfig::new()
@@ -98,7 +110,7 @@ impl Trainer {
             .load(files.optimizer())
             .map_err(|e| Error::format(&files.optimizer(), format!("{e:?}")))?;
         let checkpoint = model::read_checkpoint(&files)?;
-        let mut trainer = Trainer::with_model(device, config, data, model, optimizer)?;
+        let mut trainer = Trainer::with_model(device, config, data, model, optimizer);
         trainer.iteration = checkpoint.iteration;
         trainer.seconds = checkpoint.seconds;
         trainer.history = checkpoint.history;
@@ -113,13 +125,13 @@ impl Trainer {
         data: Arc<Dataset>,
         model: RegNet,
         optimizer: ModuleOptimizer,
-    ) -> Result<Trainer> {
+    ) -> Trainer {
         let dims = super::tensor::spatial_dims(&data.grid);
         let lattices = Lattices::new(dims, &device);
         let images = data
             .subjects
             .iter()
-            .map(|s| tensor_from_values(s.image_g.data().to_vec(), 1, dims, &device))
+            .map(|s| scalar_tensor(&s.image_g, &device))
             .collect();
         let label_maps = data
             .subjects
@@ -132,10 +144,14 @@ impl Trainer {
             })
             .collect();
         let rng = Rng::new(config.training.seed);
-        Ok(Trainer {
+        let (f, m) = data.validation;
+        let dice_affine = match (&data.subjects[f].labels_g, &data.subjects[m].labels_g) {
+            (Some(fixed), Some(moving)) => mean_dice(fixed, moving),
+            _ => f64::NAN,
+        };
+        Trainer {
             config,
             data,
-            device,
             lattices,
             images,
             label_maps,
@@ -145,7 +161,8 @@ impl Trainer {
             iteration: 0,
             seconds: 0.0,
             history: History::default(),
-        })
+            dice_affine,
+        }
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -173,16 +190,6 @@ impl Trainer {
         self.seconds
     }
 
-    /// Changes how many iterations the run has in all (a resumed run may be lengthened).
-    pub fn set_iterations(&mut self, iterations: u32) {
-        self.config.training.iterations = iterations;
-    }
-
-    /// Changes the learning rate from the next step on.
-    pub fn set_learning_rate(&mut self, rate: f64) {
-        self.config.training.learning_rate = rate;
-    }
-
     /// One iteration: a drawn pair, augmented, one optimiser step.
     pub fn step(&mut self) -> Result<IterationRecord> {
         let started = Instant::now();
@@ -191,23 +198,17 @@ impl Trainer {
         let spacing = self.config.data.spacing_mm;
         let synthetic =
             self.data.pairs.is_empty() || self.rng.unit() < augmentation.synthetic_fraction;
-        let (f, m) = if synthetic {
-            let s = self.rng.below(self.data.subjects.len());
-            (s, s)
-        } else {
-            self.data.pairs[self.rng.below(self.data.pairs.len())]
-        };
         // A labelled real pair supervises if it is among the first `label_fraction` of the
         // pairs, so the same pairs are supervised throughout the run (macJNet's partial labels).
-        let supervised = settings.label_weight > 0.0
-            && (synthetic
-                || (self
-                    .data
-                    .pairs
-                    .iter()
-                    .position(|&p| p == (f, m))
-                    .unwrap_or(0) as f64)
-                    < settings.label_fraction * self.data.pairs.len() as f64);
+        let ((f, m), labelled_pair) = if synthetic {
+            let s = self.rng.below(self.data.subjects.len());
+            ((s, s), true)
+        } else {
+            let p = self.rng.below(self.data.pairs.len());
+            let share = settings.label_fraction * self.data.pairs.len() as f64;
+            (self.data.pairs[p], (p as f64) < share)
+        };
+        let supervised = settings.label_weight > 0.0 && labelled_pair;
         let spatial_f =
             random_displacement(&augmentation, &self.lattices.full, spacing, &mut self.rng);
         let spatial_m =
@@ -279,13 +280,14 @@ impl Trainer {
                 losses.total
             )));
         }
+        let seconds = started.elapsed().as_secs_f64();
         self.iteration += 1;
-        self.seconds += started.elapsed().as_secs_f64();
+        self.seconds += seconds;
         let record = IterationRecord {
             iteration: self.iteration,
             pair: [f, m],
             losses,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds,
         };
         self.history.iterations.push(record.clone());
         Ok(record)
@@ -293,6 +295,11 @@ impl Trainer {
 
     /// The network's map for (`fixed`, `moving`) subjects, in mm on the training grid.
     pub fn predict(&self, fixed: usize, moving: usize) -> Result<VectorField> {
+        self.predict_with_loss(fixed, moving)
+            .map(|(field, _)| field)
+    }
+
+    fn predict_with_loss(&self, fixed: usize, moving: usize) -> Result<(VectorField, f64)> {
         predict_field(
             &self.model.valid(),
             &self.config,
@@ -300,32 +307,22 @@ impl Trainer {
             &self.data.grid,
             (self.images[fixed].clone(), self.images[moving].clone()),
         )
-        .map(|(field, _)| field)
     }
 
     /// Scores the held-out pair on the training grid and records it.
     pub fn validate(&mut self) -> Result<Validation> {
         let (f, m) = self.data.validation;
-        let (field, loss) = predict_field(
-            &self.model.valid(),
-            &self.config,
-            &self.lattices,
-            &self.data.grid,
-            (self.images[f].clone(), self.images[m].clone()),
-        )?;
+        let (field, loss) = self.predict_with_loss(f, m)?;
         let subjects = &self.data.subjects;
-        let (dice, dice_affine) = match (&subjects[f].labels_g, &subjects[m].labels_g) {
-            (Some(fixed), Some(moving)) => (
-                mean_dice(fixed, &warp_labels(moving, &field)),
-                mean_dice(fixed, moving),
-            ),
-            _ => (f64::NAN, f64::NAN),
+        let dice = match (&subjects[f].labels_g, &subjects[m].labels_g) {
+            (Some(fixed), Some(moving)) => mean_dice(fixed, &warp_labels(moving, &field)),
+            _ => f64::NAN,
         };
         let validation = Validation {
             iteration: self.iteration,
             loss,
             dice,
-            dice_affine,
+            dice_affine: self.dice_affine,
         };
         self.history.validations.push(validation.clone());
         Ok(validation)
@@ -346,10 +343,6 @@ impl Trainer {
             },
         )?;
         model::save_atlas(&files, &self.data.alignment_atlas)
-    }
-
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 }
 

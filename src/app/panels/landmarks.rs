@@ -426,19 +426,16 @@ impl LandmarkPanel {
 }
 
 fn export(doc: &Document, side: Side, path: &std::path::Path) -> Notice {
-    match doc.landmarks(side).write(path, Some(side_grid(doc, side))) {
-        Ok(()) => Notice {
-            text: format!(
+    Notice::outcome(
+        doc.landmarks(side).write(path, Some(side_grid(doc, side))),
+        || {
+            format!(
                 "{} {} points written to {}",
                 doc.landmarks(side).len(),
                 side.name(),
                 path.display()
-            ),
-            error: false,
+            )
         },
-        Err(e) => Notice {
-            text: format!("cannot export landmarks: {e}"),
-            error: true,
-        },
-    }
+        "export landmarks",
+    )
 }
