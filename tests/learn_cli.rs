@@ -52,6 +52,12 @@ fn the_brain_example_trains_and_the_model_registers_the_held_out_pair() {
     assert!((0.0..=1.0).contains(&number("fold_fraction")), "{metrics}");
     assert!(number("seconds_per_iter") > 0.0);
     assert_eq!(number("iterations"), 3.0);
+    // The example refines the network's map by instance optimisation, which must improve on the
+    // affine alignment even after three iterations (0.63 against 0.555 when measured).
+    let refined = metrics["refined"]["val_dice"]
+        .as_f64()
+        .expect("refined scores");
+    assert!(refined > number("val_dice_affine") + 0.03, "{metrics}");
 
     let out = dir.path().join("pair");
     let brain = |name: &str| common::shared_file(&data, &format!("brain-pair/{name}"));
@@ -83,10 +89,12 @@ fn the_brain_example_trains_and_the_model_registers_the_held_out_pair() {
     }
     let scores: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    // Three iterations teach the network nothing yet; the scores must still be there and sane.
+    // Three iterations teach the network little; with the example's refinement, inference still
+    // improves on the affine alignment.
     let dice = scores["dice_mean"].as_f64().unwrap();
     let affine = scores["dice_affine"].as_f64().unwrap();
-    assert!(affine > 0.3 && (0.0..=1.0).contains(&dice), "{scores}");
+    assert!(affine > 0.3 && dice > affine + 0.03, "{scores}");
+    assert_eq!(scores["refinement_steps"].as_u64(), Some(50));
     assert!(
         (affine - number("val_dice_affine")).abs() < 0.02,
         "the same alignment as in training"

@@ -27,6 +27,9 @@ pub struct InferArgs {
     /// Output folder (created; existing outputs in it are replaced, each atomically).
     #[arg(long)]
     pub out: PathBuf,
+    /// Instance-optimisation steps after the network (0: none); the model's config otherwise.
+    #[arg(long)]
+    pub refine: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -37,8 +40,9 @@ struct Metrics<'a> {
     tre_affine_mm: Option<f64>,
     /// Aligning both volumes to the model's atlas (the engine's affine stage), seconds.
     alignment_seconds: f64,
-    /// The network and carrying its map to the fixed grid, seconds.
+    /// The network (and its refinement) and carrying its map to the fixed grid, seconds.
     network_seconds: f64,
+    refinement_steps: u32,
     device: String,
 }
 
@@ -48,7 +52,10 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let ctx = GpuContext::new()?;
     let device = ctx.describe();
     eprintln!("{device}");
-    let model = TrainedModel::load(&ctx, &args.model)?;
+    let mut model = TrainedModel::load(&ctx, &args.model)?;
+    if let Some(steps) = args.refine {
+        model.set_refinement_steps(steps);
+    }
     let fixed_image = read_scalar(&args.fixed)?;
     let moving_image = read_scalar(&args.moving)?;
     let (labels, landmarks) = args
@@ -94,6 +101,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         tre_affine_mm: affine_only.tre_mean_mm,
         alignment_seconds,
         network_seconds,
+        refinement_steps: model.config().refinement.steps,
         device,
     };
     crate::atomic::write_bytes(

@@ -2,10 +2,8 @@
 //! validating and checkpointing as configured, and ending with `metrics.json` in the output folder.
 
 use crate::gpu::GpuContext;
-use crate::learn::config::TrainConfig;
 use crate::learn::data::Dataset;
-use crate::learn::model::{ModelFiles, read_config, write_json};
-use crate::learn::score::score_run;
+use crate::learn::model::run_config;
 use crate::learn::train::{IterationRecord, Trainer};
 use anyhow::Context;
 use clap::Args;
@@ -29,19 +27,7 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    let files = ModelFiles::new(&args.out);
-    let mut config = match (&args.config, args.resume) {
-        (_, true) => read_config(&files)?,
-        (Some(path), false) => {
-            anyhow::ensure!(
-                !files.checkpoint().exists(),
-                "{} already holds a training run: resume it with --resume or choose another --out",
-                args.out.display()
-            );
-            TrainConfig::read(path)?
-        }
-        (None, false) => anyhow::bail!("--config is needed unless --resume"),
-    };
+    let mut config = run_config(&args.out, args.config.as_deref(), args.resume)?;
     if let Some(n) = args.iterations {
         anyhow::ensure!(n > 0, "--iterations must be at least 1");
         config.training.iterations = n;
@@ -53,50 +39,35 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let data = Arc::new(Dataset::prepare(&ctx, &config, &mut |step| {
         eprintln!("{step}")
     })?);
-    eprintln!(
-        "{} volumes on a {:?} grid of {} mm; {} training pairs; validation {} ← {}; {} Dice labels",
-        data.subjects.len(),
-        data.grid.dims(),
-        config.data.spacing_mm,
-        data.pairs.len(),
-        data.subjects[data.validation.0].name,
-        data.subjects[data.validation.1].name,
-        data.label_ids.len()
-    );
+    eprintln!("{}", data.summary(&config));
     let mut trainer = if args.resume {
         Trainer::resume(&ctx, config, &args.out, data)?
     } else {
         Trainer::new(&ctx, config, data)?
     };
-    let settings = trainer.config().training.clone();
-    let bar = indicatif::ProgressBar::new(u64::from(settings.iterations));
+    let bar = indicatif::ProgressBar::new(u64::from(trainer.config().training.iterations));
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .expect("a valid template")
             .progress_chars("=> "),
     );
     bar.set_position(u64::from(trainer.iteration()));
-    if trainer.iteration() == 0 {
-        report_validation(&bar, &trainer.validate()?);
+    if let Some(v) = trainer.baseline()? {
+        report_validation(&bar, &v);
     }
     while !trainer.is_done() {
-        let record = trainer.step()?;
-        bar.set_position(u64::from(record.iteration));
-        bar.set_message(describe(&record));
-        if record.iteration % settings.validate_every == 0 {
-            report_validation(&bar, &trainer.validate()?);
-        }
-        if record.iteration % settings.checkpoint_every == 0 {
-            trainer.save_checkpoint(&args.out)?;
+        let advance = trainer.advance(&args.out)?;
+        bar.set_position(u64::from(advance.record.iteration));
+        bar.set_message(describe(&advance.record));
+        if let Some(v) = &advance.validation {
+            report_validation(&bar, v);
         }
     }
     bar.finish();
-    if trainer.history().validations.last().map(|v| v.iteration) != Some(trainer.iteration()) {
-        report_validation(&bar, &trainer.validate()?);
+    let (validation, metrics) = trainer.finish(&args.out)?;
+    if let Some(v) = &validation {
+        report_validation(&bar, v);
     }
-    trainer.save_checkpoint(&args.out)?;
-    let metrics = score_run(&trainer)?;
-    write_json(&files.metrics(), &metrics)?;
     println!(
         "validation Dice {:.4} (affine alone {:.4}) · folds {:.4} % · {:.2} s per iteration · wrote {}",
         metrics.val_dice,

@@ -123,6 +123,9 @@ impl GpuContext {
         if let Some(device) = self.burn.get() {
             return Ok(device.clone());
         }
+        if self.is_software() {
+            tune_lightly();
+        }
         let setup = burn::tensor::wgpu::WgpuSetup {
             instance: self.instance.clone(),
             adapter: self.adapter.clone(),
@@ -135,5 +138,22 @@ impl GpuContext {
             .init()
             .map_err(|e| Error::Gpu(format!("burn cannot use the shared device: {e}")))?;
         Ok(self.burn.get_or_init(|| device).clone())
+    }
+}
+
+/// On a CPU device, burn's default autotuning benchmarks every new tensor shape for minutes (the
+/// brain example's first training iteration took 199 s, 82 s at the minimal level), more than it
+/// saves in a short run. `CUBECL_AUTOTUNE_LEVEL` or a `cubecl.toml` still decide when given, and
+/// nothing changes once cubecl has read its configuration.
+fn tune_lightly() {
+    use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig, autotune::AutotuneLevel};
+    let configured = std::env::var_os("CUBECL_AUTOTUNE_LEVEL").is_some()
+        || ["cubecl.toml", "CubeCL.toml", "burn.toml", "Burn.toml"]
+            .iter()
+            .any(|f| std::path::Path::new(f).exists());
+    if !configured {
+        let mut config = CubeClRuntimeConfig::default();
+        config.autotune.level = AutotuneLevel::Minimal;
+        CubeClRuntimeConfig::try_set(config);
     }
 }

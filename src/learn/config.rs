@@ -17,6 +17,32 @@ pub struct TrainConfig {
     pub training: TrainingSettings,
     #[serde(default)]
     pub augmentation: Augmentation,
+    #[serde(default)]
+    pub refinement: Refinement,
+}
+
+/// Instance optimisation after the network, as VoxelMorph++ does: Adam steps on the predicted
+/// displacement itself, with the similarity and smoothness the network was trained with.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Refinement {
+    /// 0 leaves the network's map as it is.
+    pub steps: u32,
+    /// Adam's step, in training-grid voxels.
+    pub learning_rate: f64,
+    /// Weight of the diffusion regulariser on the refined map (voxels). Adam moves every voxel
+    /// on its own, so the map needs more of it than the network's smooth output does.
+    pub smoothness: f64,
+}
+
+impl Default for Refinement {
+    fn default() -> Self {
+        Refinement {
+            steps: 0,
+            learning_rate: 0.05,
+            smoothness: 20.0,
+        }
+    }
 }
 
 /// The volumes, the training grid they are brought onto, and how they are paired.
@@ -128,13 +154,21 @@ pub enum SimilarityLoss {
     Lncc {
         window: usize,
     },
+    /// Mean squared difference of MIND-SSC or macMIND descriptors (for CT–MR pairs).
+    Mind {
+        descriptor: crate::volume::mind::Descriptor,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingSettings {
     pub iterations: u32,
+    /// Adam's peak learning rate, reached linearly over `warmup_iterations`, then lowered along
+    /// a half cosine to `final_learning_rate` at the last iteration.
     pub learning_rate: f64,
+    pub warmup_iterations: u32,
+    pub final_learning_rate: f64,
     pub similarity: SimilarityLoss,
     /// Weight of the diffusion regulariser on the predicted field (in voxels).
     pub smoothness: f64,
@@ -151,11 +185,34 @@ pub struct TrainingSettings {
     pub seed: u64,
 }
 
+impl TrainingSettings {
+    /// The learning rate of iteration `n` (1-based) under the warm-up and cosine schedule.
+    ///
+    /// Adam's first steps move every weight by about the learning rate whatever the gradient's
+    /// size, and with one pair per step they follow that pair: at a rate that learns in a few
+    /// hundred steps, the first few moved the brain example's map by voxels and wrecked it. The
+    /// warm-up lets Adam's moment estimates settle first.
+    pub fn learning_rate_at(&self, n: u32) -> f64 {
+        let warmup = self
+            .warmup_iterations
+            .min(self.iterations.saturating_sub(1));
+        if n <= warmup {
+            return self.learning_rate * f64::from(n) / f64::from(warmup + 1);
+        }
+        let span = f64::from((self.iterations - warmup).max(1));
+        let t = (f64::from(n - warmup) / span).min(1.0);
+        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+        self.final_learning_rate + (self.learning_rate - self.final_learning_rate) * cosine
+    }
+}
+
 impl Default for TrainingSettings {
     fn default() -> Self {
         TrainingSettings {
             iterations: 300,
             learning_rate: 1e-3,
+            warmup_iterations: 25,
+            final_learning_rate: 1e-4,
             similarity: SimilarityLoss::Lncc { window: 5 },
             smoothness: 1.0,
             label_weight: 0.0,
@@ -283,14 +340,26 @@ impl TrainConfig {
             t.label_weight,
             t.folding_weight,
             t.learning_rate,
+            t.final_learning_rate,
         ];
-        if weights.iter().any(|w| !(*w >= 0.0 && w.is_finite())) || t.learning_rate == 0.0 {
-            return bad("training: weights must be ≥ 0 and the learning rate > 0".into());
+        if weights.iter().any(|w| !(*w >= 0.0 && w.is_finite()))
+            || t.learning_rate == 0.0
+            || t.final_learning_rate == 0.0
+        {
+            return bad("training: weights must be ≥ 0 and the learning rates > 0".into());
         }
         if !(0.0..=1.0).contains(&t.label_fraction)
             || !(0.0..=1.0).contains(&self.augmentation.synthetic_fraction)
         {
             return bad("label_fraction and synthetic_fraction are shares in [0, 1]".into());
+        }
+        let r = &self.refinement;
+        let valid = r.learning_rate > 0.0
+            && r.learning_rate.is_finite()
+            && r.smoothness >= 0.0
+            && r.smoothness.is_finite();
+        if !valid {
+            return bad("refinement: learning_rate must be > 0 and smoothness ≥ 0".into());
         }
         if t.iterations == 0 || t.validate_every == 0 || t.checkpoint_every == 0 {
             return bad(

@@ -84,6 +84,20 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// One line on what the run trains with.
+    pub fn summary(&self, config: &TrainConfig) -> String {
+        format!(
+            "{} volumes on a {:?} grid of {} mm; {} training pairs; validation pair: fixed {}, moving {}; {} Dice labels",
+            self.subjects.len(),
+            self.grid.dims(),
+            config.data.spacing_mm,
+            self.pairs.len(),
+            self.subjects[self.validation.0].name,
+            self.subjects[self.validation.1].name,
+            self.label_ids.len()
+        )
+    }
+
     /// Reads and aligns every volume; `progress` hears each step by name.
     pub fn prepare(
         ctx: &GpuContext,

@@ -81,7 +81,13 @@ impl TrainedModel {
         Subject::new(name, image, labels, self.grid(), alignment)
     }
 
-    /// Registers `moving` to `fixed` (both from [`TrainedModel::subject`]).
+    /// Sets how many instance-optimisation steps follow the network (0: none).
+    pub fn set_refinement_steps(&mut self, steps: u32) {
+        self.config.refinement.steps = steps;
+    }
+
+    /// Registers `moving` to `fixed` (both from [`TrainedModel::subject`]), the network's map
+    /// refined as the model's config says.
     pub fn infer(&self, fixed: &Subject, moving: &Subject) -> Result<Inference> {
         let tensor = |s: &Subject| scalar_tensor(&s.image_g, &self.device);
         let (field_g, _) = predict_field(
@@ -90,6 +96,7 @@ impl TrainedModel {
             &self.lattices,
             self.grid(),
             (tensor(fixed), tensor(moving)),
+            true,
         )?;
         Ok(Inference {
             field: native_displacement(fixed, moving, &field_g)?,

@@ -54,7 +54,7 @@ pub fn local_ncc(a: Tensor<5>, b: Tensor<5>, window: usize) -> Tensor<1> {
 }
 
 /// Sums over a `window`³ box around each voxel (zeros beyond the border), as three 1D passes.
-fn box_sum(x: Tensor<5>, window: usize) -> Tensor<5> {
+pub(super) fn box_sum(x: Tensor<5>, window: usize) -> Tensor<5> {
     let [b, c, d, h, w] = x.dims();
     let x = x.reshape([b * c, 1, d, h, w]);
     let device = x.device();

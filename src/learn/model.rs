@@ -141,3 +141,20 @@ pub fn load_weights(files: &ModelFiles, config: &TrainConfig, device: &Device) -
         .try_load_record(record)
         .map_err(|e| Error::format(&path, format!("does not fit the configured network: {e:?}")))
 }
+
+/// The configuration a run into `dir` trains with: the run's own when resuming, else the one at
+/// `config` (a new run refuses a folder that already holds one, which it would overwrite).
+pub fn run_config(dir: &Path, config: Option<&Path>, resume: bool) -> Result<TrainConfig> {
+    let files = ModelFiles::new(dir);
+    match (config, resume) {
+        (_, true) => read_config(&files),
+        (Some(_), false) if files.checkpoint().exists() => Err(Error::Config(format!(
+            "{} already holds a training run: resume it, or choose another output folder",
+            dir.display()
+        ))),
+        (Some(path), false) => TrainConfig::read(path),
+        (None, false) => Err(Error::Config(
+            "a training configuration is needed unless resuming".into(),
+        )),
+    }
+}

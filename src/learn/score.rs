@@ -30,6 +30,19 @@ pub struct TrainMetrics {
     pub val_loss_last: Option<f64>,
     /// The network's forward pass on the validation pair, seconds (alignment excluded).
     pub inference_seconds: f64,
+    /// The network's map refined on the validation pair (config `refinement`), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refined: Option<RefinedMetrics>,
+}
+
+/// The validation pair after instance optimisation of the network's map.
+#[derive(Clone, Debug, Serialize)]
+pub struct RefinedMetrics {
+    pub val_dice: f64,
+    pub fold_fraction: f64,
+    pub sdlogj: f64,
+    /// Network and refinement, seconds.
+    pub seconds: f64,
 }
 
 pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
@@ -43,7 +56,7 @@ pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
         )));
     };
     let started = Instant::now();
-    let field_g = trainer.predict(f, m)?;
+    let field_g = trainer.predict(f, m, false)?;
     let inference_seconds = started.elapsed().as_secs_f64();
     let score = |field_g: &VectorField| -> Result<EvalReport> {
         let field = native_displacement(fixed, moving, field_g)?;
@@ -60,6 +73,20 @@ pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
         )
     };
     let network = score(&field_g)?;
+    let refined = if trainer.config().refinement.steps > 0 {
+        let started = Instant::now();
+        let field_g = trainer.predict(f, m, true)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let report = score(&field_g)?;
+        Some(RefinedMetrics {
+            val_dice: report.dice_mean.unwrap_or(f64::NAN),
+            fold_fraction: report.fold_fraction,
+            sdlogj: report.sdlogj,
+            seconds,
+        })
+    } else {
+        None
+    };
     let affine = score(&VectorField::zeros(data.grid.clone()))?;
     let history = trainer.history();
     let iterations = trainer.iteration();
@@ -75,5 +102,6 @@ pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
         val_loss_first: history.validations.first().map(|v| v.loss),
         val_loss_last: history.validations.last().map(|v| v.loss),
         inference_seconds,
+        refined,
     })
 }

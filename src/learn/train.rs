@@ -9,6 +9,7 @@ use super::losses;
 use super::model::{self, ModelFiles};
 use super::nets::{Lattices, RegNet};
 use super::rng::Rng;
+use super::score::{TrainMetrics, score_run};
 use super::tensor::{scalar_tensor, scalar_value, tensor_from_values, tensor_values};
 use crate::error::{Error, Result};
 use crate::eval::overlap::{dice_per_label, mean, shared_ids};
@@ -40,6 +41,7 @@ pub struct IterationRecord {
     /// The (fixed, moving) subjects drawn; the same twice for a synthetic pair.
     pub pair: [usize; 2],
     pub losses: LossTerms,
+    pub learning_rate: f64,
     pub seconds: f64,
 }
 
@@ -53,6 +55,14 @@ pub struct Validation {
     pub dice: f64,
     /// The same before the network: the affine alignment alone.
     pub dice_affine: f64,
+}
+
+/// What one [`Trainer::advance`] did.
+#[derive(Clone, Debug)]
+pub struct Advance {
+    pub record: IterationRecord,
+    pub validation: Option<Validation>,
+    pub checkpointed: bool,
 }
 
 /// What a run has done so far, written as `training.json`.
@@ -262,9 +272,10 @@ impl Trainer {
             folding = Some(term);
         }
         let gradients = GradientsParams::from_grads(total.backward(), &self.model);
+        let learning_rate = settings.learning_rate_at(self.iteration + 1);
         self.model = self
             .optimizer
-            .step(settings.learning_rate, self.model.clone(), gradients);
+            .step(learning_rate, self.model.clone(), gradients);
 
         let losses = LossTerms {
             similarity: scalar_value(similarity)?,
@@ -287,32 +298,40 @@ impl Trainer {
             iteration: self.iteration,
             pair: [f, m],
             losses,
+            learning_rate,
             seconds,
         };
         self.history.iterations.push(record.clone());
         Ok(record)
     }
 
-    /// The network's map for (`fixed`, `moving`) subjects, in mm on the training grid.
-    pub fn predict(&self, fixed: usize, moving: usize) -> Result<VectorField> {
-        self.predict_with_loss(fixed, moving)
+    /// The network's map for (`fixed`, `moving`) subjects, in mm on the training grid, refined
+    /// as the config's `refinement` says when `refine`.
+    pub fn predict(&self, fixed: usize, moving: usize, refine: bool) -> Result<VectorField> {
+        self.predict_with_loss(fixed, moving, refine)
             .map(|(field, _)| field)
     }
 
-    fn predict_with_loss(&self, fixed: usize, moving: usize) -> Result<(VectorField, f64)> {
+    fn predict_with_loss(
+        &self,
+        fixed: usize,
+        moving: usize,
+        refine: bool,
+    ) -> Result<(VectorField, f64)> {
         predict_field(
             &self.model.valid(),
             &self.config,
             &self.lattices,
             &self.data.grid,
             (self.images[fixed].clone(), self.images[moving].clone()),
+            refine,
         )
     }
 
     /// Scores the held-out pair on the training grid and records it.
     pub fn validate(&mut self) -> Result<Validation> {
         let (f, m) = self.data.validation;
-        let (field, loss) = self.predict_with_loss(f, m)?;
+        let (field, loss) = self.predict_with_loss(f, m, false)?;
         let subjects = &self.data.subjects;
         let dice = match (&subjects[f].labels_g, &subjects[m].labels_g) {
             (Some(fixed), Some(moving)) => mean_dice(fixed, &warp_labels(moving, &field)),
@@ -326,6 +345,50 @@ impl Trainer {
         };
         self.history.validations.push(validation.clone());
         Ok(validation)
+    }
+
+    /// The held-out pair before any training, when this run has not scored it yet.
+    pub fn baseline(&mut self) -> Result<Option<Validation>> {
+        if self.iteration == 0 && self.history.validations.is_empty() {
+            self.validate().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// One iteration, then the validation and the checkpoint (into `dir`) the schedule asks for.
+    pub fn advance(&mut self, dir: &Path) -> Result<Advance> {
+        let record = self.step()?;
+        let settings = &self.config.training;
+        let checkpointed = record.iteration % settings.checkpoint_every == 0;
+        let validation = if record.iteration % settings.validate_every == 0 {
+            Some(self.validate()?)
+        } else {
+            None
+        };
+        if checkpointed {
+            self.save_checkpoint(dir)?;
+        }
+        Ok(Advance {
+            record,
+            validation,
+            checkpointed,
+        })
+    }
+
+    /// Ends the run in `dir`: validates the last iteration unless the schedule just did, saves
+    /// the checkpoint, and scores the held-out pair at full resolution into `metrics.json`.
+    pub fn finish(&mut self, dir: &Path) -> Result<(Option<Validation>, TrainMetrics)> {
+        let validated = self.history.validations.last().map(|v| v.iteration);
+        let validation = if validated == Some(self.iteration) {
+            None
+        } else {
+            Some(self.validate()?)
+        };
+        self.save_checkpoint(dir)?;
+        let metrics = score_run(self)?;
+        model::write_json(&ModelFiles::new(dir).metrics(), &metrics)?;
+        Ok((validation, metrics))
     }
 
     /// Writes model, optimizer state, config, history and iteration into `dir`.
@@ -352,26 +415,40 @@ pub fn similarity(kind: SimilarityLoss, warped: Tensor<5>, fixed: Tensor<5>) -> 
         SimilarityLoss::Mse => losses::mse(warped, fixed),
         SimilarityLoss::Ncc => losses::global_ncc(warped, fixed),
         SimilarityLoss::Lncc { window } => losses::local_ncc(warped, fixed, window),
+        SimilarityLoss::Mind { descriptor } => super::mind::mind_loss(warped, fixed, &descriptor),
     }
 }
 
-/// The network's map in mm on `grid`, and the validation loss (similarity plus weighted
-/// smoothness), for one pair of normalised images on the training grid.
+/// The network's map in mm on `grid` (refined by `config.refinement` when `refine`), and the
+/// network's validation loss (similarity plus weighted smoothness), for one pair of normalised
+/// images on the training grid.
 pub fn predict_field(
     model: &RegNet,
     config: &TrainConfig,
     lattices: &Lattices,
     grid: &Grid,
     (fixed, moving): (Tensor<5>, Tensor<5>),
+    refine: bool,
 ) -> Result<(VectorField, f64)> {
     let prediction = model.forward(lattices, config.model.field, fixed.clone(), moving.clone());
     let warped = lattices
         .full
-        .warp_linear(moving, prediction.disp_vox.clone());
-    let loss = similarity(config.training.similarity, warped, fixed)
+        .warp_linear(moving.clone(), prediction.disp_vox.clone());
+    let loss = similarity(config.training.similarity, warped, fixed.clone())
         + losses::diffusion(prediction.flow_vox).mul_scalar(config.training.smoothness);
     let loss = scalar_value(loss)?;
-    let values = tensor_values(prediction.disp_vox)?;
+    let disp_vox = if refine && config.refinement.steps > 0 {
+        super::refine::refine(
+            &lattices.full,
+            &config.training,
+            &config.refinement,
+            (fixed, moving),
+            prediction.disp_vox,
+        )
+    } else {
+        prediction.disp_vox
+    };
+    let values = tensor_values(disp_vox)?;
     Ok((field_in_mm(&values, grid), loss))
 }
 

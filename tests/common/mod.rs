@@ -163,3 +163,4 @@ pub fn check_displacement_gradient(
     }
     assert!(checked >= 6, "only {checked} non-zero gradients checked");
 }
+pub mod training_case;
