@@ -3,11 +3,14 @@
 //! starts, pauses and cancels, and the grid and Jacobian overlays show its deformation. Snapshot
 //! images are kept in `tests/snapshots` (`UPDATE_SNAPSHOTS=1` rewrites them).
 
+mod common;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use warpbench::app::WarpbenchApp;
+use warpbench::app::panels::training::TrainingStatus;
 use warpbench::app::state::RunStatus;
 use warpbench::app::views::display::{CompareMode, FieldMap};
 use warpbench::cli::OpenArgs;
@@ -178,6 +181,86 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
         harness.state().doc.deformation.is_some(),
         "cancelling keeps the last deformation on screen"
     );
+}
+
+#[test]
+fn a_network_trains_in_the_window_pauses_stops_and_resumes_to_the_end() {
+    let (mut harness, dir) = harness();
+    let config = common::training_case::write_case(dir.path());
+    let out = dir.path().join("run");
+    harness.run_steps(3);
+    harness.get_by_label("Training").click();
+    harness.run_steps(2);
+    harness.get_by_label("Train").click();
+    harness.run_steps(2);
+    assert!(
+        harness.state().training.log.status == TrainingStatus::Idle,
+        "no run starts without an output folder"
+    );
+    harness.get_by_label("choose an output folder for the run");
+    harness.state_mut().training.config.text = config.display().to_string();
+    harness.state_mut().training.out.text = out.display().to_string();
+    harness.run_steps(2);
+    harness.get_by_label("Train").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(300),
+        "iterations",
+        |app| app.training.log.iteration() >= 3,
+    );
+    harness.get_by_label("Pause").click();
+    step_until(&mut harness, Duration::from_secs(60), "the pause", |app| {
+        app.training.log.status == TrainingStatus::Running { paused: true }
+    });
+    let paused_at = harness.state().training.log.iteration();
+    std::thread::sleep(Duration::from_millis(800));
+    harness.run_steps(3);
+    assert_eq!(
+        harness.state().training.log.iteration(),
+        paused_at,
+        "a paused run does not train"
+    );
+    harness.get_by_label("Resume").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "more iterations",
+        |app| app.training.log.iteration() > paused_at,
+    );
+    harness.get_by_label("Stop").click();
+    step_until(&mut harness, Duration::from_secs(60), "the stop", |app| {
+        matches!(app.training.log.status, TrainingStatus::Stopped { .. })
+    });
+    let TrainingStatus::Stopped { iteration } = harness.state().training.log.status else {
+        unreachable!()
+    };
+    assert!(
+        iteration > paused_at && iteration < 40,
+        "stopped at {iteration}"
+    );
+    assert!(
+        out.join("checkpoint.json").exists(),
+        "a stop saves a checkpoint"
+    );
+    assert!(!out.join("metrics.json").exists());
+
+    harness
+        .get_by_label("resume the run in the output folder")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Train").click();
+    step_until(&mut harness, Duration::from_secs(300), "the end", |app| {
+        app.training.log.status == TrainingStatus::Finished
+    });
+    let log = &harness.state().training.log;
+    assert_eq!(log.iteration(), 40);
+    assert_eq!(
+        log.records.len(),
+        40,
+        "the resumed run continues the stopped one's record"
+    );
+    assert!(log.metrics.as_ref().is_some_and(|m| m.val_dice.is_finite()));
+    assert!(out.join("metrics.json").exists());
 }
 
 /// Puts a Gaussian pull towards the centre, 1.5 × the distance at the middle, on the demo as its

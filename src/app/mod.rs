@@ -74,6 +74,7 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Registration,
+    Training,
     Landmarks,
     Metrics,
 }
@@ -126,6 +127,8 @@ pub struct WarpbenchApp {
     pub viewers: Viewers,
     pub layout: Layout,
     pub registration: RegistrationPanel,
+    pub training: panels::training::TrainingPanel,
+    training_run: Option<crate::session::training::TrainingHandle>,
     pub metrics: panels::metrics::MetricsPanel,
     landmark_panel: panels::landmarks::LandmarkPanel,
     autosave: Option<landmarks::Autosave>,
@@ -201,6 +204,8 @@ impl WarpbenchApp {
                 grid_plane: Plane::Axial,
             },
             registration: RegistrationPanel::new(&preset),
+            training: Default::default(),
+            training_run: None,
             metrics: Default::default(),
             landmark_panel: Default::default(),
             autosave: state_dir.map(landmarks::Autosave::new),
@@ -324,6 +329,47 @@ impl WarpbenchApp {
                     text: format!("cannot start the registration: {e}"),
                     error: true,
                 })
+            }
+        }
+    }
+
+    /// Starts a training run on its own thread, or passes a command to the running one.
+    pub fn handle_training(
+        &mut self,
+        request: panels::training::TrainingRequest,
+        ctx: &egui::Context,
+    ) {
+        use panels::training::{TrainingLog, TrainingRequest};
+        match request {
+            TrainingRequest::Command(command) => {
+                if let Some(run) = &self.training_run {
+                    run.send(command);
+                }
+            }
+            TrainingRequest::Start(job) => {
+                let Some(gpu) = &self.gpu else {
+                    self.notice = Some(Notice {
+                        text: "cannot train: no GPU device (the window draws without one)".into(),
+                        error: true,
+                    });
+                    return;
+                };
+                let ctx = ctx.clone();
+                let started = crate::session::training::start_training(gpu, *job, move || {
+                    ctx.request_repaint()
+                });
+                match started {
+                    Ok(run) => {
+                        self.training_run = Some(run);
+                        self.training.log = TrainingLog::starting();
+                    }
+                    Err(e) => {
+                        self.notice = Some(Notice {
+                            text: format!("cannot start the training: {e}"),
+                            error: true,
+                        })
+                    }
+                }
             }
         }
     }
@@ -555,6 +601,17 @@ impl WarpbenchApp {
                     });
                 }
                 self.doc.apply(event, || session.take_snapshot());
+            }
+        }
+        if let Some(run) = &self.training_run {
+            for event in run.drain() {
+                if let crate::session::training::TrainingEvent::Failed(e) = &event {
+                    self.notice = Some(Notice {
+                        text: format!("training failed: {e}"),
+                        error: true,
+                    });
+                }
+                self.training.log.apply(event);
             }
         }
         if finished {
@@ -867,18 +924,21 @@ impl eframe::App for WarpbenchApp {
             });
         let mut request = None;
         let mut metrics_request = None;
+        let mut training_request = None;
         egui::Panel::right("run")
             .frame(panel)
             .default_size(380.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.selectable_value(&mut self.tab, Tab::Registration, "Registration");
+                    ui.selectable_value(&mut self.tab, Tab::Training, "Training");
                     ui.selectable_value(&mut self.tab, Tab::Landmarks, "Landmarks");
                     ui.selectable_value(&mut self.tab, Tab::Metrics, "Metrics");
                 });
                 ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
                     Tab::Registration => request = self.registration.ui(ui, &self.doc),
+                    Tab::Training => training_request = self.training.ui(ui),
                     Tab::Landmarks => {
                         if let Some(notice) =
                             self.landmark_panel.ui(ui, &self.doc, &mut self.viewers)
@@ -919,6 +979,9 @@ impl eframe::App for WarpbenchApp {
         if let Some(request) = metrics_request {
             self.handle_metrics(request, &ctx);
         }
+        if let Some(request) = training_request {
+            self.handle_training(request, &ctx);
+        }
         self.frame_count += 1;
         if self.screenshot_at_frame == Some(self.frame_count)
             && let Some(path) = self.screenshot_to.clone()
@@ -944,6 +1007,17 @@ impl eframe::App for WarpbenchApp {
     }
 
     fn on_exit(&mut self) {
+        // A run that is training saves its checkpoint before the window goes; one still
+        // preparing its data has nothing to lose and is left to end with the process.
+        if let Some(run) = self.training_run.take()
+            && matches!(
+                self.training.log.status,
+                panels::training::TrainingStatus::Running { .. }
+            )
+        {
+            run.send(crate::session::training::TrainingCommand::Stop);
+            run.join();
+        }
         if let Some(path) = &self.frame_log_path
             && let Err(e) = self.frames.write_csv(path)
         {

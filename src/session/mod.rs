@@ -1,9 +1,11 @@
-//! A registration run on a worker thread: commands in, events out, the newest snapshot in a slot.
+//! Runs on worker threads: a registration (commands in, events out, the newest snapshot in a
+//! slot) and a network training ([`training`]: commands in, events out).
 //! The GUI, the tests and any other front end drive a run the same way; the engine never sees a UI
 //! type (the front end passes a `wake` callback, the app's calls `request_repaint`).
 
 pub mod handle;
 pub mod protocol;
+pub mod training;
 mod worker;
 
 pub use handle::{SessionHandle, start};

@@ -1,5 +1,5 @@
-//! The side panels: display settings, registration, landmarks, metrics, the open-case form, the
-//! session window, and the typed-path field they share.
+//! The side panels: display settings, registration, network training, landmarks, metrics, the
+//! open-case form, the session window, and the typed-path field they share.
 
 pub mod display;
 pub mod landmarks;
@@ -8,3 +8,4 @@ pub mod open;
 pub mod path_field;
 pub mod registration;
 pub mod session;
+pub mod training;

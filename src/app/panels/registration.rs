@@ -218,10 +218,10 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
 }
 
 /// One value of a history point, `None` where it was not measured.
-type Series<T> = (&'static str, fn(&T) -> Option<f64>);
+pub(super) type Series<T> = (&'static str, fn(&T) -> Option<f64>);
 
 /// A titled plot of `points`: one line per series that has any value, against `x`.
-fn history_ui<T>(
+pub(super) fn history_ui<T>(
     ui: &mut egui::Ui,
     title: &str,
     points: &[T],
