@@ -16,8 +16,9 @@ pub enum TrainingRequest {
     Command(TrainingCommand),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum TrainingStatus {
+    #[default]
     Idle,
     /// Reading and aligning the data; the text is the current step.
     Preparing(String),
@@ -41,7 +42,7 @@ impl TrainingStatus {
 }
 
 /// What the front end knows of one training run, from its events.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct TrainingLog {
     pub status: TrainingStatus,
     pub iterations: u32,
@@ -50,20 +51,6 @@ pub struct TrainingLog {
     pub validations: Vec<Validation>,
     pub checkpoint: Option<u32>,
     pub metrics: Option<TrainMetrics>,
-}
-
-impl Default for TrainingLog {
-    fn default() -> TrainingLog {
-        TrainingLog {
-            status: TrainingStatus::Idle,
-            iterations: 0,
-            summary: String::new(),
-            records: Vec::new(),
-            validations: Vec::new(),
-            checkpoint: None,
-            metrics: None,
-        }
-    }
 }
 
 impl TrainingLog {
