@@ -76,7 +76,7 @@ fn main() {
             ..NetConfig::default()
         };
         let net = RegNet::new(&config, &train);
-        let lattices = Lattices::new(dims, &device);
+        let lattices = Lattices::new(dims, 1, &device);
         time(&format!("network forward ({field:?})"), || {
             net.valid()
                 .forward(&lattices, field, fixed.clone(), moving.clone())

@@ -1,7 +1,7 @@
 //! The network can learn: on one pair of phantoms, within thirty Adam steps on the image
-//! similarity the mismatch falls below half, for displacement and velocity outputs alike. A broken
-//! gradient anywhere between the loss and the weights (warp, integration, resizing, convolutions)
-//! stops it. (At this rate the velocity network's loss can jump back up for a step, as Adam
+//! similarity the mismatch falls below half, for displacement and velocity outputs alike, and the
+//! joint network's affine head learns a global shift. A broken gradient anywhere between the loss
+//! and the weights (warp, integration, resizing, convolutions, the affine head) stops it. (At this rate the velocity network's loss can jump back up for a step, as Adam
 //! overshoots; the test asks for the best step, not the last.)
 
 mod common;
@@ -11,18 +11,23 @@ use burn::tensor::Tensor;
 use warpbench::learn::config::{FieldKind, NetConfig};
 use warpbench::learn::losses;
 use warpbench::learn::nets::{Lattices, RegNet};
-use warpbench::learn::tensor::{scalar_value, tensor_from_values};
+use warpbench::learn::tensor::{scalar_value, tensor_from_values, tensor_values};
 
 const N: usize = 32;
 
-/// Two balls in an ellipsoid whose centres sit `shift` voxels away from the middle.
-fn phantom(shift: [f64; 3]) -> Vec<f32> {
+/// Two balls in an ellipsoid whose centres sit `shift` voxels away from the middle, the whole
+/// moved by `moved` voxels.
+fn phantom(shift: [f64; 3], moved: [f64; 3]) -> Vec<f32> {
     let c = (N as f64 - 1.0) / 2.0;
     let mut values = Vec::with_capacity(N * N * N);
     for k in 0..N {
         for j in 0..N {
             for i in 0..N {
-                let [x, y, z] = [i as f64 - c, j as f64 - c, k as f64 - c];
+                let [x, y, z] = [
+                    i as f64 - c - moved[0],
+                    j as f64 - c - moved[1],
+                    k as f64 - c - moved[2],
+                ];
                 let body = (x / 13.0).powi(2) + (y / 12.0).powi(2) + (z / 10.0).powi(2);
                 let ball = |cx: f64, cy: f64, r: f64| {
                     (x - cx - shift[0]).powi(2)
@@ -45,22 +50,28 @@ fn phantom(shift: [f64; 3]) -> Vec<f32> {
     values
 }
 
-fn fit(field: FieldKind, lr: f64, steps: usize) -> Vec<f64> {
+/// The MSE of each step, and the affine head's mean displacement (voxels, i j k) at the end.
+fn fit(
+    config: NetConfig,
+    (fixed, moving): (Vec<f32>, Vec<f32>),
+    lr: f64,
+    steps: usize,
+) -> (Vec<f64>, Option<[f64; 3]>) {
     let device = common::gpu().burn_device().unwrap().autodiff();
-    let config = NetConfig {
-        encoder_channels: vec![16, 32, 32],
-        decoder_channels: 32,
-        field,
-        affine_head: false,
-    };
-    let lattices = Lattices::new([N; 3], &device);
+    let field = config.field;
+    let lattices = Lattices::new([N; 3], config.pyramid_levels, &device);
     let mut model = RegNet::new(&config, &device);
     let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
-    let fixed: Tensor<5> = tensor_from_values(phantom([1.5, -1.0, 1.0]), 1, [N; 3], &device);
-    let moving: Tensor<5> = tensor_from_values(phantom([-1.5, 1.0, -1.0]), 1, [N; 3], &device);
+    let fixed: Tensor<5> = tensor_from_values(fixed, 1, [N; 3], &device);
+    let moving: Tensor<5> = tensor_from_values(moving, 1, [N; 3], &device);
     let mut curve = Vec::new();
+    let mut affine = None;
     for _ in 0..steps {
         let p = model.forward(&lattices, field, fixed.clone(), moving.clone());
+        affine = p.affine_vox.map(|a| {
+            let mean = tensor_values(a.mean_dims(&[2, 3, 4])).unwrap();
+            std::array::from_fn(|axis| f64::from(mean[axis]))
+        });
         let warped = lattices.full.warp_linear(moving.clone(), p.disp_vox);
         let similarity = losses::mse(warped, fixed.clone());
         let total = similarity.clone() + losses::diffusion(p.flow_vox).mul_scalar(0.01);
@@ -68,18 +79,76 @@ fn fit(field: FieldKind, lr: f64, steps: usize) -> Vec<f64> {
         let grads = GradientsParams::from_grads(total.backward(), &model);
         model = optimizer.step(lr, model, grads);
     }
-    curve
+    (curve, affine)
+}
+
+fn net(field: FieldKind, affine_head: bool, pyramid_levels: usize) -> NetConfig {
+    NetConfig {
+        encoder_channels: vec![16, 32, 32],
+        decoder_channels: 32,
+        field,
+        affine_head,
+        pyramid_levels,
+    }
+}
+
+fn best(curve: &[f64]) -> f64 {
+    curve.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 #[test]
 fn one_pair_fits() {
+    let pair = (
+        phantom([1.5, -1.0, 1.0], [0.0; 3]),
+        phantom([-1.5, 1.0, -1.0], [0.0; 3]),
+    );
     for field in [FieldKind::Displacement, FieldKind::Velocity] {
-        let curve = fit(field, 1e-3, 30);
-        let best = curve.iter().copied().fold(f64::INFINITY, f64::min);
+        let (curve, _) = fit(net(field, false, 1), pair.clone(), 1e-3, 30);
+        let best = best(&curve);
         assert!(
             best < 0.5 * curve[0],
             "{field:?}: MSE {} fell only to {best} in 30 steps ({curve:?})",
             curve[0]
         );
     }
+}
+
+/// LapIRN's three-level pyramid learns the same pair: every level's residual is added to the
+/// coarser field, so a gradient that misses a level, or a coarse field carried to the next level
+/// at the wrong scale, shows here.
+#[test]
+fn a_three_level_pyramid_fits() {
+    let pair = (
+        phantom([1.5, -1.0, 1.0], [0.0; 3]),
+        phantom([-1.5, 1.0, -1.0], [0.0; 3]),
+    );
+    let (curve, _) = fit(net(FieldKind::Velocity, false, 3), pair, 1e-3, 30);
+    let best = best(&curve);
+    assert!(
+        best < 0.5 * curve[0],
+        "MSE {} fell only to {best} in 30 steps ({curve:?})",
+        curve[0]
+    );
+}
+
+/// The moving phantom is the fixed one moved 3 voxels along i: the map from fixed to moving
+/// points +3 along i, and the affine head, which sees the pair first, takes a share of it.
+#[test]
+fn the_affine_head_learns_a_shift() {
+    let pair = (
+        phantom([0.0; 3], [0.0; 3]),
+        phantom([0.0; 3], [3.0, 0.0, 0.0]),
+    );
+    let (curve, affine) = fit(net(FieldKind::Velocity, true, 1), pair, 1e-3, 30);
+    let best = best(&curve);
+    assert!(
+        best < 0.5 * curve[0],
+        "MSE {} fell only to {best} in 30 steps ({curve:?})",
+        curve[0]
+    );
+    let [i, j, k] = affine.expect("the joint network has an affine part");
+    assert!(
+        i > 0.5 && j.abs() < 0.5 * i && k.abs() < 0.5 * i,
+        "the affine part's mean displacement is ({i:.2}, {j:.2}, {k:.2}) voxels, not along +i"
+    );
 }

@@ -67,9 +67,83 @@ pub struct DataConfig {
     pub alignment_spacing_mm: f64,
     #[serde(default)]
     pub pairing: Pairing,
+    /// The volumes listed one by one; a `folder` adds its own.
+    #[serde(default)]
     pub volumes: Vec<VolumeEntry>,
+    /// A folder (relative to `root`) whose NIfTI files are volumes, each named by its file name
+    /// without the extension, its label map the file of the same name in `labels_folder` when
+    /// there is one (the Learn2Reg and nnU-Net layout, `imagesTr` and `labelsTr`). Reading the
+    /// config lists them in `volumes`, so a run's saved config names every volume it used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_folder: Option<PathBuf>,
     /// The held-out pair, never trained on in either direction.
     pub validation: PairNames,
+}
+
+impl DataConfig {
+    /// Moves the volumes of `folder` (and their labels in `labels_folder`) into `volumes`, in
+    /// name order.
+    pub fn list_folder(&mut self) -> Result<()> {
+        let Some(folder) = self.folder.take() else {
+            if let Some(labels) = &self.labels_folder {
+                return Err(Error::Config(format!(
+                    "data.labels_folder {} needs data.folder for its images",
+                    labels.display()
+                )));
+            }
+            return Ok(());
+        };
+        let labels_folder = self.labels_folder.take();
+        let images = nifti_names(&self.root.join(&folder))?;
+        if images.is_empty() {
+            return Err(Error::format(
+                &self.root.join(&folder),
+                "the data folder has no NIfTI files (.nii or .nii.gz)",
+            ));
+        }
+        let labels = match &labels_folder {
+            Some(l) => nifti_names(&self.root.join(l))?,
+            None => Vec::new(),
+        };
+        for (name, file) in images {
+            let labels = labels
+                .iter()
+                .find(|(_, f)| *f == file)
+                .zip(labels_folder.as_ref())
+                .map(|(_, l)| l.join(&file));
+            self.volumes.push(VolumeEntry {
+                name,
+                image: folder.join(&file),
+                labels,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `(name, file name)` of each NIfTI file in `folder`, by name; the name is the file name without
+/// `.nii` or `.nii.gz`.
+fn nifti_names(folder: &Path) -> Result<Vec<(String, String)>> {
+    let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(folder, e))?;
+        let Ok(file) = entry.file_name().into_string() else {
+            continue;
+        };
+        let stem = file
+            .strip_suffix(".nii.gz")
+            .or_else(|| file.strip_suffix(".nii"));
+        if let Some(stem) = stem
+            && entry.path().is_file()
+        {
+            names.push((stem.to_string(), file.clone()));
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn default_alignment_spacing() -> f64 {
@@ -130,6 +204,15 @@ pub struct NetConfig {
     pub field: FieldKind,
     /// An affine head on the encoder (the joint affine + deformable network).
     pub affine_head: bool,
+    /// U-Nets from coarse to fine, each at twice the previous one's resolution, the finest at the
+    /// training grid's (1: VoxelMorph's single U-Net; 3: LapIRN's pyramid, trained coarse to
+    /// fine, each level starting when the previous one has had its share of the iterations).
+    #[serde(default = "one")]
+    pub pyramid_levels: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for NetConfig {
@@ -139,6 +222,7 @@ impl Default for NetConfig {
             decoder_channels: 32,
             field: FieldKind::Velocity,
             affine_head: false,
+            pyramid_levels: 1,
         }
     }
 }
@@ -268,6 +352,7 @@ impl TrainConfig {
             toml::from_str(&text).map_err(|e| Error::format(path, e.to_string()))?;
         let folder = path.parent().unwrap_or(Path::new("."));
         config.data.root = folder.join(&config.data.root);
+        config.data.list_folder()?;
         config
             .validate()
             .map_err(|e| Error::format(path, e.to_string()))?;
@@ -276,6 +361,15 @@ impl TrainConfig {
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a training config serialises")
+    }
+
+    /// How many pyramid levels train at iteration `n` (1-based; 0 for scoring before the first):
+    /// the levels start one after another at equal shares of the iterations.
+    pub fn active_levels(&self, n: u32) -> usize {
+        let levels = self.model.pyramid_levels.max(1);
+        let done = u64::from(n.saturating_sub(1));
+        let share = (done * levels as u64 / u64::from(self.training.iterations.max(1))) as usize;
+        (1 + share).min(levels)
     }
 
     /// A volume entry's file, resolved against the data root.
@@ -292,11 +386,17 @@ impl TrainConfig {
         if levels < 2 || m.encoder_channels.contains(&0) || m.decoder_channels == 0 {
             return bad("model: at least two encoder levels, none with zero channels".into());
         }
-        let multiple = 1usize << levels;
+        if !(1..=4).contains(&m.pyramid_levels) {
+            return bad(format!(
+                "model.pyramid_levels {} must be 1 to 4",
+                m.pyramid_levels
+            ));
+        }
+        let multiple = 1usize << (levels + m.pyramid_levels - 1);
         if d.dims.iter().any(|&n| n == 0 || n % multiple != 0) {
             return bad(format!(
-                "data.dims {:?}: each must be a positive multiple of {multiple} for {levels} encoder levels",
-                d.dims
+                "data.dims {:?}: each must be a positive multiple of {multiple} for {levels} encoder levels and {} pyramid levels",
+                d.dims, m.pyramid_levels
             ));
         }
         for (name, v) in [
@@ -367,5 +467,107 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three levels over 90 iterations: the coarsest alone for 30, then two, then all three, and
+    /// every level for scoring once the run has ended.
+    #[test]
+    fn pyramid_levels_start_one_after_another() {
+        let mut config: TrainConfig = toml::from_str(
+            r#"[data]
+spacing_mm = 4.0
+dims = [32, 32, 32]
+atlas = "a"
+[data.validation]
+fixed = "a"
+moving = "b"
+[model]
+encoder_channels = [8, 16]
+decoder_channels = 8
+field = "velocity"
+affine_head = false
+pyramid_levels = 3
+"#,
+        )
+        .unwrap();
+        config.training.iterations = 90;
+        let active: Vec<usize> = [0, 1, 30, 31, 60, 61, 90]
+            .into_iter()
+            .map(|n| config.active_levels(n))
+            .collect();
+        assert_eq!(active, [1, 1, 1, 2, 2, 3, 3]);
+        config.model.pyramid_levels = 1;
+        assert_eq!(config.active_levels(1), 1);
+    }
+
+    /// A folder of images and a labels folder holding some of their label maps become volume
+    /// entries, and the atlas and the validation pair can name them.
+    #[test]
+    fn a_folder_lists_its_volumes_and_their_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("data/imagesTr");
+        let labels = dir.path().join("data/labelsTr");
+        std::fs::create_dir_all(&images).unwrap();
+        std::fs::create_dir_all(&labels).unwrap();
+        for name in ["b.nii.gz", "a.nii.gz", "c.nii", "notes.txt"] {
+            std::fs::write(images.join(name), b"").unwrap();
+        }
+        std::fs::write(labels.join("a.nii.gz"), b"").unwrap();
+        std::fs::write(labels.join("c.nii"), b"").unwrap();
+        let file = dir.path().join("train.toml");
+        std::fs::write(
+            &file,
+            r#"[data]
+root = "data"
+folder = "imagesTr"
+labels_folder = "labelsTr"
+spacing_mm = 4.0
+dims = [16, 16, 16]
+atlas = "a"
+affine_preset = "none"
+[data.validation]
+fixed = "b"
+moving = "c"
+"#,
+        )
+        .unwrap();
+        let config = TrainConfig::read(&file).unwrap();
+        let listed: Vec<(&str, &Path, Option<&Path>)> = config
+            .data
+            .volumes
+            .iter()
+            .map(|v| (v.name.as_str(), v.image.as_path(), v.labels.as_deref()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    "a",
+                    Path::new("imagesTr/a.nii.gz"),
+                    Some(Path::new("labelsTr/a.nii.gz"))
+                ),
+                ("b", Path::new("imagesTr/b.nii.gz"), None),
+                (
+                    "c",
+                    Path::new("imagesTr/c.nii"),
+                    Some(Path::new("labelsTr/c.nii"))
+                ),
+            ]
+        );
+        let saved: TrainConfig = toml::from_str(&config.to_toml()).unwrap();
+        assert_eq!(
+            saved.data.folder, None,
+            "the saved config lists the volumes"
+        );
+        assert_eq!(saved.data.volumes, config.data.volumes);
+
+        std::fs::remove_dir_all(&images).unwrap();
+        let missing = TrainConfig::read(&file).unwrap_err().to_string();
+        assert!(missing.contains("imagesTr"), "{missing}");
     }
 }

@@ -7,7 +7,7 @@ use super::data::{Subject, alignment_config, native_displacement, training_grid}
 use super::model::{ModelFiles, load_weights, read_config};
 use super::nets::{Lattices, RegNet};
 use super::tensor::{scalar_tensor, spatial_dims};
-use super::train::predict_field;
+use super::train::{Predict, predict_field};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::volume::nifti_io::read_scalar;
@@ -49,7 +49,7 @@ impl TrainedModel {
             config.data.spacing_mm,
             config.data.dims,
         )?;
-        let lattices = Lattices::new(spatial_dims(&grid), &device);
+        let lattices = Lattices::new(spatial_dims(&grid), config.model.pyramid_levels, &device);
         Ok(TrainedModel {
             config,
             model,
@@ -96,7 +96,10 @@ impl TrainedModel {
             &self.lattices,
             self.grid(),
             (tensor(fixed), tensor(moving)),
-            true,
+            Predict {
+                levels: self.model.pyramid_levels(),
+                refine: true,
+            },
         )?;
         Ok(Inference {
             field: native_displacement(fixed, moving, &field_g)?,

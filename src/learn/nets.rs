@@ -1,7 +1,10 @@
 //! The registration networks: a VoxelMorph-style U-Net that predicts a displacement or a
-//! stationary velocity field from the fixed and moving images, optionally with an affine head on
-//! its encoder (the joint affine + deformable network), whose affine warps the moving image before
-//! the deformable part sees it.
+//! stationary velocity field from the fixed and moving images; a LapIRN-style pyramid of such
+//! U-Nets (`pyramid_levels` > 1), coarse to fine, each level seeing the images at its resolution
+//! with the moving one warped by the coarser levels' field and adding its residual to that field
+//! (LapIRN adds velocities, then integrates); and optionally an affine head on the coarsest
+//! level's encoder (the joint affine + deformable network), whose affine warps the moving image
+//! before the deformable part sees it.
 //!
 //! The network works at half the training grid's resolution: its first convolution has stride 2
 //! and its flow (and the integration of a velocity) is on the half lattice, upsampled to the full
@@ -43,19 +46,37 @@ impl ConvBlock {
     }
 }
 
-/// The training grid's lattice and the half-resolution one the flow lives on.
+/// The lattices of the training grid, and of each pyramid level (coarsest first): the level's
+/// input and the half-resolution one its flow lives on.
 #[derive(Clone, Debug)]
 pub struct Lattices {
     pub full: Lattice,
+    pub levels: Vec<LevelLattices>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LevelLattices {
+    pub input: Lattice,
     pub flow: Lattice,
 }
 
 impl Lattices {
-    /// Lattices for `dims_kji` (each even).
-    pub fn new(dims_kji: [usize; 3], device: &Device) -> Lattices {
+    /// Lattices for `dims_kji` (each a multiple of 2^`pyramid_levels`) and `pyramid_levels`
+    /// levels, the finest at the training grid's resolution.
+    pub fn new(dims_kji: [usize; 3], pyramid_levels: usize, device: &Device) -> Lattices {
+        let levels = (0..pyramid_levels)
+            .rev()
+            .map(|coarser| {
+                let input = dims_kji.map(|n| n >> coarser);
+                LevelLattices {
+                    input: Lattice::new(input, device),
+                    flow: Lattice::new(input.map(|n| n / 2), device),
+                }
+            })
+            .collect();
         Lattices {
             full: Lattice::new(dims_kji, device),
-            flow: Lattice::new(dims_kji.map(|n| n / 2), device),
+            levels,
         }
     }
 }
@@ -64,22 +85,24 @@ impl Lattices {
 pub struct Prediction {
     /// The whole map: the deformable displacement composed after the affine one.
     pub disp_vox: Tensor<5>,
-    /// The deformable part alone as the flow layer gives it (the velocity for velocity outputs),
-    /// on the half lattice in its voxels, for regularisers.
+    /// The deformable part alone as the finest level's flow layer gives it, added to the coarser
+    /// levels' (the velocity for velocity outputs), on that level's half lattice in its voxels,
+    /// for regularisers.
     pub flow_vox: Tensor<5>,
+    /// The affine head's part, on the input lattice, when the network has one.
+    pub affine_vox: Option<Tensor<5>>,
 }
 
-/// U-Net over `[fixed, moving]`, with an optional affine head.
+/// One level's U-Net over `[fixed, moving]`: a flow on the half lattice of its input.
 #[derive(Module, Debug)]
-pub struct RegNet {
+struct UNet {
     encoder: Vec<ConvBlock>,
     decoder: Vec<ConvBlock>,
     flow: Conv3x3,
-    affine: Option<Linear>,
 }
 
-impl RegNet {
-    pub fn new(config: &NetConfig, device: &Device) -> RegNet {
+impl UNet {
+    fn new(config: &NetConfig, device: &Device) -> UNet {
         let enc = &config.encoder_channels;
         let mut encoder = Vec::with_capacity(enc.len());
         let mut previous = 2;
@@ -95,7 +118,8 @@ impl RegNet {
             decoder.push(ConvBlock::new(previous, c, 1, device));
             previous = c + enc[level];
         }
-        // A near-zero flow layer starts training from the identity map, as VoxelMorph does.
+        // A near-zero flow layer starts training from the identity map, as VoxelMorph does, and
+        // a pyramid's finer level from the coarser levels' field.
         // The flow reads the finest decoder output joined with the first encoder level directly:
         // another full convolution there would cost as much as the rest of the network.
         let flow = Conv3x3::with_initializer(
@@ -108,58 +132,22 @@ impl RegNet {
             },
             device,
         );
-        let affine = config.affine_head.then(|| {
-            LinearConfig::new(enc[enc.len() - 1], 12)
-                .with_initializer(Initializer::Zeros)
-                .init(device)
-        });
-        RegNet {
+        UNet {
             encoder,
             decoder,
             flow,
-            affine,
         }
     }
 
-    /// Predicts the map from `fixed` to `moving` (both `[b, 1, k, j, i]` on `lattices.full`): the
-    /// moving image warped by `disp_vox` matches the fixed one.
-    pub fn forward(
-        &self,
-        lattices: &Lattices,
-        field: FieldKind,
-        fixed: Tensor<5>,
-        moving: Tensor<5>,
-    ) -> Prediction {
-        let [b, _, d, h, w] = fixed.dims();
-        let affine_vox = self.affine.as_ref().map(|head| {
-            let code = self.encode(Tensor::cat(vec![fixed.clone(), moving.clone()], 1));
-            let bottom = code.last().expect("an encoder level").clone();
-            let [_, c, ..] = bottom.dims();
-            let pooled = adaptive_avg_pool3d(bottom, [1, 1, 1]).reshape([b, c]);
-            lattices.full.affine_displacement(head.forward(pooled))
-        });
-        let moved = match &affine_vox {
-            Some(affine) => lattices.full.warp_linear(moving, affine.clone()),
-            None => moving,
-        };
-        let skips = self.encode(Tensor::cat(vec![fixed, moved], 1));
+    fn forward(&self, fixed: Tensor<5>, moving: Tensor<5>) -> Tensor<5> {
+        let skips = self.encode(Tensor::cat(vec![fixed, moving], 1));
         let mut x = skips.last().expect("an encoder level").clone();
         for (block, skip) in self.decoder.iter().zip(skips.iter().rev().skip(1)) {
             let [_, _, sd, sh, sw] = skip.dims();
             x = resize_linear(block.forward(x), [sd, sh, sw]);
             x = Tensor::cat(vec![x, skip.clone()], 1);
         }
-        let flow_vox = self.flow.forward(x);
-        let half = match field {
-            FieldKind::Displacement => flow_vox.clone(),
-            FieldKind::Velocity => lattices.flow.integrate(flow_vox.clone(), INTEGRATION_STEPS),
-        };
-        let deformable = resize_field(half, [d, h, w]);
-        let disp_vox = match affine_vox {
-            Some(affine) => lattices.full.compose(affine, deformable),
-            None => deformable,
-        };
-        Prediction { disp_vox, flow_vox }
+        self.flow.forward(x)
     }
 
     fn encode(&self, x: Tensor<5>) -> Vec<Tensor<5>> {
@@ -171,4 +159,147 @@ impl RegNet {
         }
         levels
     }
+}
+
+/// The pyramid of U-Nets (one level: VoxelMorph's), with an optional affine head.
+#[derive(Module, Debug)]
+pub struct RegNet {
+    levels: Vec<UNet>,
+    affine: Option<Linear>,
+}
+
+impl RegNet {
+    pub fn new(config: &NetConfig, device: &Device) -> RegNet {
+        let levels = (0..config.pyramid_levels)
+            .map(|_| UNet::new(config, device))
+            .collect();
+        let affine = config.affine_head.then(|| {
+            let bottom = *config.encoder_channels.last().expect("an encoder level");
+            LinearConfig::new(bottom, 12)
+                .with_initializer(Initializer::Zeros)
+                .init(device)
+        });
+        RegNet { levels, affine }
+    }
+
+    /// How many pyramid levels the network has.
+    pub fn pyramid_levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Predicts the map from `fixed` to `moving` (both `[b, 1, k, j, i]` on `lattices.full`) with
+    /// every level: the moving image warped by `disp_vox` matches the fixed one.
+    pub fn forward(
+        &self,
+        lattices: &Lattices,
+        field: FieldKind,
+        fixed: Tensor<5>,
+        moving: Tensor<5>,
+    ) -> Prediction {
+        self.forward_levels(lattices, field, fixed, moving, self.levels.len())
+    }
+
+    /// [`RegNet::forward`] with the `active` coarsest levels only (LapIRN trains coarse to fine);
+    /// the map is upsampled from the finest active level.
+    pub fn forward_levels(
+        &self,
+        lattices: &Lattices,
+        field: FieldKind,
+        fixed: Tensor<5>,
+        moving: Tensor<5>,
+        active: usize,
+    ) -> Prediction {
+        let [b, _, d, h, w] = fixed.dims();
+        // Each coarser level halves the next finer one's images: the average pooling of a pyramid.
+        let mut fixed_levels = vec![fixed];
+        for level in lattices.levels.iter().rev().skip(1) {
+            let finer = fixed_levels.last().expect("the finest level").clone();
+            fixed_levels.push(resize_linear(finer, level.input.dims_kji()));
+        }
+        fixed_levels.reverse();
+        let affine_vox = self.affine.as_ref().map(|head| {
+            let coarse = resize_pyramid(moving.clone(), lattices, 0);
+            let code = self.levels[0].encode(Tensor::cat(vec![fixed_levels[0].clone(), coarse], 1));
+            let bottom = code.last().expect("an encoder level").clone();
+            let [_, c, ..] = bottom.dims();
+            let pooled = adaptive_avg_pool3d(bottom, [1, 1, 1]).reshape([b, c]);
+            // The head gives its shift as a fraction of the half-extent, as the matrix part
+            // moves a point at the border by a fraction of it: with Adam moving every output by
+            // about the learning rate, a shift in voxels would take hundreds of steps to grow.
+            let half = [w, h, d].map(|n| n as f32 / 2.0);
+            let mut scale = [1.0f32; 12];
+            scale[9..].copy_from_slice(&half);
+            let scale = Tensor::<1>::from_floats(scale, &pooled.device()).reshape([1, 12]);
+            lattices
+                .full
+                .affine_displacement(head.forward(pooled) * scale)
+        });
+        let moved = match &affine_vox {
+            Some(affine) => lattices.full.warp_linear(moving, affine.clone()),
+            None => moving,
+        };
+        let active = active.clamp(1, self.levels.len());
+        let mut flow_vox: Option<Tensor<5>> = None;
+        for (n, (net, level)) in self
+            .levels
+            .iter()
+            .zip(&lattices.levels)
+            .take(active)
+            .enumerate()
+        {
+            let moving_n = resize_pyramid(moved.clone(), lattices, n);
+            let coarser = flow_vox
+                .take()
+                .map(|f| resize_field(f, level.flow.dims_kji()));
+            let warped = match &coarser {
+                Some(flow) => {
+                    let disp = level_displacement(level, field, flow.clone());
+                    level.input.warp_linear(moving_n, disp)
+                }
+                None => moving_n,
+            };
+            let residual = net.forward(fixed_levels[n].clone(), warped);
+            flow_vox = Some(match coarser {
+                Some(flow) => flow + residual,
+                None => residual,
+            });
+        }
+        let flow_vox = flow_vox.expect("at least one level");
+        let finest = &lattices.levels[active - 1];
+        let deformable = resize_field(integrate_flow(finest, field, flow_vox.clone()), [d, h, w]);
+        let disp_vox = match &affine_vox {
+            Some(affine) => lattices.full.compose(affine.clone(), deformable),
+            None => deformable,
+        };
+        Prediction {
+            disp_vox,
+            flow_vox,
+            affine_vox,
+        }
+    }
+}
+
+/// The displacement of a flow on `level`'s half lattice (integrated when it is a velocity).
+fn integrate_flow(level: &LevelLattices, field: FieldKind, flow_vox: Tensor<5>) -> Tensor<5> {
+    match field {
+        FieldKind::Displacement => flow_vox,
+        FieldKind::Velocity => level.flow.integrate(flow_vox, INTEGRATION_STEPS),
+    }
+}
+
+/// A flow's displacement on `level`'s input lattice.
+fn level_displacement(level: &LevelLattices, field: FieldKind, flow_vox: Tensor<5>) -> Tensor<5> {
+    resize_field(
+        integrate_flow(level, field, flow_vox),
+        level.input.dims_kji(),
+    )
+}
+
+/// `image` on `lattices.full` brought to pyramid level `n` by successive halvings.
+fn resize_pyramid(image: Tensor<5>, lattices: &Lattices, n: usize) -> Tensor<5> {
+    let mut image = image;
+    for level in lattices.levels[n..].iter().rev().skip(1) {
+        image = resize_linear(image, level.input.dims_kji());
+    }
+    image
 }

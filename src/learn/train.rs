@@ -137,7 +137,7 @@ impl Trainer {
         optimizer: ModuleOptimizer,
     ) -> Trainer {
         let dims = super::tensor::spatial_dims(&data.grid);
-        let lattices = Lattices::new(dims, &device);
+        let lattices = Lattices::new(dims, config.model.pyramid_levels, &device);
         let images = data
             .subjects
             .iter()
@@ -234,11 +234,12 @@ impl Trainer {
         let fixed = random_intensity(&augmentation, fixed, &mut self.rng);
         let moving = random_intensity(&augmentation, moving, &mut self.rng);
 
-        let prediction = self.model.forward(
+        let prediction = self.model.forward_levels(
             &self.lattices,
             self.config.model.field,
             fixed.clone(),
             moving.clone(),
+            self.config.active_levels(self.iteration + 1),
         );
         let warped = self
             .lattices
@@ -324,7 +325,10 @@ impl Trainer {
             &self.lattices,
             &self.data.grid,
             (self.images[fixed].clone(), self.images[moving].clone()),
-            refine,
+            Predict {
+                levels: self.config.active_levels(self.iteration),
+                refine,
+            },
         )
     }
 
@@ -419,7 +423,15 @@ pub fn similarity(kind: SimilarityLoss, warped: Tensor<5>, fixed: Tensor<5>) -> 
     }
 }
 
-/// The network's map in mm on `grid` (refined by `config.refinement` when `refine`), and the
+/// How [`predict_field`] predicts.
+pub struct Predict {
+    /// Pyramid levels to use (all, once trained).
+    pub levels: usize,
+    /// Whether the config's `refinement` follows the network.
+    pub refine: bool,
+}
+
+/// The network's map in mm on `grid` (refined by `config.refinement` when asked), and the
 /// network's validation loss (similarity plus weighted smoothness), for one pair of normalised
 /// images on the training grid.
 pub fn predict_field(
@@ -428,9 +440,15 @@ pub fn predict_field(
     lattices: &Lattices,
     grid: &Grid,
     (fixed, moving): (Tensor<5>, Tensor<5>),
-    refine: bool,
+    Predict { levels, refine }: Predict,
 ) -> Result<(VectorField, f64)> {
-    let prediction = model.forward(lattices, config.model.field, fixed.clone(), moving.clone());
+    let prediction = model.forward_levels(
+        lattices,
+        config.model.field,
+        fixed.clone(),
+        moving.clone(),
+        levels,
+    );
     let warped = lattices
         .full
         .warp_linear(moving.clone(), prediction.disp_vox.clone());
