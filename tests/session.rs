@@ -8,7 +8,7 @@ use warpbench::register::affine::{AffineModel, AffineSettings, Initialisation};
 use warpbench::register::config::RegistrationConfig;
 use warpbench::register::deformable::DeformableSettings;
 use warpbench::register::{LevelSettings, Stage};
-use warpbench::session::{self, Command, Event, Scoring, SessionHandle, SessionOptions};
+use warpbench::session::{self, Command, Event, Method, Scoring, SessionHandle, SessionOptions};
 
 fn config(deformable_iterations: u32) -> RegistrationConfig {
     RegistrationConfig {
@@ -105,8 +105,8 @@ fn a_run_reports_progress_snapshots_and_scores_then_finishes() {
     let mut started = false;
     let stage_seconds = wait_for(&handle, |event| {
         match event {
-            Event::Started { config } => {
-                assert_eq!(**config, self::config(30));
+            Event::Started { method } => {
+                assert_eq!(*method, Method::Iterative(Box::new(self::config(30))));
                 started = true;
             }
             Event::Progress { report, .. } if stages.last() != Some(&report.stage) => {

@@ -184,7 +184,7 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
 }
 
 #[test]
-fn a_network_trains_in_the_window_pauses_stops_and_resumes_to_the_end() {
+fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_case() {
     let (mut harness, dir) = harness();
     let config = common::training_case::write_case(dir.path());
     let out = dir.path().join("run");
@@ -261,6 +261,36 @@ fn a_network_trains_in_the_window_pauses_stops_and_resumes_to_the_end() {
     );
     assert!(log.metrics.as_ref().is_some_and(|m| m.val_dice.is_finite()));
     assert!(out.join("metrics.json").exists());
+
+    // The trained model registers the open case from the registration tab.
+    harness.get_by_label("Registration").click();
+    harness.run_steps(2);
+    harness.get_by_label("with a trained network").click();
+    harness.run_steps(2);
+    harness.state_mut().registration.model.text = out.display().to_string();
+    harness.state_mut().registration.refinement_steps = 5;
+    harness.run_steps(2);
+    harness.get_by_label("Register with network").click();
+    harness.step();
+    assert!(harness.state().doc.run.is_running());
+    step_until(
+        &mut harness,
+        Duration::from_secs(300),
+        "the network's registration",
+        |app| !app.doc.run.is_running(),
+    );
+    let doc = &harness.state().doc;
+    assert!(
+        matches!(doc.run, RunStatus::Finished { .. }),
+        "the network run ended as {:?}",
+        doc.run
+    );
+    assert_eq!(doc.phase, Some("scoring"));
+    assert!(doc.deformation.is_some());
+    assert!(
+        doc.report.as_ref().is_some_and(|r| r.dice_mean.is_some()),
+        "the network's map is scored on the demo's labels"
+    );
 }
 
 /// Puts a Gaussian pull towards the centre, 1.5 × the distance at the middle, on the demo as its

@@ -18,7 +18,7 @@ pub mod views;
 use crate::case::Case;
 use crate::cli::OpenArgs;
 use crate::gpu::GpuContext;
-use crate::session::{Command, Scoring, SessionHandle, SessionOptions};
+use crate::session::{Command, Method, Scoring, SessionHandle, SessionOptions};
 use crate::volume::resample::resample_field;
 use panels::registration::{RegistrationPanel, RunRequest};
 use state::Document;
@@ -282,7 +282,11 @@ impl WarpbenchApp {
     pub fn handle(&mut self, request: RunRequest, ctx: &egui::Context) {
         let command = match request {
             RunRequest::Start(config) => {
-                self.start_run(*config, ctx);
+                self.start_run(Method::Iterative(config), ctx);
+                return;
+            }
+            RunRequest::StartNetwork(job) => {
+                self.start_run(Method::Network(job), ctx);
                 return;
             }
             RunRequest::Pause => Command::Pause,
@@ -296,11 +300,7 @@ impl WarpbenchApp {
         }
     }
 
-    fn start_run(
-        &mut self,
-        config: crate::register::config::RegistrationConfig,
-        ctx: &egui::Context,
-    ) {
+    fn start_run(&mut self, method: Method, ctx: &egui::Context) {
         let Some(gpu) = &self.gpu else {
             self.notice = Some(Notice {
                 text: "cannot register: no GPU device (the window draws without one)".into(),
@@ -312,14 +312,19 @@ impl WarpbenchApp {
         let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
         let landmarks = self.doc.included_landmarks();
         let ctx = ctx.clone();
-        match crate::session::start(
-            gpu,
-            (case.fixed.clone(), case.moving.clone()),
-            config,
-            Scoring { labels, landmarks },
-            SessionOptions::default(),
-            move || ctx.request_repaint(),
-        ) {
+        let images = (case.fixed.clone(), case.moving.clone());
+        let scoring = Scoring { labels, landmarks };
+        let options = SessionOptions::default();
+        let wake = move || ctx.request_repaint();
+        let started = match method {
+            Method::Iterative(config) => {
+                crate::session::start(gpu, images, *config, scoring, options, wake)
+            }
+            Method::Network(job) => {
+                crate::session::start_network(gpu, images, job, scoring, options, wake)
+            }
+        };
+        match started {
             Ok(handle) => {
                 self.session = Some(handle);
                 self.doc.start_run();

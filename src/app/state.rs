@@ -107,6 +107,8 @@ pub struct Document {
     pub generation: u64,
     pub run: RunStatus,
     pub progress: Option<StepReport>,
+    /// What a network run is doing (it has phases, not iterations).
+    pub phase: Option<&'static str>,
     pub elapsed_s: f64,
     pub losses: Vec<LossPoint>,
     pub scores: Vec<ScorePoint>,
@@ -137,6 +139,7 @@ impl Document {
             generation: 0,
             run: RunStatus::Idle,
             progress: None,
+            phase: None,
             elapsed_s: 0.0,
             losses: Vec::new(),
             scores: Vec::new(),
@@ -158,6 +161,7 @@ impl Document {
     pub fn start_run(&mut self) {
         self.run = RunStatus::Running { paused: false };
         self.progress = None;
+        self.phase = None;
         self.elapsed_s = 0.0;
         self.losses.clear();
         self.scores.clear();
@@ -169,6 +173,7 @@ impl Document {
     pub fn apply(&mut self, event: Event, snapshot: impl FnOnce() -> Option<Snapshot>) {
         match event {
             Event::Started { .. } => {}
+            Event::Phase(phase) => self.phase = Some(phase),
             Event::Progress { report, elapsed_s } => {
                 self.elapsed_s = elapsed_s;
                 let new_level = self

@@ -1,6 +1,8 @@
 //! `SessionHandle`: starts a registration worker and talks to it.
 
-use super::protocol::{Command, Event, Outcome, Scoring, SessionOptions, Slot, Snapshot};
+use super::protocol::{
+    Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
+};
 use super::worker::Worker;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -20,19 +22,50 @@ pub struct SessionHandle {
 /// batch of events (a GUI requests a repaint there).
 pub fn start(
     ctx: &GpuContext,
-    (fixed, moving): (ScalarVolume, ScalarVolume),
+    images: (ScalarVolume, ScalarVolume),
     config: RegistrationConfig,
     scoring: Scoring,
     options: SessionOptions,
     wake: impl Fn() + Send + 'static,
 ) -> Result<SessionHandle> {
     config.validate()?;
+    spawn(
+        ctx,
+        images,
+        Method::Iterative(Box::new(config)),
+        scoring,
+        options,
+        wake,
+    )
+}
+
+/// Starts registering `moving` to `fixed` with a trained network on its own thread; it reports
+/// as [`start`]'s runs do, phases instead of iterations.
+pub fn start_network(
+    ctx: &GpuContext,
+    images: (ScalarVolume, ScalarVolume),
+    job: NetworkJob,
+    scoring: Scoring,
+    options: SessionOptions,
+    wake: impl Fn() + Send + 'static,
+) -> Result<SessionHandle> {
+    spawn(ctx, images, Method::Network(job), scoring, options, wake)
+}
+
+fn spawn(
+    ctx: &GpuContext,
+    (fixed, moving): (ScalarVolume, ScalarVolume),
+    method: Method,
+    scoring: Scoring,
+    options: SessionOptions,
+    wake: impl Fn() + Send + 'static,
+) -> Result<SessionHandle> {
     let (command_tx, command_rx) = crossbeam_channel::unbounded();
     let (event_tx, event_rx) = crossbeam_channel::bounded(options.event_capacity.max(8));
     let snapshots = Slot::default();
     let worker = Worker {
         ctx: ctx.clone(),
-        config,
+        method,
         scoring,
         options,
         commands: command_rx,

@@ -1,5 +1,5 @@
-//! Runs on worker threads: a registration (commands in, events out, the newest snapshot in a
-//! slot) and a network training ([`training`]: commands in, events out).
+//! Runs on worker threads: a registration, iterative or by a trained network (commands in, events
+//! out, the newest snapshot in a slot) and a network training ([`training`]: commands in, events out).
 //! The GUI, the tests and any other front end drive a run the same way; the engine never sees a UI
 //! type (the front end passes a `wake` callback, the app's calls `request_repaint`).
 
@@ -8,5 +8,7 @@ pub mod protocol;
 pub mod training;
 mod worker;
 
-pub use handle::{SessionHandle, start};
-pub use protocol::{Command, Event, Outcome, Scoring, SessionOptions, Slot, Snapshot};
+pub use handle::{SessionHandle, start, start_network};
+pub use protocol::{
+    Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
+};

@@ -6,10 +6,12 @@ use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::volume::{Affine, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Front end → worker; applied between iterations.
+/// Front end → worker; applied between iterations (a network run applies only `Cancel`, between
+/// its phases).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Pause,
@@ -22,12 +24,31 @@ pub enum Command {
     SetLearningRate(f64),
 }
 
+/// What a run does: the engine's iterative registration, or a trained network's inference.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Method {
+    Iterative(Box<RegistrationConfig>),
+    Network(NetworkJob),
+}
+
+/// A pair registered by a trained network (`warpbench infer`'s work): both volumes aligned to the
+/// model's atlas, the network, and its refinement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkJob {
+    /// A model folder written by a training run.
+    pub model: PathBuf,
+    /// Instance-optimisation steps after the network; the model's config when `None`.
+    pub refinement_steps: Option<u32>,
+}
+
 /// Worker → front end. Exactly one of `Finished`, `Cancelled` and `Failed` ends a run.
 #[derive(Clone, Debug)]
 pub enum Event {
     Started {
-        config: Box<RegistrationConfig>,
+        method: Method,
     },
+    /// A network run entered a phase of its work (iterative runs report [`Event::Progress`]).
+    Phase(&'static str),
     /// An iteration, at most one per `SessionOptions::progress_interval` (and every iteration
     /// that read its losses back, and each level's last).
     Progress {

@@ -1,21 +1,26 @@
 //! The worker thread's loop: owns the GPU state of one run, steps it, applies commands between
-//! steps and rate-limits what it reports.
+//! steps and rate-limits what it reports. A network run goes through its phases instead, with
+//! the same events, snapshot and scores, so a front end shows both kinds alike.
 
-use super::protocol::{Command, Event, Outcome, Scoring, SessionOptions, Slot, Snapshot};
+use super::protocol::{
+    Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
+};
 use crate::error::{Error, Result};
 use crate::eval::{EvalInputs, EvalReport, evaluate};
 use crate::gpu::GpuContext;
+use crate::learn::infer::TrainedModel;
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::register::pipeline::Registration;
 use crate::volume::resample::resample_field;
 use crate::volume::{Grid, ScalarVolume, VectorField};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub(super) struct Worker {
     pub ctx: GpuContext,
-    pub config: RegistrationConfig,
+    pub method: Method,
     pub scoring: Scoring,
     pub options: SessionOptions,
     pub commands: Receiver<Command>,
@@ -55,10 +60,22 @@ impl Worker {
     }
 
     fn run_inner(&self, fixed: ScalarVolume, moving: ScalarVolume) -> Result<Outcome> {
+        match &self.method {
+            Method::Iterative(config) => self.register(config, fixed, moving),
+            Method::Network(job) => self.infer(job, fixed, moving),
+        }
+    }
+
+    fn register(
+        &self,
+        config: &RegistrationConfig,
+        fixed: ScalarVolume,
+        moving: ScalarVolume,
+    ) -> Result<Outcome> {
         let fixed_grid = fixed.grid().clone();
-        let mut registration = Registration::new(&self.ctx, fixed, moving, self.config.clone())?;
+        let mut registration = Registration::new(&self.ctx, fixed, moving, config.clone())?;
         self.send(Event::Started {
-            config: Box::new(self.config.clone()),
+            method: self.method.clone(),
         });
         let started = Instant::now();
         let mut paused_for = Duration::ZERO;
@@ -124,6 +141,71 @@ impl Worker {
             displacement,
             seconds,
         })
+    }
+
+    /// Registers with a trained network: one snapshot, the final one, scored.
+    fn infer(
+        &self,
+        job: &NetworkJob,
+        fixed: ScalarVolume,
+        moving: ScalarVolume,
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        self.enter("loading the model")?;
+        let mut model = TrainedModel::load(&self.ctx, &job.model)?;
+        if let Some(steps) = job.refinement_steps {
+            model.set_refinement_steps(steps);
+        }
+        self.send(Event::Started {
+            method: self.method.clone(),
+        });
+        let aligning = Instant::now();
+        self.enter("aligning the fixed volume to the model's atlas")?;
+        let fixed_grid = fixed.grid().clone();
+        let fixed = model.subject(&self.ctx, "fixed", fixed, None)?;
+        self.enter("aligning the moving volume to the model's atlas")?;
+        let moving = model.subject(&self.ctx, "moving", moving, None)?;
+        let mut stage_seconds = BTreeMap::from([("alignment", aligning.elapsed().as_secs_f64())]);
+        let running = Instant::now();
+        self.enter(if model.config().refinement.steps > 0 {
+            "running the network, then refining its map"
+        } else {
+            "running the network"
+        })?;
+        let inference = model.infer(&fixed, &moving)?;
+        stage_seconds.insert("network", running.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        self.enter("scoring")?;
+        let scores = self.score(&inference.field, &fixed_grid)?;
+        self.publish(
+            Snapshot::new(1, None, inference.affine, inference.field.clone()),
+            scores,
+        );
+        self.send(Event::Finished {
+            seconds,
+            stage_seconds,
+        });
+        Ok(Outcome {
+            affine: inference.affine,
+            displacement: inference.field,
+            seconds,
+        })
+    }
+
+    /// Starts a network run's next phase, unless it was cancelled; it has no iterations to pause
+    /// or retune between, so it lets those commands go.
+    fn enter(&self, phase: &'static str) -> Result<()> {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Cancel) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(Error::Cancelled);
+                }
+                Ok(_) => {}
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+            }
+        }
+        self.send(Event::Phase(phase));
+        Ok(())
     }
 
     /// Applies waiting commands; while paused, waits for the next one.

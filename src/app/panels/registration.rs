@@ -1,14 +1,18 @@
 //! The registration panel: preset, every parameter under "advanced" (the run's TOML), Run, Pause,
-//! Cancel, progress, live regularisation and learning rate, and the live plots.
+//! Cancel, progress, live regularisation and learning rate, and the live plots; or a trained
+//! network (model folder, refinement steps) in place of the iterative run.
 
+use super::path_field::{Dialog, PathField};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use crate::session::NetworkJob;
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunRequest {
     Start(Box<RegistrationConfig>),
+    StartNetwork(NetworkJob),
     Pause,
     Resume,
     Cancel,
@@ -24,6 +28,9 @@ pub struct RegistrationPanel {
     toml_error: Option<String>,
     diffusion: f64,
     learning_rate: f64,
+    /// A model folder written by a training run, for "Register with network".
+    pub model: PathField,
+    pub refinement_steps: u32,
 }
 
 impl RegistrationPanel {
@@ -37,6 +44,8 @@ impl RegistrationPanel {
             toml_error: None,
             diffusion: 0.0,
             learning_rate: 0.0,
+            model: PathField::default(),
+            refinement_steps: 50,
             config,
         };
         panel.config_changed();
@@ -145,6 +154,35 @@ impl RegistrationPanel {
                 request = Some(RunRequest::Cancel);
             }
         });
+        egui::CollapsingHeader::new("with a trained network")
+            .id_salt("network")
+            .show(ui, |ui| {
+                ui.label(
+                    "Aligns both volumes to the model's atlas, runs the network and refines its \
+                     map (the work of `warpbench infer`).",
+                );
+                self.model
+                    .ui(ui, "model folder", "runs/brain", Dialog::Folder);
+                ui.horizontal(|ui| {
+                    let name = ui.label("refinement steps").id;
+                    ui.add(egui::DragValue::new(&mut self.refinement_steps).range(0..=1000))
+                        .labelled_by(name)
+                        .on_hover_text("Adam steps on the network's map; 0 keeps it as it is");
+                });
+                let model = self.model.text.trim();
+                if ui
+                    .add_enabled(
+                        !running && !model.is_empty(),
+                        egui::Button::new("Register with network"),
+                    )
+                    .clicked()
+                {
+                    request = Some(RunRequest::StartNetwork(NetworkJob {
+                        model: model.into(),
+                        refinement_steps: Some(self.refinement_steps),
+                    }));
+                }
+            });
         progress_ui(ui, doc);
         if self.config.deformable.is_some() {
             let slider = ui.add(
@@ -198,7 +236,7 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
                     p.iterations,
                     doc.elapsed_s
                 ),
-                None => format!("{state}: preparing the pyramid"),
+                None => format!("{state}: {}", doc.phase.unwrap_or("preparing the pyramid")),
             }
         }
         RunStatus::Finished { seconds } => format!("finished in {seconds:.1} s"),
@@ -239,10 +277,14 @@ pub(super) fn history_ui<T>(
                     .iter()
                     .filter_map(|p| value(p).map(|v| [x(p), v]))
                     .collect();
-                if line.points().is_empty() {
-                    continue;
+                match line.points() {
+                    [] => continue,
+                    // A line needs two points; a network run's one snapshot shows as a dot.
+                    [point] => {
+                        plot.points(Points::new(*name, vec![[point.x, point.y]]).radius(3.0))
+                    }
+                    _ => plot.line(Line::new(*name, line)),
                 }
-                plot.line(Line::new(*name, line));
             }
         });
 }
