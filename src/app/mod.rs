@@ -312,19 +312,14 @@ impl WarpbenchApp {
         let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
         let landmarks = self.doc.included_landmarks();
         let ctx = ctx.clone();
-        let images = (case.fixed.clone(), case.moving.clone());
-        let scoring = Scoring { labels, landmarks };
-        let options = SessionOptions::default();
-        let wake = move || ctx.request_repaint();
-        let started = match method {
-            Method::Iterative(config) => {
-                crate::session::start(gpu, images, *config, scoring, options, wake)
-            }
-            Method::Network(job) => {
-                crate::session::start_network(gpu, images, job, scoring, options, wake)
-            }
-        };
-        match started {
+        match crate::session::start_method(
+            gpu,
+            (case.fixed.clone(), case.moving.clone()),
+            method,
+            Scoring { labels, landmarks },
+            SessionOptions::default(),
+            move || ctx.request_repaint(),
+        ) {
             Ok(handle) => {
                 self.session = Some(handle);
                 self.doc.start_run();

@@ -96,23 +96,23 @@ impl DataConfig {
             return Ok(());
         };
         let labels_folder = self.labels_folder.take();
-        let images = nifti_names(&self.root.join(&folder))?;
+        let path = self.root.join(&folder);
+        let images = nifti_names(&path)?;
         if images.is_empty() {
             return Err(Error::format(
-                &self.root.join(&folder),
+                &path,
                 "the data folder has no NIfTI files (.nii or .nii.gz)",
             ));
         }
-        let labels = match &labels_folder {
+        let label_files = match &labels_folder {
             Some(l) => nifti_names(&self.root.join(l))?,
             None => Vec::new(),
         };
         for (name, file) in images {
-            let labels = labels
-                .iter()
-                .find(|(_, f)| *f == file)
-                .zip(labels_folder.as_ref())
-                .map(|(_, l)| l.join(&file));
+            let labels = labels_folder
+                .as_ref()
+                .filter(|_| label_files.iter().any(|(_, f)| *f == file))
+                .map(|l| l.join(&file));
             self.volumes.push(VolumeEntry {
                 name,
                 image: folder.join(&file),

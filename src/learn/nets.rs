@@ -210,15 +210,9 @@ impl RegNet {
         active: usize,
     ) -> Prediction {
         let [b, _, d, h, w] = fixed.dims();
-        // Each coarser level halves the next finer one's images: the average pooling of a pyramid.
-        let mut fixed_levels = vec![fixed];
-        for level in lattices.levels.iter().rev().skip(1) {
-            let finer = fixed_levels.last().expect("the finest level").clone();
-            fixed_levels.push(resize_linear(finer, level.input.dims_kji()));
-        }
-        fixed_levels.reverse();
+        let fixed_levels = pyramid(fixed, lattices);
         let affine_vox = self.affine.as_ref().map(|head| {
-            let coarse = resize_pyramid(moving.clone(), lattices, 0);
+            let coarse = pyramid(moving.clone(), lattices).swap_remove(0);
             let code = self.levels[0].encode(Tensor::cat(vec![fixed_levels[0].clone(), coarse], 1));
             let bottom = code.last().expect("an encoder level").clone();
             let [_, c, ..] = bottom.dims();
@@ -239,6 +233,7 @@ impl RegNet {
             None => moving,
         };
         let active = active.clamp(1, self.levels.len());
+        let moved_levels = pyramid(moved, lattices);
         let mut flow_vox: Option<Tensor<5>> = None;
         for (n, (net, level)) in self
             .levels
@@ -247,7 +242,7 @@ impl RegNet {
             .take(active)
             .enumerate()
         {
-            let moving_n = resize_pyramid(moved.clone(), lattices, n);
+            let moving_n = moved_levels[n].clone();
             let coarser = flow_vox
                 .take()
                 .map(|f| resize_field(f, level.flow.dims_kji()));
@@ -295,11 +290,14 @@ fn level_displacement(level: &LevelLattices, field: FieldKind, flow_vox: Tensor<
     )
 }
 
-/// `image` on `lattices.full` brought to pyramid level `n` by successive halvings.
-fn resize_pyramid(image: Tensor<5>, lattices: &Lattices, n: usize) -> Tensor<5> {
-    let mut image = image;
-    for level in lattices.levels[n..].iter().rev().skip(1) {
-        image = resize_linear(image, level.input.dims_kji());
+/// `image` on `lattices.full` at every pyramid level, coarsest first: each coarser level halves
+/// the next finer one, the average pooling of an image pyramid.
+fn pyramid(image: Tensor<5>, lattices: &Lattices) -> Vec<Tensor<5>> {
+    let mut levels = vec![image];
+    for level in lattices.levels.iter().rev().skip(1) {
+        let finer = levels.last().expect("the finest level").clone();
+        levels.push(resize_linear(finer, level.input.dims_kji()));
     }
-    image
+    levels.reverse();
+    levels
 }

@@ -1,8 +1,6 @@
 //! `SessionHandle`: starts a registration worker and talks to it.
 
-use super::protocol::{
-    Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
-};
+use super::protocol::{Command, Event, Method, Outcome, Scoring, SessionOptions, Slot, Snapshot};
 use super::worker::Worker;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -28,31 +26,13 @@ pub fn start(
     options: SessionOptions,
     wake: impl Fn() + Send + 'static,
 ) -> Result<SessionHandle> {
-    config.validate()?;
-    spawn(
-        ctx,
-        images,
-        Method::Iterative(Box::new(config)),
-        scoring,
-        options,
-        wake,
-    )
+    let method = Method::Iterative(Box::new(config));
+    start_method(ctx, images, method, scoring, options, wake)
 }
 
-/// Starts registering `moving` to `fixed` with a trained network on its own thread; it reports
-/// as [`start`]'s runs do, phases instead of iterations.
-pub fn start_network(
-    ctx: &GpuContext,
-    images: (ScalarVolume, ScalarVolume),
-    job: NetworkJob,
-    scoring: Scoring,
-    options: SessionOptions,
-    wake: impl Fn() + Send + 'static,
-) -> Result<SessionHandle> {
-    spawn(ctx, images, Method::Network(job), scoring, options, wake)
-}
-
-fn spawn(
+/// [`start`] for either method: a trained network's run reports as an iterative one does, with
+/// phases in place of iterations.
+pub fn start_method(
     ctx: &GpuContext,
     (fixed, moving): (ScalarVolume, ScalarVolume),
     method: Method,
@@ -60,6 +40,9 @@ fn spawn(
     options: SessionOptions,
     wake: impl Fn() + Send + 'static,
 ) -> Result<SessionHandle> {
+    if let Method::Iterative(config) = &method {
+        config.validate()?;
+    }
     let (command_tx, command_rx) = crossbeam_channel::unbounded();
     let (event_tx, event_rx) = crossbeam_channel::bounded(options.event_capacity.max(8));
     let snapshots = Slot::default();

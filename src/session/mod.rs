@@ -8,7 +8,7 @@ pub mod protocol;
 pub mod training;
 mod worker;
 
-pub use handle::{SessionHandle, start, start_network};
+pub use handle::{SessionHandle, start, start_method};
 pub use protocol::{
     Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
 };
