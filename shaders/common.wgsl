@@ -3,10 +3,20 @@
 
 const WORKGROUP: u32 = 64u;
 
+// Where this dispatch starts when the engine splits one into several submissions, so that the
+// window's frames get through between them (`gpu::pacing`): x is the first flat index, z the
+// first z-plane of a 3D dispatch; zero when not split.
+@group(0) @binding(15) var<uniform> slice_origin: vec4<u32>;
+
 // Flat invocation index of a 1D kernel dispatched as a 2D grid of workgroups (x up to 65535),
 // so volumes above 65535 * 64 voxels need no second pass.
 fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WORKGROUP;
+    return slice_origin.x + gid.x + gid.y * groups.x * WORKGROUP;
+}
+
+// The voxel of an invocation of a 3D dispatch (one invocation per voxel, split by z-planes).
+fn sliced_voxel(gid: vec3<u32>) -> vec3<u32> {
+    return vec3<u32>(gid.x, gid.y, gid.z + slice_origin.z);
 }
 
 // Whether a warped sample fell outside the moving image: the warp writes −3e38 there

@@ -24,7 +24,8 @@ fn tap(t: u32) -> f32 {
 }
 
 @compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) invocation: vec3<u32>) {
+    let gid = sliced_voxel(invocation);
     let dims = params.dims.xyz;
     if gid.x >= dims.x || gid.y >= dims.y || gid.z >= dims.z {
         return;

@@ -18,6 +18,17 @@ pub fn threads() -> usize {
     }
 }
 
+/// Lowers the calling thread's CPU priority (and that of the threads it starts later), so that
+/// the window's thread and the rasteriser win the cores over background work: runs, scoring,
+/// training. Linux gives each thread its own nice value; elsewhere this does nothing.
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; `who` 0 is the calling thread on Linux.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 /// Calls `f(slice_index, slice)` for each `slice_len`-sized chunk of `out`, spread over the
 /// available cores. Slices are handed out in contiguous runs, one run per thread.
 pub fn for_each_slice<T: Send>(

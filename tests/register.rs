@@ -330,3 +330,46 @@ fn translation_search_finds_a_large_shift_across_contrast_and_field_of_view() {
         "found {found:?} for {t:?}"
     );
 }
+
+/// Paced runs (the window's: work submitted in small pieces so frames get in between) compute
+/// what runs submitted whole compute, bit for bit: every piece of a split dispatch starts where
+/// the last ended, and nothing is computed twice.
+#[test]
+fn paced_submissions_change_nothing_but_the_pieces() {
+    use warpbench::register::config::RegistrationConfig;
+    use warpbench::register::pipeline::Registration;
+    let whole = GpuContext::new().unwrap();
+    // A few thousand invocations per submission: every dispatch of the run is cut into pieces.
+    let paced = whole.with_submission_budget(3000);
+    let case = warpbench::demo::load_builtin().unwrap();
+    let mut config = RegistrationConfig::preset("brain-mri").unwrap();
+    let affine = config.affine.as_mut().unwrap();
+    affine.search_angles_deg = vec![0.0];
+    for level in &mut affine.levels {
+        level.iterations = 4;
+    }
+    let deformable = config.deformable.as_mut().unwrap();
+    deformable.levels.truncate(2);
+    for level in &mut deformable.levels {
+        level.iterations = 6;
+    }
+    let run = |ctx: &GpuContext| {
+        let before = warpbench::gpu::pacing::submissions();
+        let mut r = Registration::new(ctx, case.fixed.clone(), case.moving.clone(), config.clone())
+            .unwrap();
+        while !r.is_done() {
+            r.step().unwrap();
+        }
+        let pieces = warpbench::gpu::pacing::submissions() - before;
+        (r.affine(), r.displacement().unwrap(), pieces)
+    };
+    let (a_whole, d_whole, pieces_whole) = run(&whole);
+    let (a_paced, d_paced, pieces_paced) = run(&paced);
+    assert_eq!(pieces_whole, 0);
+    assert!(pieces_paced > 1000, "only {pieces_paced} paced submissions");
+    assert_eq!(a_whole, a_paced, "the affine differs when paced");
+    assert!(
+        d_whole.data() == d_paced.data(),
+        "the displacement differs when paced"
+    );
+}

@@ -26,20 +26,20 @@ impl Default for FrameLog {
 
 impl FrameLog {
     /// Called once per frame, at its start; `cpu_ms` is egui's CPU time of the previous frame.
-    pub fn frame(&mut self, cpu_ms: f64, running: bool) {
+    /// Returns the seconds since the previous frame.
+    pub fn frame(&mut self, cpu_ms: f64, running: bool) -> Option<f64> {
         let now = Instant::now();
-        if let Some(last) = self.last {
-            let dt = now.duration_since(last).as_secs_f64();
-            if dt < IDLE_GAP_S {
-                self.rows.push((
-                    now.duration_since(self.start).as_secs_f64(),
-                    dt * 1e3,
-                    cpu_ms,
-                    running,
-                ));
-            }
+        let interval = self.last.map(|last| now.duration_since(last).as_secs_f64());
+        if let Some(dt) = interval.filter(|&dt| dt < IDLE_GAP_S) {
+            self.rows.push((
+                now.duration_since(self.start).as_secs_f64(),
+                dt * 1e3,
+                cpu_ms,
+                running,
+            ));
         }
         self.last = Some(now);
+        interval
     }
 
     /// The `q`-quantile (0..1) of the last `n` frame intervals (ms), `None` before any.

@@ -70,6 +70,9 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shortest interval between frames that a run's progress alone asks for.
+const RUN_REPAINT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The right panel's tabs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
@@ -185,6 +188,8 @@ impl WarpbenchApp {
     }
 
     pub fn new(case: Case, gpu: Option<GpuContext>, args: &OpenArgs) -> WarpbenchApp {
+        // The window draws on the engine's queue: its runs submit in short pieces.
+        let gpu = gpu.map(|g| g.with_submission_budget(g.background_budget()));
         let default_preset = if case.files.is_demo() {
             "ct-mr"
         } else {
@@ -318,7 +323,10 @@ impl WarpbenchApp {
             method,
             Scoring { labels, landmarks },
             SessionOptions::default(),
-            move || ctx.request_repaint(),
+            // Progress comes up to 30 times a second; every frame drawn costs the run a frame's
+            // worth of a shared (on lavapipe, CPU-bound) device, so runs repaint 10 times a second
+            // at most unless the user is doing something.
+            move || ctx.request_repaint_after(RUN_REPAINT),
         ) {
             Ok(handle) => {
                 self.session = Some(handle);
@@ -903,7 +911,17 @@ impl eframe::App for WarpbenchApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         let cpu_ms = frame.info().cpu_usage.unwrap_or(0.0) as f64 * 1e3;
-        self.frames.frame(cpu_ms, self.doc.run.is_running());
+        let interval = self.frames.frame(cpu_ms, self.doc.run.is_running());
+        if let Some(gpu) = &self.gpu {
+            // Frames coming faster than a run's own repaints mean someone is interacting: runs
+            // then submit in pieces short enough for the frames to get through.
+            let interactive = interval.is_some_and(|dt| dt < 0.8 * RUN_REPAINT.as_secs_f64());
+            gpu.set_submission_budget(if interactive {
+                gpu.interactive_budget()
+            } else {
+                gpu.background_budget()
+            });
+        }
         // Panels leave their background to the clear colour: on a software rasteriser every
         // full-window fill costs as much as the rest of the frame.
         let panel = egui::Frame::side_top_panel(ui.style()).fill(egui::Color32::TRANSPARENT);

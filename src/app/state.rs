@@ -220,7 +220,10 @@ impl Document {
             Event::Paused => self.run = RunStatus::Running { paused: true },
             Event::Resumed => self.run = RunStatus::Running { paused: false },
             Event::Retuned(_) => {}
-            Event::Finished { seconds, .. } => self.run = RunStatus::Finished { seconds },
+            Event::Finished { seconds, .. } => {
+                log::info!("the run finished in {seconds:.1} s");
+                self.run = RunStatus::Finished { seconds };
+            }
             Event::Cancelled => self.run = RunStatus::Cancelled,
             Event::Failed(message) => self.run = RunStatus::Failed(message),
         }

@@ -6,7 +6,8 @@ use wgpu::util::DeviceExt;
 
 /// Threads per workgroup of every 1D compute kernel (matches `WORKGROUP` in `common.wgsl`).
 pub const WORKGROUP: u32 = 64;
-const MAX_GROUPS_X: u32 = 65_535;
+/// Workgroups along one dispatch axis (WebGPU's minimum limit).
+pub const MAX_GROUPS_X: u32 = 65_535;
 
 /// Workgroup counts `(x, y, 1)` covering `count` invocations; `flat_index` in the prelude undoes it.
 pub fn dispatch_size(count: usize) -> Result<(u32, u32, u32)> {
@@ -91,6 +92,7 @@ pub fn read_f32(ctx: &GpuContext, buffer: &wgpu::Buffer, len: usize) -> Result<V
     ctx.device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+    super::pacing::finished();
     rx.recv()
         .map_err(|_| Error::Gpu("readback was dropped".into()))?
         .map_err(|e| Error::Gpu(format!("mapping a readback buffer: {e}")))?;

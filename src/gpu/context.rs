@@ -6,6 +6,7 @@
 //! eframe's device with [`GpuContext::from_parts`]; either way the requirements live here.
 
 use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// What the engine asks of a device: the adapter's own limits (wgpu's defaults cap a storage binding
@@ -34,6 +35,10 @@ pub struct GpuContext {
     /// Bytes one storage binding may hold: the device's limit, or less (see
     /// [`GpuContext::with_binding_limit`]).
     binding_limit: u64,
+    /// Work one submission of the engine's may carry before it is submitted and waited for (see
+    /// `gpu::pacing`), shared by the clones so the window can change it while a run goes on;
+    /// `None`: each caller submits its work whole.
+    submission_budget: Option<Arc<AtomicU64>>,
 }
 
 impl GpuContext {
@@ -78,6 +83,7 @@ impl GpuContext {
             queue,
             burn: Arc::default(),
             binding_limit,
+            submission_budget: None,
         };
         log::info!("GPU: {}", ctx.describe());
         ctx
@@ -110,6 +116,44 @@ impl GpuContext {
             binding_limit: bytes.min(self.device.limits().max_storage_buffer_binding_size),
             ..self.clone()
         }
+    }
+
+    /// This device with paced submissions: the engine's kernels submit their work in pieces of
+    /// about `budget` one-voxel invocations and wait for each, so that a window drawing on the
+    /// same queue gets its frames in between (see `gpu::pacing`).
+    pub fn with_submission_budget(&self, budget: u64) -> GpuContext {
+        GpuContext {
+            submission_budget: Some(Arc::new(AtomicU64::new(budget.max(1)))),
+            ..self.clone()
+        }
+    }
+
+    /// Changes the budget of a paced context (and of its clones); no effect on one not paced.
+    pub fn set_submission_budget(&self, budget: u64) {
+        if let Some(b) = &self.submission_budget {
+            b.store(budget.max(1), Ordering::Relaxed);
+        }
+    }
+
+    /// The submission budget of [`GpuContext::with_submission_budget`], if any.
+    pub fn submission_budget(&self) -> Option<u64> {
+        self.submission_budget
+            .as_ref()
+            .map(|b| b.load(Ordering::Relaxed))
+    }
+
+    /// A budget that keeps each paced submission to about a millisecond on this device, for
+    /// while the window is drawing often: CPU rasterisers run about 50 M one-voxel invocations a
+    /// second on two cores, GPUs a hundred times more. Smaller pieces cost more than they give:
+    /// lavapipe spends a fixed part of a millisecond on every dispatch.
+    pub fn interactive_budget(&self) -> u64 {
+        if self.is_software() { 1 << 16 } else { 1 << 23 }
+    }
+
+    /// A budget for while nobody is watching closely: pieces of tens of milliseconds, which
+    /// cost a run a few percent.
+    pub fn background_budget(&self) -> u64 {
+        if self.is_software() { 1 << 20 } else { 1 << 27 }
     }
 
     /// Whether this is a software rasteriser (lavapipe, llvmpipe, WARP): slow, but exact enough.

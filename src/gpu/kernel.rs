@@ -1,23 +1,50 @@
 //! `ComputeKernel`: one compiled WGSL entry point with Warpbench's binding convention — binding 0
-//! is a uniform parameter block, bindings 1.. are storage buffers in the order given — so each
-//! kernel module holds only its parameter struct and its buffers.
+//! is a uniform parameter block, bindings 1.. are storage buffers in the order given, binding 15
+//! the piece's origin when pacing splits a dispatch — so each kernel module holds only its
+//! parameter struct and its buffers.
 
-use super::buffer::dispatch_size;
+use super::buffer::{MAX_GROUPS_X, WORKGROUP, dispatch_size};
 use super::context::GpuContext;
+use super::pacing;
 use crate::error::{Error, Result};
 use wgpu::util::DeviceExt;
 
 pub struct ComputeKernel {
     name: &'static str,
     pipeline: wgpu::ComputePipeline,
+    split: Split,
+}
+
+/// How one dispatch of a kernel may be cut into pieces for submission pacing, by what its shader
+/// indexes invocations with (the prelude's `flat_index` or `sliced_voxel`, which add the piece's
+/// `slice_origin`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Split {
+    /// Workgroups see each other's results or index themselves: one dispatch, never cut.
+    Whole,
+    /// One flat index per invocation: cut into runs of workgroups.
+    Flat,
+    /// One invocation per voxel of a 3D dispatch: cut into runs of z-planes.
+    Planes,
 }
 
 impl ComputeKernel {
     /// Compiles `shaders/{file}` (with the prelude) and its `main` entry point; shader or layout
     /// errors come back as `Error::Gpu` naming the file instead of wgpu's panic.
     pub fn new(ctx: &GpuContext, file: &'static str) -> Result<ComputeKernel> {
-        let source = super::shaders::compute_source(file)
-            .ok_or_else(|| Error::Gpu(format!("shader {file} is not embedded")))?;
+        let (Some(own), Some(source)) = (
+            super::shaders::compute_file(file),
+            super::shaders::compute_source(file),
+        ) else {
+            return Err(Error::Gpu(format!("shader {file} is not embedded")));
+        };
+        let split = if own.contains("flat_index(") {
+            Split::Flat
+        } else if own.contains("sliced_voxel(") {
+            Split::Planes
+        } else {
+            Split::Whole
+        };
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = ctx
             .device
@@ -41,6 +68,7 @@ impl ComputeKernel {
         Ok(ComputeKernel {
             name: file,
             pipeline,
+            split,
         })
     }
 
@@ -53,7 +81,21 @@ impl ComputeKernel {
         buffers: &[&wgpu::Buffer],
         count: usize,
     ) -> Result<()> {
-        self.record_groups(ctx, encoder, params, buffers, dispatch_size(count)?)
+        self.record_weighted(ctx, encoder, params, buffers, count, 1)
+    }
+
+    /// Records one dispatch of `count` invocations that each do about as much as `weight`
+    /// one-voxel invocations (a line of voxels, say), so that pacing cuts it finely enough.
+    pub fn record_weighted(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
+        count: usize,
+        weight: u64,
+    ) -> Result<()> {
+        self.dispatch(ctx, encoder, params, buffers, dispatch_size(count)?, weight)
     }
 
     /// Records one dispatch of an explicit number of workgroups (kernels that size their own).
@@ -63,7 +105,21 @@ impl ComputeKernel {
         encoder: &mut wgpu::CommandEncoder,
         params: &[u8],
         buffers: &[&wgpu::Buffer],
+        groups: (u32, u32, u32),
+    ) -> Result<()> {
+        self.dispatch(ctx, encoder, params, buffers, groups, 1)
+    }
+
+    /// Records the dispatch as one pass, or, when the context paces its submissions, as pieces
+    /// that each fit a submission's budget (see `gpu::pacing`).
+    fn dispatch(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
         (x, y, z): (u32, u32, u32),
+        weight: u64,
     ) -> Result<()> {
         let uniform = ctx
             .device
@@ -72,6 +128,67 @@ impl ComputeKernel {
                 contents: params,
                 usage: wgpu::BufferUsages::UNIFORM,
             });
+        let group_work = u64::from(WORKGROUP) * weight;
+        let Some(budget) = ctx.submission_budget() else {
+            self.pass(ctx, encoder, (&uniform, buffers), [0, 0], (x, y, z));
+            return Ok(());
+        };
+        match self.split {
+            Split::Flat => {
+                let total = u64::from(x) * u64::from(y);
+                let per_piece = (budget / group_work).clamp(1, u64::from(MAX_GROUPS_X));
+                let mut first = 0;
+                while first < total {
+                    let groups = per_piece.min(total - first);
+                    pacing::make_room(ctx, encoder, groups * group_work)?;
+                    let origin = u32::try_from(first * u64::from(WORKGROUP))
+                        .map_err(|_| Error::Gpu(format!("{}: dispatch too large", self.name)))?;
+                    self.pass(
+                        ctx,
+                        encoder,
+                        (&uniform, buffers),
+                        [origin, 0],
+                        (groups as u32, 1, 1),
+                    );
+                    first += groups;
+                }
+            }
+            Split::Planes => {
+                let plane_work = u64::from(x) * u64::from(y) * group_work;
+                let per_piece = (budget / plane_work).max(1) as u32;
+                let mut first = 0;
+                while first < z {
+                    let planes = per_piece.min(z - first);
+                    pacing::make_room(ctx, encoder, u64::from(planes) * plane_work)?;
+                    self.pass(
+                        ctx,
+                        encoder,
+                        (&uniform, buffers),
+                        [0, first],
+                        (x, y, planes),
+                    );
+                    first += planes;
+                }
+            }
+            Split::Whole => {
+                let work = u64::from(x) * u64::from(y) * u64::from(z) * group_work;
+                pacing::make_room(ctx, encoder, work)?;
+                self.pass(ctx, encoder, (&uniform, buffers), [0, 0], (x, y, z));
+            }
+        }
+        Ok(())
+    }
+
+    /// One compute pass: the parameters at binding 0, the buffers from binding 1, and (for kernels
+    /// that can be split) the piece's first flat index and z-plane at binding 15.
+    fn pass(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        (uniform, buffers): (&wgpu::Buffer, &[&wgpu::Buffer]),
+        [first_index, first_plane]: [u32; 2],
+        (x, y, z): (u32, u32, u32),
+    ) {
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: uniform.as_entire_binding(),
@@ -85,6 +202,20 @@ impl ComputeKernel {
                     resource: b.as_entire_binding(),
                 }),
         );
+        let origin = (self.split != Split::Whole).then(|| {
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("slice origin"),
+                    contents: bytemuck::cast_slice(&[first_index, 0, first_plane, 0]),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                })
+        });
+        if let Some(origin) = &origin {
+            entries.push(wgpu::BindGroupEntry {
+                binding: ORIGIN_BINDING,
+                resource: origin.as_entire_binding(),
+            });
+        }
         let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(self.name),
             layout: &self.pipeline.get_bind_group_layout(0),
@@ -97,9 +228,11 @@ impl ComputeKernel {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &bind, &[]);
         pass.dispatch_workgroups(x, y, z);
-        Ok(())
     }
 }
+
+/// The binding of `slice_origin` in `common.wgsl`.
+const ORIGIN_BINDING: u32 = 15;
 
 /// Grid dimensions as the `vec4<u32>` the shaders take, refusing grids beyond u32 indexing.
 pub fn dims_u32(grid: &crate::volume::Grid) -> Result<[u32; 4]> {

@@ -4,6 +4,7 @@ pub mod buffer;
 pub mod context;
 pub mod kernel;
 pub mod kernels;
+pub mod pacing;
 pub mod shaders;
 pub mod slabs;
 

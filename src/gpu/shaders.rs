@@ -88,10 +88,15 @@ pub const RENDER: &[(&str, &str)] = &[(
     include_str!("../../shaders/slice_display.wgsl"),
 )];
 
-/// The full source of a compute shader: prelude, then the file.
-pub fn compute_source(name: &str) -> Option<String> {
+/// A compute shader's own source, without the prelude.
+pub fn compute_file(name: &str) -> Option<&'static str> {
     COMPUTE
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, src)| format!("{PRELUDE}\n{src}"))
+        .map(|(_, src)| *src)
+}
+
+/// The full source of a compute shader: prelude, then the file.
+pub fn compute_source(name: &str) -> Option<String> {
+    compute_file(name).map(|src| format!("{PRELUDE}\n{src}"))
 }

@@ -58,7 +58,10 @@ pub fn start_method(
     };
     let thread = std::thread::Builder::new()
         .name("registration".into())
-        .spawn(move || worker.run(fixed, moving))
+        .spawn(move || {
+            crate::parallel::lower_priority();
+            worker.run(fixed, moving)
+        })
         .map_err(|e| Error::Registration(format!("cannot start the worker thread: {e}")))?;
     Ok(SessionHandle {
         commands: command_tx,

@@ -83,7 +83,10 @@ pub fn start_training(
     };
     let thread = std::thread::Builder::new()
         .name("training".into())
-        .spawn(move || worker.run())
+        .spawn(move || {
+            crate::parallel::lower_priority();
+            worker.run()
+        })
         .map_err(|e| Error::Registration(format!("cannot start the training thread: {e}")))?;
     Ok(TrainingHandle {
         commands: command_tx,

@@ -258,7 +258,9 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
 /// One value of a history point, `None` where it was not measured.
 pub(super) type Series<T> = (&'static str, fn(&T) -> Option<f64>);
 
-/// A titled plot of `points`: one line per series that has any value, against `x`.
+/// A titled plot of `points`: one line per series that has any value, against `x`. Nothing but
+/// the title before there are points, and no background and only coarse grid lines: a plot's
+/// fill and fine grid cost a software rasteriser as much as the rest of the frame.
 pub(super) fn history_ui<T>(
     ui: &mut egui::Ui,
     title: &str,
@@ -266,11 +268,17 @@ pub(super) fn history_ui<T>(
     x: fn(&T) -> f64,
     series: &[Series<T>],
 ) {
+    if points.is_empty() {
+        ui.label(format!("{title}: none yet"));
+        return;
+    }
     ui.label(title);
     Plot::new(title)
         .height(150.0)
         .legend(Legend::default())
         .allow_scroll(false)
+        .show_background(false)
+        .grid_spacing(24.0..=300.0)
         .show(ui, |plot| {
             for (name, value) in series {
                 let line: PlotPoints = points

@@ -91,12 +91,13 @@ impl SmoothKernel {
                     _pad: 0,
                     taps,
                 };
-                self.lines.record(
+                self.lines.record_weighted(
                     ctx,
                     encoder,
                     bytemuck::bytes_of(&params),
                     &[from, to],
                     params.lines as usize,
+                    u64::from(dims[axis]),
                 )?;
                 continue;
             }
@@ -160,12 +161,13 @@ impl SmoothKernel {
                 lines,
                 channels,
             };
-            self.boxes.record(
+            self.boxes.record_weighted(
                 ctx,
                 encoder,
                 bytemuck::bytes_of(&params),
                 &[from, to],
                 (lines * channels) as usize,
+                u64::from(dims[axis]),
             )?;
         }
         Ok(())
