@@ -39,6 +39,8 @@ pub struct GpuContext {
     /// `gpu::pacing`), shared by the clones so the window can change it while a run goes on;
     /// `None`: each caller submits its work whole.
     submission_budget: Option<Arc<AtomicU64>>,
+    /// Whether the adapter is a CPU rasteriser, read once: the window asks every frame.
+    software: bool,
 }
 
 impl GpuContext {
@@ -76,6 +78,7 @@ impl GpuContext {
         queue: wgpu::Queue,
     ) -> GpuContext {
         let binding_limit = device.limits().max_storage_buffer_binding_size;
+        let software = adapter.get_info().device_type == wgpu::DeviceType::Cpu;
         let ctx = GpuContext {
             instance,
             adapter,
@@ -84,6 +87,7 @@ impl GpuContext {
             burn: Arc::default(),
             binding_limit,
             submission_budget: None,
+            software,
         };
         log::info!("GPU: {}", ctx.describe());
         ctx
@@ -160,7 +164,7 @@ impl GpuContext {
 
     /// Whether this is a software rasteriser (lavapipe, llvmpipe, WARP): slow, but exact enough.
     pub fn is_software(&self) -> bool {
-        self.adapter.get_info().device_type == wgpu::DeviceType::Cpu
+        self.software
     }
 
     /// The burn device on this same wgpu device, registered with burn on first use (burn keys its

@@ -13,6 +13,8 @@ pub struct ComputeKernel {
     name: &'static str,
     pipeline: wgpu::ComputePipeline,
     split: Split,
+    /// The origin of a dispatch that is not cut, made once (kernels that can be split only).
+    zero_origin: Option<wgpu::Buffer>,
 }
 
 /// How one dispatch of a kernel may be cut into pieces for submission pacing, by what its shader
@@ -65,10 +67,12 @@ impl ComputeKernel {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("{file}: {e}")));
         }
+        let zero_origin = (split != Split::Whole).then(|| origin_buffer(ctx, [0, 0]));
         Ok(ComputeKernel {
             name: file,
             pipeline,
             split,
+            zero_origin,
         })
     }
 
@@ -128,53 +132,45 @@ impl ComputeKernel {
                 contents: params,
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-        let group_work = u64::from(WORKGROUP) * weight;
         let Some(budget) = ctx.submission_budget() else {
             self.pass(ctx, encoder, (&uniform, buffers), [0, 0], (x, y, z));
             return Ok(());
         };
-        match self.split {
-            Split::Flat => {
-                let total = u64::from(x) * u64::from(y);
-                let per_piece = (budget / group_work).clamp(1, u64::from(MAX_GROUPS_X));
-                let mut first = 0;
-                while first < total {
-                    let groups = per_piece.min(total - first);
-                    pacing::make_room(ctx, encoder, groups * group_work)?;
-                    let origin = u32::try_from(first * u64::from(WORKGROUP))
+        // The units a piece is made of, the work of one, and the most one pass may hold.
+        let group_work = u64::from(WORKGROUP) * weight;
+        let (units, unit_work, most) = match self.split {
+            Split::Flat => (
+                u64::from(x) * u64::from(y),
+                group_work,
+                u64::from(MAX_GROUPS_X),
+            ),
+            Split::Planes => (
+                u64::from(z),
+                u64::from(x) * u64::from(y) * group_work,
+                u64::MAX,
+            ),
+            Split::Whole => (
+                1,
+                u64::from(x) * u64::from(y) * u64::from(z) * group_work,
+                1,
+            ),
+        };
+        let per_piece = (budget / unit_work).clamp(1, most);
+        let mut first = 0;
+        while first < units {
+            let n = per_piece.min(units - first);
+            pacing::make_room(ctx, encoder, n * unit_work)?;
+            let (origin, groups) = match self.split {
+                Split::Flat => {
+                    let index = u32::try_from(first * u64::from(WORKGROUP))
                         .map_err(|_| Error::Gpu(format!("{}: dispatch too large", self.name)))?;
-                    self.pass(
-                        ctx,
-                        encoder,
-                        (&uniform, buffers),
-                        [origin, 0],
-                        (groups as u32, 1, 1),
-                    );
-                    first += groups;
+                    ([index, 0], (n as u32, 1, 1))
                 }
-            }
-            Split::Planes => {
-                let plane_work = u64::from(x) * u64::from(y) * group_work;
-                let per_piece = (budget / plane_work).max(1) as u32;
-                let mut first = 0;
-                while first < z {
-                    let planes = per_piece.min(z - first);
-                    pacing::make_room(ctx, encoder, u64::from(planes) * plane_work)?;
-                    self.pass(
-                        ctx,
-                        encoder,
-                        (&uniform, buffers),
-                        [0, first],
-                        (x, y, planes),
-                    );
-                    first += planes;
-                }
-            }
-            Split::Whole => {
-                let work = u64::from(x) * u64::from(y) * u64::from(z) * group_work;
-                pacing::make_room(ctx, encoder, work)?;
-                self.pass(ctx, encoder, (&uniform, buffers), [0, 0], (x, y, z));
-            }
+                Split::Planes => ([0, first as u32], (x, y, n as u32)),
+                Split::Whole => ([0, 0], (x, y, z)),
+            };
+            self.pass(ctx, encoder, (&uniform, buffers), origin, groups);
+            first += n;
         }
         Ok(())
     }
@@ -186,7 +182,7 @@ impl ComputeKernel {
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         (uniform, buffers): (&wgpu::Buffer, &[&wgpu::Buffer]),
-        [first_index, first_plane]: [u32; 2],
+        origin: [u32; 2],
         (x, y, z): (u32, u32, u32),
     ) {
         let mut entries = vec![wgpu::BindGroupEntry {
@@ -202,15 +198,12 @@ impl ComputeKernel {
                     resource: b.as_entire_binding(),
                 }),
         );
-        let origin = (self.split != Split::Whole).then(|| {
-            ctx.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("slice origin"),
-                    contents: bytemuck::cast_slice(&[first_index, 0, first_plane, 0]),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                })
-        });
-        if let Some(origin) = &origin {
+        let piece_origin = match (&self.zero_origin, origin) {
+            (None, _) => None,
+            (Some(zero), [0, 0]) => Some(zero.clone()),
+            (Some(_), origin) => Some(origin_buffer(ctx, origin)),
+        };
+        if let Some(origin) = &piece_origin {
             entries.push(wgpu::BindGroupEntry {
                 binding: ORIGIN_BINDING,
                 resource: origin.as_entire_binding(),
@@ -233,6 +226,16 @@ impl ComputeKernel {
 
 /// The binding of `slice_origin` in `common.wgsl`.
 const ORIGIN_BINDING: u32 = 15;
+
+/// A `slice_origin` uniform: the piece's first flat index and first z-plane.
+fn origin_buffer(ctx: &GpuContext, [first_index, first_plane]: [u32; 2]) -> wgpu::Buffer {
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("slice origin"),
+            contents: bytemuck::cast_slice(&[first_index, 0, first_plane, 0]),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+}
 
 /// Grid dimensions as the `vec4<u32>` the shaders take, refusing grids beyond u32 indexing.
 pub fn dims_u32(grid: &crate::volume::Grid) -> Result<[u32; 4]> {
