@@ -37,8 +37,9 @@ fn training_runs_and_a_checkpoint_reloads_to_the_same_output() {
         assert!(l.total.is_finite() && l.similarity.is_finite() && l.smoothness.is_finite());
         supervised += usize::from(l.dice.is_some());
         let (f, m) = data.validation;
+        assert_eq!(record.pairs.len(), 1);
         assert!(
-            record.pair != [f, m] && record.pair != [m, f],
+            record.pairs[0] != [f, m] && record.pairs[0] != [m, f],
             "the held-out pair is never drawn"
         );
     }
@@ -75,10 +76,36 @@ fn training_runs_and_a_checkpoint_reloads_to_the_same_output() {
     assert_eq!(saved.iterations.len(), kept.iterations.len());
     assert_eq!(saved.validations.len(), kept.validations.len());
     for (a, b) in saved.iterations.iter().zip(&kept.iterations) {
-        assert_eq!(a.pair, b.pair);
+        assert_eq!(a.pairs, b.pairs);
         assert!((a.losses.total - b.losses.total).abs() < 1e-12);
     }
     assert!(resumed.is_done());
+}
+
+#[test]
+fn a_batch_draws_its_pairs_as_single_steps_would_and_averages_their_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_case(dir.path());
+    let ctx = common::gpu();
+    let single = TrainConfig::read(&path).unwrap();
+    let data = Arc::new(Dataset::prepare(&ctx, &single, &mut |_| {}).unwrap());
+    let mut batched = single.clone();
+    batched.training.batch_size = 3;
+
+    let mut one = Trainer::new(&ctx, single, data.clone()).unwrap();
+    let drawn: Vec<[usize; 2]> = (0..3).flat_map(|_| one.step().unwrap().pairs).collect();
+    let mut three = Trainer::new(&ctx, batched, data).unwrap();
+    let record = three.step().unwrap();
+    assert_eq!(record.pairs, drawn, "the same draws, in one step");
+    let first = &one.history().iterations[0].losses;
+    let l = &record.losses;
+    assert!(l.total.is_finite() && l.similarity.is_finite() && l.smoothness.is_finite());
+    assert!(
+        (l.similarity - first.similarity).abs() > 1e-7,
+        "the batch's similarity is not its first pair's alone: {} and {}",
+        l.similarity,
+        first.similarity
+    );
 }
 
 #[test]
@@ -98,6 +125,11 @@ fn bad_training_configs_are_named() {
             "\"nobody\" is not among data.volumes",
         ),
         ("iterations = 40", "iterations = \"many\"", "invalid type"),
+        (
+            "iterations = 40",
+            "iterations = 40\nbatch_size = 0",
+            "batch_size",
+        ),
     ] {
         std::fs::write(&path, text.replace(from, to)).unwrap();
         let error = TrainConfig::read(&path).unwrap_err().to_string();

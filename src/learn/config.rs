@@ -248,6 +248,9 @@ pub enum SimilarityLoss {
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingSettings {
     pub iterations: u32,
+    /// Pairs per iteration, their losses averaged: one pair's gradient points wherever that pair
+    /// needs, and Adam follows it with steps of the learning rate's size.
+    pub batch_size: usize,
     /// Adam's peak learning rate, reached linearly over `warmup_iterations`, then lowered along
     /// a half cosine to `final_learning_rate` at the last iteration.
     pub learning_rate: f64,
@@ -294,6 +297,7 @@ impl Default for TrainingSettings {
     fn default() -> Self {
         TrainingSettings {
             iterations: 300,
+            batch_size: 1,
             learning_rate: 1e-3,
             warmup_iterations: 25,
             final_learning_rate: 1e-4,
@@ -461,9 +465,14 @@ impl TrainConfig {
         if !valid {
             return bad("refinement: learning_rate must be > 0 and smoothness ≥ 0".into());
         }
-        if t.iterations == 0 || t.validate_every == 0 || t.checkpoint_every == 0 {
+        if t.iterations == 0
+            || t.batch_size == 0
+            || t.validate_every == 0
+            || t.checkpoint_every == 0
+        {
             return bad(
-                "training: iterations, validate_every and checkpoint_every must be > 0".into(),
+                "training: iterations, batch_size, validate_every and checkpoint_every must be > 0"
+                    .into(),
             );
         }
         Ok(())

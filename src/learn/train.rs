@@ -38,8 +38,9 @@ pub struct LossTerms {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IterationRecord {
     pub iteration: u32,
-    /// The (fixed, moving) subjects drawn; the same twice for a synthetic pair.
-    pub pair: [usize; 2],
+    /// The (fixed, moving) subjects drawn, one per batch item; the same twice for a synthetic
+    /// pair.
+    pub pairs: Vec<[usize; 2]>,
     pub losses: LossTerms,
     pub learning_rate: f64,
     pub seconds: f64,
@@ -88,6 +89,18 @@ pub struct Trainer {
     history: History,
     /// The validation pair's mean Dice after the affine alignment alone (NaN without labels).
     dice_affine: f64,
+}
+
+/// One batch item of an iteration.
+struct Sample {
+    /// (fixed, moving) subjects.
+    pair: [usize; 2],
+    /// Whether its labels supervise (when both subjects have them).
+    supervised: bool,
+    fixed: Tensor<5>,
+    moving: Tensor<5>,
+    /// The augmentations of the fixed and the moving image, in voxels.
+    spatial: [Tensor<5>; 2],
 }
 
 impl Trainer {
@@ -200,77 +213,55 @@ impl Trainer {
         self.seconds
     }
 
-    /// One iteration: a drawn pair, augmented, one optimiser step.
+    /// One iteration: `batch_size` drawn pairs, augmented, one optimiser step on their mean loss.
     pub fn step(&mut self) -> Result<IterationRecord> {
         let started = Instant::now();
         let settings = self.config.training.clone();
-        let augmentation = self.config.augmentation.clone();
-        let spacing = self.config.data.spacing_mm;
-        let synthetic =
-            self.data.pairs.is_empty() || self.rng.unit() < augmentation.synthetic_fraction;
-        // A labelled real pair supervises if it is among the first `label_fraction` of the
-        // pairs, so the same pairs are supervised throughout the run (macJNet's partial labels).
-        let ((f, m), labelled_pair) = if synthetic {
-            let s = self.rng.below(self.data.subjects.len());
-            ((s, s), true)
-        } else {
-            let p = self.rng.below(self.data.pairs.len());
-            let share = settings.label_fraction * self.data.pairs.len() as f64;
-            (self.data.pairs[p], (p as f64) < share)
-        };
-        let supervised = settings.label_weight > 0.0 && labelled_pair;
-        let spatial_f =
-            random_displacement(&augmentation, &self.lattices.full, spacing, &mut self.rng);
-        let spatial_m =
-            random_displacement(&augmentation, &self.lattices.full, spacing, &mut self.rng);
-        let fixed = self
-            .lattices
-            .full
-            .warp_linear(self.images[f].clone(), spatial_f.clone());
-        let moving = self
-            .lattices
-            .full
-            .warp_linear(self.images[m].clone(), spatial_m.clone());
-        let fixed = random_intensity(&augmentation, fixed, &mut self.rng);
-        let moving = random_intensity(&augmentation, moving, &mut self.rng);
-
-        let prediction = self.model.forward_levels(
-            &self.lattices,
-            self.config.model.field,
-            fixed.clone(),
-            moving.clone(),
-            self.config.active_levels(self.iteration + 1),
-        );
-        let warped = self
-            .lattices
-            .full
-            .warp_linear(moving, prediction.disp_vox.clone());
-        let similarity = similarity(settings.similarity, warped, fixed);
-        let smoothness = losses::diffusion(prediction.flow_vox);
-        let mut total = similarity.clone() + smoothness.clone().mul_scalar(settings.smoothness);
-        let mut dice = None;
-        if let (true, false, Some(fixed_labels), Some(moving_labels)) = (
-            supervised,
-            self.data.label_ids.is_empty(),
-            &self.label_maps[f],
-            &self.label_maps[m],
-        ) {
-            // Labels follow their image's augmentation by nearest neighbour (one channel), and
-            // only the network's warp, which needs the gradient, mixes the one-hot channels.
-            let ids = &self.data.label_ids;
-            let full = &self.lattices.full;
-            let fixed_labels = one_hot(full.warp_nearest(fixed_labels.clone(), spatial_f), ids);
-            let moving_labels = one_hot(full.warp_nearest(moving_labels.clone(), spatial_m), ids);
-            let warped_labels = full.warp_linear(moving_labels, prediction.disp_vox.clone());
-            let term = losses::soft_dice(warped_labels, fixed_labels);
-            total = total + term.clone().mul_scalar(settings.label_weight);
-            dice = Some(term);
+        let samples: Vec<Sample> = (0..settings.batch_size.max(1))
+            .map(|_| self.draw())
+            .collect();
+        // Each pair goes through the network on its own and their losses are averaged before
+        // the one backward pass. A batched pass (tensors of batch 4) failed on lavapipe: cubecl's
+        // autotuning measured none of its candidates for the new shapes, and the one it then
+        // chose launched more workgroups than a dispatch allows.
+        let active = self.config.active_levels(self.iteration + 1);
+        let full = &self.lattices.full;
+        let mut similarities = Vec::with_capacity(samples.len());
+        let mut smoothnesses = Vec::with_capacity(samples.len());
+        let mut dice_terms = Vec::new();
+        let mut folding_terms = Vec::new();
+        for sample in &samples {
+            let prediction = self.model.forward_levels(
+                &self.lattices,
+                self.config.model.field,
+                sample.fixed.clone(),
+                sample.moving.clone(),
+                active,
+            );
+            let warped = full.warp_linear(sample.moving.clone(), prediction.disp_vox.clone());
+            similarities.push(similarity(
+                settings.similarity,
+                warped,
+                sample.fixed.clone(),
+            ));
+            smoothnesses.push(losses::diffusion(prediction.flow_vox));
+            dice_terms.extend(self.label_loss(sample, prediction.disp_vox.clone()));
+            if settings.folding_weight > 0.0 {
+                folding_terms.push(losses::folding(prediction.disp_vox));
+            }
         }
-        let mut folding = None;
-        if settings.folding_weight > 0.0 {
-            let term = losses::folding(prediction.disp_vox);
+        let mean =
+            |terms: Vec<Tensor<1>>| (!terms.is_empty()).then(|| Tensor::cat(terms, 0).mean());
+        let similarity = mean(similarities).expect("at least one pair");
+        let smoothness = mean(smoothnesses).expect("at least one pair");
+        let mut total = similarity.clone() + smoothness.clone().mul_scalar(settings.smoothness);
+        let dice = mean(dice_terms);
+        if let Some(term) = &dice {
+            total = total + term.clone().mul_scalar(settings.label_weight);
+        }
+        let folding = mean(folding_terms);
+        if let Some(term) = &folding {
             total = total + term.clone().mul_scalar(settings.folding_weight);
-            folding = Some(term);
         }
         let gradients = GradientsParams::from_grads(total.backward(), &self.model);
         let learning_rate = settings.learning_rate_at(self.iteration + 1);
@@ -297,13 +288,67 @@ impl Trainer {
         self.seconds += seconds;
         let record = IterationRecord {
             iteration: self.iteration,
-            pair: [f, m],
+            pairs: samples.iter().map(|s| s.pair).collect(),
             losses,
             learning_rate,
             seconds,
         };
         self.history.iterations.push(record.clone());
         Ok(record)
+    }
+
+    /// A pair for one batch item: synthetic (one subject under two augmentations) or real,
+    /// augmented and with its intensities changed.
+    fn draw(&mut self) -> Sample {
+        let settings = &self.config.training;
+        let augmentation = &self.config.augmentation;
+        let spacing = self.config.data.spacing_mm;
+        let synthetic =
+            self.data.pairs.is_empty() || self.rng.unit() < augmentation.synthetic_fraction;
+        // A labelled real pair supervises if it is among the first `label_fraction` of the
+        // pairs, so the same pairs are supervised throughout the run (macJNet's partial labels).
+        let ((f, m), labelled_pair) = if synthetic {
+            let s = self.rng.below(self.data.subjects.len());
+            ((s, s), true)
+        } else {
+            let p = self.rng.below(self.data.pairs.len());
+            let share = settings.label_fraction * self.data.pairs.len() as f64;
+            (self.data.pairs[p], (p as f64) < share)
+        };
+        let full = &self.lattices.full;
+        let spatial_f = random_displacement(augmentation, full, spacing, &mut self.rng);
+        let spatial_m = random_displacement(augmentation, full, spacing, &mut self.rng);
+        let fixed = full.warp_linear(self.images[f].clone(), spatial_f.clone());
+        let moving = full.warp_linear(self.images[m].clone(), spatial_m.clone());
+        Sample {
+            pair: [f, m],
+            supervised: settings.label_weight > 0.0 && labelled_pair,
+            fixed: random_intensity(augmentation, fixed, &mut self.rng),
+            moving: random_intensity(augmentation, moving, &mut self.rng),
+            spatial: [spatial_f, spatial_m],
+        }
+    }
+
+    /// `1 − soft Dice` of `sample`'s labels under the network's map `disp_vox`, when the
+    /// sample supervises and both of its subjects have labels.
+    fn label_loss(&self, sample: &Sample, disp_vox: Tensor<5>) -> Option<Tensor<1>> {
+        let [f, m] = sample.pair;
+        let ids = &self.data.label_ids;
+        if !sample.supervised || ids.is_empty() {
+            return None;
+        }
+        let (Some(fixed_labels), Some(moving_labels)) = (&self.label_maps[f], &self.label_maps[m])
+        else {
+            return None;
+        };
+        // Labels follow their image's augmentation by nearest neighbour (one channel), and only
+        // the network's warp, which needs the gradient, mixes the one-hot channels.
+        let full = &self.lattices.full;
+        let [spatial_f, spatial_m] = sample.spatial.clone();
+        let fixed_labels = one_hot(full.warp_nearest(fixed_labels.clone(), spatial_f), ids);
+        let moving_labels = one_hot(full.warp_nearest(moving_labels.clone(), spatial_m), ids);
+        let warped_labels = full.warp_linear(moving_labels, disp_vox);
+        Some(losses::soft_dice(warped_labels, fixed_labels))
     }
 
     /// The network's map for (`fixed`, `moving`) subjects, in mm on the training grid, refined
