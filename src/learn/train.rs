@@ -39,11 +39,28 @@ pub struct LossTerms {
 pub struct IterationRecord {
     pub iteration: u32,
     /// The (fixed, moving) subjects drawn, one per batch item; the same twice for a synthetic
-    /// pair.
+    /// pair. Runs from before batches recorded one `pair`, read here as a batch of one so that
+    /// they still resume.
+    #[serde(alias = "pair", deserialize_with = "one_or_more_pairs")]
     pub pairs: Vec<[usize; 2]>,
     pub losses: LossTerms,
     pub learning_rate: f64,
     pub seconds: f64,
+}
+
+fn one_or_more_pairs<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<[usize; 2]>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Pairs {
+        One([usize; 2]),
+        More(Vec<[usize; 2]>),
+    }
+    Ok(match Pairs::deserialize(deserializer)? {
+        Pairs::One(pair) => vec![pair],
+        Pairs::More(pairs) => pairs,
+    })
 }
 
 /// The held-out pair scored on the training grid.
@@ -538,4 +555,25 @@ fn one_hot(labels: Tensor<5>, ids: &[i32]) -> Tensor<5> {
         .map(|&id| labels.clone().equal_elem(id as f32).float())
         .collect();
     Tensor::cat(channels, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IterationRecord;
+
+    #[test]
+    fn records_of_single_pairs_and_of_batches_are_read() {
+        let losses = r#""losses": {"similarity": 0.8, "smoothness": 0.0, "dice": null, "folding": null, "total": 0.8}, "learning_rate": 0.0001, "seconds": 3.0"#;
+        let old: IterationRecord =
+            serde_json::from_str(&format!(r#"{{"iteration": 1, "pair": [2, 1], {losses}}}"#))
+                .unwrap();
+        assert_eq!(old.pairs, vec![[2, 1]]);
+        let new: IterationRecord = serde_json::from_str(&format!(
+            r#"{{"iteration": 1, "pairs": [[2, 1], [0, 3]], {losses}}}"#
+        ))
+        .unwrap();
+        assert_eq!(new.pairs, vec![[2, 1], [0, 3]]);
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""pairs":[[2,1],[0,3]]"#), "{text}");
+    }
 }
