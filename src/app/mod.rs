@@ -51,6 +51,11 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
     if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut options.wgpu_options.wgpu_setup {
         create.device_descriptor = Arc::new(crate::gpu::context::device_descriptor);
     }
+    // Continuous redraw is for measuring frame times: with vsync, frames would be paced to the
+    // display's refresh (Xvfb's too), so intervals would measure the refresh, not the frame.
+    if args.continuous {
+        options.wgpu_options.surface.present_mode = wgpu::PresentMode::AutoNoVsync;
+    }
     let frame_log = args.frame_log.clone();
     eframe::run_native(
         "Warpbench",

@@ -85,7 +85,7 @@ pub struct OpenArgs {
     /// Write every frame's interval and UI time (CSV) here when the window closes.
     #[arg(long)]
     pub frame_log: Option<PathBuf>,
-    /// Redraw continuously, so frame intervals measure the frame time.
+    /// Redraw continuously and without vsync, so frame intervals measure the frame time.
     #[arg(long)]
     pub continuous: bool,
     /// Save a PNG of the window here once it has drawn the case (written atomically).
