@@ -6,12 +6,13 @@
 
 mod common;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use warpbench::learn::config::{FieldKind, NetConfig};
 use warpbench::learn::losses;
 use warpbench::learn::nets::{Lattices, RegNet};
 use warpbench::learn::tensor::{scalar_value, tensor_from_values, tensor_values};
+use warpbench::learn::train::adam;
 
 const N: usize = 32;
 
@@ -57,11 +58,14 @@ fn fit(
     lr: f64,
     steps: usize,
 ) -> (Vec<f64>, Option<[f64; 3]>) {
-    let device = common::gpu().burn_device().unwrap().autodiff();
+    let device = common::gpu().burn_device().unwrap();
+    // Seeded, so a fit that passes once passes every time.
+    device.seed(1);
+    let device = device.autodiff();
     let field = config.field;
     let lattices = Lattices::new([N; 3], config.pyramid_levels, &device);
     let mut model = RegNet::new(&config, &device);
-    let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
+    let mut optimizer: ModuleOptimizer = adam().init();
     let fixed: Tensor<5> = tensor_from_values(fixed, 1, [N; 3], &device);
     let moving: Tensor<5> = tensor_from_values(moving, 1, [N; 3], &device);
     let mut curve = Vec::new();

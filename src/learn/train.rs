@@ -479,7 +479,7 @@ impl Trainer {
 /// flow layer starts near zero (std 1e-5), so the gradients of the layers behind it start near
 /// 1e-8 per weight on the brain example, and under an ε of 1e-5 their first steps shrink by as
 /// much, while the flow layer alone learns on random features.
-fn adam() -> AdamConfig {
+pub fn adam() -> AdamConfig {
     AdamConfig::new().with_epsilon(1e-8)
 }
 
