@@ -4,12 +4,11 @@
 use super::config::{Refinement, TrainingSettings};
 use super::losses;
 use super::spatial::Lattice;
-use super::train::similarity;
+use super::train::{ADAM_EPSILON, similarity};
 use burn::tensor::Tensor;
 
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
-const EPSILON: f64 = 1e-8;
 
 /// `disp_vox` (`[1, 3, k, j, i]` on `lattice`) after `refinement.steps` Adam steps that warp
 /// `moving` closer to `fixed`. Adam is written out here: it updates one tensor, not a module.
@@ -36,7 +35,7 @@ pub fn refine(
         second = second.mul_scalar(BETA2) + g.square().mul_scalar(1.0 - BETA2);
         let m = first.clone().div_scalar(1.0 - BETA1.powi(step as i32));
         let v = second.clone().div_scalar(1.0 - BETA2.powi(step as i32));
-        disp = disp - (m / v.sqrt().add_scalar(EPSILON)).mul_scalar(refinement.learning_rate);
+        disp = disp - (m / v.sqrt().add_scalar(ADAM_EPSILON)).mul_scalar(refinement.learning_rate);
     }
     disp
 }

@@ -480,8 +480,11 @@ impl Trainer {
 /// 1e-8 per weight on the brain example, and under an ε of 1e-5 their first steps shrink by as
 /// much, while the flow layer alone learns on random features.
 pub fn adam() -> AdamConfig {
-    AdamConfig::new().with_epsilon(1e-8)
+    AdamConfig::new().with_epsilon(ADAM_EPSILON as f32)
 }
+
+/// Adam's ε for training and for refinement's own Adam (see [`adam`]).
+pub const ADAM_EPSILON: f64 = 1e-8;
 
 /// The image similarity term.
 pub fn similarity(kind: SimilarityLoss, warped: Tensor<5>, fixed: Tensor<5>) -> Tensor<1> {
