@@ -94,6 +94,7 @@ fn net(field: FieldKind, affine_head: bool, pyramid_levels: usize) -> NetConfig 
         field,
         affine_head,
         pyramid_levels,
+        correlation: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{Rng, gpu};
+use warpbench::learn::correlation::{SHARPNESS, matching_estimate};
 use warpbench::learn::losses;
 use warpbench::learn::mind::mind_loss;
 use warpbench::learn::spatial::{Lattice, jacobian_determinant, resize_field, resize_linear};
@@ -701,5 +702,122 @@ fn mind_descriptors_match_the_cpu_reference_and_the_loss_has_their_gradient() {
             (analytic - numeric).abs() <= 1e-3 * numeric.abs(),
             "{kind:?}: directional derivative {analytic} vs finite difference {numeric}"
         );
+    }
+}
+
+/// The correlation layer's definition: local correlation over whole windows of the fixed image
+/// (zero beyond the lattice) and the moving one at each offset (edge values beyond it), then the
+/// soft arg-max of the offsets.
+fn ref_matching_estimate(
+    fixed: &[f64],
+    moving: &[f64],
+    dims: [usize; 3],
+    radius: i64,
+    window: i64,
+) -> Vec<f64> {
+    let [d, h, w] = dims.map(|n| n as i64);
+    let n = voxels(dims);
+    let at = |image: &[f64], i: i64, j: i64, k: i64| image[(i + w * (j + h * k)) as usize];
+    let clamp = |x: i64, size: i64| x.clamp(0, size - 1);
+    let half = window / 2;
+    let count = (window * window * window) as f64;
+    let mut out = vec![0.0; 3 * n];
+    for k in 0..d {
+        for j in 0..h {
+            for i in 0..w {
+                let mut scored = Vec::new();
+                for ok in -radius..=radius {
+                    for oj in -radius..=radius {
+                        for oi in -radius..=radius {
+                            let mut s = [0.0; 5];
+                            for (bi, bj, bk) in (0..window.pow(3)).map(|b| {
+                                (
+                                    b % window - half,
+                                    (b / window) % window - half,
+                                    b / window / window - half,
+                                )
+                            }) {
+                                let (x, y, z) = (i + bi, j + bj, k + bk);
+                                let inside = (0..w).contains(&x)
+                                    && (0..h).contains(&y)
+                                    && (0..d).contains(&z);
+                                let f = if inside { at(fixed, x, y, z) } else { 0.0 };
+                                let m = at(
+                                    moving,
+                                    clamp(x + oi, w),
+                                    clamp(y + oj, h),
+                                    clamp(z + ok, d),
+                                );
+                                s = [s[0] + f, s[1] + m, s[2] + f * f, s[3] + m * m, s[4] + f * m];
+                            }
+                            let cross = s[4] - s[0] * s[1] / count;
+                            let var_f = s[2] - s[0] * s[0] / count;
+                            let var_m = s[3] - s[1] * s[1] / count;
+                            let cc = cross / (var_f * var_m + 1e-5).sqrt();
+                            scored.push(([oi, oj, ok], cc * f64::from(SHARPNESS)));
+                        }
+                    }
+                }
+                let top = scored.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = scored.iter().map(|s| (s.1 - top).exp()).sum();
+                let v = (i + w * (j + h * k)) as usize;
+                for (offset, score) in &scored {
+                    let p = (score - top).exp() / total;
+                    for a in 0..3 {
+                        out[a * n + v] += p * offset[a] as f64;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_correlation_layer_matches_its_reference_and_finds_a_shift() {
+    let device = gpu().burn_device().unwrap();
+    let fixed = random(voxels(DIMS), 0.0, 1.0, 11);
+    let moving = random(voxels(DIMS), 0.0, 1.0, 12);
+    let got = values(matching_estimate(
+        tensor(&fixed, 1, DIMS, &device),
+        tensor(&moving, 1, DIMS, &device),
+        1,
+        3,
+    ));
+    assert_close(
+        "estimate",
+        &got,
+        &ref_matching_estimate(&fixed, &moving, DIMS, 1, 3),
+        1e-3,
+    );
+
+    // The moving image is the fixed one moved by one voxel along +i: it is sampled one voxel
+    // further along i to match, so the estimate away from the border is +1 along i.
+    let dims = [8, 9, 10];
+    let [d, h, w] = dims;
+    let fixed = random(voxels(dims), 0.0, 1.0, 13);
+    let moving: Vec<f64> = (0..voxels(dims))
+        .map(|v| fixed[v - usize::from(v % w > 0)])
+        .collect();
+    let got = values(matching_estimate(
+        tensor(&fixed, 1, dims, &device),
+        tensor(&moving, 1, dims, &device),
+        2,
+        3,
+    ));
+    let n = voxels(dims);
+    for k in 2..d - 2 {
+        for j in 2..h - 2 {
+            for i in 2..w - 3 {
+                let v = i + w * (j + h * k);
+                let estimate = [got[v], got[n + v], got[2 * n + v]];
+                assert!(
+                    (estimate[0] - 1.0).abs() < 0.05
+                        && estimate[1].abs() < 0.05
+                        && estimate[2].abs() < 0.05,
+                    "voxel ({i}, {j}, {k}): estimate {estimate:?}, the shift is (1, 0, 0)"
+                );
+            }
+        }
     }
 }

@@ -126,6 +126,11 @@ fn bad_training_configs_are_named() {
         ),
         ("iterations = 40", "iterations = \"many\"", "invalid type"),
         (
+            "correlation = { radius = 1, window = 3 }",
+            "correlation = { radius = 1, window = 4 }",
+            "model.correlation",
+        ),
+        (
             "iterations = 40",
             "iterations = 40\nbatch_size = 0",
             "batch_size",

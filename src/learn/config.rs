@@ -209,6 +209,19 @@ pub struct NetConfig {
     /// fine, each level starting when the previous one has had its share of the iterations).
     #[serde(default = "one")]
     pub pyramid_levels: usize,
+    /// A correlation layer whose matching estimate each level's flow layer reads (see
+    /// [`super::correlation`]); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<Correlation>,
+}
+
+/// The correlation layer's search: whole-voxel offsets within ±`radius` along each axis, each
+/// scored by local correlation over a `window`³ box (voxels of the level's input).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correlation {
+    pub radius: usize,
+    pub window: usize,
 }
 
 fn one() -> usize {
@@ -223,6 +236,7 @@ impl Default for NetConfig {
             field: FieldKind::Velocity,
             affine_head: false,
             pyramid_levels: 1,
+            correlation: None,
         }
     }
 }
@@ -394,6 +408,14 @@ impl TrainConfig {
             return bad(format!(
                 "model.pyramid_levels {} must be 1 to 4",
                 m.pyramid_levels
+            ));
+        }
+        if let Some(c) = m.correlation
+            && (!(1..=3).contains(&c.radius) || c.window % 2 == 0 || c.window < 3)
+        {
+            return bad(format!(
+                "model.correlation: radius {} must be 1 to 3 and window {} odd and at least 3",
+                c.radius, c.window
             ));
         }
         let multiple = 1usize << (levels + m.pyramid_levels - 1);

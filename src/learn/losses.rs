@@ -8,7 +8,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, activation::relu};
 
 /// Keeps variances away from zero in flat regions, where correlation is undefined.
-const VARIANCE_FLOOR: f32 = 1e-5;
+pub(super) const VARIANCE_FLOOR: f32 = 1e-5;
 
 /// Mean squared difference.
 pub fn mse(a: Tensor<5>, b: Tensor<5>) -> Tensor<1> {

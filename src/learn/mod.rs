@@ -11,6 +11,7 @@
 pub mod augment;
 pub mod config;
 pub mod conv;
+pub mod correlation;
 pub mod data;
 pub mod infer;
 pub mod losses;

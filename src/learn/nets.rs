@@ -4,7 +4,9 @@
 //! with the moving one warped by the coarser levels' field and adding its residual to that field
 //! (LapIRN adds velocities, then integrates); and optionally an affine head on the coarsest
 //! level's encoder (the joint affine + deformable network), whose affine warps the moving image
-//! before the deformable part sees it.
+//! before the deformable part sees it. With `correlation` set, each level's flow layer also reads
+//! the matching estimate of a correlation layer ([`super::correlation`]) between the images the
+//! level sees.
 //!
 //! The network works at half the training grid's resolution: its first convolution has stride 2
 //! and its flow (and the integration of a velocity) is on the half lattice, upsampled to the full
@@ -16,6 +18,7 @@
 
 use super::config::{FieldKind, NetConfig};
 use super::conv::Conv3x3;
+use super::correlation::matching_estimate;
 use super::spatial::{Lattice, resize_field, resize_linear};
 use burn::module::{Initializer, Module};
 use burn::nn::{Linear, LinearConfig};
@@ -99,6 +102,9 @@ struct UNet {
     encoder: Vec<ConvBlock>,
     decoder: Vec<ConvBlock>,
     flow: Conv3x3,
+    /// The correlation layer's search radius and window (voxels of the input), 0 without one.
+    correlation_radius: usize,
+    correlation_window: usize,
 }
 
 impl UNet {
@@ -121,7 +127,11 @@ impl UNet {
         // A near-zero flow layer starts training from the identity map, as VoxelMorph does, and
         // a pyramid's finer level from the coarser levels' field.
         // The flow reads the finest decoder output joined with the first encoder level directly:
-        // another full convolution there would cost as much as the rest of the network.
+        // another full convolution there would cost as much as the rest of the network. With a
+        // correlation layer it reads the matching estimate too.
+        if config.correlation.is_some() {
+            previous += 3;
+        }
         let flow = Conv3x3::with_initializer(
             previous,
             3,
@@ -132,20 +142,36 @@ impl UNet {
             },
             device,
         );
+        let (correlation_radius, correlation_window) =
+            config.correlation.map_or((0, 0), |c| (c.radius, c.window));
         UNet {
             encoder,
             decoder,
             flow,
+            correlation_radius,
+            correlation_window,
         }
     }
 
     fn forward(&self, fixed: Tensor<5>, moving: Tensor<5>) -> Tensor<5> {
+        let estimate = (self.correlation_radius > 0).then(|| {
+            matching_estimate(
+                fixed.clone(),
+                moving.clone(),
+                self.correlation_radius,
+                self.correlation_window,
+            )
+        });
         let skips = self.encode(Tensor::cat(vec![fixed, moving], 1));
         let mut x = skips.last().expect("an encoder level").clone();
         for (block, skip) in self.decoder.iter().zip(skips.iter().rev().skip(1)) {
             let [_, _, sd, sh, sw] = skip.dims();
             x = resize_linear(block.forward(x), [sd, sh, sw]);
             x = Tensor::cat(vec![x, skip.clone()], 1);
+        }
+        if let Some(estimate) = estimate {
+            let [_, _, fd, fh, fw] = x.dims();
+            x = Tensor::cat(vec![x, resize_field(estimate, [fd, fh, fw])], 1);
         }
         self.flow.forward(x)
     }

@@ -76,6 +76,7 @@ encoder_channels = [8, 16]
 decoder_channels = 16
 field = "velocity"
 affine_head = false
+correlation = {{ radius = 1, window = 3 }}
 
 [training]
 iterations = 40
