@@ -43,24 +43,10 @@ pub fn matching_estimate(
     // the search radius and the window: only the cross term is summed per offset.
     let reach = radius + window / 2;
     let count = window.pow(3) as f32;
-    let fixed_sums = box_sum(
-        Tensor::cat(vec![fixed.clone(), fixed.clone().square()], 1),
-        window,
-    );
-    let (sum_f, sum_ff) = (
-        fixed_sums.clone().narrow(1, 0, 1),
-        fixed_sums.narrow(1, 1, 1),
-    );
+    let (sum_f, sum_ff) = window_sums(fixed.clone(), window);
     let var_f = (sum_ff - sum_f.clone().square() / count).clamp_min(0.0);
     let padded = moving.pad([(reach, reach); 3], PadMode::Edge);
-    let moving_sums = box_sum(
-        Tensor::cat(vec![padded.clone(), padded.clone().square()], 1),
-        window,
-    );
-    let (moving_sum, moving_sum_sq) = (
-        moving_sums.clone().narrow(1, 0, 1),
-        moving_sums.narrow(1, 1, 1),
-    );
+    let (moving_sum, moving_sum_sq) = window_sums(padded.clone(), window);
     let at = |o: i32| (reach as i32 + o) as usize;
     let shifted = |t: &Tensor<5>, [i, j, k]: [i32; 3]| {
         t.clone().slice(s![
@@ -81,26 +67,30 @@ pub fn matching_estimate(
         let cross = sum_fm - sum_f.clone().expand([b, c, d, h, w]) * sum_m.clone() / count;
         // Rounding leaves a flat window's variance a hair below zero.
         let var_m = (sum_mm - sum_m.square() / count).clamp_min(0.0);
-        let var = var_f.clone().expand([b, c, d, h, w]) * var_m.clone();
+        let var = var_f.clone().expand([b, c, d, h, w]) * var_m;
         correlations.push(cross / var.add_scalar(VARIANCE_FLOOR).sqrt());
     }
     let n = offsets.len();
     let weights =
         softmax(Tensor::cat(correlations, 1).mul_scalar(SHARPNESS), 1).reshape([b, n, d * h * w]);
-    let table = Tensor::<2>::from_data(
+    // `[b, 3, n]`: each offset's component along each axis.
+    let table = Tensor::<3>::from_data(
         TensorData::new(
-            offsets
-                .iter()
-                .flat_map(|o| o.map(|v| v as f32))
+            (0..3)
+                .flat_map(|a| offsets.iter().map(move |o| o[a] as f32))
                 .collect::<Vec<_>>(),
-            [n, 3],
+            [1, 3, n],
         ),
         &device,
     )
-    .transpose()
-    .unsqueeze::<3>()
     .expand([b, 3, n]);
     table.matmul(weights).reshape([b, 3, d, h, w])
+}
+
+/// Sums of `x` (`[b, 1, k, j, i]`) and of its square over a `window`³ box around each voxel.
+fn window_sums(x: Tensor<5>, window: usize) -> (Tensor<5>, Tensor<5>) {
+    let sums = box_sum(Tensor::cat(vec![x.clone(), x.square()], 1), window);
+    (sums.clone().narrow(1, 0, 1), sums.narrow(1, 1, 1))
 }
 
 /// Every whole-voxel offset `[i, j, k]` within ±`radius` along each axis.
