@@ -6,7 +6,7 @@
 mod common;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use warpbench::app::WarpbenchApp;
@@ -162,7 +162,7 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
     );
     harness.get_by_label("Pause").click();
     step_until(&mut harness, Duration::from_secs(60), "the pause", |app| {
-        app.doc.run == RunStatus::Running { paused: true }
+        matches!(app.doc.run, RunStatus::Running { paused: true, .. })
     });
     let generation = harness.state().doc.generation;
     std::thread::sleep(Duration::from_millis(800));
@@ -272,7 +272,20 @@ fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_ca
     harness.run_steps(2);
     harness.get_by_label("Register with network").click();
     harness.step();
-    assert!(harness.state().doc.run.is_running());
+    assert!(matches!(
+        harness.state().doc.run,
+        RunStatus::Running {
+            pausable: false,
+            ..
+        }
+    ));
+    harness.step();
+    if harness.state().doc.run.is_running() {
+        assert!(
+            harness.get_by_label("Pause").accesskit_node().is_disabled(),
+            "a network run cannot pause"
+        );
+    }
     step_until(
         &mut harness,
         Duration::from_secs(300),

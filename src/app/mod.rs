@@ -322,6 +322,7 @@ impl WarpbenchApp {
         let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
         let landmarks = self.doc.included_landmarks();
         let ctx = ctx.clone();
+        let pausable = matches!(method, Method::Iterative(_));
         match crate::session::start_method(
             gpu,
             (case.fixed.clone(), case.moving.clone()),
@@ -335,7 +336,7 @@ impl WarpbenchApp {
         ) {
             Ok(handle) => {
                 self.session = Some(handle);
-                self.doc.start_run();
+                self.doc.start_run(pausable);
             }
             Err(e) => {
                 self.notice = Some(Notice {

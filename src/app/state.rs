@@ -41,8 +41,14 @@ impl From<Snapshot> for Deformation {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
     Idle,
-    Running { paused: bool },
-    Finished { seconds: f64 },
+    /// `pausable` is false for a network run: it has no iterations to pause between.
+    Running {
+        paused: bool,
+        pausable: bool,
+    },
+    Finished {
+        seconds: f64,
+    },
     Cancelled,
     Failed(String),
 }
@@ -158,8 +164,11 @@ impl Document {
     }
 
     /// Forgets the last run's results, for a new run.
-    pub fn start_run(&mut self) {
-        self.run = RunStatus::Running { paused: false };
+    pub fn start_run(&mut self, pausable: bool) {
+        self.run = RunStatus::Running {
+            paused: false,
+            pausable,
+        };
         self.progress = None;
         self.phase = None;
         self.elapsed_s = 0.0;
@@ -217,8 +226,11 @@ impl Document {
                 }
                 self.report = Some(*report);
             }
-            Event::Paused => self.run = RunStatus::Running { paused: true },
-            Event::Resumed => self.run = RunStatus::Running { paused: false },
+            Event::Paused | Event::Resumed => {
+                if let RunStatus::Running { paused, .. } = &mut self.run {
+                    *paused = matches!(event, Event::Paused);
+                }
+            }
             Event::Retuned(_) => {}
             Event::Finished { seconds, .. } => {
                 log::info!("the run finished in {seconds:.1} s");
@@ -300,7 +312,7 @@ mod tests {
             before > 2.0,
             "the demo's landmarks start apart ({before} mm)"
         );
-        doc.start_run();
+        doc.start_run(true);
         doc.apply(progress(Stage::Affine, 0, 3, true), || None);
         doc.apply(progress(Stage::Affine, 0, 7, false), || None);
         doc.apply(progress(Stage::Affine, 1, 2, true), || None);
@@ -323,7 +335,13 @@ mod tests {
         assert_eq!(doc.scores.len(), 1);
         assert_eq!(doc.scores[0].fold_percent, 0.0);
         doc.apply(Event::Paused, || None);
-        assert_eq!(doc.run, RunStatus::Running { paused: true });
+        assert_eq!(
+            doc.run,
+            RunStatus::Running {
+                paused: true,
+                pausable: true
+            }
+        );
         doc.apply(Event::Failed("boom".into()), || None);
         assert_eq!(doc.run, RunStatus::Failed("boom".into()));
     }

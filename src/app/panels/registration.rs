@@ -133,15 +133,24 @@ impl RegistrationPanel {
                 request = Some(RunRequest::Start(Box::new(self.config.clone())));
             }
             match doc.run {
-                RunStatus::Running { paused: false } => {
+                RunStatus::Running {
+                    paused: false,
+                    pausable: true,
+                } => {
                     if ui.button("Pause").clicked() {
                         request = Some(RunRequest::Pause);
                     }
                 }
-                RunStatus::Running { paused: true } => {
+                RunStatus::Running { paused: true, .. } => {
                     if ui.button("Resume").clicked() {
                         request = Some(RunRequest::Resume);
                     }
+                }
+                RunStatus::Running {
+                    pausable: false, ..
+                } => {
+                    ui.add_enabled(false, egui::Button::new("Pause"))
+                        .on_disabled_hover_text("a network run has no iterations to pause between");
                 }
                 _ => {
                     ui.add_enabled(false, egui::Button::new("Pause"));
@@ -224,7 +233,7 @@ impl RegistrationPanel {
 fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
     let text = match &doc.run {
         RunStatus::Idle => "not run yet".to_string(),
-        RunStatus::Running { paused } => {
+        RunStatus::Running { paused, .. } => {
             let state = if *paused { "paused" } else { "running" };
             match &doc.progress {
                 Some(p) => format!(
