@@ -13,6 +13,7 @@ pub mod loader;
 pub mod panels;
 pub mod saved_session;
 pub mod state;
+pub mod style;
 pub mod views;
 
 use crate::case::Case;
@@ -180,6 +181,10 @@ impl WarpbenchApp {
     pub fn create(cc: &eframe::CreationContext, case: Case, args: &OpenArgs) -> WarpbenchApp {
         if let Some(rs) = &cc.wgpu_render_state {
             gpu_bridge::install(rs);
+            style::apply(
+                &cc.egui_ctx,
+                rs.adapter.get_info().device_type == wgpu::DeviceType::Cpu,
+            );
         }
         let gpu = cc.wgpu_render_state.as_ref().map(|rs| {
             GpuContext::from_parts(
@@ -190,6 +195,11 @@ impl WarpbenchApp {
             )
         });
         WarpbenchApp::new(case, gpu, args)
+    }
+
+    /// The device the window and its runs share, if any.
+    pub fn gpu(&self) -> Option<&GpuContext> {
+        self.gpu.as_ref()
     }
 
     pub fn new(case: Case, gpu: Option<GpuContext>, args: &OpenArgs) -> WarpbenchApp {
@@ -780,7 +790,7 @@ impl WarpbenchApp {
             let (fraction, reading) = load.progress();
             ui.horizontal(|ui| {
                 ui.add(
-                    egui::ProgressBar::new(fraction)
+                    style::progress_bar(ui, fraction)
                         .desired_width(300.0)
                         .text(format!("reading {reading}")),
                 );

@@ -131,8 +131,11 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                             let [r, g, b] = label_colour(id);
                             let (rect, _) = ui
                                 .allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                            ui.painter()
-                                .rect_filled(rect, 2.0, egui::Color32::from_rgb(r, g, b));
+                            ui.painter().rect_filled(
+                                rect,
+                                crate::app::style::mark_radius(ui.visuals()),
+                                egui::Color32::from_rgb(r, g, b),
+                            );
                             let mut shown = !d.labels.hidden.contains(&id);
                             let name = case
                                 .label_names

@@ -261,7 +261,7 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
     } else {
         fraction
     };
-    ui.add(egui::ProgressBar::new(fraction).text(text));
+    ui.add(crate::app::style::progress_bar(ui, fraction).text(text));
 }
 
 /// One value of a history point, `None` where it was not measured.

@@ -214,7 +214,7 @@ impl TrainingPanel {
         } else {
             n as f32 / log.iterations as f32
         };
-        ui.add(egui::ProgressBar::new(fraction).text(text));
+        ui.add(crate::app::style::progress_bar(ui, fraction).text(text));
         if !log.summary.is_empty() {
             ui.small(&log.summary);
         }

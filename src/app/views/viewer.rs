@@ -611,7 +611,11 @@ impl Viewers {
         let label = |pos: egui::Pos2, align: egui::Align2, text: String| {
             let galley = painter.layout_no_wrap(text, font.clone(), c);
             let rect = align.anchor_size(pos, galley.size());
-            painter.rect_filled(rect.expand(1.0), 2.0, egui::Color32::from_black_alpha(160));
+            painter.rect_filled(
+                rect.expand(1.0),
+                crate::app::style::mark_radius(&painter.ctx().global_style().visuals),
+                egui::Color32::from_black_alpha(160),
+            );
             painter.galley(rect.min, galley, c);
         };
         label(
