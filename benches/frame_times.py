@@ -53,7 +53,12 @@ def main():
             log = os.path.join(tmp, f"{name}.csv")
             cmd = [a.warpbench, "open", *files, "--continuous", "--frame-log", log,
                    "--quit-after", str(seconds), *extra]
-            subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+            with open(os.path.join(tmp, f"{name}.log"), "w+") as err:
+                code = subprocess.run(cmd, stderr=err).returncode
+                if code != 0:
+                    err.seek(0)
+                    tail = err.read()[-4000:]
+                    raise SystemExit(f"{name}: warpbench exited with {code}; its last output:\n{tail}")
             p = percentiles(log, flag)
             if p:
                 print(f"| {name} | {p[0]} | {p[1]:.1f} | {p[2]:.1f} | {p[3]:.1f} | {p[4]:.1f} |")

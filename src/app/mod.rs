@@ -1041,6 +1041,16 @@ impl eframe::App for WarpbenchApp {
     }
 
     fn on_exit(&mut self) {
+        // A registration still running is cancelled and waited for (one iteration at most), so
+        // the process never tears the shared device down under its worker.
+        if let Some(session) = self.session.take() {
+            session.send(Command::Cancel);
+            if let Err(e) = session.join()
+                && !matches!(e, crate::Error::Cancelled)
+            {
+                log::warn!("the registration ended with: {e}");
+            }
+        }
         // A run that is training saves its checkpoint before the window goes; one still
         // preparing its data has nothing to lose and is left to end with the process.
         if let Some(run) = self.training_run.take()
