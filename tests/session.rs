@@ -192,6 +192,33 @@ fn pause_resume_retune_and_cancel_take_effect_between_iterations() {
     assert!(matches!(handle.join(), Err(warpbench::Error::Cancelled)));
 }
 
+/// Closing the window cancels a run whose event queue nobody empties any more: the worker's
+/// last event must not wait for room that never comes.
+#[test]
+fn a_run_whose_events_are_not_read_cancels_and_stops() {
+    let options = SessionOptions {
+        event_capacity: 8,
+        ..Default::default()
+    };
+    let handle = start(100_000, options);
+    let start = std::time::Instant::now();
+    while !handle.events().is_full() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the queue never filled"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        handle.cancel_and_wait();
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker stopped within a minute of Cancel");
+}
+
 #[test]
 fn a_bad_parameter_fails_the_run_with_a_message() {
     let handle = start(100_000, SessionOptions::default());

@@ -1044,12 +1044,7 @@ impl eframe::App for WarpbenchApp {
         // A registration still running is cancelled and waited for (one iteration at most), so
         // the process never tears the shared device down under its worker.
         if let Some(session) = self.session.take() {
-            session.send(Command::Cancel);
-            if let Err(e) = session.join()
-                && !matches!(e, crate::Error::Cancelled)
-            {
-                log::warn!("the registration ended with: {e}");
-            }
+            session.cancel_and_wait();
         }
         // A run that is training saves its checkpoint before the window goes; one still
         // preparing its data has nothing to lose and is left to end with the process.

@@ -99,6 +99,19 @@ impl SessionHandle {
             .join()
             .map_err(|_| Error::Registration("the registration thread panicked".into()))?
     }
+
+    /// Cancels the run and waits for its worker to stop (one iteration at most), listening to it
+    /// no more: its last events are dropped, so a full event queue cannot hold it up. For a
+    /// front end that is closing.
+    pub fn cancel_and_wait(mut self) {
+        self.send(Command::Cancel);
+        self.events = crossbeam_channel::never();
+        if let Err(e) = self.join()
+            && !matches!(e, Error::Cancelled)
+        {
+            log::warn!("the registration ended with: {e}");
+        }
+    }
 }
 
 impl Drop for SessionHandle {
