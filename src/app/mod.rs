@@ -181,10 +181,6 @@ impl WarpbenchApp {
     pub fn create(cc: &eframe::CreationContext, case: Case, args: &OpenArgs) -> WarpbenchApp {
         if let Some(rs) = &cc.wgpu_render_state {
             gpu_bridge::install(rs);
-            style::apply(
-                &cc.egui_ctx,
-                rs.adapter.get_info().device_type == wgpu::DeviceType::Cpu,
-            );
         }
         let gpu = cc.wgpu_render_state.as_ref().map(|rs| {
             GpuContext::from_parts(
@@ -194,6 +190,7 @@ impl WarpbenchApp {
                 rs.queue.clone(),
             )
         });
+        style::apply(&cc.egui_ctx, gpu.as_ref().is_some_and(|g| g.is_software()));
         WarpbenchApp::new(case, gpu, args)
     }
 

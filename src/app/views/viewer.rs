@@ -608,12 +608,13 @@ impl Viewers {
         let font = egui::FontId::proportional(11.0);
         let c = egui::Color32::LIGHT_GRAY;
         // The labels sit over the image in narrow views: a dark backing keeps them legible.
+        let backing_radius = crate::app::style::mark_radius(&painter.ctx().global_style().visuals);
         let label = |pos: egui::Pos2, align: egui::Align2, text: String| {
             let galley = painter.layout_no_wrap(text, font.clone(), c);
             let rect = align.anchor_size(pos, galley.size());
             painter.rect_filled(
                 rect.expand(1.0),
-                crate::app::style::mark_radius(&painter.ctx().global_style().visuals),
+                backing_radius,
                 egui::Color32::from_black_alpha(160),
             );
             painter.galley(rect.min, galley, c);
