@@ -1,13 +1,15 @@
-//! Paint-callback resources for the slice views: one pipeline (`shaders/slice_display.wgsl`) and a
-//! texture per view, living in egui-wgpu's callback resources on the shared device. A view's
+//! Paint-callback resources for the slice views: two pipelines (`shaders/slice_display.wgsl`: the
+//! black around the image, then the image) and a texture per view, living in egui-wgpu's callback resources on the shared device. A view's
 //! texture is uploaded only when its composed image changes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct SliceResources {
-    pipeline: wgpu::RenderPipeline,
+    background: wgpu::RenderPipeline,
+    image: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
+    nearest: wgpu::Sampler,
     texture_format: wgpu::TextureFormat,
     views: HashMap<u64, ViewGpu>,
 }
@@ -46,12 +48,18 @@ pub fn install(render_state: &egui_wgpu::RenderState) {
             },
             wgpu::BindGroupLayoutEntry {
                 binding: 1,
-                visibility: wgpu::ShaderStages::FRAGMENT,
+                visibility: wgpu::ShaderStages::VERTEX,
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Uniform,
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
+                count: None,
+            },
+            wgpu::BindGroupLayoutEntry {
+                binding: 2,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::NonFiltering),
                 count: None,
             },
         ],
@@ -61,30 +69,36 @@ pub fn install(render_state: &egui_wgpu::RenderState) {
         bind_group_layouts: &[Some(&layout)],
         immediate_size: 0,
     });
-    let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-        label: Some("slice_display"),
-        layout: Some(&pipeline_layout),
-        vertex: wgpu::VertexState {
-            module: &module,
-            entry_point: Some("vs_main"),
-            buffers: &[],
-            compilation_options: Default::default(),
-        },
-        fragment: Some(wgpu::FragmentState {
-            module: &module,
-            entry_point: Some("fs_main"),
-            targets: &[Some(wgpu::ColorTargetState {
-                format: render_state.target_format,
-                blend: None,
-                write_mask: wgpu::ColorWrites::ALL,
-            })],
-            compilation_options: Default::default(),
-        }),
-        primitive: wgpu::PrimitiveState::default(),
-        depth_stencil: None,
-        multisample: wgpu::MultisampleState::default(),
-        multiview_mask: None,
-        cache: None,
+    let pipeline = |fragment: &str| {
+        device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("slice_display"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                buffers: &[],
+                compilation_options: Default::default(),
+            },
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some(fragment),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: render_state.target_format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+                compilation_options: Default::default(),
+            }),
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            multiview_mask: None,
+            cache: None,
+        })
+    };
+    let nearest = device.create_sampler(&wgpu::SamplerDescriptor {
+        label: Some("slice nearest"),
+        ..Default::default()
     });
     // Composed colours are sRGB-encoded bytes: an sRGB target needs an sRGB texture so the
     // decode on load and the encode on store cancel.
@@ -98,8 +112,10 @@ pub fn install(render_state: &egui_wgpu::RenderState) {
         .write()
         .callback_resources
         .insert(SliceResources {
-            pipeline,
+            background: pipeline("fs_background"),
+            image: pipeline("fs_image"),
             layout,
+            nearest,
             texture_format,
             views: HashMap::new(),
         });
@@ -165,6 +181,10 @@ impl egui_wgpu::CallbackTrait for SliceCallback {
                         binding: 1,
                         resource: params.as_entire_binding(),
                     },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: wgpu::BindingResource::Sampler(&r.nearest),
+                    },
                 ],
             });
             r.views.insert(
@@ -208,8 +228,10 @@ impl egui_wgpu::CallbackTrait for SliceCallback {
         let Some(v) = r.views.get(&self.view) else {
             return;
         };
-        pass.set_pipeline(&r.pipeline);
         pass.set_bind_group(0, &v.bind_group, &[]);
-        pass.draw(0..3, 0..1);
+        pass.set_pipeline(&r.background);
+        pass.draw(0..24, 0..1);
+        pass.set_pipeline(&r.image);
+        pass.draw(24..30, 0..1);
     }
 }
