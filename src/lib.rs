@@ -6,6 +6,9 @@
 //! enforces it. The layout follows
 //! `architecture-models.md` of the design notes; the engine stages (registration, evaluation,
 //! learning, sessions) join between `gpu` and the front ends as they are built.
+//!
+//! Beside the design card's top level, `vendor/egui-wgpu` holds egui-wgpu as published with one
+//! shader patch (its `WARPBENCH.md` says why): the only dependency not used as published.
 
 // Geometry code indexes several 3-arrays by the same axis; iterator chains there read worse.
 #![allow(clippy::needless_range_loop)]

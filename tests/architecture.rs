@@ -60,3 +60,28 @@ fn one_wgpu_in_the_lock_file() {
         "wgpu versions in Cargo.lock: {versions:?}"
     );
 }
+
+#[test]
+fn egui_wgpu_is_the_patched_copy() {
+    // vendor/egui-wgpu/WARPBENCH.md: without the patch, software rasterisers shade every pixel
+    // of the UI about three times over. A registry egui-wgpu in the lock file means an egui
+    // upgrade left the patch unused.
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
+    let packages: Vec<&str> = lock
+        .split("[[package]]")
+        .filter(|p| p.lines().any(|l| l.trim() == "name = \"egui-wgpu\""))
+        .collect();
+    assert_eq!(packages.len(), 1, "egui-wgpu entries: {packages:?}");
+    assert!(
+        !packages[0].contains("source = "),
+        "egui-wgpu comes from a registry, not vendor/egui-wgpu: {}",
+        packages[0]
+    );
+    let shader = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor/egui-wgpu/src/egui.wgsl"),
+    )
+    .unwrap();
+    assert!(shader.contains("override PREDICTABLE_TEXTURE_FILTERING"));
+    assert!(!shader.contains("r_locals.predictable_texture_filtering"));
+}

@@ -47,6 +47,9 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
             .with_title("Warpbench")
             .with_inner_size([1400.0, 900.0])
             .with_drag_and_drop(true),
+        // Without dithering egui's fragment shader is a plain texture sample times a colour,
+        // which llvmpipe shades on its fast 8-bit path (the UI has no gradients to band).
+        dithering: false,
         ..Default::default()
     };
     if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut options.wgpu_options.wgpu_setup {

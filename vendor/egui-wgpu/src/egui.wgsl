@@ -6,6 +6,14 @@ struct VertexOutput {
     @builtin(position) position: vec4<f32>,
 };
 
+// Warpbench patch: dithering and predictable texture filtering are pipeline-overridable
+// constants, set by `Renderer::new` from `RendererOptions`, instead of branches on uniforms.
+// A software rasteriser (llvmpipe) runs every side of a branch it cannot prove uniform, so the
+// uniform branches made it run all three filtering paths and the dithering for every pixel
+// (about 3.5x the cost of the plain path); with constants the compiler drops the dead paths.
+override DITHERING: bool = true;
+override PREDICTABLE_TEXTURE_FILTERING: bool = false;
+
 struct Locals {
     screen_size: vec2<f32>,
 
@@ -134,7 +142,7 @@ fn wrap_texel_coord(coord: vec2<i32>, texture_size: vec2<i32>) -> vec2<i32> {
 
 
 fn sample_texture(in: VertexOutput) -> vec4<f32> {
-    if r_locals.predictable_texture_filtering == 0 {
+    if !PREDICTABLE_TEXTURE_FILTERING {
         // Hardware filtering: fast, but varies across GPUs and drivers.
         return textureSample(r_tex_color, r_tex_sampler, in.tex_coord);
     } else {
@@ -179,7 +187,7 @@ fn fs_main_linear_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
     // This step is optional for egui backends.
     // Note that dithering is performed on the gamma encoded values,
     // because this function is used together with a srgb converting target.
-    if r_locals.dithering == 1 {
+    if DITHERING {
         let out_color_gamma_rgb = dither_interleaved(out_color_gamma.rgb, 256.0, in.position);
         out_color_gamma = vec4<f32>(out_color_gamma_rgb, out_color_gamma.a);
     }
@@ -194,7 +202,7 @@ fn fs_main_gamma_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
     var out_color_gamma = in.color * tex_gamma;
     // Dither the float color down to eight bits to reduce banding.
     // This step is optional for egui backends.
-    if r_locals.dithering == 1 {
+    if DITHERING {
         let out_color_gamma_rgb = dither_interleaved(out_color_gamma.rgb, 256.0, in.position);
         out_color_gamma = vec4<f32>(out_color_gamma_rgb, out_color_gamma.a);
     }

@@ -454,7 +454,17 @@ impl Renderer {
                         }),
                         write_mask: wgpu::ColorWrites::ALL,
                     })],
-                    compilation_options: wgpu::PipelineCompilationOptions::default()
+                    // Warpbench patch: see the overrides at the top of egui.wgsl.
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &[
+                            ("DITHERING", f64::from(u8::from(options.dithering))),
+                            (
+                                "PREDICTABLE_TEXTURE_FILTERING",
+                                f64::from(u8::from(options.predictable_texture_filtering)),
+                            ),
+                        ],
+                        ..Default::default()
+                    },
                 }),
                 multiview_mask: None,
                 cache: None,
