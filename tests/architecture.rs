@@ -44,21 +44,22 @@ fn engine_modules_do_not_use_ui_crates() {
     );
 }
 
+/// The entries of package `name` in Cargo.lock, each as its text.
+fn locked(name: &str) -> Vec<String> {
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
+    let line = format!("name = \"{name}\"");
+    lock.split("[[package]]")
+        .filter(|p| p.lines().any(|l| l.trim() == line))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn one_wgpu_in_the_lock_file() {
     // The UI, our kernels and burn must share one device, which needs one wgpu version.
-    let lock =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
-    let versions: Vec<&str> = lock
-        .split("[[package]]")
-        .filter(|p| p.lines().any(|l| l.trim() == "name = \"wgpu\""))
-        .filter_map(|p| p.lines().find(|l| l.starts_with("version")))
-        .collect();
-    assert_eq!(
-        versions.len(),
-        1,
-        "wgpu versions in Cargo.lock: {versions:?}"
-    );
+    let wgpu = locked("wgpu");
+    assert_eq!(wgpu.len(), 1, "wgpu entries in Cargo.lock: {wgpu:?}");
 }
 
 #[test]
@@ -66,17 +67,12 @@ fn egui_wgpu_is_the_patched_copy() {
     // vendor/egui-wgpu/WARPBENCH.md: without the patch, software rasterisers shade every pixel
     // of the UI about three times over. A registry egui-wgpu in the lock file means an egui
     // upgrade left the patch unused.
-    let lock =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
-    let packages: Vec<&str> = lock
-        .split("[[package]]")
-        .filter(|p| p.lines().any(|l| l.trim() == "name = \"egui-wgpu\""))
-        .collect();
-    assert_eq!(packages.len(), 1, "egui-wgpu entries: {packages:?}");
+    let entries = locked("egui-wgpu");
+    assert_eq!(entries.len(), 1, "egui-wgpu entries: {entries:?}");
     assert!(
-        !packages[0].contains("source = "),
+        !entries[0].contains("source = "),
         "egui-wgpu comes from a registry, not vendor/egui-wgpu: {}",
-        packages[0]
+        entries[0]
     );
     let shader = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor/egui-wgpu/src/egui.wgsl"),
