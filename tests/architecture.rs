@@ -64,9 +64,9 @@ fn one_wgpu_in_the_lock_file() {
 
 #[test]
 fn egui_wgpu_is_the_patched_copy() {
-    // vendor/egui-wgpu/WARPBENCH.md: without the patch, software rasterisers shade every pixel
-    // of the UI about three times over. A registry egui-wgpu in the lock file means an egui
-    // upgrade left the patch unused.
+    // vendor/egui-wgpu/WARPBENCH.md: without the patch, lavapipe took three times as long to
+    // rasterise the window. A registry egui-wgpu in the lock file means an egui upgrade left
+    // the patch unused.
     let entries = locked("egui-wgpu");
     assert_eq!(entries.len(), 1, "egui-wgpu entries: {entries:?}");
     assert!(

@@ -1,6 +1,7 @@
 //! Paint-callback resources for the slice views: two pipelines (`shaders/slice_display.wgsl`: the
-//! black around the image, then the image) and a texture per view, living in egui-wgpu's callback resources on the shared device. A view's
-//! texture is uploaded only when its composed image changes.
+//! black around the image, then the image) and a texture per view, living in egui-wgpu's callback
+//! resources on the shared device. A view's texture is uploaded only when its composed image
+//! changes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
