@@ -6,7 +6,7 @@ use super::path_field::{Dialog, PathField};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::session::NetworkJob;
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{GridInput, Legend, Line, Plot, PlotPoints, Points, uniform_grid_spacer};
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -288,6 +288,8 @@ pub(super) fn history_ui<T>(
         .allow_scroll(false)
         .show_background(false)
         .grid_spacing(24.0..=300.0)
+        .x_grid_spacer(uniform_grid_spacer(decimal_steps))
+        .y_grid_spacer(uniform_grid_spacer(decimal_steps))
         .show(ui, |plot| {
             for (name, value) in series {
                 let line: PlotPoints = points
@@ -304,6 +306,26 @@ pub(super) fn history_ui<T>(
                 }
             }
         });
+}
+
+/// Grid steps of 1, 2 or 5 times a power of ten, the smallest no finer than egui_plot asks for,
+/// then the next two powers of ten. egui_plot's default steps are powers of ten alone: with the
+/// coarse grid above, a Dice curve between 0.5 and 0.8 then got a single labelled line at 0.
+fn decimal_steps(input: GridInput) -> [f64; 3] {
+    let min = input.base_step_size;
+    let min = if min.is_finite() && min > 0.0 {
+        min
+    } else {
+        1.0
+    };
+    let decade = 10f64.powf(min.log10().floor());
+    let fine = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&s| s >= min * (1.0 - 1e-9))
+        .unwrap_or(10.0 * decade);
+    let coarse = 10f64.powf((fine.log10() + 1e-9).floor() + 1.0);
+    [fine, coarse, 10.0 * coarse]
 }
 
 fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
@@ -329,4 +351,32 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
             ("fold %", |s| Some(s.fold_percent)),
         ],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(base_step_size: f64) -> [f64; 3] {
+        decimal_steps(GridInput {
+            bounds: (0.0, 1.0),
+            base_step_size,
+        })
+    }
+
+    fn close(a: [f64; 3], b: [f64; 3]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * y)
+    }
+
+    #[test]
+    fn grid_steps_are_one_two_or_five_times_a_power_of_ten() {
+        assert!(close(steps(0.16), [0.2, 1.0, 10.0]));
+        assert!(close(steps(0.3), [0.5, 1.0, 10.0]));
+        assert!(close(steps(1.0), [1.0, 10.0, 100.0]));
+        assert!(close(steps(0.95), [1.0, 10.0, 100.0]));
+        assert!(close(steps(6.0), [10.0, 100.0, 1000.0]));
+        assert!(close(steps(17.0), [20.0, 100.0, 1000.0]));
+        assert!(close(steps(0.0), [1.0, 10.0, 100.0]));
+        assert!(close(steps(f64::NAN), [1.0, 10.0, 100.0]));
+    }
 }
