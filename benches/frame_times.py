@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Frame-time benchmark of the window: the brain pair loaded, redrawn continuously, first idle
-and then while a registration runs; prints the percentiles of the frame intervals.
+and then while a registration runs; prints the percentiles of the frame intervals. A third run
+leaves the window alone while it registers (it then draws only when the run has news) and
+prints how often the views changed: the intervals between new snapshots on show.
 
 Needs a display (run under `xvfb-run -s "-screen 0 1400x900x24"` without one) and a release
 build. The window is 1400 x 900, the default size.
@@ -16,16 +18,33 @@ import subprocess
 import tempfile
 
 
-def percentiles(path, registering):
+def at(v, q):
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+def read(path, registering):
     with open(path) as f:
-        rows = [r for r in csv.DictReader(f) if r["registering"] == registering]
+        return [r for r in csv.DictReader(f) if r["registering"] == registering]
+
+
+def percentiles(path, registering):
+    rows = [r for r in read(path, registering) if r["idle_gap"] == "0"]
     rows = rows[10:]  # the first frames build caches and upload textures
     frames = sorted(float(r["frame_ms"]) for r in rows)
     cpu = sorted(float(r["ui_cpu_ms"]) for r in rows)
     if not frames:
         return None
-    at = lambda v, q: v[min(len(v) - 1, int(q * len(v)))]
     return len(frames), at(frames, 0.5), at(frames, 0.95), frames[-1], at(cpu, 0.95)
+
+
+def view_updates(path):
+    """Seconds between the frames that showed a new snapshot while the run went on."""
+    rows = read(path, "1")
+    changes = [float(b["t_s"]) for a, b in zip(rows, rows[1:]) if a["generation"] != b["generation"]]
+    gaps = sorted(b - a for a, b in zip(changes, changes[1:]))
+    if not gaps:
+        return None
+    return len(changes), at(gaps, 0.5), at(gaps, 0.95), gaps[-1]
 
 
 def main():
@@ -53,15 +72,29 @@ def main():
             log = os.path.join(tmp, f"{name}.csv")
             cmd = [a.warpbench, "open", *files, "--continuous", "--frame-log", log,
                    "--quit-after", str(seconds), *extra]
-            with open(os.path.join(tmp, f"{name}.log"), "w+") as err:
-                code = subprocess.run(cmd, stderr=err).returncode
-                if code != 0:
-                    err.seek(0)
-                    tail = err.read()[-4000:]
-                    raise SystemExit(f"{name}: warpbench exited with {code}; its last output:\n{tail}")
+            run(cmd, os.path.join(tmp, f"{name}.log"), name)
             p = percentiles(log, flag)
             if p:
                 print(f"| {name} | {p[0]} | {p[1]:.1f} | {p[2]:.1f} | {p[3]:.1f} | {p[4]:.1f} |")
+        log = os.path.join(tmp, "untouched.csv")
+        cmd = [a.warpbench, "open", *files, "--frame-log", log, "--quit-after", str(a.run_s),
+               "--run", "--preset", a.preset]
+        run(cmd, os.path.join(tmp, "untouched.log"), "untouched")
+        u = view_updates(log)
+        print()
+        print("| registering, window left alone | new snapshots shown | p50 s between | p95 s | max s |")
+        print("|---|---|---|---|---|")
+        if u:
+            print(f"| | {u[0]} | {u[1]:.2f} | {u[2]:.2f} | {u[3]:.2f} |")
+
+
+def run(cmd, log_path, name):
+    with open(log_path, "w+") as err:
+        code = subprocess.run(cmd, stderr=err).returncode
+        if code != 0:
+            err.seek(0)
+            tail = err.read()[-4000:]
+            raise SystemExit(f"{name}: warpbench exited with {code}; its last output:\n{tail}")
 
 
 if __name__ == "__main__":

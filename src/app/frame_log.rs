@@ -1,5 +1,7 @@
 //! Frame times: the interval between consecutive frames while frames are being requested, with
-//! percentiles for the status bar and a CSV for benchmarks (`warpbench open --frame-log`).
+//! percentiles for the status bar and a CSV for benchmarks (`warpbench open --frame-log`), which
+//! also says which snapshot of a run each frame showed, so that a benchmark can tell how often
+//! the views changed.
 
 use std::path::Path;
 use std::time::Instant;
@@ -7,10 +9,27 @@ use std::time::Instant;
 /// Intervals longer than this are idle gaps (nothing asked for a frame), not slow frames.
 const IDLE_GAP_S: f64 = 0.25;
 
+/// One frame: when it began, the interval since the one before, and what it showed.
+struct Row {
+    /// Seconds since the log began.
+    t_s: f64,
+    interval_ms: f64,
+    /// egui's CPU time of the frame before.
+    ui_cpu_ms: f64,
+    registering: bool,
+    /// The generation of the run's snapshot on show.
+    generation: u64,
+}
+
+impl Row {
+    fn idle_gap(&self) -> bool {
+        self.interval_ms >= IDLE_GAP_S * 1e3
+    }
+}
+
 pub struct FrameLog {
     last: Option<Instant>,
-    /// `(seconds since start, frame interval ms, UI CPU ms, registration running)`.
-    rows: Vec<(f64, f64, f64, bool)>,
+    rows: Vec<Row>,
     start: Instant,
 }
 
@@ -25,26 +44,36 @@ impl Default for FrameLog {
 }
 
 impl FrameLog {
-    /// Called once per frame, at its start; `cpu_ms` is egui's CPU time of the previous frame.
-    /// Returns the seconds since the previous frame.
-    pub fn frame(&mut self, cpu_ms: f64, running: bool) -> Option<f64> {
+    /// Called once per frame, at its start; `cpu_ms` is egui's CPU time of the previous frame,
+    /// `generation` that of the snapshot the frame shows. Returns the seconds since the previous
+    /// frame.
+    pub fn frame(&mut self, cpu_ms: f64, registering: bool, generation: u64) -> Option<f64> {
         let now = Instant::now();
         let interval = self.last.map(|last| now.duration_since(last).as_secs_f64());
-        if let Some(dt) = interval.filter(|&dt| dt < IDLE_GAP_S) {
-            self.rows.push((
-                now.duration_since(self.start).as_secs_f64(),
-                dt * 1e3,
-                cpu_ms,
-                running,
-            ));
+        if let Some(dt) = interval {
+            self.rows.push(Row {
+                t_s: now.duration_since(self.start).as_secs_f64(),
+                interval_ms: dt * 1e3,
+                ui_cpu_ms: cpu_ms,
+                registering,
+                generation,
+            });
         }
         self.last = Some(now);
         interval
     }
 
-    /// The `q`-quantile (0..1) of the last `n` frame intervals (ms), `None` before any.
+    /// The `q`-quantile (0..1) of the last `n` frame intervals (ms) that were not idle gaps,
+    /// `None` before any.
     pub fn percentile(&self, q: f64, n: usize) -> Option<f64> {
-        let mut v: Vec<f64> = self.rows.iter().rev().take(n).map(|r| r.1).collect();
+        let mut v: Vec<f64> = self
+            .rows
+            .iter()
+            .rev()
+            .filter(|r| !r.idle_gap())
+            .take(n)
+            .map(|r| r.interval_ms)
+            .collect();
         if v.is_empty() {
             return None;
         }
@@ -53,9 +82,17 @@ impl FrameLog {
     }
 
     pub fn write_csv(&self, path: &Path) -> crate::Result<()> {
-        let mut text = String::from("t_s,frame_ms,ui_cpu_ms,registering\n");
-        for (t, dt, cpu, running) in &self.rows {
-            text += &format!("{t:.4},{dt:.3},{cpu:.3},{}\n", *running as u8);
+        let mut text = String::from("t_s,frame_ms,ui_cpu_ms,registering,idle_gap,generation\n");
+        for r in &self.rows {
+            text += &format!(
+                "{:.4},{:.3},{:.3},{},{},{}\n",
+                r.t_s,
+                r.interval_ms,
+                r.ui_cpu_ms,
+                r.registering as u8,
+                r.idle_gap() as u8,
+                r.generation
+            );
         }
         crate::atomic::write_bytes(path, text.as_bytes())
     }
@@ -68,12 +105,13 @@ mod tests {
     #[test]
     fn percentiles_skip_idle_gaps() {
         let mut log = FrameLog::default();
-        log.frame(1.0, false);
+        log.frame(1.0, false, 0);
         std::thread::sleep(std::time::Duration::from_millis(5));
-        log.frame(1.0, false);
+        log.frame(1.0, false, 0);
         std::thread::sleep(std::time::Duration::from_millis(300));
-        log.frame(1.0, false);
-        assert_eq!(log.rows.len(), 1);
+        log.frame(1.0, false, 0);
+        assert_eq!(log.rows.len(), 2);
+        assert!(log.rows[1].idle_gap());
         let p = log.percentile(0.95, 100).unwrap();
         assert!((5.0..100.0).contains(&p), "{p}");
     }
