@@ -27,10 +27,16 @@ impl Row {
     }
 }
 
+/// Frames a log that is not recording keeps: enough for the status bar's percentiles, and a
+/// window open for days does not grow with every frame it draws.
+const RECENT: usize = 1024;
+
 pub struct FrameLog {
     last: Option<Instant>,
     rows: Vec<Row>,
     start: Instant,
+    /// Keeps every frame for the CSV, not only the recent ones.
+    recording: bool,
 }
 
 impl Default for FrameLog {
@@ -39,11 +45,20 @@ impl Default for FrameLog {
             last: None,
             rows: Vec::new(),
             start: Instant::now(),
+            recording: false,
         }
     }
 }
 
 impl FrameLog {
+    /// A log that keeps every frame, for [`FrameLog::write_csv`].
+    pub fn recording() -> FrameLog {
+        FrameLog {
+            recording: true,
+            ..FrameLog::default()
+        }
+    }
+
     /// Called once per frame, at its start; `cpu_ms` is egui's CPU time of the previous frame,
     /// `generation` that of the snapshot the frame shows. Returns the seconds since the previous
     /// frame.
@@ -58,6 +73,9 @@ impl FrameLog {
                 registering,
                 generation,
             });
+            if !self.recording && self.rows.len() >= 2 * RECENT {
+                self.rows.drain(..RECENT);
+            }
         }
         self.last = Some(now);
         interval
@@ -114,5 +132,21 @@ mod tests {
         assert!(log.rows[1].idle_gap());
         let p = log.percentile(0.95, 100).unwrap();
         assert!((5.0..100.0).contains(&p), "{p}");
+    }
+
+    #[test]
+    fn only_a_recording_log_keeps_every_frame() {
+        let mut recent = FrameLog::default();
+        let mut recording = FrameLog::recording();
+        for generation in 0..5 * RECENT as u64 {
+            recent.frame(1.0, false, generation);
+            recording.frame(1.0, false, generation);
+        }
+        assert!((RECENT..2 * RECENT).contains(&recent.rows.len()));
+        assert_eq!(
+            recent.rows.last().unwrap().generation,
+            5 * RECENT as u64 - 1
+        );
+        assert_eq!(recording.rows.len(), 5 * RECENT - 1);
     }
 }

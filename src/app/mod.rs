@@ -243,7 +243,11 @@ impl WarpbenchApp {
             session: None,
             load: None,
             notice: None,
-            frames: Default::default(),
+            frames: if args.frame_log.is_some() {
+                frame_log::FrameLog::recording()
+            } else {
+                Default::default()
+            },
             frame_log_path: args.frame_log.clone(),
             continuous: args.continuous,
             quit_after_s: args.quit_after,
