@@ -319,7 +319,7 @@ fn decimal_steps(input: GridInput) -> [f64; 3] {
         1.0
     };
     let decade = 10f64.powf(min.log10().floor());
-    let fine = [1.0, 2.0, 5.0, 10.0]
+    let fine = [1.0, 2.0, 5.0]
         .into_iter()
         .map(|m| m * decade)
         .find(|&s| s >= min * (1.0 - 1e-9))
