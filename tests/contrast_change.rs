@@ -37,7 +37,8 @@ fn ct_mr_preset_registers_a_contrast_change() {
     let report = evaluate(
         &EvalInputs {
             field: &field,
-            labels: Some((&case.fixed_labels, &case.moving_labels)),
+            fixed_labels: Some(&case.fixed_labels),
+            moving_labels: Some(&case.moving_labels),
             warped_labels: None,
             landmarks: Some((&case.fixed_landmarks, &case.moving_landmarks)),
             images: None,

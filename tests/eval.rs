@@ -311,3 +311,50 @@ fn eval_command_scores_the_demo_with_its_known_deformation() {
     assert!(f(&exact, "nmi") > f(&zero, "nmi"));
     assert_eq!(exact["dice"].as_object().unwrap().len(), 4);
 }
+
+#[test]
+fn eval_with_the_fixed_labels_alone_reports_how_far_each_structure_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let case = warpbench::demo::load_builtin().unwrap();
+    case.write(d).unwrap();
+    let shift = [2.0f32, -3.0, 6.0];
+    let grid = case.fixed.grid().clone();
+    let field = VectorField::new(grid.clone(), vec![shift; grid.voxel_count()]).unwrap();
+    let field_path = d.join("shift.nii.gz");
+    warpbench::volume::nifti_io::write_displacement(&field_path, &field).unwrap();
+    let s = |p: &str| d.join(p).to_string_lossy().into_owned();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_warpbench"))
+        .args(["eval", "--fixed", &s("fixed_t1.nii.gz")])
+        .args(["--displacement", &s("shift.nii.gz")])
+        .args(["--fixed-labels", &s("fixed_labels.nii.gz")])
+        .args(["--out", &s("motion.json")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("motion.json")).unwrap()).unwrap();
+    assert!(v["dice_mean"].is_null(), "no moving labels, no overlap");
+    let motion = v["motion"].as_object().unwrap();
+    assert_eq!(
+        motion.keys().collect::<Vec<_>>(),
+        ["1", "2", "3", "4"],
+        "every structure of the fixed labels"
+    );
+    for (id, m) in motion {
+        for key in ["mean_mm", "p95_mm", "max_mm"] {
+            let length = m[key].as_f64().unwrap();
+            assert!((length - 7.0).abs() < 1e-4, "label {id} {key} {length}");
+        }
+        let ras: Vec<f64> = m["shift_ras_mm"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        for (a, b) in ras.iter().zip(shift) {
+            assert!((a - b as f64).abs() < 1e-4, "label {id} shift {ras:?}");
+        }
+        assert!(m["voxels"].as_u64().unwrap() > 0);
+    }
+}

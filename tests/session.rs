@@ -52,7 +52,8 @@ fn start(iterations: u32, options: SessionOptions) -> SessionHandle {
     let ctx = GpuContext::new().unwrap();
     let case = warpbench::demo::load_builtin().unwrap();
     let scoring = Scoring {
-        labels: Some((case.fixed_labels.clone(), case.moving_labels.clone())),
+        fixed_labels: Some(case.fixed_labels.clone()),
+        moving_labels: Some(case.moving_labels.clone()),
         landmarks: Some((case.fixed_landmarks.clone(), case.moving_landmarks.clone())),
     };
     session::start(

@@ -623,6 +623,11 @@ fn metrics_score_in_full_and_export() {
     );
     assert_eq!(report.hd95.len(), 4);
     assert!(report.ncc.is_some());
+    // The pull reaches 1.5 × 15 mm × e^(−1/2) ≈ 13.6 mm at most, towards the centre.
+    assert_eq!(report.motion.len(), 4, "every structure's motion");
+    for m in report.motion.values() {
+        assert!(m.max_mm > 0.5 && m.max_mm < 13.7, "{m:?}");
+    }
     let path = dir.path().join("metrics.csv");
     harness
         .get_by_role_and_label(Role::TextInput, "metrics file")
@@ -636,7 +641,9 @@ fn metrics_score_in_full_and_export() {
     harness.run_steps(2);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
-        text.contains("hd95,1,") && text.contains("fold_fraction,,"),
+        text.contains("hd95,1,")
+            && text.contains("moved_p95_mm,4,")
+            && text.contains("fold_fraction,,"),
         "{text}"
     );
     // The temporary path would make the snapshot differ from run to run.

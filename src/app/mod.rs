@@ -333,15 +333,18 @@ impl WarpbenchApp {
             return;
         };
         let case = &self.doc.case;
-        let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
-        let landmarks = self.doc.included_landmarks();
+        let scoring = Scoring {
+            fixed_labels: case.fixed_labels.clone(),
+            moving_labels: case.moving_labels.clone(),
+            landmarks: self.doc.included_landmarks(),
+        };
         let ctx = ctx.clone();
         let pausable = matches!(method, Method::Iterative(_));
         match crate::session::start_method(
             gpu,
             (case.fixed.clone(), case.moving.clone()),
             method,
-            Scoring { labels, landmarks },
+            scoring,
             SessionOptions::default(),
             // Progress comes up to 30 times a second; every frame drawn costs the run a frame's
             // worth of a shared (on lavapipe, CPU-bound) device, so runs repaint 10 times a second
@@ -521,19 +524,18 @@ impl WarpbenchApp {
                 let case = &self.doc.case;
                 let grid = case.fixed.grid().clone();
                 let images = (case.fixed.clone(), case.moving.clone());
-                let labels = case.fixed_labels.clone().zip(case.moving_labels.clone());
-                let landmarks = self.doc.included_landmarks();
+                let scoring = Scoring {
+                    fixed_labels: case.fixed_labels.clone(),
+                    moving_labels: case.moving_labels.clone(),
+                    landmarks: self.doc.included_landmarks(),
+                };
                 let generation = self.doc.generation;
                 self.scoring = true;
                 self.in_background(ctx, "scoring", move || {
                     let field = resample_field(&field, &grid);
                     let inputs = crate::eval::EvalInputs {
-                        field: &field,
-                        labels: labels.as_ref().map(|(f, m)| (f, m)),
-                        warped_labels: None,
-                        landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
                         images: Some((&images.0, &images.1)),
-                        warped_image: None,
+                        ..scoring.inputs(&field)
                     };
                     match crate::eval::evaluate(&inputs, true) {
                         Ok(report) => Background::Scores(generation, Box::new(report)),

@@ -1,7 +1,7 @@
 //! `warpbench eval`: score any displacement field (ours or another tool's) against labels,
 //! landmarks and images, writing the scores as JSON.
 
-use crate::eval::{EvalInputs, EvalReport, evaluate};
+use crate::eval::{EvalInputs, EvalReport, Scoring, evaluate};
 use crate::register::deformable::affine_displacement;
 use crate::volume::nifti_io::{read_displacement, read_labels, read_scalar};
 use crate::volume::resample::{resample_field, resample_labels};
@@ -30,10 +30,11 @@ pub struct EvalArgs {
     pub out: PathBuf,
 }
 
-/// Label maps and landmarks to score a registration with (both of a pair, or neither).
+/// Label maps and landmarks to score a registration with: fixed labels alone give each
+/// structure's motion, both maps the overlap too; landmarks come in pairs.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScoringFiles {
-    #[arg(long, requires = "moving_labels")]
+    #[arg(long)]
     pub fixed_labels: Option<PathBuf>,
     #[arg(long, requires = "fixed_labels")]
     pub moving_labels: Option<PathBuf>,
@@ -43,28 +44,22 @@ pub struct ScoringFiles {
     pub moving_landmarks: Option<PathBuf>,
 }
 
-/// Fixed and moving label maps (the fixed one on the fixed grid), and landmark sets.
-pub type Scoring = (
-    Option<(LabelVolume, LabelVolume)>,
-    Option<(LandmarkSet, LandmarkSet)>,
-);
-
 impl ScoringFiles {
     /// Reads the files; fixed labels off the fixed grid are resampled onto it (nearest), and
     /// voxel-index landmarks take the grid of their image.
     pub fn load(&self, fixed: &Grid, moving: Option<&Grid>) -> crate::Result<Scoring> {
-        let labels = match (&self.fixed_labels, &self.moving_labels) {
-            (Some(f), Some(m)) => {
+        let fixed_labels = match &self.fixed_labels {
+            Some(f) => {
                 let f = read_labels(f)?;
-                let f = if f.grid().same_as(fixed, 1e-3) {
+                Some(if f.grid().same_as(fixed, 1e-3) {
                     f
                 } else {
                     resample_labels(&f, fixed)
-                };
-                Some((f, read_labels(m)?))
+                })
             }
-            _ => None,
+            None => None,
         };
+        let moving_labels = self.moving_labels.as_deref().map(read_labels).transpose()?;
         let landmarks = match (&self.fixed_landmarks, &self.moving_landmarks) {
             (Some(f), Some(m)) => Some((
                 LandmarkSet::read(f, Some(fixed))?,
@@ -72,7 +67,11 @@ impl ScoringFiles {
             )),
             _ => None,
         };
-        Ok((labels, landmarks))
+        Ok(Scoring {
+            fixed_labels,
+            moving_labels,
+            landmarks,
+        })
     }
 }
 
@@ -87,17 +86,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         field = resample_field(&field, fixed.grid());
     }
     let moving = args.moving.as_deref().map(read_scalar).transpose()?;
-    let (labels, landmarks) = args
+    let scoring = args
         .scoring
         .load(fixed.grid(), moving.as_ref().map(|v| v.grid()))?;
     let report = evaluate(
         &EvalInputs {
-            field: &field,
-            labels: labels.as_ref().map(|(f, m)| (f, m)),
-            warped_labels: None,
-            landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
             images: moving.as_ref().map(|m| (&fixed, m)),
-            warped_image: None,
+            ..scoring.inputs(&field)
         },
         !args.no_surface,
     )?;
@@ -124,26 +119,17 @@ pub fn score_outcome(
     outcome: &Outcome,
     surface: bool,
 ) -> crate::Result<(EvalReport, EvalReport)> {
-    let (labels, landmarks) = scoring;
-    let inputs = |field| EvalInputs {
-        field,
-        labels: labels.as_ref().map(|(f, m)| (f, m)),
-        warped_labels: None,
-        landmarks: landmarks.as_ref().map(|(f, m)| (f, m)),
-        images: None,
-        warped_image: None,
-    };
     let result = evaluate(
         &EvalInputs {
             warped_labels: outcome.warped_labels,
             images: Some((fixed, moving)),
             warped_image: Some(outcome.warped),
-            ..inputs(outcome.field)
+            ..scoring.inputs(outcome.field)
         },
         surface,
     )?;
     let affine_field = affine_displacement(outcome.affine, fixed.grid());
-    let affine_only = evaluate(&inputs(&affine_field), false)?;
+    let affine_only = evaluate(&scoring.inputs(&affine_field), false)?;
     Ok((result, affine_only))
 }
 

@@ -58,7 +58,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     }
     let fixed_image = read_scalar(&args.fixed)?;
     let moving_image = read_scalar(&args.moving)?;
-    let (labels, landmarks) = args
+    let scoring = args
         .scoring
         .load(fixed_image.grid(), Some(moving_image.grid()))?;
     let aligning = Instant::now();
@@ -70,9 +70,10 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let network_seconds = running.elapsed().as_secs_f64();
 
     let warped = warp_scalar(&moving_image, &inference.field, f32::NAN);
-    let warped_labels = labels
+    let warped_labels = scoring
+        .moving_labels
         .as_ref()
-        .map(|(_, m)| warp_labels(m, &inference.field));
+        .map(|m| warp_labels(m, &inference.field));
     write_results(
         &args.out,
         &Results {
@@ -83,7 +84,6 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
             config_toml: &model.config().to_toml(),
         },
     )?;
-    let scoring = (labels, landmarks);
     let (result, affine_only) = score_outcome(
         &scoring,
         (&fixed_image, &moving_image),

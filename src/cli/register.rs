@@ -93,7 +93,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
     let fixed = read_scalar(&args.fixed)?;
     let moving = read_scalar(&args.moving)?;
-    let (labels, landmarks) = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
+    let scoring = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
     let ctx = GpuContext::new()?;
     let device = ctx.describe();
     eprintln!("{device}");
@@ -103,7 +103,10 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let mut registration = Registration::with_labels(
         &ctx,
         (fixed.clone(), moving.clone()),
-        labels.as_ref().map(|(f, m)| (f, m)),
+        scoring
+            .fixed_labels
+            .as_ref()
+            .zip(scoring.moving_labels.as_ref()),
         config,
     )?;
     let bar = indicatif::ProgressBar::new(registration.total_iterations());
@@ -127,7 +130,10 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     // One warp serves the scores (NaN marks samples outside the moving image, which they leave
     // out) and the written image (0 there).
     let warped = warp_scalar(&moving, &field, f32::NAN);
-    let warped_labels = labels.as_ref().map(|(_, m)| warp_labels(m, &field));
+    let warped_labels = scoring
+        .moving_labels
+        .as_ref()
+        .map(|m| warp_labels(m, &field));
     write_results(
         &args.out,
         &Results {
@@ -138,7 +144,6 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
             config_toml: &registration.config().to_toml(),
         },
     )?;
-    let scoring = (labels, landmarks);
     let (result, affine_only) = score_outcome(
         &scoring,
         (&fixed, &moving),

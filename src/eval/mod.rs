@@ -1,8 +1,9 @@
 //! Evaluation of a registration, one definition per measure (see each submodule's doc), used live
-//! by the app and by `warpbench eval`/`register`: label overlap, surface distances, landmark TRE,
-//! Jacobian determinant statistics and image similarity.
+//! by the app and by `warpbench eval`/`register`: label overlap, surface distances, how far each
+//! structure moved, landmark TRE, Jacobian determinant statistics and image similarity.
 
 pub mod jacobian;
+pub mod motion;
 pub mod overlap;
 pub mod similarity;
 pub mod surface;
@@ -17,7 +18,9 @@ use std::collections::BTreeMap;
 /// What to score: a displacement on the fixed grid plus any of labels, landmarks and images.
 pub struct EvalInputs<'a> {
     pub field: &'a VectorField,
-    pub labels: Option<(&'a LabelVolume, &'a LabelVolume)>,
+    /// On the field's grid: each structure's motion; with `moving_labels`, the overlap too.
+    pub fixed_labels: Option<&'a LabelVolume>,
+    pub moving_labels: Option<&'a LabelVolume>,
     /// The moving labels already warped through `field` (by `warp_labels`) where the caller has
     /// them, so they are not warped twice; `None` warps them here.
     pub warped_labels: Option<&'a LabelVolume>,
@@ -26,6 +29,33 @@ pub struct EvalInputs<'a> {
     /// The moving image already warped through `field` with NaN outside (by `warp_scalar`) where
     /// the caller has it; `None` warps it here.
     pub warped_image: Option<&'a ScalarVolume>,
+}
+
+/// Labels and landmarks to score a registration against (the fixed labels on the fixed grid).
+#[derive(Clone, Default)]
+pub struct Scoring {
+    pub fixed_labels: Option<LabelVolume>,
+    pub moving_labels: Option<LabelVolume>,
+    pub landmarks: Option<(LandmarkSet, LandmarkSet)>,
+}
+
+impl Scoring {
+    pub fn is_empty(&self) -> bool {
+        self.fixed_labels.is_none() && self.moving_labels.is_none() && self.landmarks.is_none()
+    }
+
+    /// What scores `field` (on the fixed grid) against these, without images.
+    pub fn inputs<'a>(&'a self, field: &'a VectorField) -> EvalInputs<'a> {
+        EvalInputs {
+            field,
+            fixed_labels: self.fixed_labels.as_ref(),
+            moving_labels: self.moving_labels.as_ref(),
+            warped_labels: None,
+            landmarks: self.landmarks.as_ref().map(|(f, m)| (f, m)),
+            images: None,
+            warped_image: None,
+        }
+    }
 }
 
 /// The scores, as written to `metrics.json` (keys as named here; absent inputs give `null`).
@@ -38,6 +68,8 @@ pub struct EvalReport {
     pub hd95_mean: Option<f64>,
     pub assd_mean: Option<f64>,
     pub hd95: BTreeMap<String, f64>,
+    /// Label id → how far that structure of the fixed labels moved.
+    pub motion: BTreeMap<String, motion::StructureMotion>,
     pub tre_before_mm: Option<f64>,
     pub tre_mean_mm: Option<f64>,
     pub tre_median_mm: Option<f64>,
@@ -69,12 +101,13 @@ pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
         jacobian_max: jac.max,
         ..Default::default()
     };
-    if let Some((fixed, moving)) = inputs.labels {
-        if !fixed.grid().same_as(field.grid(), 1e-3) {
-            return Err(Error::Mismatch(
-                "the fixed labels are not on the displacement field's grid".into(),
-            ));
-        }
+    if let Some(fixed) = inputs.fixed_labels {
+        report.motion = motion::motion_per_label(fixed, field)?
+            .into_iter()
+            .map(|(id, m)| (id.to_string(), m))
+            .collect();
+    }
+    if let (Some(fixed), Some(moving)) = (inputs.fixed_labels, inputs.moving_labels) {
         let warped_here;
         let warped = match inputs.warped_labels {
             Some(w) => w,

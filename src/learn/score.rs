@@ -63,7 +63,8 @@ pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
         evaluate(
             &EvalInputs {
                 field: &field,
-                labels: Some((fixed_labels, moving_labels)),
+                fixed_labels: Some(fixed_labels),
+                moving_labels: Some(moving_labels),
                 warped_labels: None,
                 landmarks: None,
                 images: None,

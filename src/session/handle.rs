@@ -1,8 +1,9 @@
 //! `SessionHandle`: starts a registration worker and talks to it.
 
-use super::protocol::{Command, Event, Method, Outcome, Scoring, SessionOptions, Slot, Snapshot};
+use super::protocol::{Command, Event, Method, Outcome, SessionOptions, Slot, Snapshot};
 use super::worker::Worker;
 use crate::error::{Error, Result};
+use crate::eval::Scoring;
 use crate::gpu::GpuContext;
 use crate::register::config::RegistrationConfig;
 use crate::volume::ScalarVolume;

@@ -8,7 +8,6 @@ pub mod protocol;
 pub mod training;
 mod worker;
 
+pub use crate::eval::Scoring;
 pub use handle::{SessionHandle, start, start_method};
-pub use protocol::{
-    Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
-};
+pub use protocol::{Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot};

@@ -4,7 +4,7 @@ use crate::eval::EvalReport;
 use crate::eval::jacobian::{JacobianStats, jacobian_determinant, jacobian_stats};
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
-use crate::volume::{Affine, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
+use crate::volume::{Affine, ScalarVolume, VectorField};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -107,13 +107,6 @@ impl Snapshot {
             jacobian_stats,
         }
     }
-}
-
-/// Labels and landmarks to score snapshots with (the fixed labels on the fixed grid).
-#[derive(Clone, Default)]
-pub struct Scoring {
-    pub labels: Option<(LabelVolume, LabelVolume)>,
-    pub landmarks: Option<(LandmarkSet, LandmarkSet)>,
 }
 
 #[derive(Clone, Debug)]

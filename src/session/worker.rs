@@ -3,10 +3,10 @@
 //! the same events, snapshot and scores, so a front end shows both kinds alike.
 
 use super::protocol::{
-    Command, Event, Method, NetworkJob, Outcome, Scoring, SessionOptions, Slot, Snapshot,
+    Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot,
 };
 use crate::error::{Error, Result};
-use crate::eval::{EvalInputs, EvalReport, evaluate};
+use crate::eval::{EvalReport, Scoring, evaluate};
 use crate::gpu::GpuContext;
 use crate::learn::infer::TrainedModel;
 use crate::register::StepReport;
@@ -279,22 +279,10 @@ impl Worker {
     /// Scores `field` (on any grid; resampled onto the fixed one) when there is anything to score
     /// against.
     fn score(&self, field: &VectorField, fixed: &Grid) -> Result<Option<EvalReport>> {
-        let s = &self.scoring;
-        if s.labels.is_none() && s.landmarks.is_none() {
+        if self.scoring.is_empty() {
             return Ok(None);
         }
         let field = resample_field(field, fixed);
-        evaluate(
-            &EvalInputs {
-                field: &field,
-                labels: s.labels.as_ref().map(|(f, m)| (f, m)),
-                warped_labels: None,
-                warped_image: None,
-                landmarks: s.landmarks.as_ref().map(|(f, m)| (f, m)),
-                images: None,
-            },
-            false,
-        )
-        .map(Some)
+        evaluate(&self.scoring.inputs(&field), false).map(Some)
     }
 }

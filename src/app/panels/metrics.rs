@@ -1,11 +1,12 @@
 //! The metrics panel: folding and SDlogJ of the current deformation, the TRE summary, per-label
-//! Dice and HD95 with names (sortable), image similarity, and export as CSV or JSON. Live runs
-//! score Dice and TRE only; "score in full" adds the surface distances and similarities, which
-//! take seconds, on a helper thread.
+//! Dice, HD95 and how far each structure moved, with names (sortable), image similarity, and
+//! export as CSV or JSON. Live runs score Dice, motion and TRE only; "score in full" adds the
+//! surface distances and similarities, which take seconds, on a helper thread.
 
 use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::state::Document;
 use crate::eval::EvalReport;
+use crate::eval::motion::StructureMotion;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -14,6 +15,7 @@ pub enum LabelOrder {
     Label,
     Dice,
     Hd95,
+    Moved,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -107,42 +109,79 @@ impl MetricsPanel {
     }
 
     fn labels_ui(&mut self, ui: &mut egui::Ui, doc: &Document, report: &EvalReport) {
-        let Some(mean) = report.dice_mean else {
-            return;
-        };
-        let hd95 = report
-            .hd95_mean
-            .map_or(String::new(), |h| format!(" · mean HD95 {h:.2} mm"));
-        ui.label(format!("mean Dice {mean:.4}{hd95}"));
-        let mut rows: Vec<(&String, f64, Option<f64>)> = report
+        if let Some(mean) = report.dice_mean {
+            let hd95 = report
+                .hd95_mean
+                .map_or(String::new(), |h| format!(" · mean HD95 {h:.2} mm"));
+            ui.label(format!("mean Dice {mean:.4}{hd95}"));
+        }
+        let mut rows: Vec<Row> = report
             .dice
-            .iter()
-            .map(|(id, d)| (id, *d, report.hd95.get(id).copied()))
+            .keys()
+            .chain(
+                report
+                    .motion
+                    .keys()
+                    .filter(|id| !report.dice.contains_key(*id)),
+            )
+            .map(|id| Row {
+                id,
+                dice: report.dice.get(id).copied(),
+                hd95: report.hd95.get(id).copied(),
+                motion: report.motion.get(id),
+            })
             .collect();
+        if rows.is_empty() {
+            return;
+        }
         let id_of = |s: &String| s.parse::<i64>().unwrap_or(i64::MAX);
+        let missing_last = |v: Option<f64>| v.unwrap_or(f64::INFINITY);
         match self.order {
-            LabelOrder::Label => rows.sort_by_key(|r| id_of(r.0)),
-            LabelOrder::Dice => rows.sort_by(|a, b| a.1.total_cmp(&b.1)),
-            LabelOrder::Hd95 => rows.sort_by(|a, b| {
-                a.2.unwrap_or(f64::INFINITY)
-                    .total_cmp(&b.2.unwrap_or(f64::INFINITY))
+            LabelOrder::Label => rows.sort_by_key(|r| id_of(r.id)),
+            LabelOrder::Dice => {
+                rows.sort_by(|a, b| missing_last(a.dice).total_cmp(&missing_last(b.dice)))
+            }
+            LabelOrder::Hd95 => {
+                rows.sort_by(|a, b| missing_last(a.hd95).total_cmp(&missing_last(b.hd95)))
+            }
+            LabelOrder::Moved => rows.sort_by(|a, b| {
+                missing_last(a.motion.map(|m| m.mean_mm))
+                    .total_cmp(&missing_last(b.motion.map(|m| m.mean_mm)))
             }),
         }
         if self.descending {
             rows.reverse();
         }
-        egui::Grid::new("dice").striped(true).show(ui, |ui| {
-            for (order, title) in [
-                (LabelOrder::Label, "label"),
-                (LabelOrder::Dice, "Dice"),
-                (LabelOrder::Hd95, "HD95 mm"),
+        egui::Grid::new("per label").striped(true).show(ui, |ui| {
+            for (order, title, hover) in [
+                (LabelOrder::Label, "label", "label id and name"),
+                (
+                    LabelOrder::Dice,
+                    "Dice",
+                    "overlap of the fixed and the warped moving label",
+                ),
+                (
+                    LabelOrder::Hd95,
+                    "HD95 mm",
+                    "95th percentile of the surface distances",
+                ),
+                (
+                    LabelOrder::Moved,
+                    "moved mm",
+                    "how far the fixed structure moved to reach the moving image: mean and \
+                     95th percentile of the displacement's length over its voxels",
+                ),
             ] {
                 let arrow = match (self.order == order, self.descending) {
                     (false, _) => "",
                     (true, false) => " (asc)",
                     (true, true) => " (desc)",
                 };
-                if ui.button(format!("{title}{arrow}")).clicked() {
+                if ui
+                    .button(format!("{title}{arrow}"))
+                    .on_hover_text(hover)
+                    .clicked()
+                {
                     if self.order == order {
                         self.descending = !self.descending;
                     } else {
@@ -152,19 +191,44 @@ impl MetricsPanel {
                 }
             }
             ui.end_row();
-            for (id, dice, hd95) in rows {
-                let name = id
+            let number =
+                |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
+            for row in rows {
+                let name = row
+                    .id
                     .parse::<i32>()
                     .ok()
                     .and_then(|i| doc.case.label_names.get(&i))
-                    .map_or(id.clone(), |n| format!("{id} {n}"));
+                    .map_or(row.id.clone(), |n| format!("{} {n}", row.id));
                 ui.label(name);
-                ui.label(format!("{dice:.4}"));
-                ui.label(hd95.map_or("–".into(), |h| format!("{h:.2}")));
+                ui.label(number(row.dice, 4));
+                ui.label(number(row.hd95, 2));
+                match row.motion {
+                    Some(m) => {
+                        let [r, a, s] = m.shift_ras_mm;
+                        ui.label(format!("{:.2} (p95 {:.2})", m.mean_mm, m.p95_mm))
+                            .on_hover_text(format!(
+                                "as a whole: R {r:+.2}, A {a:+.2}, S {s:+.2} mm; at most {:.2} mm; \
+                                 {} voxels",
+                                m.max_mm, m.voxels
+                            ));
+                    }
+                    None => {
+                        ui.label("–");
+                    }
+                }
                 ui.end_row();
             }
         });
     }
+}
+
+/// One label's row of the per-label table.
+struct Row<'a> {
+    id: &'a String,
+    dice: Option<f64>,
+    hd95: Option<f64>,
+    motion: Option<&'a StructureMotion>,
 }
 
 /// Writes `report` as JSON (the keys of `metrics.json`) or, for a `.csv` name, as rows of
@@ -189,6 +253,14 @@ pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
         }
         for (id, h) in &report.hd95 {
             row("hd95", id, Some(*h));
+        }
+        for (id, m) in &report.motion {
+            row("moved_mean_mm", id, Some(m.mean_mm));
+            row("moved_p95_mm", id, Some(m.p95_mm));
+            row("moved_max_mm", id, Some(m.max_mm));
+            for (axis, v) in ["r", "a", "s"].iter().zip(m.shift_ras_mm) {
+                row(&format!("shift_{axis}_mm"), id, Some(v));
+            }
         }
         row("tre_before_mm", "", report.tre_before_mm);
         row("tre_mean_mm", "", report.tre_mean_mm);
@@ -233,16 +305,28 @@ mod tests {
         };
         report.dice.insert("17".into(), 0.8);
         report.hd95.insert("17".into(), 2.5);
+        report.motion.insert(
+            "17".into(),
+            StructureMotion {
+                voxels: 10,
+                mean_mm: 1.5,
+                p95_mm: 2.0,
+                max_mm: 2.25,
+                shift_ras_mm: [1.0, -0.5, 0.0],
+            },
+        );
         let csv = dir.path().join("m.csv");
         export(&report, &csv).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();
         assert!(text.starts_with("measure,label,value\n"));
         assert!(text.contains("dice,17,0.8\n") && text.contains("hd95,17,2.5\n"));
+        assert!(text.contains("moved_mean_mm,17,1.5\n") && text.contains("shift_a_mm,17,-0.5\n"));
         assert!(!text.contains("ncc"), "absent measures leave no row");
         let json = dir.path().join("m.json");
         export(&report, &json).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!(v["hd95"]["17"], 2.5);
         assert_eq!(v["fold_fraction"], 0.001);
+        assert_eq!(v["motion"]["17"]["p95_mm"], 2.0);
     }
 }
