@@ -152,6 +152,14 @@ impl MetricsPanel {
         if self.descending {
             rows.reverse();
         }
+        // A column only where the report has its measure (no overlap without moving labels, no
+        // HD95 before "score in full").
+        let shown = |order| match order {
+            LabelOrder::Label => true,
+            LabelOrder::Dice => !report.dice.is_empty(),
+            LabelOrder::Hd95 => !report.hd95.is_empty(),
+            LabelOrder::Moved => !report.motion.is_empty(),
+        };
         egui::Grid::new("per label").striped(true).show(ui, |ui| {
             for (order, title, hover) in [
                 (LabelOrder::Label, "label", "label id and name"),
@@ -171,7 +179,10 @@ impl MetricsPanel {
                     "how far the fixed structure moved to reach the moving image: mean and \
                      95th percentile of the displacement's length over its voxels",
                 ),
-            ] {
+            ]
+            .into_iter()
+            .filter(|(order, ..)| shown(*order))
+            {
                 let arrow = match (self.order == order, self.descending) {
                     (false, _) => "",
                     (true, false) => " (asc)",
@@ -201,9 +212,14 @@ impl MetricsPanel {
                     .and_then(|i| doc.case.label_names.get(&i))
                     .map_or(row.id.clone(), |n| format!("{} {n}", row.id));
                 ui.label(name);
-                ui.label(number(row.dice, 4));
-                ui.label(number(row.hd95, 2));
+                if shown(LabelOrder::Dice) {
+                    ui.label(number(row.dice, 4));
+                }
+                if shown(LabelOrder::Hd95) {
+                    ui.label(number(row.hd95, 2));
+                }
                 match row.motion {
+                    _ if !shown(LabelOrder::Moved) => {}
                     Some(m) => {
                         let [r, a, s] = m.shift_ras_mm;
                         ui.label(format!("{:.2} (p95 {:.2})", m.mean_mm, m.p95_mm))
