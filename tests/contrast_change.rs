@@ -7,7 +7,7 @@
 mod common;
 
 use std::time::Instant;
-use warpbench::eval::{EvalInputs, evaluate};
+use warpbench::eval::{EvalInputs, SlowMeasures, evaluate};
 use warpbench::gpu::GpuContext;
 use warpbench::register::config::RegistrationConfig;
 use warpbench::register::pipeline::Registration;
@@ -44,7 +44,7 @@ fn ct_mr_preset_registers_a_contrast_change() {
             images: None,
             warped_image: None,
         },
-        false,
+        SlowMeasures::NONE,
     )
     .unwrap();
     let (dice, tre) = (report.dice_mean.unwrap(), report.tre_mean_mm.unwrap());

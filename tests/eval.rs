@@ -308,6 +308,7 @@ fn eval_command_scores_the_demo_with_its_known_deformation() {
     assert!(f(&exact, "dice_mean") > f(&zero, "dice_mean") + 0.15);
     assert!(f(&exact, "hd95_mean") < f(&zero, "hd95_mean"));
     assert_eq!(f(&exact, "fold_fraction"), 0.0);
+    assert_eq!(f(&exact, "ndv_fraction"), 0.0);
     assert!(f(&exact, "nmi") > f(&zero, "nmi"));
     assert_eq!(exact["dice"].as_object().unwrap().len(), 4);
 }

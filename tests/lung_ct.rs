@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Instant;
 use warpbench::eval::tre::tre;
-use warpbench::eval::{Scoring, evaluate};
+use warpbench::eval::{Scoring, SlowMeasures, evaluate};
 use warpbench::gpu::GpuContext;
 use warpbench::register::config::RegistrationConfig;
 use warpbench::register::pipeline::Registration;
@@ -131,7 +131,7 @@ fn lung_ct_recovers_a_known_deformation_at_full_resolution() {
             ..Default::default()
         }
         .inputs(&field),
-        false,
+        SlowMeasures::NONE,
     )
     .unwrap();
     for (id, _) in balls {

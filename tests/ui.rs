@@ -623,6 +623,10 @@ fn metrics_score_in_full_and_export() {
     );
     assert_eq!(report.hd95.len(), 4);
     assert!(report.ncc.is_some());
+    assert!(
+        report.ndv_fraction.is_some_and(|f| f > 0.0),
+        "the pull turns volume inside out"
+    );
     // The pull reaches 1.5 × 15 mm × e^(−1/2) ≈ 13.6 mm at most, towards the centre.
     assert_eq!(report.motion.len(), 4, "every structure's motion");
     for m in report.motion.values() {

@@ -537,7 +537,7 @@ impl WarpbenchApp {
                         images: Some((&images.0, &images.1)),
                         ..scoring.inputs(&field)
                     };
-                    match crate::eval::evaluate(&inputs, true) {
+                    match crate::eval::evaluate(&inputs, crate::eval::SlowMeasures::ALL) {
                         Ok(report) => Background::Scores(generation, Box::new(report)),
                         Err(e) => Background::Notice(Notice {
                             text: format!("cannot score the deformation: {e}"),

@@ -1,7 +1,7 @@
 //! `warpbench eval`: score any displacement field (ours or another tool's) against labels,
 //! landmarks and images, writing the scores as JSON.
 
-use crate::eval::{EvalInputs, EvalReport, Scoring, evaluate};
+use crate::eval::{EvalInputs, EvalReport, Scoring, SlowMeasures, evaluate};
 use crate::register::deformable::affine_displacement;
 use crate::volume::nifti_io::{read_displacement, read_labels, read_scalar};
 use crate::volume::resample::{resample_field, resample_labels};
@@ -94,7 +94,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             images: moving.as_ref().map(|m| (&fixed, m)),
             ..scoring.inputs(&field)
         },
-        !args.no_surface,
+        SlowMeasures {
+            surface: !args.no_surface,
+            ndv: true,
+        },
     )?;
     let json = serde_json::to_string_pretty(&report)?;
     crate::atomic::write_bytes(&args.out, json.as_bytes())?;
@@ -126,10 +129,10 @@ pub fn score_outcome(
             warped_image: Some(outcome.warped),
             ..scoring.inputs(outcome.field)
         },
-        surface,
+        SlowMeasures { surface, ndv: true },
     )?;
     let affine_field = affine_displacement(outcome.affine, fixed.grid());
-    let affine_only = evaluate(&scoring.inputs(&affine_field), false)?;
+    let affine_only = evaluate(&scoring.inputs(&affine_field), SlowMeasures::NONE)?;
     Ok((result, affine_only))
 }
 
@@ -149,6 +152,9 @@ pub fn summary_line(r: &crate::eval::EvalReport) -> String {
         parts.push(format!("TRE {b:.2} → {a:.2} mm"));
     }
     parts.push(format!("det J ≤ 0: {:.2e}", r.fold_fraction));
+    if let Some(ndv) = r.ndv_fraction {
+        parts.push(format!("NDV {ndv:.2e}"));
+    }
     parts.push(format!("SDlogJ {:.4}", r.sdlogj));
     if let Some(n) = r.ncc {
         parts.push(format!("NCC {n:.4}"));

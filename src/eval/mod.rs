@@ -1,9 +1,11 @@
 //! Evaluation of a registration, one definition per measure (see each submodule's doc), used live
 //! by the app and by `warpbench eval`/`register`: label overlap, surface distances, how far each
-//! structure moved, landmark TRE, Jacobian determinant statistics and image similarity.
+//! structure moved, landmark TRE, Jacobian determinant statistics, non-diffeomorphic volume and
+//! image similarity.
 
 pub mod jacobian;
 pub mod motion;
+pub mod non_diffeomorphic;
 pub mod overlap;
 pub mod similarity;
 pub mod surface;
@@ -58,6 +60,26 @@ impl Scoring {
     }
 }
 
+/// The measures a live run leaves out: they take a second or more on a large volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlowMeasures {
+    /// HD95 and ASSD.
+    pub surface: bool,
+    /// The non-diffeomorphic volume.
+    pub ndv: bool,
+}
+
+impl SlowMeasures {
+    pub const NONE: SlowMeasures = SlowMeasures {
+        surface: false,
+        ndv: false,
+    };
+    pub const ALL: SlowMeasures = SlowMeasures {
+        surface: true,
+        ndv: true,
+    };
+}
+
 /// The scores, as written to `metrics.json` (keys as named here; absent inputs give `null`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct EvalReport {
@@ -79,6 +101,10 @@ pub struct EvalReport {
     pub tre: Option<tre::TreReport>,
     pub fold_fraction: f64,
     pub folded_voxels: usize,
+    /// Non-diffeomorphic volume: what the mapping turns inside out between voxel centres,
+    /// which central-difference folds can miss (see [`non_diffeomorphic`]).
+    pub ndv_mm3: Option<f64>,
+    pub ndv_fraction: Option<f64>,
     pub sdlogj: f64,
     pub jacobian_min: f64,
     pub jacobian_max: f64,
@@ -89,13 +115,19 @@ pub struct EvalReport {
 }
 
 /// Scores `inputs`. The fixed labels and image must be on the field's grid; the moving ones may be
-/// on any grid (they are warped through the field). `with_surface` adds HD95/ASSD, the slowest part.
-pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
+/// on any grid (they are warped through the field). `slow` picks the measures that take a second
+/// or more on a large volume.
+pub fn evaluate(inputs: &EvalInputs, slow: SlowMeasures) -> Result<EvalReport> {
     let field = inputs.field;
     let jac = jacobian::jacobian_stats(&jacobian::jacobian_determinant(field));
+    let ndv = slow
+        .ndv
+        .then(|| non_diffeomorphic::non_diffeomorphic_volume(field));
     let mut report = EvalReport {
         fold_fraction: jac.fold_fraction,
         folded_voxels: jac.folded_voxels,
+        ndv_mm3: ndv.map(|n| n.mm3),
+        ndv_fraction: ndv.map(|n| n.fraction),
         sdlogj: jac.sdlogj,
         jacobian_min: jac.min,
         jacobian_max: jac.max,
@@ -127,7 +159,7 @@ pub fn evaluate(inputs: &EvalInputs, with_surface: bool) -> Result<EvalReport> {
         report.dice_mean = Some(overlap::mean(&values));
         report.dice30 = Some(overlap::worst30_mean(&values));
         report.dice = dice.iter().map(|(id, d)| (id.to_string(), *d)).collect();
-        if with_surface {
+        if slow.surface {
             let distances: Vec<(i32, surface::SurfaceDistance)> = ids
                 .iter()
                 .filter_map(|&id| surface::surface_distance(fixed, warped, id).map(|d| (id, d)))

@@ -5,7 +5,7 @@
 use super::data::native_displacement;
 use super::train::Trainer;
 use crate::error::{Error, Result};
-use crate::eval::{EvalInputs, EvalReport, evaluate};
+use crate::eval::{EvalInputs, EvalReport, SlowMeasures, evaluate};
 use crate::volume::VectorField;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -70,7 +70,10 @@ pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
                 images: None,
                 warped_image: None,
             },
-            false,
+            SlowMeasures {
+                surface: false,
+                ndv: true,
+            },
         )
     };
     let network = score(&field_g)?;

@@ -6,7 +6,7 @@ use super::protocol::{
     Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot,
 };
 use crate::error::{Error, Result};
-use crate::eval::{EvalReport, Scoring, evaluate};
+use crate::eval::{EvalReport, Scoring, SlowMeasures, evaluate};
 use crate::gpu::GpuContext;
 use crate::learn::infer::TrainedModel;
 use crate::register::StepReport;
@@ -283,6 +283,6 @@ impl Worker {
             return Ok(None);
         }
         let field = resample_field(field, fixed);
-        evaluate(&self.scoring.inputs(&field), false).map(Some)
+        evaluate(&self.scoring.inputs(&field), SlowMeasures::NONE).map(Some)
     }
 }

@@ -67,6 +67,17 @@ impl MetricsPanel {
         });
         let report = doc.current_report();
         if let Some(report) = report {
+            if let (Some(mm3), Some(fraction)) = (report.ndv_mm3, report.ndv_fraction) {
+                ui.label(format!(
+                    "non-diffeomorphic volume {mm3:.1} mm³ ({:.4} %)",
+                    100.0 * fraction
+                ))
+                .on_hover_text(
+                    "The volume of the tetrahedra between voxel centres that the mapping turns \
+                     inside out (Liu et al. 2024): it sees the folds central-difference det J \
+                     misses, such as a voxel jumping past its neighbours.",
+                );
+            }
             if let (Some(ncc), Some(mi)) = (report.ncc, report.mi) {
                 ui.label(format!("NCC {ncc:.4} · MI {mi:.4}"));
             }
@@ -291,6 +302,8 @@ pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
         }
         row("fold_fraction", "", Some(report.fold_fraction));
         row("folded_voxels", "", Some(report.folded_voxels as f64));
+        row("ndv_mm3", "", report.ndv_mm3);
+        row("ndv_fraction", "", report.ndv_fraction);
         row("sdlogj", "", Some(report.sdlogj));
         row("jacobian_min", "", Some(report.jacobian_min));
         row("jacobian_max", "", Some(report.jacobian_max));
@@ -317,6 +330,7 @@ mod tests {
             dice_mean: Some(0.8),
             hd95_mean: Some(2.5),
             fold_fraction: 0.001,
+            ndv_fraction: Some(0.0005),
             ..Default::default()
         };
         report.dice.insert("17".into(), 0.8);
@@ -337,6 +351,7 @@ mod tests {
         assert!(text.starts_with("measure,label,value\n"));
         assert!(text.contains("dice,17,0.8\n") && text.contains("hd95,17,2.5\n"));
         assert!(text.contains("moved_mean_mm,17,1.5\n") && text.contains("shift_a_mm,17,-0.5\n"));
+        assert!(text.contains("ndv_fraction,,0.0005\n") && !text.contains("ndv_mm3"));
         assert!(!text.contains("ncc"), "absent measures leave no row");
         let json = dir.path().join("m.json");
         export(&report, &json).unwrap();
