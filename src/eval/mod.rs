@@ -42,8 +42,9 @@ pub struct Scoring {
 }
 
 impl Scoring {
+    /// True when there is nothing to score against: moving labels alone score nothing.
     pub fn is_empty(&self) -> bool {
-        self.fixed_labels.is_none() && self.moving_labels.is_none() && self.landmarks.is_none()
+        self.fixed_labels.is_none() && self.landmarks.is_none()
     }
 
     /// What scores `field` (on the fixed grid) against these, without images.
@@ -60,7 +61,8 @@ impl Scoring {
     }
 }
 
-/// The measures a live run leaves out: they take a second or more on a large volume.
+/// The measures a live run leaves out: on a large volume each costs as much as the rest of a
+/// scoring, or more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlowMeasures {
     /// HD95 and ASSD.
@@ -115,8 +117,7 @@ pub struct EvalReport {
 }
 
 /// Scores `inputs`. The fixed labels and image must be on the field's grid; the moving ones may be
-/// on any grid (they are warped through the field). `slow` picks the measures that take a second
-/// or more on a large volume.
+/// on any grid (they are warped through the field). `slow` picks the costly measures.
 pub fn evaluate(inputs: &EvalInputs, slow: SlowMeasures) -> Result<EvalReport> {
     let field = inputs.field;
     let jac = jacobian::jacobian_stats(&jacobian::jacobian_determinant(field));
