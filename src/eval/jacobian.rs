@@ -23,6 +23,13 @@ pub struct JacobianStats {
     pub max: f64,
 }
 
+/// How the numbers of [`JacobianStats`] are defined, for people reading them.
+pub const DEFINITION: &str = "det J of x → x + u(x) in world mm, derivatives by central \
+differences (one-sided at the borders, as numpy's gradient and Learn2Reg); folds: voxels with \
+det J ≤ 0; SDlogJ: standard deviation of ln det J over all voxels, det J clipped to \
+[1e-9, 1e9]. Central differences miss a voxel that jumps past its neighbours: the \
+non-diffeomorphic volume (metrics, score in full) does not.";
+
 impl JacobianStats {
     /// One line for people: fold percentage and count, SDlogJ, the det J range.
     pub fn summary(&self) -> String {

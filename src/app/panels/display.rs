@@ -198,7 +198,8 @@ fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
             .labelled_by(label);
         });
         if let Some(def) = &doc.deformation {
-            ui.label(def.stats.summary());
+            ui.label(def.stats.summary())
+                .on_hover_text(crate::eval::jacobian::DEFINITION);
         }
     });
 }

@@ -42,7 +42,8 @@ impl MetricsPanel {
     ) -> Option<MetricsRequest> {
         let mut request = None;
         if let Some(d) = &doc.deformation {
-            ui.label(d.stats.summary());
+            ui.label(d.stats.summary())
+                .on_hover_text(crate::eval::jacobian::DEFINITION);
         } else {
             ui.label("no deformation yet: the scores are those of the identity");
         }
