@@ -6,7 +6,10 @@ use super::path_field::{Dialog, PathField};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::session::NetworkJob;
-use egui_plot::{GridInput, Legend, Line, Plot, PlotPoints, Points, uniform_grid_spacer};
+use egui_plot::{
+    GridInput, GridMark, Legend, Line, Plot, PlotPoint, PlotPoints, Points, Text, VLine,
+    uniform_grid_spacer,
+};
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -267,21 +270,24 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
 /// One value of a history point, `None` where it was not measured.
 pub(super) type Series<T> = (&'static str, fn(&T) -> Option<f64>);
 
-/// A titled plot of `points`: one line per series that has any value, against `x`. Nothing but
-/// the title before there are points, and no background and only coarse grid lines: a plot's
-/// fill and fine grid cost a software rasteriser as much as the rest of the frame.
+/// A titled plot of `points`: one line per series that has any value, against `x`, and a labelled
+/// vertical line at each of `marks` (x, label). Nothing but the title before there are points,
+/// and no background and only coarse grid lines: a plot's fill and fine grid cost a software
+/// rasteriser as much as the rest of the frame.
 pub(super) fn history_ui<T>(
     ui: &mut egui::Ui,
     title: &str,
     points: &[T],
     x: fn(&T) -> f64,
     series: &[Series<T>],
+    marks: &[(f64, String)],
 ) {
     if points.is_empty() {
         ui.label(format!("{title}: none yet"));
         return;
     }
     ui.label(title);
+    let grey = ui.visuals().weak_text_color();
     Plot::new(title)
         .height(150.0)
         .legend(Legend::default())
@@ -290,6 +296,8 @@ pub(super) fn history_ui<T>(
         .grid_spacing(24.0..=300.0)
         .x_grid_spacer(uniform_grid_spacer(decimal_steps))
         .y_grid_spacer(uniform_grid_spacer(decimal_steps))
+        .x_axis_formatter(|mark, _| mark_label(mark))
+        .y_axis_formatter(|mark, _| mark_label(mark))
         .show(ui, |plot| {
             for (name, value) in series {
                 let line: PlotPoints = points
@@ -305,12 +313,35 @@ pub(super) fn history_ui<T>(
                     _ => plot.line(Line::new(*name, line)),
                 }
             }
+            // Labels sit at the highest value (the plot's own bounds would grow with them) and
+            // only where they do not run into the previous one.
+            let values = points
+                .iter()
+                .flat_map(|p| series.iter().filter_map(|(_, v)| v(p)));
+            let top = values.fold(f64::NEG_INFINITY, f64::max);
+            let xs = points.iter().map(x);
+            let span =
+                xs.clone().fold(f64::NEG_INFINITY, f64::max) - xs.fold(f64::INFINITY, f64::min);
+            let mut free_from = f64::NEG_INFINITY;
+            for (at, label) in marks {
+                plot.vline(VLine::new("", *at).color(grey).width(1.0));
+                if *at >= free_from && top.is_finite() {
+                    plot.text(
+                        Text::new("", PlotPoint::new(*at, top), label.as_str())
+                            .color(grey)
+                            .anchor(egui::Align2::LEFT_TOP),
+                    );
+                    free_from = at + 0.12 * span;
+                }
+            }
         });
 }
 
-/// Grid steps of 1, 2 or 5 times a power of ten, the smallest no finer than egui_plot asks for,
-/// then the next two powers of ten. egui_plot's default steps are powers of ten alone: with the
-/// coarse grid above, a Dice curve between 0.5 and 0.8 then got a single labelled line at 0.
+/// Grid steps of 1, 2 or 5 times a power of ten: the smallest no finer than egui_plot asks for,
+/// then the next two of that series. egui_plot's default steps are powers of ten alone: with the
+/// coarse grid above, a Dice curve between 0.5 and 0.8 then got a single labelled line at 0, and
+/// a run of 7 s none on its time axis (x labels need 60 points between them: 1 s was 51 there,
+/// the next step 10 s).
 fn decimal_steps(input: GridInput) -> [f64; 3] {
     let min = input.base_step_size;
     let min = if min.is_finite() && min > 0.0 {
@@ -318,14 +349,35 @@ fn decimal_steps(input: GridInput) -> [f64; 3] {
     } else {
         1.0
     };
-    let decade = 10f64.powf(min.log10().floor());
-    let fine = [1.0, 2.0, 5.0]
-        .into_iter()
-        .map(|m| m * decade)
-        .find(|&s| s >= min * (1.0 - 1e-9))
-        .unwrap_or(10.0 * decade);
-    let coarse = 10f64.powf((fine.log10() + 1e-9).floor() + 1.0);
-    [fine, coarse, 10.0 * coarse]
+    let at_least = |min: f64| {
+        let decade = 10f64.powf(min.log10().floor());
+        [1.0, 2.0, 5.0]
+            .into_iter()
+            .map(|m| m * decade)
+            .find(|&s| s >= min * (1.0 - 1e-9))
+            .unwrap_or(10.0 * decade)
+    };
+    let fine = at_least(min);
+    let middle = at_least(fine * 1.5);
+    [fine, middle, at_least(middle * 1.5)]
+}
+
+/// Where each stage and level begins in the losses: their similarity measures differ, so the
+/// curve jumps there.
+fn stage_marks(losses: &[crate::app::state::LossPoint]) -> Vec<(f64, String)> {
+    let starts = losses.iter().enumerate().filter(|(n, l)| {
+        *n == 0 || (losses[n - 1].stage, losses[n - 1].level) != (l.stage, l.level)
+    });
+    starts
+        .map(|(_, l)| (l.step as f64, format!("{} {}", l.stage, l.level + 1)))
+        .collect()
+}
+
+/// A grid mark's value with as many decimals as its step needs: egui_plot's own labels gave a
+/// line at −0.5 the text "-0".
+fn mark_label(mark: GridMark) -> String {
+    let decimals = (-mark.step_size.log10() - 1e-9).ceil().max(0.0) as usize;
+    format!("{:.*}", decimals.min(6), mark.value)
 }
 
 fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
@@ -339,6 +391,7 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
             ("regulariser", |l| Some(l.regulariser)),
             ("label soft Dice", |l| l.label_dice),
         ],
+        &stage_marks(&doc.losses),
     );
     history_ui(
         ui,
@@ -350,6 +403,7 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
             ("Dice", |s| s.dice),
             ("fold %", |s| Some(s.fold_percent)),
         ],
+        &[],
     );
 }
 
@@ -369,14 +423,53 @@ mod tests {
     }
 
     #[test]
+    fn axis_labels_show_the_decimals_of_their_step() {
+        let label = |value, step_size| mark_label(GridMark { value, step_size });
+        assert_eq!(label(-0.5, 0.5), "-0.5");
+        assert_eq!(label(-1.0, 1.0), "-1");
+        assert_eq!(label(0.4, 0.2), "0.4");
+        assert_eq!(label(0.05, 0.05), "0.05");
+        assert_eq!(label(300.0, 100.0), "300");
+        assert_eq!(label(1.0, 0.1), "1.0");
+    }
+
+    #[test]
+    fn each_stage_and_level_is_marked_where_its_losses_begin() {
+        let point = |step, stage, level| crate::app::state::LossPoint {
+            step,
+            stage,
+            level,
+            similarity: -1.0,
+            regulariser: 0.0,
+            label_dice: None,
+        };
+        let losses = [
+            point(1, "rigid", 0),
+            point(20, "rigid", 0),
+            point(41, "rigid", 1),
+            point(80, "deformable", 0),
+            point(90, "deformable", 0),
+        ];
+        let marks = stage_marks(&losses);
+        assert_eq!(
+            marks,
+            [
+                (1.0, "rigid 1".to_string()),
+                (41.0, "rigid 2".to_string()),
+                (80.0, "deformable 1".to_string()),
+            ]
+        );
+    }
+
+    #[test]
     fn grid_steps_are_one_two_or_five_times_a_power_of_ten() {
-        assert!(close(steps(0.16), [0.2, 1.0, 10.0]));
-        assert!(close(steps(0.3), [0.5, 1.0, 10.0]));
-        assert!(close(steps(1.0), [1.0, 10.0, 100.0]));
-        assert!(close(steps(0.95), [1.0, 10.0, 100.0]));
-        assert!(close(steps(6.0), [10.0, 100.0, 1000.0]));
-        assert!(close(steps(17.0), [20.0, 100.0, 1000.0]));
-        assert!(close(steps(0.0), [1.0, 10.0, 100.0]));
-        assert!(close(steps(f64::NAN), [1.0, 10.0, 100.0]));
+        assert!(close(steps(0.16), [0.2, 0.5, 1.0]));
+        assert!(close(steps(0.3), [0.5, 1.0, 2.0]));
+        assert!(close(steps(1.0), [1.0, 2.0, 5.0]));
+        assert!(close(steps(0.95), [1.0, 2.0, 5.0]));
+        assert!(close(steps(6.0), [10.0, 20.0, 50.0]));
+        assert!(close(steps(17.0), [20.0, 50.0, 100.0]));
+        assert!(close(steps(0.0), [1.0, 2.0, 5.0]));
+        assert!(close(steps(f64::NAN), [1.0, 2.0, 5.0]));
     }
 }

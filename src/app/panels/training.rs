@@ -243,6 +243,7 @@ impl TrainingPanel {
                 ("smoothness", |r| Some(r.losses.smoothness)),
                 ("1 - soft Dice", |r| r.losses.dice),
             ],
+            &[],
         );
         history_ui(
             ui,
@@ -256,6 +257,7 @@ impl TrainingPanel {
                 }),
                 ("loss", |v| Some(v.loss)),
             ],
+            &[],
         );
     }
 }
