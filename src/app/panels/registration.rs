@@ -337,29 +337,38 @@ pub(super) fn history_ui<T>(
         });
 }
 
-/// Grid steps of 1, 2 or 5 times a power of ten: the smallest no finer than egui_plot asks for,
-/// then the next two of that series. egui_plot's default steps are powers of ten alone: with the
-/// coarse grid above, a Dice curve between 0.5 and 0.8 then got a single labelled line at 0, and
-/// a run of 7 s none on its time axis (x labels need 60 points between them: 1 s was 51 there,
-/// the next step 10 s).
+/// Grid steps, each 1, 2 or 5 times a power of ten and a multiple of the one before, so that
+/// every label falls on the finest step: the finest no finer than egui_plot asks for, then the
+/// first far enough apart for x labels (60 points; `base_step_size` spans 24), then the next.
+/// egui_plot's default steps are powers of ten alone: with the coarse grid above, a Dice curve
+/// between 0.5 and 0.8 then got a single labelled line at 0, and a run of 7 s none on its time
+/// axis (1 s was 51 points there, the next step 10 s).
 fn decimal_steps(input: GridInput) -> [f64; 3] {
-    let min = input.base_step_size;
-    let min = if min.is_finite() && min > 0.0 {
-        min
+    let base = input.base_step_size;
+    let base = if base.is_finite() && base > 0.0 {
+        base
     } else {
         1.0
     };
-    let at_least = |min: f64| {
-        let decade = 10f64.powf(min.log10().floor());
-        [1.0, 2.0, 5.0]
-            .into_iter()
-            .map(|m| m * decade)
-            .find(|&s| s >= min * (1.0 - 1e-9))
-            .unwrap_or(10.0 * decade)
+    // The 1-2-5 series from the decade below `base` on.
+    let decade = 10f64.powf(base.log10().floor());
+    let mut series = (0..).map(|n| [1.0, 2.0, 5.0][n % 3] * decade * 10f64.powi(n as i32 / 3));
+    let fine = series
+        .clone()
+        .find(|&s| s >= base * (1.0 - 1e-9))
+        .expect("the series grows without bound");
+    let multiple_of = |of: f64| {
+        move |s: &f64| *s > of * (1.0 + 1e-9) && ((s / of) - (s / of).round()).abs() < 1e-9
     };
-    let fine = at_least(min);
-    let middle = at_least(fine * 1.5);
-    [fine, middle, at_least(middle * 1.5)]
+    let middle = series
+        .clone()
+        .filter(multiple_of(fine))
+        .find(|&s| s >= 2.5 * base * (1.0 - 1e-9))
+        .expect("the series grows without bound");
+    let coarse = series
+        .find(multiple_of(middle))
+        .expect("the series grows without bound");
+    [fine, middle, coarse]
 }
 
 /// Where each stage and level begins in the losses: their similarity measures differ, so the
@@ -463,13 +472,18 @@ mod tests {
 
     #[test]
     fn grid_steps_are_one_two_or_five_times_a_power_of_ten() {
-        assert!(close(steps(0.16), [0.2, 0.5, 1.0]));
+        assert!(close(steps(0.16), [0.2, 1.0, 2.0]));
         assert!(close(steps(0.3), [0.5, 1.0, 2.0]));
-        assert!(close(steps(1.0), [1.0, 2.0, 5.0]));
-        assert!(close(steps(0.95), [1.0, 2.0, 5.0]));
-        assert!(close(steps(6.0), [10.0, 20.0, 50.0]));
-        assert!(close(steps(17.0), [20.0, 50.0, 100.0]));
-        assert!(close(steps(0.0), [1.0, 2.0, 5.0]));
-        assert!(close(steps(f64::NAN), [1.0, 2.0, 5.0]));
+        assert!(close(steps(1.0), [1.0, 5.0, 10.0]));
+        assert!(close(steps(0.95), [1.0, 5.0, 10.0]));
+        assert!(close(steps(6.0), [10.0, 20.0, 100.0]));
+        assert!(close(steps(17.0), [20.0, 100.0, 200.0]));
+        assert!(close(steps(0.0), [1.0, 5.0, 10.0]));
+        assert!(close(steps(f64::NAN), [1.0, 5.0, 10.0]));
+        for base in [0.013, 0.16, 0.3, 0.7, 3.0, 17.0, 420.0] {
+            let [fine, middle, coarse] = steps(base);
+            let multiple = |a: f64, b: f64| ((a / b) - (a / b).round()).abs() < 1e-9;
+            assert!(multiple(middle, fine) && multiple(coarse, middle), "{base}");
+        }
     }
 }
