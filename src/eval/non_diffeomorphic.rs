@@ -15,6 +15,11 @@ use crate::volume::VectorField;
 use crate::volume::grid::det3;
 use serde::Serialize;
 
+/// What the NDV is, for people reading it.
+pub const DEFINITION: &str = "The volume of the tetrahedra between voxel centres that the \
+mapping turns inside out (Liu et al. 2024): it sees the folds central-difference det J misses, \
+such as a voxel jumping past its neighbours.";
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct NonDiffeomorphicVolume {
     pub mm3: f64,
@@ -97,10 +102,7 @@ mod tests {
     use crate::eval::jacobian::jacobian_determinant;
     use crate::volume::Grid;
 
-    fn field(
-        spacing_mm: [f64; 3],
-        mut u: impl FnMut([usize; 3], [f64; 3]) -> [f64; 3],
-    ) -> VectorField {
+    fn field(spacing_mm: [f64; 3], u: impl Fn([usize; 3], [f64; 3]) -> [f64; 3]) -> VectorField {
         let grid = Grid::axis_aligned([7, 6, 5], spacing_mm, [10.0, -4.0, 2.0]).unwrap();
         let data = (0..grid.voxel_count())
             .map(|n| u(grid.voxel_of(n), grid.index_to_world(n)).map(|v| v as f32))

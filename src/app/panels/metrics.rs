@@ -1,7 +1,8 @@
 //! The metrics panel: folding and SDlogJ of the current deformation, the TRE summary, per-label
 //! Dice, HD95 and how far each structure moved, with names (sortable), image similarity, and
 //! export as CSV or JSON. Live runs score Dice, motion and TRE only; "score in full" adds the
-//! surface distances and similarities, which take seconds, on a helper thread.
+//! surface distances, the non-diffeomorphic volume and similarities, which take seconds, on a
+//! helper thread.
 
 use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::state::Document;
@@ -73,11 +74,7 @@ impl MetricsPanel {
                     "non-diffeomorphic volume {mm3:.1} mm³ ({:.4} %)",
                     100.0 * fraction
                 ))
-                .on_hover_text(
-                    "The volume of the tetrahedra between voxel centres that the mapping turns \
-                     inside out (Liu et al. 2024): it sees the folds central-difference det J \
-                     misses, such as a voxel jumping past its neighbours.",
-                );
+                .on_hover_text(crate::eval::non_diffeomorphic::DEFINITION);
             }
             if let (Some(ncc), Some(mi)) = (report.ncc, report.mi) {
                 ui.label(format!("NCC {ncc:.4} · MI {mi:.4}"));

@@ -299,11 +299,17 @@ pub(super) fn history_ui<T>(
         .x_axis_formatter(|mark, _| mark_label(mark))
         .y_axis_formatter(|mark, _| mark_label(mark))
         .show(ui, |plot| {
+            // The highest value and the x range drawn, for the marks' labels.
+            let (mut top, mut left, mut right) =
+                (f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
             for (name, value) in series {
                 let line: PlotPoints = points
                     .iter()
                     .filter_map(|p| value(p).map(|v| [x(p), v]))
                     .collect();
+                for p in line.points() {
+                    (top, left, right) = (top.max(p.y), left.min(p.x), right.max(p.x));
+                }
                 match line.points() {
                     [] => continue,
                     // A line needs two points; a network run's one snapshot shows as a dot.
@@ -315,13 +321,7 @@ pub(super) fn history_ui<T>(
             }
             // Labels sit at the highest value (the plot's own bounds would grow with them) and
             // only where they do not run into the previous one.
-            let values = points
-                .iter()
-                .flat_map(|p| series.iter().filter_map(|(_, v)| v(p)));
-            let top = values.fold(f64::NEG_INFINITY, f64::max);
-            let xs = points.iter().map(x);
-            let span =
-                xs.clone().fold(f64::NEG_INFINITY, f64::max) - xs.fold(f64::INFINITY, f64::min);
+            let span = right - left;
             let mut free_from = f64::NEG_INFINITY;
             for (at, label) in marks {
                 plot.vline(VLine::new("", *at).color(grey).width(1.0));
