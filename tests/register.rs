@@ -373,3 +373,60 @@ fn paced_submissions_change_nothing_but_the_pieces() {
         "the displacement differs when paced"
     );
 }
+
+/// A smoothness sweep's later points restart the deformable stage from the affine result: a
+/// restarted stage computes what a fresh run with its weight computes, bit for bit, so no state
+/// of the point before leaks into it.
+#[test]
+fn a_restarted_deformable_stage_computes_what_a_fresh_one_does() {
+    use warpbench::register::config::RegistrationConfig;
+    use warpbench::register::pipeline::Registration;
+    let ctx = GpuContext::new().unwrap();
+    let case = warpbench::demo::load_builtin().unwrap();
+    let mut config = RegistrationConfig::preset("brain-mri").unwrap();
+    let affine = config.affine.as_mut().unwrap();
+    affine.search_angles_deg = vec![0.0];
+    for level in &mut affine.levels {
+        level.iterations = 4;
+    }
+    let deformable = config.deformable.as_mut().unwrap();
+    deformable.levels.truncate(2);
+    for level in &mut deformable.levels {
+        level.iterations = 6;
+    }
+    let finish = |r: &mut Registration| {
+        while !r.is_done() {
+            r.step().unwrap();
+        }
+    };
+    let new = || {
+        Registration::new(
+            &ctx,
+            case.fixed.clone(),
+            case.moving.clone(),
+            config.clone(),
+        )
+        .unwrap()
+    };
+    let mut fresh = new();
+    fresh.set_diffusion(2.0);
+    finish(&mut fresh);
+    let mut restarted = new();
+    assert!(
+        restarted.restart_deformable(2.0).is_err(),
+        "a restart before the affine stage ended"
+    );
+    restarted.set_diffusion(0.0);
+    finish(&mut restarted);
+    let first = restarted.displacement().unwrap();
+    restarted.restart_deformable(2.0).unwrap();
+    assert!(!restarted.is_done());
+    finish(&mut restarted);
+    assert_eq!(fresh.affine(), restarted.affine());
+    let (a, b) = (
+        fresh.displacement().unwrap(),
+        restarted.displacement().unwrap(),
+    );
+    assert!(a.data() == b.data(), "the restarted stage differs");
+    assert!(first.data() != b.data(), "the weight made no difference");
+}

@@ -1,5 +1,5 @@
 //! The registration worker: events, snapshots and live scores; pause, resume, cancel and a weight
-//! change mid-run, driven as the app drives it.
+//! change mid-run; a smoothness sweep; driven as the app drives it.
 
 use std::time::Duration;
 use warpbench::gpu::GpuContext;
@@ -8,7 +8,9 @@ use warpbench::register::affine::{AffineModel, AffineSettings, Initialisation};
 use warpbench::register::config::RegistrationConfig;
 use warpbench::register::deformable::DeformableSettings;
 use warpbench::register::{LevelSettings, Stage};
-use warpbench::session::{self, Command, Event, Method, Scoring, SessionHandle, SessionOptions};
+use warpbench::session::{
+    self, Command, Event, Method, Scoring, SessionHandle, SessionOptions, Sweep, SweepPoint,
+};
 
 fn config(deformable_iterations: u32) -> RegistrationConfig {
     RegistrationConfig {
@@ -49,6 +51,11 @@ fn config(deformable_iterations: u32) -> RegistrationConfig {
 }
 
 fn start(iterations: u32, options: SessionOptions) -> SessionHandle {
+    start_method(Method::Iterative(Box::new(config(iterations))), options).unwrap()
+}
+
+/// Starts `method` on the demo case, scored against its labels and landmarks.
+fn start_method(method: Method, options: SessionOptions) -> warpbench::Result<SessionHandle> {
     let ctx = GpuContext::new().unwrap();
     let case = warpbench::demo::load_builtin().unwrap();
     let scoring = Scoring {
@@ -56,15 +63,14 @@ fn start(iterations: u32, options: SessionOptions) -> SessionHandle {
         moving_labels: Some(case.moving_labels.clone()),
         landmarks: Some((case.fixed_landmarks.clone(), case.moving_landmarks.clone())),
     };
-    session::start(
+    session::start_method(
         &ctx,
         (case.fixed, case.moving),
-        config(iterations),
+        method,
         scoring,
         options,
         || {},
     )
-    .unwrap()
 }
 
 /// Waits for the first event that `pick` accepts, failing after a minute.
@@ -238,4 +244,115 @@ fn a_bad_parameter_fails_the_run_with_a_message() {
     };
     assert!(message.contains("diffusion"), "{message}");
     assert!(handle.join().is_err());
+}
+
+/// A sweep runs the affine stage once and the deformable stage once per weight, in order, and
+/// scores each point; the stronger weight gives the smoother field; a weight change sent during
+/// a sweep is not applied; the run's outcome is the last point's.
+#[test]
+fn a_sweep_registers_and_scores_each_weight_from_one_affine_stage() {
+    let weights = vec![0.0, 8.0];
+    let sweep = Sweep {
+        config: config(25),
+        diffusion: weights.clone(),
+    };
+    let handle = start_method(Method::Sweep(Box::new(sweep)), SessionOptions::default()).unwrap();
+    let mut stage_starts = Vec::new();
+    let mut last: Option<(Stage, usize, u32)> = None;
+    let mut points: Vec<SweepPoint> = Vec::new();
+    let mut retuned = false;
+    wait_for(&handle, |event| {
+        match event {
+            Event::Progress { report, .. } => {
+                let restarted = last.is_none_or(|(stage, level, iteration)| {
+                    (stage, level) != (report.stage, report.level) || report.iteration < iteration
+                });
+                if restarted {
+                    stage_starts.push(report.stage);
+                }
+                if report.stage == Stage::Deformable && stage_starts.len() == 3 {
+                    handle.send(Command::SetDiffusion(100.0));
+                }
+                last = Some((report.stage, report.level, report.iteration));
+            }
+            Event::Retuned(_) => retuned = true,
+            Event::SweepPoint(p) => points.push((**p).clone()),
+            Event::Finished { .. } => return Some(()),
+            _ => {}
+        }
+        None
+    });
+    let count = |stage| stage_starts.iter().filter(|&&s| s == stage).count();
+    assert_eq!(
+        count(Stage::Search),
+        1,
+        "one affine stage: {stage_starts:?}"
+    );
+    assert_eq!(
+        stage_starts[stage_starts.len() - 2..],
+        [Stage::Deformable, Stage::Deformable],
+        "then a deformable stage per weight: {stage_starts:?}"
+    );
+    assert_eq!(count(Stage::Deformable), 2, "{stage_starts:?}");
+    assert!(!retuned, "a sweep applied a weight change");
+    assert_eq!(points.iter().map(|p| p.index).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        points.iter().map(|p| p.diffusion).collect::<Vec<_>>(),
+        weights
+    );
+    for p in &points {
+        assert!(p.report.dice_mean.is_some() && p.report.tre_mean_mm.is_some());
+        assert!(p.report.ndv_fraction.is_some() && p.similarity.is_some());
+        assert!(p.seconds > 0.0);
+    }
+    let (free, smooth) = (&points[0].report, &points[1].report);
+    eprintln!(
+        "λ 0: SDlogJ {:.4}, TRE {:.2}; λ 8: SDlogJ {:.4}, TRE {:.2}",
+        free.sdlogj,
+        free.tre_mean_mm.unwrap(),
+        smooth.sdlogj,
+        smooth.tre_mean_mm.unwrap()
+    );
+    assert!(
+        smooth.sdlogj < 0.8 * free.sdlogj,
+        "SDlogJ {} with λ 8 vs {} with λ 0",
+        smooth.sdlogj,
+        free.sdlogj
+    );
+    let outcome = handle.join().unwrap();
+    let scoring_fold = warpbench::eval::jacobian::jacobian_stats(
+        &warpbench::eval::jacobian::jacobian_determinant(&outcome.displacement),
+    );
+    assert_eq!(
+        scoring_fold.sdlogj, smooth.sdlogj,
+        "the outcome is the last point"
+    );
+}
+
+#[test]
+fn a_sweep_without_weights_or_a_deformable_stage_is_refused() {
+    let refused = |sweep: Sweep| match start_method(
+        Method::Sweep(Box::new(sweep)),
+        SessionOptions::default(),
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("the sweep started"),
+    };
+    let empty = refused(Sweep {
+        config: config(5),
+        diffusion: vec![],
+    });
+    assert!(empty.contains("λ"), "{empty}");
+    let negative = refused(Sweep {
+        config: config(5),
+        diffusion: vec![0.1, -1.0],
+    });
+    assert!(negative.contains("-1"), "{negative}");
+    let mut affine_only = config(5);
+    affine_only.deformable = None;
+    let no_stage = refused(Sweep {
+        config: affine_only,
+        diffusion: vec![0.1],
+    });
+    assert!(no_stage.contains("deformable"), "{no_stage}");
 }

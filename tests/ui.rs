@@ -210,6 +210,99 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
     );
 }
 
+/// A smoothness sweep runs from the registration panel: each weight is registered and scored,
+/// the λ slider waits while the sweep sets λ itself, the trade-off is plotted and tabled, and
+/// clicking a point's λ takes it for the next run.
+#[test]
+fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
+    let (mut harness, _dir) = harness();
+    let config = warpbench::register::config::RegistrationConfig::preset("fast").unwrap();
+    harness.state_mut().registration.set_config(config);
+    harness.run_steps(2);
+    harness.get_by_label("smoothness sweep").click();
+    harness.run_steps(2);
+    harness.state_mut().registration.sweep.text = "4, 0".into();
+    harness.run_steps(2);
+    harness.get_by_label("Sweep").click();
+    harness.step();
+    assert!(harness.state().doc.run.is_running());
+    assert_eq!(harness.state().doc.sweep_weights, [4.0, 0.0]);
+    harness.run_steps(2);
+    assert!(
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::SpinButton, "diffusion λ")
+            .accesskit_node()
+            .is_disabled(),
+        "the λ slider is free during a sweep"
+    );
+    step_until(&mut harness, Duration::from_secs(300), "the sweep", |app| {
+        !app.doc.run.is_running()
+    });
+    let doc = &harness.state().doc;
+    assert!(
+        matches!(doc.run, RunStatus::Finished { .. }),
+        "{:?}",
+        doc.run
+    );
+    let weights: Vec<f64> = doc.sweep.iter().map(|p| p.diffusion).collect();
+    assert_eq!(weights, [4.0, 0.0], "the points, in the order they ran");
+    assert!(doc.sweep.iter().all(|p| p.report.dice_mean.is_some()));
+    harness.run_steps(3);
+    // Each row's λ is a button that takes it.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "4")
+        .click();
+    harness.run_steps(2);
+    let panel = &harness.state().registration;
+    assert_eq!(panel.config.deformable.as_ref().unwrap().diffusion, 4.0);
+}
+
+/// The trade-off of known points: Dice against the fold percentage, which the plot picks by
+/// itself when some points fold, and a table row per point in the order of λ.
+#[test]
+fn known_sweep_points_are_plotted_and_tabled() {
+    use warpbench::eval::EvalReport;
+    use warpbench::session::SweepPoint;
+    let (mut harness, _dir) = harness();
+    let weights = [0.3, 0.01, 0.03, 0.1, 1.0];
+    let point = |index: usize| {
+        let lambda: f64 = weights[index];
+        // Less smoothing folds more and, up to a point, aligns better.
+        let folds = 0.02 / lambda.sqrt();
+        SweepPoint {
+            index,
+            diffusion: lambda,
+            similarity: Some(-0.5 + 0.1 * lambda),
+            report: EvalReport {
+                dice_mean: Some(0.80 - 0.02 * (lambda.log10() + 1.0).powi(2)),
+                tre_mean_mm: Some(1.5 + lambda),
+                fold_fraction: folds / 100.0,
+                folded_voxels: (folds * 1e4) as usize,
+                ndv_fraction: Some(folds / 300.0),
+                sdlogj: 0.05 + 0.02 / lambda.sqrt(),
+                ..Default::default()
+            },
+            seconds: 30.0,
+        }
+    };
+    let app = harness.state_mut();
+    app.doc.sweep_weights = weights.to_vec();
+    app.doc.sweep = (0..weights.len()).map(point).collect();
+    harness.run_steps(2);
+    harness.get_by_label("smoothness sweep").click();
+    harness.run_steps(3);
+    let x_axis = harness.get_by_role_and_label(egui::accesskit::Role::ComboBox, "against");
+    assert_eq!(
+        x_axis.accesskit_node().value().as_deref(),
+        Some("auto: fold % (det J ≤ 0)"),
+        "points that fold are plotted against the fold percentage"
+    );
+    for lambda in ["0.01", "0.03", "0.1", "0.3", "1"] {
+        harness.get_by_role_and_label(egui::accesskit::Role::Button, lambda);
+    }
+    harness.snapshot("sweep_trade_off");
+}
+
 #[test]
 fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_case() {
     let (mut harness, dir) = harness();

@@ -309,6 +309,10 @@ impl WarpbenchApp {
                 self.start_run(Method::Iterative(config), ctx);
                 return;
             }
+            RunRequest::StartSweep(sweep) => {
+                self.start_run(Method::Sweep(sweep), ctx);
+                return;
+            }
             RunRequest::StartNetwork(job) => {
                 self.start_run(Method::Network(job), ctx);
                 return;
@@ -339,11 +343,10 @@ impl WarpbenchApp {
             landmarks: self.doc.included_landmarks(),
         };
         let ctx = ctx.clone();
-        let pausable = matches!(method, Method::Iterative(_));
         match crate::session::start_method(
             gpu,
             (case.fixed.clone(), case.moving.clone()),
-            method,
+            method.clone(),
             scoring,
             SessionOptions::default(),
             // Progress comes up to 30 times a second; every frame drawn costs the run a frame's
@@ -353,7 +356,7 @@ impl WarpbenchApp {
         ) {
             Ok(handle) => {
                 self.session = Some(handle);
-                self.doc.start_run(pausable);
+                self.doc.start_run(&method);
             }
             Err(e) => {
                 self.notice = Some(Notice {

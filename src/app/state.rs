@@ -7,7 +7,7 @@ use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::tre::{DistanceStats, PairError, TreReport, tre_of_pairs};
 use crate::register::StepReport;
-use crate::session::{Event, Snapshot};
+use crate::session::{Event, Method, Snapshot, SweepPoint};
 use crate::volume::landmarks::pair_landmarks;
 use crate::volume::{Affine, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::BTreeSet;
@@ -122,6 +122,10 @@ pub struct Document {
     pub report: Option<EvalReport>,
     /// Scores with every measure (surface distances, similarity), and the generation they are of.
     pub full_report: Option<(u64, EvalReport)>,
+    /// The weights of the running or last smoothness sweep (empty for other runs), and its
+    /// finished points.
+    pub sweep_weights: Vec<f64>,
+    pub sweep: Vec<SweepPoint>,
     /// Landmark errors under the current deformation (before = identity), every pair in the
     /// table and the summaries over the pairs not excluded.
     pub tre: Option<TreReport>,
@@ -151,6 +155,8 @@ impl Document {
             scores: Vec::new(),
             report: None,
             full_report: None,
+            sweep_weights: Vec::new(),
+            sweep: Vec::new(),
             tre: None,
             landmark_pairs: Vec::new(),
             excluded_pairs: BTreeSet::new(),
@@ -163,11 +169,15 @@ impl Document {
         doc
     }
 
-    /// Forgets the last run's results, for a new run.
-    pub fn start_run(&mut self, pausable: bool) {
+    /// Forgets the last run's results, for a new run of `method`.
+    pub fn start_run(&mut self, method: &Method) {
         self.run = RunStatus::Running {
             paused: false,
-            pausable,
+            pausable: !matches!(method, Method::Network(_)),
+        };
+        self.sweep_weights = match method {
+            Method::Sweep(sweep) => sweep.diffusion.clone(),
+            _ => Vec::new(),
         };
         self.progress = None;
         self.phase = None;
@@ -175,6 +185,7 @@ impl Document {
         self.losses.clear();
         self.scores.clear();
         self.report = None;
+        self.sweep.clear();
         self.steps = 0;
     }
 
@@ -232,6 +243,7 @@ impl Document {
                 }
             }
             Event::Retuned(_) => {}
+            Event::SweepPoint(point) => self.sweep.push(*point),
             Event::Finished { seconds, .. } => {
                 log::info!("the run finished in {seconds:.1} s");
                 self.run = RunStatus::Finished { seconds };
@@ -312,7 +324,8 @@ mod tests {
             before > 2.0,
             "the demo's landmarks start apart ({before} mm)"
         );
-        doc.start_run(true);
+        let config = crate::register::config::RegistrationConfig::preset("fast").unwrap();
+        doc.start_run(&Method::Iterative(Box::new(config)));
         doc.apply(progress(Stage::Affine, 0, 3, true), || None);
         doc.apply(progress(Stage::Affine, 0, 7, false), || None);
         doc.apply(progress(Stage::Affine, 1, 2, true), || None);

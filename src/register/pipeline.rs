@@ -105,6 +105,20 @@ impl Registration {
         }
     }
 
+    /// Starts the deformable stage again from the affine stage's result, with diffusion weight
+    /// `lambda`: the next point of a smoothness sweep, which shares one affine stage.
+    pub fn restart_deformable(&mut self, lambda: f64) -> Result<()> {
+        if self.affine_result.is_none() || self.config.deformable.is_none() {
+            return Err(Error::Registration(
+                "a deformable stage restarts only after the affine stage, in a run that has one"
+                    .into(),
+            ));
+        }
+        self.deformable = None;
+        self.set_diffusion(lambda);
+        Ok(())
+    }
+
     /// Changes the running stage's learning rate (mm) from its next step on.
     pub fn set_learning_rate(&mut self, rate: f64) {
         if let Some(d) = &mut self.deformable {

@@ -41,8 +41,10 @@ pub fn start_method(
     options: SessionOptions,
     wake: impl Fn() + Send + 'static,
 ) -> Result<SessionHandle> {
-    if let Method::Iterative(config) = &method {
-        config.validate()?;
+    match &method {
+        Method::Iterative(config) => config.validate()?,
+        Method::Sweep(sweep) => sweep.validate()?,
+        Method::Network(_) => {}
     }
     let (command_tx, command_rx) = crossbeam_channel::unbounded();
     let (event_tx, event_rx) = crossbeam_channel::bounded(options.event_capacity.max(8));

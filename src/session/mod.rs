@@ -10,4 +10,6 @@ mod worker;
 
 pub use crate::eval::Scoring;
 pub use handle::{SessionHandle, start, start_method};
-pub use protocol::{Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot};
+pub use protocol::{
+    Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot, Sweep, SweepPoint,
+};

@@ -1,5 +1,6 @@
 //! The messages between a front end and a registration worker, and the latest-value slot.
 
+use crate::error::{Error, Result};
 use crate::eval::EvalReport;
 use crate::eval::jacobian::{JacobianStats, jacobian_determinant, jacobian_stats};
 use crate::register::StepReport;
@@ -24,11 +25,61 @@ pub enum Command {
     SetLearningRate(f64),
 }
 
-/// What a run does: the engine's iterative registration, or a trained network's inference.
+/// What a run does: the engine's iterative registration, a smoothness sweep of it, or a trained
+/// network's inference.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Method {
     Iterative(Box<RegistrationConfig>),
+    Sweep(Box<Sweep>),
     Network(NetworkJob),
+}
+
+/// The regularisation-vs-accuracy trade-off of one pair: the affine stage once, then the
+/// deformable stage from it once per diffusion weight, each result scored (folding, NDV and
+/// whatever labels and landmarks the run has).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    pub config: RegistrationConfig,
+    /// The diffusion weights λ, in the order they run.
+    pub diffusion: Vec<f64>,
+}
+
+impl Sweep {
+    pub fn validate(&self) -> Result<()> {
+        self.config.validate()?;
+        if self.config.deformable.is_none() {
+            return Err(Error::Config(
+                "a smoothness sweep needs a deformable stage".into(),
+            ));
+        }
+        if self.diffusion.is_empty() {
+            return Err(Error::Config(
+                "a smoothness sweep needs at least one λ".into(),
+            ));
+        }
+        match self
+            .diffusion
+            .iter()
+            .find(|l| !(l.is_finite() && **l >= 0.0))
+        {
+            Some(l) => Err(Error::Config(format!("diffusion weight {l} is not ≥ 0"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One finished point of a [`Sweep`].
+#[derive(Clone, Debug)]
+pub struct SweepPoint {
+    /// Its place in the sweep, from 0.
+    pub index: usize,
+    pub diffusion: f64,
+    /// The finest level's last similarity loss (lower is better).
+    pub similarity: Option<f64>,
+    /// Its scores, the non-diffeomorphic volume included and the surface distances left out.
+    pub report: EvalReport,
+    /// Wall time of its deformable stage.
+    pub seconds: f64,
 }
 
 /// A pair registered by a trained network (`warpbench infer`'s work): both volumes aligned to the
@@ -68,6 +119,8 @@ pub enum Event {
     Resumed,
     /// A parameter change took effect (echoes the command).
     Retuned(Command),
+    /// A point of a sweep was registered and scored; the run goes on with the next.
+    SweepPoint(Box<SweepPoint>),
     Finished {
         seconds: f64,
         stage_seconds: BTreeMap<&'static str, f64>,

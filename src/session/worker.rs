@@ -3,7 +3,7 @@
 //! the same events, snapshot and scores, so a front end shows both kinds alike.
 
 use super::protocol::{
-    Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot,
+    Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot, SweepPoint,
 };
 use crate::error::{Error, Result};
 use crate::eval::{EvalReport, Scoring, SlowMeasures, evaluate};
@@ -27,6 +27,33 @@ pub(super) struct Worker {
     pub events: Sender<Event>,
     pub snapshots: Slot<Snapshot>,
     pub wake: Box<dyn Fn() + Send>,
+}
+
+/// Where an iterative run stands between steps: its clock and when it last reported.
+struct Live {
+    started: Instant,
+    /// Time spent paused, left out of the run's time.
+    paused_for: Duration,
+    last_progress: Option<Instant>,
+    last_snapshot: Instant,
+    last_metrics: Instant,
+    generation: u64,
+    last_report: Option<StepReport>,
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        let now = Instant::now();
+        Live {
+            started: now,
+            paused_for: Duration::ZERO,
+            last_progress: None,
+            last_snapshot: now,
+            last_metrics: now,
+            generation: 0,
+            last_report: None,
+        }
+    }
 }
 
 /// What the command loop decided.
@@ -61,72 +88,65 @@ impl Worker {
 
     fn run_inner(&self, fixed: ScalarVolume, moving: ScalarVolume) -> Result<Outcome> {
         match &self.method {
-            Method::Iterative(config) => self.register(config, fixed, moving),
+            Method::Iterative(config) => self.register(config, &[], fixed, moving),
+            Method::Sweep(sweep) => self.register(&sweep.config, &sweep.diffusion, fixed, moving),
             Method::Network(job) => self.infer(job, fixed, moving),
         }
     }
 
+    /// Registers; with `sweep` weights, runs the deformable stage once per weight from one affine
+    /// stage and scores each result ([`Method::Sweep`]).
     fn register(
         &self,
         config: &RegistrationConfig,
+        sweep: &[f64],
         fixed: ScalarVolume,
         moving: ScalarVolume,
     ) -> Result<Outcome> {
         let fixed_grid = fixed.grid().clone();
         let mut registration = Registration::new(&self.ctx, fixed, moving, config.clone())?;
+        if let Some(&first) = sweep.first() {
+            registration.set_diffusion(first);
+        }
         self.send(Event::Started {
             method: self.method.clone(),
         });
-        let started = Instant::now();
-        let mut paused_for = Duration::ZERO;
-        let mut last_progress: Option<Instant> = None;
-        let mut last_snapshot = Instant::now();
-        let mut last_metrics = Instant::now();
-        let mut generation = 0u64;
-        let mut last_report: Option<StepReport> = None;
-        while !registration.is_done() {
-            if let Flow::Cancel = self.apply_commands(&mut registration, &mut paused_for)? {
-                return Err(Error::Cancelled);
+        let mut live = Live::default();
+        self.step_until_done(&mut registration, &mut live, &fixed_grid)?;
+        let deformable_seconds =
+            |r: &Registration| r.stage_seconds().get("deformable").copied().unwrap_or(0.0);
+        let mut spent_before = 0.0;
+        for (index, &diffusion) in sweep.iter().enumerate() {
+            if index > 0 {
+                registration.restart_deformable(diffusion)?;
+                self.step_until_done(&mut registration, &mut live, &fixed_grid)?;
             }
-            let report = registration.step()?;
-            let boundary = report.iteration >= report.iterations;
-            let due = last_progress.is_none_or(|t| t.elapsed() >= self.options.progress_interval);
-            if due || boundary || report.losses.is_some() {
-                last_progress = Some(Instant::now());
-                self.send_progress(Event::Progress {
-                    report: report.clone(),
-                    elapsed_s: (started.elapsed() - paused_for).as_secs_f64(),
-                });
-            }
-            last_report = Some(report);
-            if last_snapshot.elapsed() >= self.options.snapshot_interval {
-                last_snapshot = Instant::now();
-                generation += 1;
-                let field = registration.level_displacement()?;
-                let scores = if last_metrics.elapsed() >= self.options.metrics_interval {
-                    last_metrics = Instant::now();
-                    self.score(&field, &fixed_grid)?
-                } else {
-                    None
-                };
-                self.publish(
-                    Snapshot::new(
-                        generation,
-                        last_report.clone(),
-                        registration.affine(),
-                        field,
-                    ),
-                    scores,
-                );
-            }
+            let field = registration.displacement()?;
+            let slow = SlowMeasures {
+                surface: false,
+                ndv: true,
+            };
+            let report = evaluate(&self.scoring.inputs(&field), slow)?;
+            self.send(Event::SweepPoint(Box::new(SweepPoint {
+                index,
+                diffusion,
+                similarity: live
+                    .last_report
+                    .as_ref()
+                    .and_then(|r| r.losses)
+                    .map(|l| l.0),
+                report,
+                seconds: deformable_seconds(&registration) - spent_before,
+            })));
+            spent_before = deformable_seconds(&registration);
         }
-        let seconds = (started.elapsed() - paused_for).as_secs_f64();
+        let seconds = (live.started.elapsed() - live.paused_for).as_secs_f64();
         let displacement = registration.displacement()?;
         let scores = self.score(&displacement, &fixed_grid)?;
         self.publish(
             Snapshot::new(
-                generation + 1,
-                last_report,
+                live.generation + 1,
+                live.last_report,
                 registration.affine(),
                 displacement.clone(),
             ),
@@ -141,6 +161,55 @@ impl Worker {
             displacement,
             seconds,
         })
+    }
+
+    /// Steps `registration` until its stages are done, applying commands between steps and
+    /// reporting progress, snapshots and scores no more often than the options allow.
+    fn step_until_done(
+        &self,
+        registration: &mut Registration,
+        live: &mut Live,
+        fixed_grid: &Grid,
+    ) -> Result<()> {
+        while !registration.is_done() {
+            if let Flow::Cancel = self.apply_commands(registration, &mut live.paused_for)? {
+                return Err(Error::Cancelled);
+            }
+            let report = registration.step()?;
+            let boundary = report.iteration >= report.iterations;
+            let due = live
+                .last_progress
+                .is_none_or(|t| t.elapsed() >= self.options.progress_interval);
+            if due || boundary || report.losses.is_some() {
+                live.last_progress = Some(Instant::now());
+                self.send_progress(Event::Progress {
+                    report: report.clone(),
+                    elapsed_s: (live.started.elapsed() - live.paused_for).as_secs_f64(),
+                });
+            }
+            live.last_report = Some(report);
+            if live.last_snapshot.elapsed() >= self.options.snapshot_interval {
+                live.last_snapshot = Instant::now();
+                live.generation += 1;
+                let field = registration.level_displacement()?;
+                let scores = if live.last_metrics.elapsed() >= self.options.metrics_interval {
+                    live.last_metrics = Instant::now();
+                    self.score(&field, fixed_grid)?
+                } else {
+                    None
+                };
+                self.publish(
+                    Snapshot::new(
+                        live.generation,
+                        live.last_report.clone(),
+                        registration.affine(),
+                        field,
+                    ),
+                    scores,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Registers with a trained network: one snapshot, the final one, scored.
@@ -242,6 +311,9 @@ impl Worker {
                         self.send(Event::Resumed);
                         return Ok(Flow::Continue);
                     }
+                }
+                Command::SetDiffusion(_) if matches!(self.method, Method::Sweep(_)) => {
+                    log::warn!("a sweep sets its own diffusion weights; the change is ignored");
                 }
                 Command::SetDiffusion(lambda) => {
                     if !(lambda >= 0.0 && lambda.is_finite()) {

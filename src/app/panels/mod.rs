@@ -1,4 +1,4 @@
-//! The side panels: display settings, registration, network training, landmarks, metrics, the
+//! The side panels: display settings, registration (with its smoothness sweep), network training, landmarks, metrics, the
 //! open-case form, the session window, and the typed-path field they share.
 
 pub mod display;
@@ -8,4 +8,5 @@ pub mod open;
 pub mod path_field;
 pub mod registration;
 pub mod session;
+pub mod sweep;
 pub mod training;

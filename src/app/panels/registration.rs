@@ -3,9 +3,10 @@
 //! network (model folder, refinement steps) in place of the iterative run.
 
 use super::path_field::{Dialog, PathField};
+use super::sweep::{SweepAction, SweepSection};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
-use crate::session::NetworkJob;
+use crate::session::{NetworkJob, Sweep};
 use egui_plot::{
     GridInput, GridMark, Legend, Line, Plot, PlotPoint, PlotPoints, Points, Text, VLine,
     uniform_grid_spacer,
@@ -15,6 +16,7 @@ use egui_plot::{
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunRequest {
     Start(Box<RegistrationConfig>),
+    StartSweep(Box<Sweep>),
     StartNetwork(NetworkJob),
     Pause,
     Resume,
@@ -34,6 +36,7 @@ pub struct RegistrationPanel {
     /// A model folder written by a training run, for "Register with network".
     pub model: PathField,
     pub refinement_steps: u32,
+    pub sweep: SweepSection,
 }
 
 impl RegistrationPanel {
@@ -49,14 +52,20 @@ impl RegistrationPanel {
             learning_rate: 0.0,
             model: PathField::default(),
             refinement_steps: 50,
+            sweep: SweepSection::new(0.0),
             config,
         };
         panel.config_changed();
         panel
     }
 
-    /// Takes `config` (a reopened session's) as the panel's parameters.
+    /// Takes `config` (a reopened session's) as the panel's parameters, under the name of the
+    /// preset it is, else "custom".
     pub fn set_config(&mut self, config: RegistrationConfig) {
+        self.preset = PRESETS
+            .iter()
+            .find(|p| RegistrationConfig::preset(p).is_ok_and(|c| c == config))
+            .map_or("custom".into(), |p| p.to_string());
         self.config = config;
         self.config_changed();
     }
@@ -71,6 +80,16 @@ impl RegistrationPanel {
             .as_ref()
             .and_then(|d| d.levels.first())
             .map_or(0.5, |l| l.learning_rate);
+        self.sweep.centre_on(self.diffusion);
+    }
+
+    /// Takes `lambda` as the deformable stage's diffusion weight, in the advanced text too.
+    fn set_diffusion(&mut self, lambda: f64) {
+        self.diffusion = lambda;
+        if let Some(d) = &mut self.config.deformable {
+            d.diffusion = lambda;
+        }
+        self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, doc: &Document) -> Option<RunRequest> {
@@ -195,19 +214,36 @@ impl RegistrationPanel {
                     }));
                 }
             });
+        egui::CollapsingHeader::new("smoothness sweep")
+            .id_salt("sweep")
+            .show(ui, |ui| {
+                let can_start =
+                    !running && self.toml_error.is_none() && self.config.deformable.is_some();
+                match self.sweep.ui(ui, doc, can_start) {
+                    Some(SweepAction::Start(diffusion)) => {
+                        request = Some(RunRequest::StartSweep(Box::new(Sweep {
+                            config: self.config.clone(),
+                            diffusion,
+                        })));
+                    }
+                    Some(SweepAction::Use(lambda)) => self.set_diffusion(lambda),
+                    None => {}
+                }
+            });
         progress_ui(ui, doc);
         if self.config.deformable.is_some() {
-            let slider = ui.add(
-                egui::Slider::new(&mut self.diffusion, 0.0..=10.0)
-                    .logarithmic(true)
-                    .text("diffusion λ"),
-            );
+            // A sweep sets λ itself, point by point.
+            let sweeping = running && !doc.sweep_weights.is_empty();
+            let slider = ui
+                .add_enabled(
+                    !sweeping,
+                    egui::Slider::new(&mut self.diffusion, 0.0..=10.0)
+                        .logarithmic(true)
+                        .text("diffusion λ"),
+                )
+                .on_disabled_hover_text("a sweep sets λ point by point");
             if slider.changed() {
-                if let Some(d) = &mut self.config.deformable {
-                    d.diffusion = self.diffusion;
-                }
-                // The advanced text shows the configuration a run will use.
-                self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
+                self.set_diffusion(self.diffusion);
                 if running {
                     request = Some(RunRequest::SetDiffusion(self.diffusion));
                 }
@@ -238,6 +274,16 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
         RunStatus::Idle => "not run yet".to_string(),
         RunStatus::Running { paused, .. } => {
             let state = if *paused { "paused" } else { "running" };
+            // A sweep names the point it runs in place of "running", to stay on one line.
+            let state = match (doc.sweep_weights.get(doc.sweep.len()), paused) {
+                (Some(lambda), false) => format!(
+                    "λ {lambda} ({}/{})",
+                    doc.sweep.len() + 1,
+                    doc.sweep_weights.len()
+                ),
+                (Some(lambda), true) => format!("paused at λ {lambda}"),
+                (None, _) => state.to_string(),
+            };
             match &doc.progress {
                 Some(p) => format!(
                     "{state}: {} level {}/{} · iteration {}/{} · {:.1} s",
@@ -343,7 +389,7 @@ pub(super) fn history_ui<T>(
 /// egui_plot's default steps are powers of ten alone: with the coarse grid above, a Dice curve
 /// between 0.5 and 0.8 then got a single labelled line at 0, and a run of 7 s none on its time
 /// axis (1 s was 51 points there, the next step 10 s).
-fn decimal_steps(input: GridInput) -> [f64; 3] {
+pub(super) fn decimal_steps(input: GridInput) -> [f64; 3] {
     let base = input.base_step_size;
     let base = if base.is_finite() && base > 0.0 {
         base
@@ -384,7 +430,7 @@ fn stage_marks(losses: &[crate::app::state::LossPoint]) -> Vec<(f64, String)> {
 
 /// A grid mark's value with as many decimals as its step needs: egui_plot's own labels gave a
 /// line at −0.5 the text "-0".
-fn mark_label(mark: GridMark) -> String {
+pub(super) fn mark_label(mark: GridMark) -> String {
     let decimals = (-mark.step_size.log10() - 1e-9).ceil().max(0.0) as usize;
     format!("{:.*}", decimals.min(6), mark.value)
 }
@@ -429,6 +475,18 @@ mod tests {
 
     fn close(a: [f64; 3], b: [f64; 3]) -> bool {
         a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * y)
+    }
+
+    #[test]
+    fn a_taken_configuration_shows_the_name_of_its_preset_or_custom() {
+        let mut panel = RegistrationPanel::new("ct-mr");
+        panel.set_config(RegistrationConfig::preset("fast").unwrap());
+        assert_eq!(panel.preset, "fast");
+        let mut edited = RegistrationConfig::preset("lung-ct").unwrap();
+        edited.deformable.as_mut().unwrap().diffusion = 0.123;
+        panel.set_config(edited);
+        assert_eq!(panel.preset, "custom");
+        assert_eq!(panel.diffusion, 0.123);
     }
 
     #[test]
