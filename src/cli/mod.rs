@@ -4,6 +4,7 @@ pub mod eval;
 pub mod infer;
 pub mod info;
 pub mod register;
+pub mod sweep;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ pub enum Command {
     },
     /// Register a moving image to a fixed one (affine, then deformable) on the GPU.
     Register(Box<register::RegisterArgs>),
+    /// The regularisation trade-off of a pair: the affine stage once, then the deformable stage
+    /// once per diffusion weight, each result scored (sweep.csv, sweep.json).
+    Sweep(Box<sweep::SweepArgs>),
     /// Score a displacement field: Dice, HD95, TRE, folding, SDlogJ, similarity (JSON).
     Eval(eval::EvalArgs),
     /// Train a registration network from a dataset configuration (TOML).
@@ -129,6 +133,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         } => info::run(&file, json, image.as_deref(), one_based),
         Command::Eval(args) => eval::run(&args),
         Command::Register(args) => register::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Infer(args) => infer::run(&args),
         Command::Gpu => gpu_check(),

@@ -45,6 +45,21 @@ pub struct Sweep {
 }
 
 impl Sweep {
+    /// Weights from a tenth to ten times `lambda`, about three apart, to two significant digits:
+    /// a trade-off shows over a decade or two. Around 0.1 when `lambda` is 0.
+    pub fn weights_around(lambda: f64) -> Vec<f64> {
+        let centre = if lambda > 0.0 { lambda } else { 0.1 };
+        [0.1, 0.3, 1.0, 3.0, 10.0]
+            .iter()
+            .map(|f| {
+                // Through its decimal text, so that 0.1 · 0.05 reads 0.005.
+                format!("{:.1e}", f * centre)
+                    .parse()
+                    .expect("a formatted number parses")
+            })
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.config.validate()?;
         if self.config.deformable.is_none() {

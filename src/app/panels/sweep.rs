@@ -4,7 +4,7 @@
 
 use super::registration::{decimal_steps, mark_label};
 use crate::app::state::Document;
-use crate::session::SweepPoint;
+use crate::session::{Sweep, SweepPoint};
 use egui_plot::{Line, Plot, PlotPoint, PlotPoints, Points, Text, uniform_grid_spacer};
 
 /// What the sweep section asks of the registration panel.
@@ -89,21 +89,6 @@ fn accuracy(points: &[SweepPoint]) -> Accuracy {
         .unwrap_or(similarity)
 }
 
-/// Weights from a tenth to ten times `lambda`, about three apart, to two significant digits: a
-/// trade-off shows over a decade or two.
-pub fn weights_around(lambda: f64) -> Vec<f64> {
-    let centre = if lambda > 0.0 { lambda } else { 0.1 };
-    [0.1, 0.3, 1.0, 3.0, 10.0]
-        .iter()
-        .map(|f| {
-            // Through its decimal text, so that 0.1 · 0.05 reads 0.005.
-            format!("{:.1e}", f * centre)
-                .parse()
-                .expect("a formatted number parses")
-        })
-        .collect()
-}
-
 /// The weights in `text` (numbers apart by spaces or commas), or why they are not a sweep.
 pub fn parse_weights(text: &str) -> Result<Vec<f64>, String> {
     let weights = text
@@ -135,14 +120,14 @@ pub struct SweepSection {
 impl SweepSection {
     pub fn new(lambda: f64) -> SweepSection {
         SweepSection {
-            text: weights_text(&weights_around(lambda)),
+            text: weights_text(&Sweep::weights_around(lambda)),
             x: None,
         }
     }
 
     /// Offers weights around the configuration's λ (after a preset changed it).
     pub fn centre_on(&mut self, lambda: f64) {
-        self.text = weights_text(&weights_around(lambda));
+        self.text = weights_text(&Sweep::weights_around(lambda));
     }
 
     /// The weights field and its button, then the finished points of the last sweep.
@@ -333,11 +318,11 @@ mod tests {
 
     #[test]
     fn default_weights_span_two_decades_around_lambda() {
-        let w = weights_around(0.05);
+        let w = Sweep::weights_around(0.05);
         assert_eq!(w.len(), 5);
         assert!((w[0] - 0.005).abs() < 1e-12 && (w[4] - 0.5).abs() < 1e-12);
         assert!(w.contains(&0.05));
-        assert!(weights_around(0.0).iter().all(|&v| v > 0.0));
+        assert!(Sweep::weights_around(0.0).iter().all(|&v| v > 0.0));
         assert_eq!(parse_weights(&weights_text(&w)), Ok(w));
     }
 }

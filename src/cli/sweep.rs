@@ -1,0 +1,204 @@
+//! `warpbench sweep`: the window's smoothness sweep from the terminal. The affine stage once, then
+//! the deformable stage once per diffusion weight λ, each point scored; writes the points as
+//! `sweep.csv` and `sweep.json` with the configuration that ran. It drives the same worker as the
+//! window, listening to its events.
+
+use super::eval::ScoringFiles;
+use crate::eval::EvalReport;
+use crate::gpu::GpuContext;
+use crate::register::config::RegistrationConfig;
+use crate::session::{Event, Method, SessionOptions, Sweep, SweepPoint};
+use crate::volume::nifti_io::read_scalar;
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Fixed image.
+    #[arg(long)]
+    pub fixed: PathBuf,
+    /// Moving image.
+    #[arg(long)]
+    pub moving: PathBuf,
+    #[command(flatten)]
+    pub scoring: ScoringFiles,
+    /// A named configuration (as for `register`); brain-mri without --config.
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// A TOML configuration (as `register` writes to config.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The diffusion weights λ, in the order they run, apart by commas (e.g. 0.01,0.1,1); a
+    /// tenth to ten times the configuration's λ by default.
+    #[arg(long, value_delimiter = ',')]
+    pub diffusion: Vec<f64>,
+    /// CPU threads for loading and scoring (GPU work is unaffected); all cores by default.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder (created; existing outputs in it are replaced, each atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// A point as `sweep.json` holds it.
+#[derive(Serialize)]
+struct PointRecord<'a> {
+    diffusion: f64,
+    /// The finest level's last similarity loss.
+    similarity: Option<f64>,
+    /// Wall time of the point's deformable stage, seconds.
+    seconds: f64,
+    /// Its scores (the keys of `register`'s metrics.json, surface distances left out).
+    scores: &'a EvalReport,
+}
+
+pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        crate::parallel::set_threads(n);
+    }
+    let config = match (&args.config, &args.preset) {
+        (Some(path), _) => RegistrationConfig::read(path)?,
+        (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
+    };
+    let diffusion = match (&args.diffusion[..], &config.deformable) {
+        ([], Some(d)) => Sweep::weights_around(d.diffusion),
+        (weights, _) => weights.to_vec(),
+    };
+    let sweep = Sweep { config, diffusion };
+    sweep
+        .validate()
+        .context("--diffusion or the configuration")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
+    let fixed = read_scalar(&args.fixed)?;
+    let moving = read_scalar(&args.moving)?;
+    let scoring = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
+    let ctx = GpuContext::new()?;
+    eprintln!("{}", ctx.describe());
+    let options = SessionOptions {
+        progress_interval: Duration::from_millis(500),
+        // Nobody looks at live views here.
+        snapshot_interval: Duration::MAX,
+        ..Default::default()
+    };
+    let handle = crate::session::start_method(
+        &ctx,
+        (fixed, moving),
+        Method::Sweep(Box::new(sweep.clone())),
+        scoring,
+        options,
+        || {},
+    )?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    let mut points: Vec<SweepPoint> = Vec::new();
+    let seconds = loop {
+        let event = handle
+            .events()
+            .recv()
+            .context("the sweep's worker stopped without a word")?;
+        match event {
+            Event::Progress { report, .. } => bar.set_message(format!(
+                "λ {} ({}/{}) · {} level {}/{} · iteration {}/{}",
+                sweep.diffusion[points.len().min(sweep.diffusion.len() - 1)],
+                points.len() + 1,
+                sweep.diffusion.len(),
+                report.stage.name(),
+                report.level + 1,
+                report.levels,
+                report.iteration,
+                report.iterations
+            )),
+            Event::SweepPoint(point) => {
+                bar.suspend(|| println!("{}", point_line(&point)));
+                points.push(*point);
+            }
+            Event::Finished { seconds, .. } => break seconds,
+            Event::Failed(e) => {
+                bar.finish_and_clear();
+                anyhow::bail!("the sweep failed: {e}");
+            }
+            Event::Cancelled => anyhow::bail!("the sweep was cancelled"),
+            _ => {}
+        }
+        bar.tick();
+    };
+    bar.finish_and_clear();
+    handle.join()?;
+    write_points(&args.out, &sweep, &points)?;
+    println!(
+        "swept {} weights in {seconds:.1} s; wrote {}",
+        points.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// One point's summary for the terminal.
+fn point_line(p: &SweepPoint) -> String {
+    let r = &p.report;
+    let mut line = format!("λ {}:", p.diffusion);
+    if let Some(d) = r.dice_mean {
+        let _ = write!(line, " Dice {d:.4}");
+    }
+    if let Some(t) = r.tre_mean_mm {
+        let _ = write!(line, " · TRE {t:.2} mm");
+    }
+    let _ = write!(
+        line,
+        " · folds {:.4} % · NDV {:.4} % · SDlogJ {:.4} · {:.1} s",
+        100.0 * r.fold_fraction,
+        100.0 * r.ndv_fraction.unwrap_or(f64::NAN),
+        r.sdlogj,
+        p.seconds
+    );
+    line
+}
+
+/// `sweep.csv` (a row per point, in the order they ran), `sweep.json` and `config.toml`, each
+/// written atomically.
+fn write_points(out: &std::path::Path, sweep: &Sweep, points: &[SweepPoint]) -> anyhow::Result<()> {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    let mut csv = String::from(
+        "diffusion,dice_mean,tre_mean_mm,fold_percent,folded_voxels,ndv_mm3,ndv_percent,sdlogj,\
+         jacobian_min,similarity,seconds\n",
+    );
+    for p in points {
+        let r = &p.report;
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{:.3}",
+            p.diffusion,
+            opt(r.dice_mean),
+            opt(r.tre_mean_mm),
+            100.0 * r.fold_fraction,
+            r.folded_voxels,
+            opt(r.ndv_mm3),
+            opt(r.ndv_fraction.map(|f| 100.0 * f)),
+            r.sdlogj,
+            r.jacobian_min,
+            opt(p.similarity),
+            p.seconds
+        );
+    }
+    let records: Vec<PointRecord> = points
+        .iter()
+        .map(|p| PointRecord {
+            diffusion: p.diffusion,
+            similarity: p.similarity,
+            seconds: p.seconds,
+            scores: &p.report,
+        })
+        .collect();
+    crate::atomic::write_bytes(&out.join("sweep.csv"), csv.as_bytes())?;
+    crate::atomic::write_bytes(
+        &out.join("sweep.json"),
+        serde_json::to_string_pretty(&records)?.as_bytes(),
+    )?;
+    crate::atomic::write_bytes(&out.join("config.toml"), sweep.config.to_toml().as_bytes())?;
+    Ok(())
+}
