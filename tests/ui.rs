@@ -258,12 +258,13 @@ fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
 }
 
 /// The trade-off of known points: Dice against the fold percentage, which the plot picks by
-/// itself when some points fold, and a table row per point in the order of λ.
+/// itself when some points fold, a table row per point in the order of λ, and the points
+/// exported as JSON and CSV in the order they ran.
 #[test]
-fn known_sweep_points_are_plotted_and_tabled() {
+fn known_sweep_points_are_plotted_tabled_and_exported() {
     use warpbench::eval::EvalReport;
     use warpbench::session::SweepPoint;
-    let (mut harness, _dir) = harness();
+    let (mut harness, dir) = harness();
     let weights = [0.3, 0.01, 0.03, 0.1, 1.0];
     let point = |index: usize| {
         let lambda: f64 = weights[index];
@@ -301,6 +302,33 @@ fn known_sweep_points_are_plotted_and_tabled() {
         harness.get_by_role_and_label(egui::accesskit::Role::Button, lambda);
     }
     harness.snapshot("sweep_trade_off");
+    for name in ["sweep.json", "sweep.csv"] {
+        let file = dir.path().join(name);
+        harness.state_mut().registration.sweep.file.text = file.display().to_string();
+        harness.run_steps(2);
+        harness.get_by_label("export sweep").click();
+        harness.run_steps(2);
+        assert!(file.exists(), "{name} was not written");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sweep.json")).unwrap()).unwrap();
+    let weights: Vec<f64> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["diffusion"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        weights,
+        [0.3, 0.01, 0.03, 0.1, 1.0],
+        "in the order they ran"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert!(
+        csv.lines().nth(2).unwrap().starts_with("0.01,0.78,"),
+        "{csv}"
+    );
 }
 
 #[test]

@@ -317,6 +317,14 @@ impl WarpbenchApp {
                 self.start_run(Method::Network(job), ctx);
                 return;
             }
+            RunRequest::ExportSweep(path) => {
+                self.notice = Some(Notice::outcome(
+                    crate::session::sweep_files::write(&self.doc.sweep, &path),
+                    || format!("sweep written to {}", path.display()),
+                    "export the sweep",
+                ));
+                return;
+            }
             RunRequest::Pause => Command::Pause,
             RunRequest::Resume => Command::Resume,
             RunRequest::Cancel => Command::Cancel,

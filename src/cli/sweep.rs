@@ -4,14 +4,12 @@
 //! window, listening to its events.
 
 use super::eval::ScoringFiles;
-use crate::eval::EvalReport;
 use crate::gpu::GpuContext;
 use crate::register::config::RegistrationConfig;
-use crate::session::{Event, Method, SessionOptions, Sweep, SweepPoint};
+use crate::session::{Event, Method, SessionOptions, Sweep, SweepPoint, sweep_files};
 use crate::volume::nifti_io::read_scalar;
 use anyhow::Context;
 use clap::Args;
-use serde::Serialize;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,18 +40,6 @@ pub struct SweepArgs {
     /// Output folder (created; existing outputs in it are replaced, each atomically).
     #[arg(long)]
     pub out: PathBuf,
-}
-
-/// A point as `sweep.json` holds it.
-#[derive(Serialize)]
-struct PointRecord<'a> {
-    diffusion: f64,
-    /// The finest level's last similarity loss.
-    similarity: Option<f64>,
-    /// Wall time of the point's deformable stage, seconds.
-    seconds: f64,
-    /// Its scores (the keys of `register`'s metrics.json, surface distances left out).
-    scores: &'a EvalReport,
 }
 
 pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
@@ -159,46 +145,10 @@ fn point_line(p: &SweepPoint) -> String {
     line
 }
 
-/// `sweep.csv` (a row per point, in the order they ran), `sweep.json` and `config.toml`, each
-/// written atomically.
+/// `sweep.csv`, `sweep.json` and `config.toml`, each written atomically.
 fn write_points(out: &std::path::Path, sweep: &Sweep, points: &[SweepPoint]) -> anyhow::Result<()> {
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
-    let mut csv = String::from(
-        "diffusion,dice_mean,tre_mean_mm,fold_percent,folded_voxels,ndv_mm3,ndv_percent,sdlogj,\
-         jacobian_min,similarity,seconds\n",
-    );
-    for p in points {
-        let r = &p.report;
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{},{},{},{},{:.3}",
-            p.diffusion,
-            opt(r.dice_mean),
-            opt(r.tre_mean_mm),
-            100.0 * r.fold_fraction,
-            r.folded_voxels,
-            opt(r.ndv_mm3),
-            opt(r.ndv_fraction.map(|f| 100.0 * f)),
-            r.sdlogj,
-            r.jacobian_min,
-            opt(p.similarity),
-            p.seconds
-        );
-    }
-    let records: Vec<PointRecord> = points
-        .iter()
-        .map(|p| PointRecord {
-            diffusion: p.diffusion,
-            similarity: p.similarity,
-            seconds: p.seconds,
-            scores: &p.report,
-        })
-        .collect();
-    crate::atomic::write_bytes(&out.join("sweep.csv"), csv.as_bytes())?;
-    crate::atomic::write_bytes(
-        &out.join("sweep.json"),
-        serde_json::to_string_pretty(&records)?.as_bytes(),
-    )?;
+    sweep_files::write(points, &out.join("sweep.csv"))?;
+    sweep_files::write(points, &out.join("sweep.json"))?;
     crate::atomic::write_bytes(&out.join("config.toml"), sweep.config.to_toml().as_bytes())?;
     Ok(())
 }

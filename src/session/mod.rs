@@ -5,6 +5,7 @@
 
 pub mod handle;
 pub mod protocol;
+pub mod sweep_files;
 pub mod training;
 mod worker;
 

@@ -17,6 +17,8 @@ use egui_plot::{
 pub enum RunRequest {
     Start(Box<RegistrationConfig>),
     StartSweep(Box<Sweep>),
+    /// Write the sweep's points to a file.
+    ExportSweep(std::path::PathBuf),
     StartNetwork(NetworkJob),
     Pause,
     Resume,
@@ -227,6 +229,9 @@ impl RegistrationPanel {
                         })));
                     }
                     Some(SweepAction::Use(lambda)) => self.set_diffusion(lambda),
+                    Some(SweepAction::Export(path)) => {
+                        request = Some(RunRequest::ExportSweep(path));
+                    }
                     None => {}
                 }
             });

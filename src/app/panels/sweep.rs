@@ -1,11 +1,13 @@
 //! The smoothness sweep of the registration panel: the deformable stage once per diffusion weight
 //! λ from one affine stage, and the trade-off it shows (accuracy against folding or SDlogJ) as a
-//! plot and a table, from which a λ is taken for the next run.
+//! plot and a table, from which a λ is taken for the next run; the points export as CSV or JSON.
 
+use super::path_field::{Dialog, PathField, ask_replace};
 use super::registration::{decimal_steps, mark_label};
 use crate::app::state::Document;
 use crate::session::{Sweep, SweepPoint};
 use egui_plot::{Line, Plot, PlotPoint, PlotPoints, Points, Text, uniform_grid_spacer};
+use std::path::PathBuf;
 
 /// What the sweep section asks of the registration panel.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +16,8 @@ pub enum SweepAction {
     Start(Vec<f64>),
     /// Take this λ for the next run.
     Use(f64),
+    /// Write the points to this file (CSV, or JSON by its name).
+    Export(PathBuf),
 }
 
 /// The smoothness measure on the plot's x axis.
@@ -113,6 +117,8 @@ fn weights_text(weights: &[f64]) -> String {
 pub struct SweepSection {
     /// The weights as typed.
     pub text: String,
+    pub file: PathField,
+    confirm_replace: Option<PathBuf>,
     /// The plot's x axis as chosen; `None` picks it from the points ([`Smoothness::auto`]).
     pub x: Option<Smoothness>,
 }
@@ -122,6 +128,8 @@ impl SweepSection {
         SweepSection {
             text: weights_text(&Sweep::weights_around(lambda)),
             x: None,
+            file: PathField::default(),
+            confirm_replace: None,
         }
     }
 
@@ -189,6 +197,29 @@ impl SweepSection {
         trade_off_plot(ui, &doc.sweep, &accuracy, x);
         if let Some(lambda) = table(ui, &doc.sweep, &accuracy) {
             action = Some(SweepAction::Use(lambda));
+        }
+        self.file
+            .ui(ui, "sweep file", "sweep.csv or sweep.json", Dialog::Save);
+        let path = self.file.path();
+        if ui
+            .add_enabled(path.is_some(), egui::Button::new("export sweep"))
+            .on_disabled_hover_text("needs a file")
+            .clicked()
+            && let Some(p) = path
+        {
+            if p.exists() {
+                self.confirm_replace = Some(p);
+            } else {
+                action = Some(SweepAction::Export(p));
+            }
+        }
+        if let Some(p) = self.confirm_replace.clone()
+            && let Some(replace) = ask_replace(ui, &format!("{} exists.", p.display()))
+        {
+            if replace {
+                action = Some(SweepAction::Export(p));
+            }
+            self.confirm_replace = None;
         }
         action
     }
