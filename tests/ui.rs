@@ -221,8 +221,17 @@ fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
     harness.run_steps(2);
     harness.get_by_label("smoothness sweep").click();
     harness.run_steps(2);
-    harness.state_mut().registration.sweep.text = "4, 0".into();
+    // The field offers weights around the preset's λ; select them and type others.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "λ")
+        .focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "λ")
+        .type_text("4, 0");
     harness.run_steps(2);
+    assert_eq!(harness.state().registration.sweep.text, "4, 0");
     harness.get_by_label("Sweep").click();
     harness.step();
     assert!(harness.state().doc.run.is_running());

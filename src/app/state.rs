@@ -66,6 +66,8 @@ pub struct LossPoint {
     pub step: u64,
     pub stage: &'static str,
     pub level: usize,
+    /// Iterations done in this level, this one included (it starts again at each sweep point).
+    pub iteration: u32,
     pub similarity: f64,
     pub regulariser: f64,
     pub label_dice: Option<f64>,
@@ -196,10 +198,11 @@ impl Document {
             Event::Phase(phase) => self.phase = Some(phase),
             Event::Progress { report, elapsed_s } => {
                 self.elapsed_s = elapsed_s;
-                let new_level = self
-                    .progress
-                    .as_ref()
-                    .is_none_or(|p| (p.stage, p.level) != (report.stage, report.level));
+                // A sweep's next point starts its level again: the iteration count falls.
+                let new_level = self.progress.as_ref().is_none_or(|p| {
+                    (p.stage, p.level) != (report.stage, report.level)
+                        || report.iteration < p.iteration
+                });
                 self.steps += if new_level {
                     report.iteration as u64
                 } else {
@@ -211,6 +214,7 @@ impl Document {
                         step: self.steps,
                         stage: report.stage.name(),
                         level: report.level,
+                        iteration: report.iteration,
                         similarity,
                         regulariser,
                         label_dice: report.label_dice,
@@ -332,6 +336,13 @@ mod tests {
         assert_eq!(
             doc.losses.iter().map(|l| l.step).collect::<Vec<_>>(),
             [3, 9]
+        );
+        // A sweep's next point starts the deformable level again: its iterations count on.
+        doc.apply(progress(Stage::Deformable, 0, 5, true), || None);
+        doc.apply(progress(Stage::Deformable, 0, 2, true), || None);
+        assert_eq!(
+            doc.losses.iter().map(|l| l.step).collect::<Vec<_>>(),
+            [3, 9, 14, 16]
         );
         // A snapshot whose field carries each fixed landmark exactly onto its moving partner is
         // not needed: a constant shift changes the TRE by a known amount.

@@ -423,13 +423,26 @@ pub(super) fn decimal_steps(input: GridInput) -> [f64; 3] {
 }
 
 /// Where each stage and level begins in the losses: their similarity measures differ, so the
-/// curve jumps there.
-fn stage_marks(losses: &[crate::app::state::LossPoint]) -> Vec<(f64, String)> {
+/// curve jumps there. In a sweep (`sweep_weights` not empty) each point's first level is marked
+/// with its λ.
+fn stage_marks(
+    losses: &[crate::app::state::LossPoint],
+    sweep_weights: &[f64],
+) -> Vec<(f64, String)> {
     let starts = losses.iter().enumerate().filter(|(n, l)| {
-        *n == 0 || (losses[n - 1].stage, losses[n - 1].level) != (l.stage, l.level)
+        let before = n.checked_sub(1).map(|b| &losses[b]);
+        before.is_none_or(|b| (b.stage, b.level) != (l.stage, l.level) || l.iteration < b.iteration)
     });
+    let mut points = sweep_weights.iter();
     starts
-        .map(|(_, l)| (l.step as f64, format!("{} {}", l.stage, l.level + 1)))
+        .map(|(_, l)| {
+            let label = match (l.stage, l.level, sweep_weights.is_empty()) {
+                ("deformable", 0, false) => points.next().map(|w| format!("λ {w}")),
+                _ => None,
+            };
+            let label = label.unwrap_or_else(|| format!("{} {}", l.stage, l.level + 1));
+            (l.step as f64, label)
+        })
         .collect()
 }
 
@@ -451,7 +464,7 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
             ("regulariser", |l| Some(l.regulariser)),
             ("label soft Dice", |l| l.label_dice),
         ],
-        &stage_marks(&doc.losses),
+        &stage_marks(&doc.losses, &doc.sweep_weights),
     );
     history_ui(
         ui,
@@ -507,28 +520,45 @@ mod tests {
 
     #[test]
     fn each_stage_and_level_is_marked_where_its_losses_begin() {
-        let point = |step, stage, level| crate::app::state::LossPoint {
+        let point = |step, stage, level, iteration| crate::app::state::LossPoint {
             step,
             stage,
             level,
+            iteration,
             similarity: -1.0,
             regulariser: 0.0,
             label_dice: None,
         };
         let losses = [
-            point(1, "rigid", 0),
-            point(20, "rigid", 0),
-            point(41, "rigid", 1),
-            point(80, "deformable", 0),
-            point(90, "deformable", 0),
+            point(1, "rigid", 0, 1),
+            point(20, "rigid", 0, 20),
+            point(41, "rigid", 1, 1),
+            point(80, "deformable", 0, 1),
+            point(90, "deformable", 0, 11),
         ];
-        let marks = stage_marks(&losses);
+        let marks = stage_marks(&losses, &[]);
         assert_eq!(
             marks,
             [
                 (1.0, "rigid 1".to_string()),
                 (41.0, "rigid 2".to_string()),
                 (80.0, "deformable 1".to_string()),
+            ]
+        );
+        // A sweep of one-level deformable stages: each point starts the level again.
+        let sweep = [
+            point(1, "affine", 0, 1),
+            point(40, "deformable", 0, 1),
+            point(99, "deformable", 0, 60),
+            point(100, "deformable", 0, 1),
+            point(159, "deformable", 0, 60),
+        ];
+        assert_eq!(
+            stage_marks(&sweep, &[0.5, 5.0]),
+            [
+                (1.0, "affine 1".to_string()),
+                (40.0, "λ 0.5".to_string()),
+                (100.0, "λ 5".to_string()),
             ]
         );
     }
