@@ -423,25 +423,30 @@ pub(super) fn decimal_steps(input: GridInput) -> [f64; 3] {
 }
 
 /// Where each stage and level begins in the losses: their similarity measures differ, so the
-/// curve jumps there. In a sweep (`sweep_weights` not empty) each point's first level is marked
-/// with its λ.
+/// curve jumps there. In a sweep (`sweep_weights` not empty) each point's start is marked with
+/// its λ instead of its levels, whose labels would crowd the λ out.
 fn stage_marks(
     losses: &[crate::app::state::LossPoint],
     sweep_weights: &[f64],
 ) -> Vec<(f64, String)> {
     let starts = losses.iter().enumerate().filter(|(n, l)| {
         let before = n.checked_sub(1).map(|b| &losses[b]);
-        before.is_none_or(|b| (b.stage, b.level) != (l.stage, l.level) || l.iteration < b.iteration)
+        // The rigid stage's start candidates start their iterations again too; only a sweep's
+        // deformable points count as new starts that way.
+        let restarted = |b: &crate::app::state::LossPoint| {
+            l.stage == "deformable" && !sweep_weights.is_empty() && l.iteration < b.iteration
+        };
+        before.is_none_or(|b| (b.stage, b.level) != (l.stage, l.level) || restarted(b))
     });
     let mut points = sweep_weights.iter();
     starts
-        .map(|(_, l)| {
+        .filter_map(|(_, l)| {
             let label = match (l.stage, l.level, sweep_weights.is_empty()) {
-                ("deformable", 0, false) => points.next().map(|w| format!("λ {w}")),
-                _ => None,
+                ("deformable", 0, false) => format!("λ {}", points.next()?),
+                ("deformable", _, false) => return None,
+                _ => format!("{} {}", l.stage, l.level + 1),
             };
-            let label = label.unwrap_or_else(|| format!("{} {}", l.stage, l.level + 1));
-            (l.step as f64, label)
+            Some((l.step as f64, label))
         })
         .collect()
 }
@@ -532,6 +537,7 @@ mod tests {
         let losses = [
             point(1, "rigid", 0, 1),
             point(20, "rigid", 0, 20),
+            point(30, "rigid", 0, 5),
             point(41, "rigid", 1, 1),
             point(80, "deformable", 0, 1),
             point(90, "deformable", 0, 11),
@@ -545,13 +551,15 @@ mod tests {
                 (80.0, "deformable 1".to_string()),
             ]
         );
-        // A sweep of one-level deformable stages: each point starts the level again.
+        // A sweep: each point starts the deformable stage's first level again (with one level,
+        // only the iteration count tells), and its later levels go unmarked.
         let sweep = [
             point(1, "affine", 0, 1),
             point(40, "deformable", 0, 1),
             point(99, "deformable", 0, 60),
             point(100, "deformable", 0, 1),
             point(159, "deformable", 0, 60),
+            point(160, "deformable", 1, 1),
         ];
         assert_eq!(
             stage_marks(&sweep, &[0.5, 5.0]),
