@@ -116,6 +116,8 @@ impl Worker {
         let deformable_seconds =
             |r: &Registration| r.stage_seconds().get("deformable").copied().unwrap_or(0.0);
         let mut spent_before = 0.0;
+        // The last point's field and scores are the run's: not computed twice.
+        let mut last_point: Option<(VectorField, EvalReport)> = None;
         for (index, &diffusion) in sweep.iter().enumerate() {
             if index > 0 {
                 registration.restart_deformable(diffusion)?;
@@ -135,14 +137,21 @@ impl Worker {
                     .as_ref()
                     .and_then(|r| r.losses)
                     .map(|l| l.0),
-                report,
+                report: report.clone(),
                 seconds: deformable_seconds(&registration) - spent_before,
             })));
             spent_before = deformable_seconds(&registration);
+            last_point = Some((field, report));
         }
         let seconds = (live.started.elapsed() - live.paused_for).as_secs_f64();
-        let displacement = registration.displacement()?;
-        let scores = self.score(&displacement, &fixed_grid)?;
+        let (displacement, scores) = match last_point {
+            Some((field, report)) => (field, (!self.scoring.is_empty()).then_some(report)),
+            None => {
+                let field = registration.displacement()?;
+                let scores = self.score(&field, &fixed_grid)?;
+                (field, scores)
+            }
+        };
         self.publish(
             Snapshot::new(
                 live.generation + 1,
