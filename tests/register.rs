@@ -336,23 +336,12 @@ fn translation_search_finds_a_large_shift_across_contrast_and_field_of_view() {
 /// the last ended, and nothing is computed twice.
 #[test]
 fn paced_submissions_change_nothing_but_the_pieces() {
-    use warpbench::register::config::RegistrationConfig;
     use warpbench::register::pipeline::Registration;
     let whole = GpuContext::new().unwrap();
     // A few thousand invocations per submission: every dispatch of the run is cut into pieces.
     let paced = whole.with_submission_budget(3000);
     let case = warpbench::demo::load_builtin().unwrap();
-    let mut config = RegistrationConfig::preset("brain-mri").unwrap();
-    let affine = config.affine.as_mut().unwrap();
-    affine.search_angles_deg = vec![0.0];
-    for level in &mut affine.levels {
-        level.iterations = 4;
-    }
-    let deformable = config.deformable.as_mut().unwrap();
-    deformable.levels.truncate(2);
-    for level in &mut deformable.levels {
-        level.iterations = 6;
-    }
+    let config = short_brain_config();
     let run = |ctx: &GpuContext| {
         let before = warpbench::gpu::pacing::submissions();
         let mut r = Registration::new(ctx, case.fixed.clone(), case.moving.clone(), config.clone())
@@ -379,21 +368,10 @@ fn paced_submissions_change_nothing_but_the_pieces() {
 /// of the point before leaks into it.
 #[test]
 fn a_restarted_deformable_stage_computes_what_a_fresh_one_does() {
-    use warpbench::register::config::RegistrationConfig;
     use warpbench::register::pipeline::Registration;
     let ctx = GpuContext::new().unwrap();
     let case = warpbench::demo::load_builtin().unwrap();
-    let mut config = RegistrationConfig::preset("brain-mri").unwrap();
-    let affine = config.affine.as_mut().unwrap();
-    affine.search_angles_deg = vec![0.0];
-    for level in &mut affine.levels {
-        level.iterations = 4;
-    }
-    let deformable = config.deformable.as_mut().unwrap();
-    deformable.levels.truncate(2);
-    for level in &mut deformable.levels {
-        level.iterations = 6;
-    }
+    let config = short_brain_config();
     let finish = |r: &mut Registration| {
         while !r.is_done() {
             r.step().unwrap();
@@ -429,4 +407,21 @@ fn a_restarted_deformable_stage_computes_what_a_fresh_one_does() {
     );
     assert!(a.data() == b.data(), "the restarted stage differs");
     assert!(first.data() != b.data(), "the weight made no difference");
+}
+
+/// brain-mri cut short: no angle search, 4 iterations per affine level, and the two coarsest
+/// deformable levels with 6 each.
+fn short_brain_config() -> warpbench::register::config::RegistrationConfig {
+    let mut config = warpbench::register::config::RegistrationConfig::preset("brain-mri").unwrap();
+    let affine = config.affine.as_mut().unwrap();
+    affine.search_angles_deg = vec![0.0];
+    for level in &mut affine.levels {
+        level.iterations = 4;
+    }
+    let deformable = config.deformable.as_mut().unwrap();
+    deformable.levels.truncate(2);
+    for level in &mut deformable.levels {
+        level.iterations = 6;
+    }
+    config
 }

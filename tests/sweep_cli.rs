@@ -8,14 +8,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 use warpbench::register::config::RegistrationConfig;
 
-fn demo(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/demo")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn sweep(files: &[(&str, String)], weights: &str, out: &Path) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warpbench"));
     command.arg("sweep");
@@ -55,12 +47,18 @@ fn number(row: &std::collections::BTreeMap<String, String>, key: &str) -> f64 {
 fn a_sweep_of_the_demo_writes_a_row_per_weight_in_the_order_they_ran() {
     let out = tempfile::tempdir().unwrap();
     let files = [
-        ("--fixed", demo("fixed_t1.nii.gz")),
-        ("--moving", demo("moving_t2like.nii.gz")),
-        ("--fixed-labels", demo("fixed_labels.nii.gz")),
-        ("--moving-labels", demo("moving_labels.nii.gz")),
-        ("--fixed-landmarks", demo("fixed_landmarks.csv")),
-        ("--moving-landmarks", demo("moving_landmarks.csv")),
+        ("--fixed", common::demo_file("fixed_t1.nii.gz")),
+        ("--moving", common::demo_file("moving_t2like.nii.gz")),
+        ("--fixed-labels", common::demo_file("fixed_labels.nii.gz")),
+        ("--moving-labels", common::demo_file("moving_labels.nii.gz")),
+        (
+            "--fixed-landmarks",
+            common::demo_file("fixed_landmarks.csv"),
+        ),
+        (
+            "--moving-landmarks",
+            common::demo_file("moving_landmarks.csv"),
+        ),
     ];
     let output = sweep(&files, "4,0", out.path());
     let stdout = String::from_utf8_lossy(&output.stdout);

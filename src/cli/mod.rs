@@ -4,6 +4,7 @@ pub mod eval;
 pub mod infer;
 pub mod info;
 pub mod register;
+pub mod run_options;
 pub mod sweep;
 pub mod train;
 

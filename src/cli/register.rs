@@ -3,10 +3,10 @@
 //! ran and the scores into one folder.
 
 use super::eval::{Outcome, ScoringFiles, score_outcome, summary_line};
+use super::run_options::RunOptions;
 use crate::eval::EvalReport;
 use crate::gpu::GpuContext;
 use crate::register::StepReport;
-use crate::register::config::RegistrationConfig;
 use crate::register::outputs::{Results, write_results};
 use crate::register::pipeline::Registration;
 use crate::volume::nifti_io::read_scalar;
@@ -28,16 +28,8 @@ pub struct RegisterArgs {
     pub moving: PathBuf,
     #[command(flatten)]
     pub scoring: ScoringFiles,
-    /// A named configuration (brain-mri, lung-ct, ct-mr, mr-multicontrast, fast); brain-mri
-    /// without --config.
-    #[arg(long, conflicts_with = "config")]
-    pub preset: Option<String>,
-    /// A TOML configuration (as written to config.toml by an earlier run).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// CPU threads for loading, warping and scoring (GPU work is unaffected); all cores by default.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// Supervise the deformable stage with the label maps: the weight of its term 1 − soft Dice
     /// (replaces the configuration's deformable.label_weight). Dice in metrics.json then scores
     /// labels the registration has seen.
@@ -71,14 +63,7 @@ struct Metrics<'a> {
 
 pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    if let Some(n) = args.threads {
-        anyhow::ensure!(n > 0, "--threads must be at least 1");
-        crate::parallel::set_threads(n);
-    }
-    let mut config = match (&args.config, &args.preset) {
-        (Some(path), _) => RegistrationConfig::read(path)?,
-        (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
-    };
+    let mut config = args.run.apply()?;
     if let Some(weight) = args.label_weight {
         anyhow::ensure!(
             args.scoring.fixed_labels.is_some() && args.scoring.moving_labels.is_some(),

@@ -4,8 +4,8 @@
 //! window, listening to its events.
 
 use super::eval::ScoringFiles;
+use super::run_options::RunOptions;
 use crate::gpu::GpuContext;
-use crate::register::config::RegistrationConfig;
 use crate::session::{Event, Method, SessionOptions, Sweep, SweepPoint, sweep_files};
 use crate::volume::nifti_io::read_scalar;
 use anyhow::Context;
@@ -24,33 +24,19 @@ pub struct SweepArgs {
     pub moving: PathBuf,
     #[command(flatten)]
     pub scoring: ScoringFiles,
-    /// A named configuration (as for `register`); brain-mri without --config.
-    #[arg(long, conflicts_with = "config")]
-    pub preset: Option<String>,
-    /// A TOML configuration (as `register` writes to config.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// The diffusion weights λ, in the order they run, apart by commas (e.g. 0.01,0.1,1); a
     /// tenth to ten times the configuration's λ by default.
     #[arg(long, value_delimiter = ',')]
     pub diffusion: Vec<f64>,
-    /// CPU threads for loading and scoring (GPU work is unaffected); all cores by default.
-    #[arg(long)]
-    pub threads: Option<usize>,
     /// Output folder (created; existing outputs in it are replaced, each atomically).
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
-    if let Some(n) = args.threads {
-        anyhow::ensure!(n > 0, "--threads must be at least 1");
-        crate::parallel::set_threads(n);
-    }
-    let config = match (&args.config, &args.preset) {
-        (Some(path), _) => RegistrationConfig::read(path)?,
-        (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
-    };
+    let config = args.run.apply()?;
     let diffusion = match (&args.diffusion[..], &config.deformable) {
         ([], Some(d)) => Sweep::weights_around(d.diffusion),
         (weights, _) => weights.to_vec(),

@@ -24,6 +24,15 @@ impl Rng {
     }
 }
 
+/// The path of a file of the built-in demo case (`assets/demo`), as a command-line argument.
+pub fn demo_file(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/demo")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// An oblique grid: rotated, anisotropic, off-origin.
 pub fn oblique_grid(dims: [usize; 3]) -> Grid {
     let (a, b) = (0.3f64, -0.2f64);

@@ -339,16 +339,8 @@ pub(super) fn history_ui<T>(
     }
     ui.label(title);
     let grey = ui.visuals().weak_text_color();
-    Plot::new(title)
-        .height(150.0)
+    decimal_plot(title, 150.0)
         .legend(Legend::default())
-        .allow_scroll(false)
-        .show_background(false)
-        .grid_spacing(24.0..=300.0)
-        .x_grid_spacer(uniform_grid_spacer(decimal_steps))
-        .y_grid_spacer(uniform_grid_spacer(decimal_steps))
-        .x_axis_formatter(|mark, _| mark_label(mark))
-        .y_axis_formatter(|mark, _| mark_label(mark))
         .show(ui, |plot| {
             // The highest value and the x range drawn, for the marks' labels.
             let (mut top, mut left, mut right) =
@@ -388,13 +380,27 @@ pub(super) fn history_ui<T>(
         });
 }
 
+/// A plot of the panels' style: no background, the wheel left to the panel's scrolling, and
+/// decimal grid steps with labels of as many decimals as the steps need.
+pub(super) fn decimal_plot<'a>(id: &str, height: f32) -> Plot<'a> {
+    Plot::new(id)
+        .height(height)
+        .allow_scroll(false)
+        .show_background(false)
+        .grid_spacing(24.0..=300.0)
+        .x_grid_spacer(uniform_grid_spacer(decimal_steps))
+        .y_grid_spacer(uniform_grid_spacer(decimal_steps))
+        .x_axis_formatter(|mark, _| mark_label(mark))
+        .y_axis_formatter(|mark, _| mark_label(mark))
+}
+
 /// Grid steps, each 1, 2 or 5 times a power of ten and a multiple of the one before, so that
 /// every label falls on the finest step: the finest no finer than egui_plot asks for, then the
 /// first far enough apart for x labels (60 points; `base_step_size` spans 24), then the next.
 /// egui_plot's default steps are powers of ten alone: with the coarse grid above, a Dice curve
 /// between 0.5 and 0.8 then got a single labelled line at 0, and a run of 7 s none on its time
 /// axis (1 s was 51 points there, the next step 10 s).
-pub(super) fn decimal_steps(input: GridInput) -> [f64; 3] {
+fn decimal_steps(input: GridInput) -> [f64; 3] {
     let base = input.base_step_size;
     let base = if base.is_finite() && base > 0.0 {
         base
@@ -453,7 +459,7 @@ fn stage_marks(
 
 /// A grid mark's value with as many decimals as its step needs: egui_plot's own labels gave a
 /// line at −0.5 the text "-0".
-pub(super) fn mark_label(mark: GridMark) -> String {
+fn mark_label(mark: GridMark) -> String {
     let decimals = (-mark.step_size.log10() - 1e-9).ceil().max(0.0) as usize;
     format!("{:.*}", decimals.min(6), mark.value)
 }

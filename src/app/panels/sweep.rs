@@ -3,10 +3,10 @@
 //! plot and a table, from which a λ is taken for the next run; the points export as CSV or JSON.
 
 use super::path_field::{Dialog, PathField, ask_replace};
-use super::registration::{decimal_steps, mark_label};
+use super::registration::decimal_plot;
 use crate::app::state::Document;
 use crate::session::{Sweep, SweepPoint};
-use egui_plot::{Line, Plot, PlotPoint, PlotPoints, Points, Text, uniform_grid_spacer};
+use egui_plot::{Line, PlotPoint, PlotPoints, Points, Text};
 use std::path::PathBuf;
 
 /// What the sweep section asks of the registration panel.
@@ -239,16 +239,8 @@ fn trade_off_plot(ui: &mut egui::Ui, points: &[SweepPoint], accuracy: &Accuracy,
     };
     ui.label(format!("{} ({better}) against {}", accuracy.name, x.name()));
     // One series, named in the title above: no legend to cover a corner point.
-    Plot::new("sweep trade-off")
-        .height(170.0)
-        .allow_scroll(false)
-        .show_background(false)
+    decimal_plot("sweep trade-off", 170.0)
         .set_margin_fraction(egui::vec2(0.25, 0.15))
-        .grid_spacing(24.0..=300.0)
-        .x_grid_spacer(uniform_grid_spacer(decimal_steps))
-        .y_grid_spacer(uniform_grid_spacer(decimal_steps))
-        .x_axis_formatter(|mark, _| mark_label(mark))
-        .y_axis_formatter(|mark, _| mark_label(mark))
         .show(ui, |plot| {
             let xy: Vec<[f64; 2]> = placed.iter().map(|(_, p)| *p).collect();
             if xy.len() > 1 {

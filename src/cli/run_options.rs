@@ -1,0 +1,34 @@
+//! Options `register` and `sweep` share: which configuration runs, and how many CPU threads help.
+
+use crate::register::config::RegistrationConfig;
+use clap::Args;
+use std::path::PathBuf;
+
+/// The configuration of a run and the CPU threads it may use.
+#[derive(Args, Debug)]
+pub struct RunOptions {
+    /// A named configuration (brain-mri, lung-ct, ct-mr, mr-multicontrast, fast); brain-mri
+    /// without --config.
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// A TOML configuration (as written to config.toml by an earlier run).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// CPU threads for loading, warping and scoring (GPU work is unaffected); all cores by default.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl RunOptions {
+    /// Sets the thread count, then reads the configuration.
+    pub fn apply(&self) -> anyhow::Result<RegistrationConfig> {
+        if let Some(n) = self.threads {
+            anyhow::ensure!(n > 0, "--threads must be at least 1");
+            crate::parallel::set_threads(n);
+        }
+        Ok(match (&self.config, &self.preset) {
+            (Some(path), _) => RegistrationConfig::read(path)?,
+            (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
+        })
+    }
+}
