@@ -502,6 +502,17 @@ fn deformation_overlays_show_a_known_field() {
     );
     harness.run_steps(2);
     show_grid_and_jacobian(&mut harness);
+    // The NDV beside the fold count is the field's, and its folds show in the det J map.
+    let ndv = {
+        let d = harness.state().doc.deformation.as_ref().unwrap();
+        warpbench::eval::non_diffeomorphic::non_diffeomorphic_volume(&d.field)
+    };
+    assert!(ndv.mm3 > 0.0);
+    harness.get_by_label(&format!(
+        "NDV {:.3} mm³ ({:.4} %)",
+        ndv.mm3,
+        100.0 * ndv.fraction
+    ));
     harness.snapshot("overlays_grid_jacobian");
 }
 

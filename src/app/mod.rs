@@ -846,6 +846,11 @@ impl WarpbenchApp {
                         (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt(),
                         value(det)
                     ));
+                    let folded =
+                        crate::eval::non_diffeomorphic::folded_at_world(&d.folded_cubes, p);
+                    if let Some(f) = folded.filter(|&f| f > 0.0) {
+                        parts.push(format!("cube folded {:.1} %", 100.0 * f));
+                    }
                     [p[0] + u[0], p[1] + u[1], p[2] + u[2]]
                 }
                 _ => p,

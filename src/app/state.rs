@@ -5,6 +5,7 @@
 use crate::case::Case;
 use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
+use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
 use crate::eval::tre::{DistanceStats, PairError, TreReport, tre_of_pairs};
 use crate::register::StepReport;
 use crate::session::{Event, Method, Snapshot, SweepPoint};
@@ -12,16 +13,20 @@ use crate::volume::landmarks::pair_landmarks;
 use crate::volume::{Affine, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::BTreeSet;
 
-/// A transform to show: the whole displacement (affine included) and its Jacobian determinant.
+/// A transform to show: the whole displacement (affine included), its Jacobian determinant and
+/// where its tetrahedra fold.
 pub struct Deformation {
     pub affine: Affine,
     pub field: VectorField,
     pub jacobian: ScalarVolume,
     pub stats: JacobianStats,
+    pub folded_cubes: ScalarVolume,
+    pub ndv: NonDiffeomorphicVolume,
 }
 
 impl Deformation {
-    /// Computes det J and its statistics (a pass over the field: not on the UI thread).
+    /// Computes det J, its statistics and the folded cubes (passes over the field: not on the UI
+    /// thread).
     pub fn new(affine: Affine, field: VectorField) -> Deformation {
         Snapshot::new(0, None, affine, field).into()
     }
@@ -34,6 +39,8 @@ impl From<Snapshot> for Deformation {
             field: s.displacement,
             jacobian: s.jacobian,
             stats: s.jacobian_stats,
+            folded_cubes: s.folded_cubes,
+            ndv: s.ndv,
         }
     }
 }

@@ -11,8 +11,8 @@
 //! fraction is over the cubes' unmapped volume, so a mirrored field gives 1. Only cubes inside the
 //! grid count.
 
-use crate::volume::VectorField;
 use crate::volume::grid::det3;
+use crate::volume::{ScalarVolume, VectorField};
 use serde::Serialize;
 
 /// What the NDV is, for people reading it.
@@ -50,15 +50,25 @@ fn signed_volume6(p: &[[f64; 3]; 8], t: &[usize; 4]) -> f64 {
 
 /// The NDV of `field` (world mm, on its grid).
 pub fn non_diffeomorphic_volume(field: &VectorField) -> NonDiffeomorphicVolume {
+    folded_cubes(field).1
+}
+
+/// Where the NDV lies: at each voxel, the folded fraction of the cube between its centre and its
+/// neighbours' along +i, +j and +k (0 where that cube is outside the grid), with the NDV; one
+/// pass over the field.
+pub fn folded_cubes(field: &VectorField) -> (ScalarVolume, NonDiffeomorphicVolume) {
     let grid = field.grid();
     let dims = grid.dims();
+    let none = || ScalarVolume::new(grid.clone(), vec![0.0; grid.voxel_count()]);
     if dims.iter().any(|&d| d < 2) {
-        return NonDiffeomorphicVolume::default();
+        let map = none().expect("sized from the grid");
+        return (map, NonDiffeomorphicVolume::default());
     }
     let corner = |c: usize| [c & 1, (c >> 1) & 1, c >> 2];
     let unmapped: [[f64; 3]; 8] =
         std::array::from_fn(|c| grid.voxel_to_world(corner(c).map(|v| v as f64)));
     let orientation = TETRAHEDRA.map(|t| signed_volume6(&unmapped, &t).signum());
+    let cube_mm3 = det3(&grid.world_from_voxel().linear()).abs();
     let u = field.data();
     let plane = dims[0] * dims[1];
     // The mapped positions of one plane of voxel centres.
@@ -71,8 +81,11 @@ pub fn non_diffeomorphic_volume(field: &VectorField) -> NonDiffeomorphicVolume {
             })
             .collect()
     };
-    let mut per_slab = vec![0f64; dims[2] - 1];
-    crate::parallel::for_each_slice(&mut per_slab, 1, |k, folded| {
+    // Per slab of cubes: its folded volume (mm³, summed in f64) and its plane of the map.
+    let mut slabs = vec![(0f64, Vec::new()); dims[2] - 1];
+    crate::parallel::for_each_slice(&mut slabs, 1, |k, slab| {
+        let (folded_mm3, map) = &mut slab[0];
+        *map = vec![0f32; plane];
         let planes = [mapped_plane(k), mapped_plane(k + 1)];
         for j in 0..dims[1] - 1 {
             for i in 0..dims[0] - 1 {
@@ -80,20 +93,44 @@ pub fn non_diffeomorphic_volume(field: &VectorField) -> NonDiffeomorphicVolume {
                     let [di, dj, dk] = corner(c);
                     planes[dk][(j + dj) * dims[0] + i + di]
                 });
-                for (t, sign) in TETRAHEDRA.iter().zip(orientation) {
-                    folded[0] += (-sign * signed_volume6(&mapped, t)).max(0.0) / 6.0;
-                }
+                // Each split covers the cube once: the ten tetrahedra cover it twice.
+                let cube: f64 = TETRAHEDRA
+                    .iter()
+                    .zip(orientation)
+                    .map(|(t, sign)| (-sign * signed_volume6(&mapped, t)).max(0.0) / 12.0)
+                    .sum();
+                *folded_mm3 += cube;
+                map[j * dims[0] + i] = (cube / cube_mm3) as f32;
             }
         }
     });
+    let mm3: f64 = slabs.iter().map(|(v, _)| v).sum();
+    let mut map: Vec<f32> = slabs.into_iter().flat_map(|(_, m)| m).collect();
+    map.resize(grid.voxel_count(), 0.0);
     let cubes = ((dims[0] - 1) * (dims[1] - 1) * (dims[2] - 1)) as f64;
-    let cube_mm3 = det3(&grid.world_from_voxel().linear()).abs();
-    // Each split covers the cube once: the ten tetrahedra cover it twice.
-    let mm3 = per_slab.iter().sum::<f64>() / 2.0;
-    NonDiffeomorphicVolume {
+    let ndv = NonDiffeomorphicVolume {
         mm3,
         fraction: mm3 / (cubes * cube_mm3),
+    };
+    let map = ScalarVolume::new(grid.clone(), map).expect("sized from the grid");
+    (map, ndv)
+}
+
+/// The value of a [`folded_cubes`] map for the cube a world point (mm) lies in; `None` outside
+/// the cubes.
+pub fn folded_at_world(map: &ScalarVolume, world_mm: [f64; 3]) -> Option<f32> {
+    let grid = map.grid();
+    let dims = grid.dims();
+    let v = grid.world_to_voxel(world_mm);
+    let mut index = [0usize; 3];
+    for a in 0..3 {
+        let f = v[a].floor();
+        if !(f >= 0.0 && f + 1.0 < dims[a] as f64) {
+            return None;
+        }
+        index[a] = f as usize;
     }
+    Some(map.data()[grid.index(index[0], index[1], index[2])])
 }
 
 #[cfg(test)]
@@ -153,5 +190,41 @@ mod tests {
         );
         let ndv = non_diffeomorphic_volume(&checkerboard);
         assert!(ndv.fraction > 0.05, "{ndv:?}");
+    }
+
+    #[test]
+    fn the_map_places_the_volume_in_the_cubes_that_fold() {
+        // One voxel pushed 1.6 voxels along +x, past its neighbour: only the cubes it is a
+        // corner of fold.
+        let f = field([1.0, 2.0, 1.5], |v, _| {
+            [if v == [3, 2, 2] { 1.6 } else { 0.0 }, 0.0, 0.0]
+        });
+        let (map, ndv) = folded_cubes(&f);
+        assert_eq!(ndv, non_diffeomorphic_volume(&f));
+        assert!(ndv.mm3 > 0.0);
+        let grid = map.grid();
+        let mut sum = 0.0;
+        for (n, &m) in map.data().iter().enumerate() {
+            let [i, j, k] = grid.voxel_of(n);
+            let corner = (2..=3).contains(&i) && (1..=2).contains(&j) && (1..=2).contains(&k);
+            assert!(corner || m == 0.0, "voxel {:?} folds {m}", [i, j, k]);
+            sum += m as f64 * 3.0;
+        }
+        assert!((sum - ndv.mm3).abs() < 1e-5, "{sum} vs {ndv:?}");
+        // A point inside the cube at voxel (3, 2, 2) reads it; the grid's far faces read nothing.
+        let inside = grid.voxel_to_world([3.5, 2.5, 2.5]);
+        assert_eq!(
+            folded_at_world(&map, inside),
+            Some(map.data()[grid.index(3, 2, 2)])
+        );
+        assert!(map.data()[grid.index(3, 2, 2)] > 0.0);
+        assert_eq!(
+            folded_at_world(&map, grid.voxel_to_world([6.2, 2.0, 2.0])),
+            None
+        );
+        assert_eq!(
+            folded_at_world(&map, grid.voxel_to_world([-0.2, 2.0, 2.0])),
+            None
+        );
     }
 }

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::eval::EvalReport;
 use crate::eval::jacobian::{JacobianStats, jacobian_determinant, jacobian_stats};
+use crate::eval::non_diffeomorphic::{NonDiffeomorphicVolume, folded_cubes};
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::volume::{Affine, ScalarVolume, VectorField};
@@ -155,6 +156,9 @@ pub struct Snapshot {
     pub displacement: VectorField,
     pub jacobian: ScalarVolume,
     pub jacobian_stats: JacobianStats,
+    /// Where the tetrahedra between voxel centres fold ([`folded_cubes`]): folds det J misses.
+    pub folded_cubes: ScalarVolume,
+    pub ndv: NonDiffeomorphicVolume,
 }
 
 impl Snapshot {
@@ -166,6 +170,7 @@ impl Snapshot {
     ) -> Snapshot {
         let jacobian = jacobian_determinant(&displacement);
         let jacobian_stats = jacobian_stats(&jacobian);
+        let (folded_cubes, ndv) = folded_cubes(&displacement);
         Snapshot {
             generation,
             report,
@@ -173,6 +178,8 @@ impl Snapshot {
             displacement,
             jacobian,
             jacobian_stats,
+            folded_cubes,
+            ndv,
         }
     }
 }

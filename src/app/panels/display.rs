@@ -200,6 +200,16 @@ fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
         if let Some(def) = &doc.deformation {
             ui.label(def.stats.summary())
                 .on_hover_text(crate::eval::jacobian::DEFINITION);
+            ui.label(format!(
+                "NDV {:.3} mm³ ({:.4} %)",
+                def.ndv.mm3,
+                100.0 * def.ndv.fraction
+            ))
+            .on_hover_text(format!(
+                "{} In the det J map, cyan marks the cubes between voxel centres that fold \
+                 where det J stays above 0.",
+                crate::eval::non_diffeomorphic::DEFINITION
+            ));
         }
     });
 }

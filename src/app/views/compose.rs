@@ -10,6 +10,7 @@
 use super::colour::{ColourMap, label_colour};
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::PlaneView;
+use crate::eval::non_diffeomorphic::folded_at_world;
 use crate::volume::resample::{label_at_world, nearest_at_world, sample_world};
 use crate::volume::warp::displacement_at;
 use crate::volume::{LabelVolume, ScalarVolume, VectorField};
@@ -25,6 +26,8 @@ pub struct Sources<'a> {
     pub field: Option<&'a VectorField>,
     /// `det J` of that displacement on the field's grid.
     pub jacobian: Option<&'a ScalarVolume>,
+    /// Its folded cubes ([`folded_cubes`](crate::eval::non_diffeomorphic::folded_cubes)).
+    pub folded_cubes: Option<&'a ScalarVolume>,
 }
 
 /// Every layer sampled at a plane's pixel centres, row by row; `NaN` outside an image.
@@ -35,6 +38,8 @@ pub struct SliceSamples {
     pub labels: Option<Vec<i32>>,
     pub magnitude_mm: Option<Vec<f32>>,
     pub jacobian: Option<Vec<f32>>,
+    /// The folded fraction of the cube between voxel centres at each pixel (with `jacobian`).
+    pub folded: Option<Vec<f32>>,
 }
 
 /// Which optional layers a slice needs (sampling the rest would only cost time).
@@ -80,6 +85,10 @@ pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSample
         .jacobian
         .filter(|_| wanted.map == FieldMap::Jacobian)
         .map(|j| view.map_pixels(f32::NAN, |p| nearest_at_world(j, p).unwrap_or(f32::NAN)));
+    let folded = sources
+        .folded_cubes
+        .filter(|_| wanted.map == FieldMap::Jacobian)
+        .map(|f| view.map_pixels(0.0, |p| folded_at_world(f, p).unwrap_or(0.0)));
     SliceSamples {
         view,
         fixed,
@@ -87,11 +96,14 @@ pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSample
         labels,
         magnitude_mm,
         jacobian,
+        folded,
     }
 }
 
 /// The colour of folds (det J ≤ 0) in the Jacobian map.
 pub const FOLD_COLOUR: [u8; 3] = [255, 235, 0];
+/// The colour of folds that det J misses: det J > 0, yet tetrahedra between voxel centres fold.
+pub const HIDDEN_FOLD_COLOUR: [u8; 3] = [0, 255, 255];
 const EDGE_COLOUR: [u8; 3] = [255, 220, 0];
 
 /// det J's place on the diverging map: log₂ from −2 (¼, blue) through 0 (1, grey) to 2 (4, red).
@@ -225,12 +237,15 @@ fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
         }
         FieldMap::Jacobian => {
             let Some(jac) = &s.jacobian else { return };
+            let folded = |n: usize| s.folded.as_ref().is_some_and(|f| f[n] > 0.0);
             for (n, &j) in jac.iter().enumerate() {
                 if j.is_nan() {
                     continue;
                 }
                 if j <= 0.0 {
                     blend_pixel(rgb, n, FOLD_COLOUR, 1.0);
+                } else if folded(n) {
+                    blend_pixel(rgb, n, HIDDEN_FOLD_COLOUR, 1.0);
                 } else {
                     // Volume-preserving places (det J ≈ 1) stay see-through, so the map marks
                     // only where the deformation compresses or stretches.
@@ -308,6 +323,7 @@ mod tests {
             moving_labels: None,
             field: None,
             jacobian: None,
+            folded_cubes: None,
         };
         let view = PlaneView::new(Plane::Axial, fixed.grid(), fixed.grid().centre_mm(), true);
         let s = sample(
@@ -369,6 +385,8 @@ mod tests {
         let field = VectorField::zeros(grid.clone());
         let mut jac = ScalarVolume::filled(grid.clone(), 1.0);
         jac.data_mut()[grid.index(3, 3, 2)] = -0.5;
+        let mut folded_cubes = ScalarVolume::filled(grid.clone(), 0.0);
+        folded_cubes.data_mut()[grid.index(10, 3, 2)] = 0.2;
         let sources = Sources {
             fixed: &fixed,
             moving: &moving,
@@ -376,6 +394,7 @@ mod tests {
             moving_labels: None,
             field: Some(&field),
             jacobian: Some(&jac),
+            folded_cubes: Some(&folded_cubes),
         };
         let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
         let all = |map| Wanted {
@@ -411,6 +430,13 @@ mod tests {
             pixel(&compose(&s, &d, false), fx as usize, fy as usize),
             FOLD_COLOUR
         );
+        // The cube from voxel (10, 3, 2) to (11, 4, 3) folds though det J is 1 at its corners:
+        // its inside shows the other fold colour, the voxel centre before it does not.
+        let image = compose(&s, &d, false);
+        let [cx, cy] = view.pixel_of([10.5, 3.5, 4.0]);
+        assert_eq!(pixel(&image, cx as usize, cy as usize), HIDDEN_FOLD_COLOUR);
+        let [bx, by] = view.pixel_of([9.5, 3.5, 4.0]);
+        assert_ne!(pixel(&image, bx as usize, by as usize), HIDDEN_FOLD_COLOUR);
         assert_eq!(jacobian_unit(1.0), 0.5);
     }
 }

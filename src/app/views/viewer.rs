@@ -9,7 +9,9 @@
 //! zooms about the pointer; double click resets zoom and pan.
 
 use super::colour::ColourMap;
-use super::compose::{FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample};
+use super::compose::{
+    FOLD_COLOUR, HIDDEN_FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample,
+};
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::{Plane, PlaneView};
 use crate::app::gpu_bridge::SliceCallback;
@@ -150,6 +152,7 @@ impl Viewers {
                 moving_labels: doc.case.moving_labels.as_ref(),
                 field: deformation.map(|d| &d.field),
                 jacobian: deformation.map(|d| &d.jacobian),
+                folded_cubes: deformation.map(|d| &d.folded_cubes),
             };
             let samples = sample(key.view.clone(), &sources, key.wanted);
             state.samples = Some((key.clone(), samples));
@@ -637,17 +640,22 @@ impl Viewers {
             );
         }
         if d.deformation.map == FieldMap::Jacobian && doc.deformation.is_some() {
-            let [r, g, b] = FOLD_COLOUR;
-            let fold = egui::Rect::from_min_size(
-                bar.left_bottom() + egui::vec2(0.0, 18.0),
-                egui::vec2(10.0, 10.0),
-            );
-            painter.rect_filled(fold, 0.0, egui::Color32::from_rgb(r, g, b));
-            label(
-                fold.left_center() - egui::vec2(3.0, 0.0),
-                egui::Align2::RIGHT_CENTER,
-                "fold".into(),
-            );
+            // The fold colours: det J ≤ 0, and folds only the tetrahedra see (NDV).
+            for (row, ([r, g, b], name)) in [(FOLD_COLOUR, "fold"), (HIDDEN_FOLD_COLOUR, "NDV")]
+                .into_iter()
+                .enumerate()
+            {
+                let swatch = egui::Rect::from_min_size(
+                    bar.left_bottom() + egui::vec2(0.0, 18.0 + 14.0 * row as f32),
+                    egui::vec2(10.0, 10.0),
+                );
+                painter.rect_filled(swatch, 0.0, egui::Color32::from_rgb(r, g, b));
+                label(
+                    swatch.left_center() - egui::vec2(3.0, 0.0),
+                    egui::Align2::RIGHT_CENTER,
+                    name.into(),
+                );
+            }
         }
     }
 
