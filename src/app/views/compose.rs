@@ -237,15 +237,19 @@ fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
         }
         FieldMap::Jacobian => {
             let Some(jac) = &s.jacobian else { return };
-            let folded = |n: usize| s.folded.as_ref().is_some_and(|f| f[n] > 0.0);
+            let folded = |n: usize| s.folded.as_ref().map_or(0.0, |f| f[n]);
             for (n, &j) in jac.iter().enumerate() {
                 if j.is_nan() {
                     continue;
                 }
                 if j <= 0.0 {
                     blend_pixel(rgb, n, FOLD_COLOUR, 1.0);
-                } else if folded(n) {
-                    blend_pixel(rgb, n, HIDDEN_FOLD_COLOUR, 1.0);
+                } else if folded(n) > 0.0 {
+                    // A fold of one voxel's noise turns a sliver of many cubes inside out: the
+                    // colour is faint for a sliver and solid from a tenth of the cube on, so the
+                    // severe places stand out.
+                    let a = 0.35 + 0.65 * (folded(n) / 0.1).min(1.0);
+                    blend_pixel(rgb, n, HIDDEN_FOLD_COLOUR, a);
                 } else {
                     // Volume-preserving places (det J ≈ 1) stay see-through, so the map marks
                     // only where the deformation compresses or stretches.
@@ -387,6 +391,7 @@ mod tests {
         jac.data_mut()[grid.index(3, 3, 2)] = -0.5;
         let mut folded_cubes = ScalarVolume::filled(grid.clone(), 0.0);
         folded_cubes.data_mut()[grid.index(10, 3, 2)] = 0.2;
+        folded_cubes.data_mut()[grid.index(12, 3, 2)] = 0.01;
         let sources = Sources {
             fixed: &fixed,
             moving: &moving,
@@ -436,7 +441,12 @@ mod tests {
         let [cx, cy] = view.pixel_of([10.5, 3.5, 4.0]);
         assert_eq!(pixel(&image, cx as usize, cy as usize), HIDDEN_FOLD_COLOUR);
         let [bx, by] = view.pixel_of([9.5, 3.5, 4.0]);
-        assert_ne!(pixel(&image, bx as usize, by as usize), HIDDEN_FOLD_COLOUR);
+        let before = pixel(&image, bx as usize, by as usize);
+        assert_ne!(before, HIDDEN_FOLD_COLOUR);
+        // A sliver of a cube folded shows, fainter.
+        let [sx, sy] = view.pixel_of([12.5, 3.5, 4.0]);
+        let sliver = pixel(&image, sx as usize, sy as usize);
+        assert!(sliver != before && sliver != HIDDEN_FOLD_COLOUR && sliver[2] > sliver[0]);
         assert_eq!(jacobian_unit(1.0), 0.5);
     }
 }
