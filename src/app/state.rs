@@ -85,6 +85,8 @@ pub struct LossPoint {
 pub struct ScorePoint {
     pub elapsed_s: f64,
     pub fold_percent: f64,
+    /// The non-diffeomorphic volume's share (tetrahedra between voxel centres turned inside out).
+    pub ndv_percent: f64,
     pub sdlogj: f64,
     pub tre_mm: Option<f64>,
     pub dice: Option<f64>,
@@ -231,11 +233,12 @@ impl Document {
             }
             Event::SnapshotReady { .. } => {
                 if let Some(s) = snapshot() {
-                    let stats = s.jacobian_stats;
+                    let (stats, ndv) = (s.jacobian_stats, s.ndv);
                     self.set_deformation(s.into());
                     self.scores.push(ScorePoint {
                         elapsed_s: self.elapsed_s,
                         fold_percent: 100.0 * stats.fold_fraction,
+                        ndv_percent: 100.0 * ndv.fraction,
                         sdlogj: stats.sdlogj,
                         tre_mm: self.tre.as_ref().map(|t| t.after.mean),
                         dice: self.report.as_ref().and_then(|r| r.dice_mean),
@@ -365,6 +368,7 @@ mod tests {
         assert!((tre.after.mean - tre.before.mean).abs() > 1e-6);
         assert_eq!(doc.scores.len(), 1);
         assert_eq!(doc.scores[0].fold_percent, 0.0);
+        assert_eq!(doc.scores[0].ndv_percent, 0.0);
         doc.apply(Event::Paused, || None);
         assert_eq!(
             doc.run,

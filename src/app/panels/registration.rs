@@ -486,6 +486,7 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
             ("TRE mm", |s| s.tre_mm),
             ("Dice", |s| s.dice),
             ("fold %", |s| Some(s.fold_percent)),
+            ("NDV %", |s| Some(s.ndv_percent)),
         ],
         &[],
     );
