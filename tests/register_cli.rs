@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::demo_file;
 use std::path::Path;
 use std::process::Command;
 use warpbench::register::config::RegistrationConfig;
@@ -13,27 +14,18 @@ use warpbench::volume::nifti_io::{read_displacement, read_labels, read_scalar};
 fn register_writes_every_output_and_improves_the_demo_alignment() {
     let out = tempfile::tempdir().unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_warpbench"))
-        .args(["register", "--fixed", &common::demo_file("fixed_t1.nii.gz")])
-        .args(["--moving", &common::demo_file("moving_t2like.nii.gz")])
-        .args(["--fixed-labels", &common::demo_file("fixed_labels.nii.gz")])
-        .args([
-            "--moving-labels",
-            &common::demo_file("moving_labels.nii.gz"),
-        ])
-        .args([
-            "--fixed-landmarks",
-            &common::demo_file("fixed_landmarks.csv"),
-        ])
-        .args([
-            "--moving-landmarks",
-            &common::demo_file("moving_landmarks.csv"),
-        ])
+        .args(["register", "--fixed", &demo_file("fixed_t1.nii.gz")])
+        .args(["--moving", &demo_file("moving_t2like.nii.gz")])
+        .args(["--fixed-labels", &demo_file("fixed_labels.nii.gz")])
+        .args(["--moving-labels", &demo_file("moving_labels.nii.gz")])
+        .args(["--fixed-landmarks", &demo_file("fixed_landmarks.csv")])
+        .args(["--moving-landmarks", &demo_file("moving_landmarks.csv")])
         .args(["--preset", "fast", "--threads", "2", "--out"])
         .arg(out.path())
         .status()
         .unwrap();
     assert!(status.success());
-    let fixed = read_scalar(Path::new(&common::demo_file("fixed_t1.nii.gz"))).unwrap();
+    let fixed = read_scalar(Path::new(&demo_file("fixed_t1.nii.gz"))).unwrap();
     let warped = read_scalar(&out.path().join("warped.nii.gz")).unwrap();
     assert!(warped.grid().same_as(fixed.grid(), 1e-4));
     let labels = read_labels(&out.path().join("warped_labels.nii.gz")).unwrap();
@@ -95,12 +87,8 @@ fn register_refuses_a_bad_config_naming_the_file() {
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_warpbench"))
-        .args(["register", "--fixed", &common::demo_file("fixed_t1.nii.gz")])
-        .args([
-            "--moving",
-            &common::demo_file("moving_t2like.nii.gz"),
-            "--config",
-        ])
+        .args(["register", "--fixed", &demo_file("fixed_t1.nii.gz")])
+        .args(["--moving", &demo_file("moving_t2like.nii.gz"), "--config"])
         .arg(&config)
         .arg("--out")
         .arg(dir.path().join("out"))
@@ -146,8 +134,8 @@ fn simpleitk_applies_our_displacement_as_we_do() {
     }
     let out = tempfile::tempdir().unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_warpbench"))
-        .args(["register", "--fixed", &common::demo_file("fixed_t1.nii.gz")])
-        .args(["--moving", &common::demo_file("moving_t2like.nii.gz")])
+        .args(["register", "--fixed", &demo_file("fixed_t1.nii.gz")])
+        .args(["--moving", &demo_file("moving_t2like.nii.gz")])
         .args(["--preset", "fast", "--no-surface", "--out"])
         .arg(out.path())
         .status()
@@ -157,8 +145,8 @@ fn simpleitk_applies_our_displacement_as_we_do() {
     let output = Command::new("python3")
         .arg(script)
         .args([
-            &common::demo_file("fixed_t1.nii.gz"),
-            &common::demo_file("moving_t2like.nii.gz"),
+            &demo_file("fixed_t1.nii.gz"),
+            &demo_file("moving_t2like.nii.gz"),
         ])
         .arg(out.path().join("displacement.nii.gz"))
         .arg(out.path().join("warped.nii.gz"))

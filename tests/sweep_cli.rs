@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::demo_file;
 use std::path::Path;
 use std::process::{Command, Output};
 use warpbench::register::config::RegistrationConfig;
@@ -47,18 +48,12 @@ fn number(row: &std::collections::BTreeMap<String, String>, key: &str) -> f64 {
 fn a_sweep_of_the_demo_writes_a_row_per_weight_in_the_order_they_ran() {
     let out = tempfile::tempdir().unwrap();
     let files = [
-        ("--fixed", common::demo_file("fixed_t1.nii.gz")),
-        ("--moving", common::demo_file("moving_t2like.nii.gz")),
-        ("--fixed-labels", common::demo_file("fixed_labels.nii.gz")),
-        ("--moving-labels", common::demo_file("moving_labels.nii.gz")),
-        (
-            "--fixed-landmarks",
-            common::demo_file("fixed_landmarks.csv"),
-        ),
-        (
-            "--moving-landmarks",
-            common::demo_file("moving_landmarks.csv"),
-        ),
+        ("--fixed", demo_file("fixed_t1.nii.gz")),
+        ("--moving", demo_file("moving_t2like.nii.gz")),
+        ("--fixed-labels", demo_file("fixed_labels.nii.gz")),
+        ("--moving-labels", demo_file("moving_labels.nii.gz")),
+        ("--fixed-landmarks", demo_file("fixed_landmarks.csv")),
+        ("--moving-landmarks", demo_file("moving_landmarks.csv")),
     ];
     let output = sweep(&files, "4,0", out.path());
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -59,9 +59,8 @@ pub fn non_diffeomorphic_volume(field: &VectorField) -> NonDiffeomorphicVolume {
 pub fn folded_cubes(field: &VectorField) -> (ScalarVolume, NonDiffeomorphicVolume) {
     let grid = field.grid();
     let dims = grid.dims();
-    let none = || ScalarVolume::new(grid.clone(), vec![0.0; grid.voxel_count()]);
     if dims.iter().any(|&d| d < 2) {
-        let map = none().expect("sized from the grid");
+        let map = ScalarVolume::filled(grid.clone(), 0.0);
         return (map, NonDiffeomorphicVolume::default());
     }
     let corner = |c: usize| [c & 1, (c >> 1) & 1, c >> 2];

@@ -237,18 +237,18 @@ fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
         }
         FieldMap::Jacobian => {
             let Some(jac) = &s.jacobian else { return };
-            let folded = |n: usize| s.folded.as_ref().map_or(0.0, |f| f[n]);
             for (n, &j) in jac.iter().enumerate() {
                 if j.is_nan() {
                     continue;
                 }
+                let folded = s.folded.as_ref().map_or(0.0, |f| f[n]);
                 if j <= 0.0 {
                     blend_pixel(rgb, n, FOLD_COLOUR, 1.0);
-                } else if folded(n) > 0.0 {
+                } else if folded > 0.0 {
                     // A fold of one voxel's noise turns a sliver of many cubes inside out: the
                     // colour is faint for a sliver and solid from a tenth of the cube on, so the
                     // severe places stand out.
-                    let a = 0.35 + 0.65 * (folded(n) / 0.1).min(1.0);
+                    let a = 0.35 + 0.65 * (folded / 0.1).min(1.0);
                     blend_pixel(rgb, n, HIDDEN_FOLD_COLOUR, a);
                 } else {
                     // Volume-preserving places (det J ≈ 1) stay see-through, so the map marks
