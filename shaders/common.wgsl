@@ -181,3 +181,60 @@ fn sample_point(g: SampleGeometry, index: u32, u: vec3<f32>) -> Trilinear {
     let p = mapped_voxel(voxel_of(index, g.fixed_dims.xyz), u, g.fixed_world_from_voxel, g.moving_voxel_from_world);
     return trilinear_at(p, g.moving_dims.xyz);
 }
+
+// A cube between voxel centres under x ↦ x + u(x) (cube_folding.wgsl, regularisers.wgsl): corner c
+// (bit 0: +i, bit 1: +j, bit 2: +k) of the cube at voxel v is voxel v + corner_offset(c).
+fn corner_offset(c: u32) -> vec3<u32> {
+    return vec3<u32>(c & 1u, (c >> 1u) & 1u, c >> 2u);
+}
+
+// The cube's corners mapped, relative to the first one's unmapped position (world mm): `d` their
+// displacements, `steps` the world offsets of one voxel step along i, j and k. Written out, like
+// cube_folded6, because arrays indexed at run time go through memory on some drivers (lavapipe
+// zero-fills them for every invocation, even when the branch using them is never taken).
+fn mapped_cube(d: array<vec3<f32>, 8>, steps: array<vec4<f32>, 3>) -> array<vec3<f32>, 8> {
+    let i = steps[0].xyz;
+    let j = steps[1].xyz;
+    let k = steps[2].xyz;
+    return array<vec3<f32>, 8>(d[0], d[1] + i, d[2] + j, d[3] + i + j, d[4] + k, d[5] + i + k, d[6] + j + k, d[7] + i + j + k);
+}
+
+// The ten tetrahedra of a cube's two five-way splits as eval::non_diffeomorphic::TETRAHEDRA lists
+// them (eight corner ones, then the even and the odd central one), each with its unmapped
+// orientation `s` (±1), four per vec4: how much of six times each one's mapped volume
+// V = (p_b − p_a)·((p_c − p_a) × (p_d − p_a)) is turned inside out, f = max(0, −s V), summed
+// (x); and the sum's derivative by the position of corner `corner` (yzw; 8 for none).
+fn cube_folded6(p: array<vec3<f32>, 8>, s: array<vec4<f32>, 3>, corner: u32) -> vec4<f32> {
+    return tetra_folded6(p[0], p[1], p[2], p[4], s[0].x, slot(corner, 0u, 1u, 2u, 4u))
+        + tetra_folded6(p[1], p[0], p[3], p[5], s[0].y, slot(corner, 1u, 0u, 3u, 5u))
+        + tetra_folded6(p[2], p[3], p[0], p[6], s[0].z, slot(corner, 2u, 3u, 0u, 6u))
+        + tetra_folded6(p[3], p[2], p[1], p[7], s[0].w, slot(corner, 3u, 2u, 1u, 7u))
+        + tetra_folded6(p[4], p[5], p[6], p[0], s[1].x, slot(corner, 4u, 5u, 6u, 0u))
+        + tetra_folded6(p[5], p[4], p[7], p[1], s[1].y, slot(corner, 5u, 4u, 7u, 1u))
+        + tetra_folded6(p[6], p[7], p[4], p[2], s[1].z, slot(corner, 6u, 7u, 4u, 2u))
+        + tetra_folded6(p[7], p[6], p[5], p[3], s[1].w, slot(corner, 7u, 6u, 5u, 3u))
+        + tetra_folded6(p[0], p[3], p[5], p[6], s[2].x, slot(corner, 0u, 3u, 5u, 6u))
+        + tetra_folded6(p[7], p[4], p[2], p[1], s[2].y, slot(corner, 7u, 4u, 2u, 1u));
+}
+
+// Which of a tetrahedron's corners a, b, c, d is `corner`: 0 to 3, or 4 for none.
+fn slot(corner: u32, a: u32, b: u32, c: u32, d: u32) -> u32 {
+    return select(select(select(select(4u, 3u, corner == d), 2u, corner == c), 1u, corner == b), 0u, corner == a);
+}
+
+// One tetrahedron's (f, ∂f/∂p) for cube_folded6, p its corner number `which` (0: a … 3: d; 4: none):
+// where it folds, ∂V/∂p_b = (p_c − p_a) × (p_d − p_a) and cyclically, ∂V/∂p_a minus the other three.
+fn tetra_folded6(pa: vec3<f32>, pb: vec3<f32>, pc: vec3<f32>, pd: vec3<f32>, s: f32, which: u32) -> vec4<f32> {
+    let eb = pb - pa;
+    let ec = pc - pa;
+    let ed = pd - pa;
+    let db = cross(ec, ed);
+    let f = -s * dot(eb, db);
+    if f <= 0.0 || which == 4u {
+        return vec4<f32>(max(f, 0.0), vec3<f32>(0.0));
+    }
+    let dc = cross(ed, eb);
+    let dd = cross(eb, ec);
+    let dv = select(select(select(dd, dc, which == 2u), db, which == 1u), -(db + dc + dd), which == 0u);
+    return vec4<f32>(f, -s * dv);
+}

@@ -12,7 +12,7 @@
 //! grid count.
 
 use crate::volume::grid::det3;
-use crate::volume::{ScalarVolume, VectorField};
+use crate::volume::{Grid, ScalarVolume, VectorField};
 use serde::Serialize;
 
 /// What the NDV is, for people reading it.
@@ -27,7 +27,7 @@ pub struct NonDiffeomorphicVolume {
 }
 
 /// The ten tetrahedra of a cube's two five-way splits, by corner (bit 0: +x, bit 1: +y, bit 2: +z).
-const TETRAHEDRA: [[usize; 4]; 10] = [
+pub const TETRAHEDRA: [[usize; 4]; 10] = [
     // A corner and its three neighbours along the cube's edges.
     [0, 1, 2, 4],
     [1, 0, 3, 5],
@@ -42,8 +42,22 @@ const TETRAHEDRA: [[usize; 4]; 10] = [
     [7, 4, 2, 1],
 ];
 
+/// Corner `c` of a cube in voxel steps along i, j and k (bit 0: +i, bit 1: +j, bit 2: +k).
+pub fn corner_offset(c: usize) -> [usize; 3] {
+    [c & 1, (c >> 1) & 1, c >> 2]
+}
+
+/// The corners of a cube of `grid` relative to its first one (world mm).
+pub fn unmapped_cube(grid: &Grid) -> [[f64; 3]; 8] {
+    let a = grid.world_from_voxel().linear();
+    std::array::from_fn(|c| {
+        let o = corner_offset(c).map(|v| v as f64);
+        std::array::from_fn(|r| (0..3).map(|k| a[r][k] * o[k]).sum())
+    })
+}
+
 /// Six times the signed volume of tetrahedron `t` with corner positions `p`.
-fn signed_volume6(p: &[[f64; 3]; 8], t: &[usize; 4]) -> f64 {
+pub fn signed_volume6(p: &[[f64; 3]; 8], t: &[usize; 4]) -> f64 {
     let e = |c: usize| std::array::from_fn(|a| p[t[c]][a] - p[t[0]][a]);
     det3(&[e(1), e(2), e(3)])
 }
@@ -63,9 +77,7 @@ pub fn folded_cubes(field: &VectorField) -> (ScalarVolume, NonDiffeomorphicVolum
         let map = ScalarVolume::filled(grid.clone(), 0.0);
         return (map, NonDiffeomorphicVolume::default());
     }
-    let corner = |c: usize| [c & 1, (c >> 1) & 1, c >> 2];
-    let unmapped: [[f64; 3]; 8] =
-        std::array::from_fn(|c| grid.voxel_to_world(corner(c).map(|v| v as f64)));
+    let unmapped = unmapped_cube(grid);
     let orientation = TETRAHEDRA.map(|t| signed_volume6(&unmapped, &t).signum());
     let cube_mm3 = det3(&grid.world_from_voxel().linear()).abs();
     let u = field.data();
@@ -89,7 +101,7 @@ pub fn folded_cubes(field: &VectorField) -> (ScalarVolume, NonDiffeomorphicVolum
         for j in 0..dims[1] - 1 {
             for i in 0..dims[0] - 1 {
                 let mapped: [[f64; 3]; 8] = std::array::from_fn(|c| {
-                    let [di, dj, dk] = corner(c);
+                    let [di, dj, dk] = corner_offset(c);
                     planes[dk][(j + dj) * dims[0] + i + di]
                 });
                 // Each split covers the cube once: the ten tetrahedra cover it twice.

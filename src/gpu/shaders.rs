@@ -16,6 +16,10 @@ pub const COMPUTE: &[(&str, &str)] = &[
     ),
     ("box_sum.wgsl", include_str!("../../shaders/box_sum.wgsl")),
     (
+        "cube_folding.wgsl",
+        include_str!("../../shaders/cube_folding.wgsl"),
+    ),
+    (
         "field_gradient.wgsl",
         include_str!("../../shaders/field_gradient.wgsl"),
     ),

@@ -73,7 +73,8 @@ pub struct DeformableSettings {
     /// Weight of the bending energy (Laplacian form, see `shaders/regularisers.wgsl`); 0 for none.
     #[serde(default)]
     pub bending: f64,
-    /// Weight of the folding penalty mean(max(0, −det J)); 0 for none.
+    /// Weight of the folding penalty: the folded cubes' share (the NDV's tetrahedra turned inside
+    /// out) summed over the voxel count; 0 for none.
     #[serde(default)]
     pub folding: f64,
     /// Gaussian σ (level voxels) applied to the gradient before each step (fluid-like
@@ -141,7 +142,8 @@ struct Level {
     grad: wgpu::Buffer,
     grad_smoothed: wgpu::Buffer,
     reg_terms: wgpu::Buffer,
-    det: wgpu::Buffer,
+    /// Each cube's folded share, scratch of the folding penalty.
+    fold_share: wgpu::Buffer,
     labels: Option<LabelMaps>,
     iteration: u32,
 }
@@ -268,7 +270,7 @@ impl DeformableRun {
             grad: storage_f32(ctx, "gradient", 3 * n)?,
             grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
             reg_terms: storage_f32(ctx, "regulariser terms", n)?,
-            det: storage_f32(ctx, "det J", n)?,
+            fold_share: storage_f32(ctx, "folded cube share", n)?,
             labels,
             iteration: 0,
             grid,
@@ -338,7 +340,7 @@ impl DeformableRun {
                 &mut encoder,
                 &l.grid,
                 (bending, folding),
-                [&l.u, &l.u_smoothed, &l.det, &l.grad, &l.reg_terms],
+                [&l.u, &l.u_smoothed, &l.fold_share, &l.grad, &l.reg_terms],
             )?;
         }
         if let (Some(kernel), Some(maps)) = (&k.labels, &l.labels) {

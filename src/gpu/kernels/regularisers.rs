@@ -1,10 +1,11 @@
-//! Bending energy and the Jacobian folding penalty (`shaders/laplacian.wgsl`,
-//! `shaders/regularisers.wgsl`), added to the deformable gradient and loss terms.
+//! Bending energy and the folding penalty on the NDV's folded cubes (`shaders/laplacian.wgsl`,
+//! `shaders/cube_folding.wgsl`, `shaders/regularisers.wgsl`), added to the deformable gradient and
+//! loss terms.
 
 use crate::error::Result;
+use crate::eval::non_diffeomorphic::{TETRAHEDRA, corner_offset, signed_volume6, unmapped_cube};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::{ComputeKernel, affine_rows, dims_u32, inv_spacing_sq};
-use crate::gpu::kernels::jacobian::JacobianKernel;
+use crate::gpu::kernel::{ComputeKernel, dims_u32, inv_spacing_sq};
 use crate::volume::Grid;
 
 #[repr(C)]
@@ -18,19 +19,40 @@ struct LaplacianParams {
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct CubeFoldingParams {
+    dims: [u32; 4],
+    cube: CubeGeometry,
+    count: u32,
+    _pad: [u32; 2],
+}
+
+/// What the shaders need of the grid's cubes: the world offsets (mm) of one voxel step along i, j
+/// and k (world_from_voxel's columns), the unmapped orientation (±1) of each of the ten tetrahedra,
+/// and 1 / (12 · the cube's volume in mm³).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct CubeGeometry {
+    steps: [[f32; 4]; 3],
+    orientation: [[f32; 4]; 3],
+    inv_cube12: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     dims: [u32; 4],
     inv_spacing_sq: [f32; 4],
-    voxel_from_world: [[f32; 4]; 3],
+    cube: CubeGeometry,
     bending: f32,
     folding: f32,
     inv_count: f32,
     count: u32,
+    _pad: [u32; 3],
 }
 
 pub struct RegularisersKernel {
     laplacian: ComputeKernel,
-    jacobian: JacobianKernel,
+    cube_folding: ComputeKernel,
     regularisers: ComputeKernel,
 }
 
@@ -38,20 +60,21 @@ impl RegularisersKernel {
     pub fn new(ctx: &GpuContext) -> Result<RegularisersKernel> {
         Ok(RegularisersKernel {
             laplacian: ComputeKernel::new(ctx, "laplacian.wgsl")?,
-            jacobian: JacobianKernel::new(ctx)?,
+            cube_folding: ComputeKernel::new(ctx, "cube_folding.wgsl")?,
             regularisers: ComputeKernel::new(ctx, "regularisers.wgsl")?,
         })
     }
 
     /// Adds `bending · ∂E_b/∂u + folding · ∂E_f/∂u` to `grad` and the weighted energies to
-    /// `terms`; `lap` (three values per voxel) and `det` (one) are scratch.
+    /// `terms`; `lap` (three values per voxel) and `share` (one: each cube's folded share) are
+    /// scratch.
     pub fn record(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         grid: &Grid,
         (bending, folding): (f64, f64),
-        [u, lap, det, grad, terms]: [&wgpu::Buffer; 5],
+        [u, lap, share, grad, terms]: [&wgpu::Buffer; 5],
     ) -> Result<()> {
         let n = grid.voxel_count();
         let dims = dims_u32(grid)?;
@@ -65,29 +88,54 @@ impl RegularisersKernel {
             self.laplacian
                 .record(ctx, encoder, bytemuck::bytes_of(&params), &[u, lap], n)?;
         }
+        let cube = cube_geometry(grid);
         if folding > 0.0 {
-            self.jacobian.record(ctx, encoder, grid, u, det)?;
+            let params = CubeFoldingParams {
+                dims,
+                cube,
+                count: n as u32,
+                _pad: [0; 2],
+            };
+            self.cube_folding
+                .record(ctx, encoder, bytemuck::bytes_of(&params), &[u, share], n)?;
         }
         let params = Params {
             dims,
             inv_spacing_sq: inv_spacing_sq(grid),
-            voxel_from_world: affine_rows(grid.voxel_from_world()),
+            cube,
             bending: bending as f32,
             folding: folding as f32,
             inv_count: 1.0 / n as f32,
             count: n as u32,
+            _pad: [0; 3],
         };
         self.regularisers.record(
             ctx,
             encoder,
             bytemuck::bytes_of(&params),
-            &[u, lap, det, grad, terms],
+            &[u, lap, share, grad, terms],
             n,
         )
     }
 }
 
-/// CPU reference from the definitions (f64): `(gradient, bending · E_b + folding · E_f)`.
+fn cube_geometry(grid: &Grid) -> CubeGeometry {
+    let unmapped = unmapped_cube(grid);
+    let mut orientation = [[0f32; 4]; 3];
+    for (t, tetrahedron) in TETRAHEDRA.iter().enumerate() {
+        orientation[t / 4][t % 4] = signed_volume6(&unmapped, tetrahedron).signum() as f32;
+    }
+    let a = grid.world_from_voxel().linear();
+    CubeGeometry {
+        steps: std::array::from_fn(|c| [a[0][c] as f32, a[1][c] as f32, a[2][c] as f32, 0.0]),
+        orientation,
+        inv_cube12: (1.0 / (12.0 * signed_volume6(&unmapped, &TETRAHEDRA[0]).abs())) as f32,
+    }
+}
+
+/// CPU reference from the definitions (f64): `(gradient, bending · E_b + folding · E_f)`, E_f the
+/// folded cubes' share (as [`crate::eval::non_diffeomorphic::folded_cubes`] maps it) summed over
+/// the voxel count.
 pub fn reference(
     grid: &Grid,
     (bending, folding): (f64, f64),
@@ -95,7 +143,6 @@ pub fn reference(
 ) -> (Vec<[f64; 3]>, f64) {
     let dims = grid.dims();
     let s = grid.spacing_mm();
-    let v = grid.voxel_from_world().linear();
     let n = u.len() as f64;
     let strides = [1, dims[0], dims[0] * dims[1]];
     let coord = |i: usize| {
@@ -131,34 +178,94 @@ pub fn reference(
                 grad[i][c] -= 2.0 * w;
             }
         }
-        // Folding: J = I + D V.
-        let d: [[f64; 3]; 3] = std::array::from_fn(|r| {
-            std::array::from_fn(|a| (at(i + strides[a], r) - at(i - strides[a], r)) / 2.0)
-        });
-        let j: [[f64; 3]; 3] = std::array::from_fn(|r| {
-            std::array::from_fn(|c| {
-                (r == c) as u8 as f64 + (0..3).map(|a| d[r][a] * v[a][c]).sum::<f64>()
-            })
-        });
-        let det = crate::volume::grid::det3(&j);
-        if det < 0.0 {
-            energy += folding * -det / n;
-            // cof[r][c] = ∂det/∂J[r][c].
-            let cof: [[f64; 3]; 3] = std::array::from_fn(|r| {
-                std::array::from_fn(|c| {
-                    let (r1, r2) = ((r + 1) % 3, (r + 2) % 3);
-                    let (c1, c2) = ((c + 1) % 3, (c + 2) % 3);
-                    j[r1][c1] * j[r2][c2] - j[r1][c2] * j[r2][c1]
-                })
-            });
-            for r in 0..3 {
-                for a in 0..3 {
-                    let g: f64 = -(0..3).map(|c| cof[r][c] * v[a][c]).sum::<f64>() / n;
-                    grad[i + strides[a]][r] += folding * g / 2.0;
-                    grad[i - strides[a]][r] -= folding * g / 2.0;
+    }
+    if folding > 0.0 {
+        let unmapped = unmapped_cube(grid);
+        let cube6 = signed_volume6(&unmapped, &TETRAHEDRA[0]).abs();
+        for i in 0..u.len() {
+            let v = coord(i);
+            if (0..3).any(|a| v[a] + 1 >= dims[a]) {
+                continue;
+            }
+            let index = |c: usize| {
+                i + (0..3)
+                    .map(|a| corner_offset(c)[a] * strides[a])
+                    .sum::<usize>()
+            };
+            let mapped: [[f64; 3]; 8] =
+                std::array::from_fn(|c| std::array::from_fn(|r| unmapped[c][r] + at(index(c), r)));
+            for t in &TETRAHEDRA {
+                let orientation = signed_volume6(&unmapped, t).signum();
+                let folded = -orientation * signed_volume6(&mapped, t);
+                if folded <= 0.0 {
+                    continue;
+                }
+                energy += folding * folded / (12.0 * cube6 * n);
+                // ∂V/∂p at each corner by central differences of V, exact for a function linear
+                // in each corner.
+                for (k, &c) in t.iter().enumerate() {
+                    for r in 0..3 {
+                        let moved = |d: f64| {
+                            let mut p = mapped;
+                            p[t[k]][r] += d;
+                            signed_volume6(&p, t)
+                        };
+                        let dv = moved(0.5) - moved(-0.5);
+                        grad[index(c)][r] += folding * -orientation * dv / (12.0 * cube6 * n);
+                    }
                 }
             }
         }
     }
     (grad, energy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::jacobian::jacobian_determinant;
+    use crate::eval::non_diffeomorphic::non_diffeomorphic_volume;
+    use crate::volume::VectorField;
+
+    #[test]
+    fn the_penalty_unfolds_what_central_differences_miss() {
+        // Columns of voxels passing each other along x: central-difference det J is 1 inside, so
+        // a det J penalty sees nothing; the folded cubes see it and their gradient undoes it.
+        let grid = Grid::axis_aligned([8, 6, 5], [1.0, 1.5, 2.0], [0.0; 3]).unwrap();
+        let mut u: Vec<[f32; 3]> = (0..grid.voxel_count())
+            .map(|n| {
+                [
+                    if grid.voxel_of(n)[0].is_multiple_of(2) {
+                        0.8
+                    } else {
+                        -0.8
+                    },
+                    0.0,
+                    0.0,
+                ]
+            })
+            .collect();
+        let field = |u: &[[f32; 3]]| VectorField::new(grid.clone(), u.to_vec()).unwrap();
+        let before = non_diffeomorphic_volume(&field(&u));
+        assert!(before.fraction > 0.05, "{before:?}");
+        let det = jacobian_determinant(&field(&u));
+        let inside = |n: usize| (1..7).contains(&grid.voxel_of(n)[0]);
+        assert!(
+            (0..grid.voxel_count()).all(|n| !inside(n) || det.data()[n] > 0.99),
+            "det J sees no fold inside"
+        );
+        for _ in 0..300 {
+            let (g, _) = reference(&grid, (0.0, 1.0), &u);
+            for (v, g) in u.iter_mut().zip(&g) {
+                for c in 0..3 {
+                    v[c] -= (200.0 * g[c]) as f32;
+                }
+            }
+        }
+        let after = non_diffeomorphic_volume(&field(&u));
+        assert!(
+            after.fraction < 1e-3 * before.fraction,
+            "{before:?} → {after:?}"
+        );
+    }
 }
