@@ -60,7 +60,8 @@ def greedy(wb, data, out, threads):
                              f"{out}/greedy_affine_metrics.json")
     return {"seconds": total_s, "affine_seconds": affine_s, "command_seconds": total_s,
             "dice": scores["dice_mean"], "dice_affine": affine_scores["dice_mean"],
-            "fold": scores["fold_fraction"], "sdlogj": scores["sdlogj"]}
+            "fold": scores["fold_fraction"], "ndv": scores["ndv_fraction"],
+            "sdlogj": scores["sdlogj"]}
 
 
 def warpbench(wb, data, out, threads, preset):
@@ -77,7 +78,7 @@ def warpbench(wb, data, out, threads, preset):
     return {"seconds": own["seconds"], "affine_seconds": own["stage_seconds"].get("affine", 0.0),
             "command_seconds": command_s, "dice": scores["dice_mean"],
             "dice_affine": own["dice_affine"], "fold": scores["fold_fraction"],
-            "sdlogj": scores["sdlogj"]}
+            "ndv": scores["ndv_fraction"], "sdlogj": scores["sdlogj"]}
 
 
 if __name__ == "__main__":
@@ -96,10 +97,10 @@ if __name__ == "__main__":
     if not a.skip_greedy:
         rows["greedy"] = greedy(a.warpbench, a.data, a.out, a.threads)
     print(f"\n{'tool':<10} {'reg s':>7} {'affine s':>9} {'command s':>10} {'Dice aff':>9} "
-          f"{'Dice':>7} {'det J<=0':>9} {'SDlogJ':>7}")
+          f"{'Dice':>7} {'det J<=0':>9} {'NDV':>9} {'SDlogJ':>7}")
     for name, r in rows.items():
         print(f"{name:<10} {r['seconds']:7.1f} {r['affine_seconds']:9.1f} {r['command_seconds']:10.1f} "
-              f"{r['dice_affine']:9.4f} {r['dice']:7.4f} {r['fold']:9.2e} {r['sdlogj']:7.4f}")
+              f"{r['dice_affine']:9.4f} {r['dice']:7.4f} {r['fold']:9.2e} {r['ndv']:9.2e} {r['sdlogj']:7.4f}")
     if "greedy" in rows:
         print(f"\ntime ratio warpbench / greedy: {rows['warpbench']['seconds'] / rows['greedy']['seconds']:.2f}")
     with open(f"{a.out}/table.json", "w") as f:

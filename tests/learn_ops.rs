@@ -5,12 +5,14 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{Rng, gpu};
+use warpbench::eval::non_diffeomorphic::folded_cubes;
 use warpbench::learn::correlation::{SHARPNESS, matching_estimate};
 use warpbench::learn::losses;
 use warpbench::learn::mind::mind_loss;
-use warpbench::learn::spatial::{Lattice, jacobian_determinant, resize_field, resize_linear};
+use warpbench::learn::spatial::{Lattice, resize_field, resize_linear};
 use warpbench::learn::tensor::{scalar_value, tensor_values};
 use warpbench::volume::mind::{self, Descriptor};
+use warpbench::volume::{Grid, VectorField};
 
 const DIMS: [usize; 3] = [5, 6, 7];
 
@@ -254,39 +256,31 @@ fn halving_averages_voxel_blocks_and_fields_rescale_their_vectors() {
     }
 }
 
+/// A linear map folds nowhere or everywhere: the folding loss is 0 for one that keeps orientation
+/// and 1 (every cube's whole volume) for a mirror.
 #[test]
-fn jacobian_of_a_linear_map_is_its_determinant() {
+fn the_folding_loss_of_a_linear_map_is_none_or_all() {
     let device = gpu().burn_device().unwrap();
-    let a = [[0.1, 0.2, 0.0], [-0.1, 0.3, 0.05], [0.0, 0.1, -0.2]];
     let [d, h, w] = DIMS;
     let n = voxels(DIMS);
-    let mut disp = vec![0.0; 3 * n];
-    for k in 0..d {
-        for j in 0..h {
-            for i in 0..w {
-                let x = [i as f64, j as f64, k as f64];
-                for r in 0..3 {
-                    disp[r * n + i + w * (j + h * k)] = (0..3).map(|c| a[r][c] * x[c]).sum();
+    let linear = |a: [[f64; 3]; 3]| {
+        let mut disp = vec![0.0; 3 * n];
+        for k in 0..d {
+            for j in 0..h {
+                for i in 0..w {
+                    let x = [i as f64, j as f64, k as f64];
+                    for r in 0..3 {
+                        disp[r * n + i + w * (j + h * k)] = (0..3).map(|c| a[r][c] * x[c]).sum();
+                    }
                 }
             }
         }
-    }
-    let m: Vec<Vec<f64>> = (0..3)
-        .map(|r| {
-            (0..3)
-                .map(|c| a[r][c] + if r == c { 1.0 } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    let got = values(jacobian_determinant(tensor(&disp, 3, DIMS, &device)));
-    assert_eq!(got.len(), (d - 1) * (h - 1) * (w - 1));
-    assert!(
-        got.iter().all(|&v| (f64::from(v) - det).abs() < 1e-5),
-        "det {det}"
-    );
+        scalar_value(losses::folding(tensor(&disp, 3, DIMS, &device))).unwrap()
+    };
+    let kept = linear([[0.1, 0.2, 0.0], [-0.1, 0.3, 0.05], [0.0, 0.1, -0.2]]);
+    assert_eq!(kept, 0.0);
+    let mirror = linear([[-2.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]);
+    assert!((mirror - 1.0).abs() < 1e-5, "{mirror}");
 }
 
 /// Local NCC by its definition: window sums cut at the border.
@@ -386,33 +380,25 @@ fn ref_diffusion(u: &[f64], dims: [usize; 3]) -> f64 {
     (0..3).map(|a| sums[a] / counts[a] as f64).sum::<f64>() / 3.0
 }
 
+/// The mean folded share of the cubes, by the engine's NDV map on a unit grid.
 fn ref_folding(u: &[f64], dims: [usize; 3]) -> f64 {
     let [d, h, w] = dims;
     let n = voxels(dims);
-    let mut total = 0.0;
-    for k in 0..d - 1 {
-        for j in 0..h - 1 {
-            for i in 0..w - 1 {
-                let v = i + w * (j + h * k);
-                let m: Vec<Vec<f64>> = (0..3)
-                    .map(|r| {
-                        [1, w, w * h]
-                            .iter()
-                            .enumerate()
-                            .map(|(c, &step)| {
-                                u[r * n + v + step] - u[r * n + v] + if r == c { 1.0 } else { 0.0 }
-                            })
-                            .collect()
-                    })
-                    .collect();
-                let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-                    - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-                    + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-                total += (-det).max(0.0);
-            }
-        }
-    }
-    total / ((d - 1) * (h - 1) * (w - 1)) as f64
+    let grid = Grid::axis_aligned([w, h, d], [1.0; 3], [0.0; 3]).unwrap();
+    let field = VectorField::new(
+        grid,
+        (0..n)
+            .map(|v| std::array::from_fn(|r| u[r * n + v] as f32))
+            .collect(),
+    )
+    .unwrap();
+    let shares: f64 = folded_cubes(&field)
+        .0
+        .data()
+        .iter()
+        .map(|&s| s as f64)
+        .sum();
+    shares / ((d - 1) * (h - 1) * (w - 1)) as f64
 }
 
 /// Checks one loss of (`a`, `b`): its value against the reference and its gradient to `a`.

@@ -279,7 +279,7 @@ pub struct TrainingSettings {
     pub label_fraction: f64,
     /// The Dice loss uses at most this many labels, the largest ones.
     pub dice_labels: usize,
-    /// Weight of the folding penalty (mean of max(0, −det J)).
+    /// Weight of the folding penalty (`losses::folding`: the mean folded share of the cubes).
     pub folding_weight: f64,
     pub validate_every: u32,
     pub checkpoint_every: u32,

@@ -2,10 +2,11 @@
 //! similarity (MSE, global and local NCC), label overlap (soft Dice), and the regularisers
 //! (diffusion, folding penalty). Each is written as its definition so autodiff gives its gradient.
 
-use super::spatial::jacobian_determinant;
+use crate::eval::non_diffeomorphic::{TETRAHEDRA, corner_offset, signed_volume6, unmapped_cube};
+use crate::volume::Grid;
 use burn::tensor::module::conv3d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Tensor, activation::relu};
+use burn::tensor::{Tensor, TensorData, activation::relu};
 
 /// Keeps variances away from zero in flat regions, where correlation is undefined.
 pub(super) const VARIANCE_FLOOR: f32 = 1e-5;
@@ -101,7 +102,43 @@ pub fn diffusion(disp_vox: Tensor<5>) -> Tensor<1> {
     (di.square().mean() + dj.square().mean() + dk.square().mean()).div_scalar(3.0)
 }
 
-/// Mean of `max(0, −det J)`: zero for a map without folds, growing with how deep they fold.
+/// The folded share of the cubes between voxel centres, averaged over the cubes: the NDV's
+/// tetrahedra turned inside out (`eval::non_diffeomorphic`, and the iterative stage's penalty),
+/// zero for a map without folds, including those a det J by differences misses. A share does not
+/// change under the grid's linear map, so voxel units give the world's.
 pub fn folding(disp_vox: Tensor<5>) -> Tensor<1> {
-    relu(jacobian_determinant(disp_vox).neg()).mean()
+    let [b, _, d, h, w] = disp_vox.dims();
+    let device = disp_vox.device();
+    // Corner c of every cube, mapped, relative to the cube's first corner unmapped (channel r: the
+    // displacement along voxel axis r, i first).
+    let corner = |c: usize| {
+        let [oi, oj, ok] = corner_offset(c);
+        let offset = TensorData::new(vec![oi as f32, oj as f32, ok as f32], [1, 3, 1, 1, 1]);
+        disp_vox
+            .clone()
+            .slice([0..b, 0..3, ok..d - 1 + ok, oj..h - 1 + oj, oi..w - 1 + oi])
+            + Tensor::<5>::from_data(offset, &device)
+    };
+    let p: Vec<Tensor<5>> = (0..8).map(corner).collect();
+    let unmapped =
+        unmapped_cube(&Grid::axis_aligned([2; 3], [1.0; 3], [0.0; 3]).expect("a unit grid"));
+    let channel = |t: &Tensor<5>, r: usize| t.clone().narrow(1, r, 1);
+    let folded = TETRAHEDRA
+        .iter()
+        .map(|t| {
+            let s = signed_volume6(&unmapped, t).signum() as f32;
+            let [eb, ec, ed] = [t[1], t[2], t[3]].map(|c| p[c].clone() - p[t[0]].clone());
+            let cross = |r: usize| {
+                let (r1, r2) = ((r + 1) % 3, (r + 2) % 3);
+                channel(&ec, r1) * channel(&ed, r2) - channel(&ec, r2) * channel(&ed, r1)
+            };
+            let volume6 = (0..3)
+                .map(|r| channel(&eb, r) * cross(r))
+                .reduce(|a, b| a + b)
+                .expect("three channels");
+            relu(volume6.mul_scalar(-s))
+        })
+        .reduce(|a, b| a + b)
+        .expect("ten tetrahedra");
+    folded.mean().div_scalar(12.0)
 }

@@ -222,34 +222,3 @@ fn interpolation_matrix(source: usize, target: usize, device: &Device) -> Tensor
     }
     Tensor::from_data(TensorData::new(m, [source, target]), device)
 }
-
-/// det of the Jacobian of `x ↦ x + disp_vox(x)` by forward differences, on the `[k−1, j−1, i−1]`
-/// lattice between voxel centres.
-pub fn jacobian_determinant(disp_vox: Tensor<5>) -> Tensor<5> {
-    let [b, _, d, h, w] = disp_vox.dims();
-    let inner = |t: Tensor<5>| t.slice([0..b, 0..3, 0..d - 1, 0..h - 1, 0..w - 1]);
-    let di = disp_vox
-        .clone()
-        .slice([0..b, 0..3, 0..d - 1, 0..h - 1, 1..w])
-        - inner(disp_vox.clone());
-    let dj = disp_vox
-        .clone()
-        .slice([0..b, 0..3, 0..d - 1, 1..h, 0..w - 1])
-        - inner(disp_vox.clone());
-    let dk = disp_vox
-        .clone()
-        .slice([0..b, 0..3, 1..d, 0..h - 1, 0..w - 1])
-        - inner(disp_vox);
-    // J[r][c] = δ_rc + ∂u_r/∂x_c; column c is the difference along axis c.
-    let entry = |col: &Tensor<5>, row: usize, diagonal: bool| {
-        let e = col.clone().narrow(1, row, 1);
-        if diagonal { e.add_scalar(1.0) } else { e }
-    };
-    let j = |r: usize, c: usize| {
-        let col = [&di, &dj, &dk][c];
-        entry(col, r, r == c)
-    };
-    j(0, 0) * (j(1, 1) * j(2, 2) - j(1, 2) * j(2, 1))
-        - j(0, 1) * (j(1, 0) * j(2, 2) - j(1, 2) * j(2, 0))
-        + j(0, 2) * (j(1, 0) * j(2, 1) - j(1, 1) * j(2, 0))
-}
