@@ -197,9 +197,10 @@ fn every_preset_is_valid_and_round_trips_through_toml() {
 
 /// The brain pair at 4 and 2 mm (brain-mri without its angle search and its 1 mm level), without
 /// and with the folding penalty: the penalty, on the folded cubes between voxel centres, leaves
-/// next to no fold by either measure (det J ≤ 0 voxels, NDV) and costs no Dice.
+/// next to no fold by either measure (det J ≤ 0 voxels, NDV) and costs no Dice. The penalised
+/// run's volume changes per structure (mean det J) match the label maps' own volumes.
 #[test]
-fn the_folding_penalty_removes_the_brain_pairs_folds() {
+fn the_folding_penalty_unfolds_the_brain_pair_and_volumes_follow_its_labels() {
     let Some(data) = common::shared_data() else {
         return;
     };
@@ -238,13 +239,14 @@ fn the_folding_penalty_removes_the_brain_pairs_folds() {
             serde_json::from_slice(&std::fs::read(out.path().join("out/metrics.json")).unwrap())
                 .unwrap();
         let number = |key: &str| metrics[key].as_f64().unwrap();
-        (
+        let scores = (
             number("ndv_fraction"),
             number("fold_fraction"),
             number("dice_mean"),
-        )
+        );
+        (scores, metrics)
     };
-    let (free, penalised) = (run(0.0), run(60.0));
+    let ((free, _), (penalised, metrics)) = (run(0.0), run(60.0));
     eprintln!("(NDV, det J ≤ 0, Dice): free {free:?}, penalised {penalised:?}");
     assert!(
         free.0 > 1e-4 && free.1 > 1e-4,
@@ -256,4 +258,47 @@ fn the_folding_penalty_removes_the_brain_pairs_folds() {
     );
     assert!(penalised.1 < 1e-2 * free.1, "{penalised:?}");
     assert!(penalised.2 > free.2 - 0.01, "Dice {free:?} → {penalised:?}");
+
+    // subjB's structures are about a quarter smaller than subjA's.
+    let volumes = |name: &str| {
+        let labels = read_labels(&file(name)).unwrap();
+        let voxel_mm3 = labels.grid().spacing_mm().iter().product::<f64>();
+        let mut mm3 = std::collections::BTreeMap::<String, f64>::new();
+        for &id in labels.data().iter().filter(|&&id| id != 0) {
+            *mm3.entry(id.to_string()).or_default() += voxel_mm3;
+        }
+        mm3
+    };
+    let (fixed, moving) = (volumes("subjA_aseg.nii.gz"), volumes("subjB_aseg.nii.gz"));
+    let (mut fixed_total, mut moving_total, mut mapped_total) = (0.0, 0.0, 0.0);
+    let mut well_aligned = Vec::new();
+    for (id, m) in metrics["motion"].as_object().unwrap() {
+        let change = m["volume_change_percent"].as_f64().unwrap();
+        let (f, mv) = (fixed[id], moving.get(id).copied().unwrap_or(0.0));
+        fixed_total += f;
+        moving_total += mv;
+        mapped_total += f * (1.0 + change / 100.0);
+        if metrics["dice"][id].as_f64().is_some_and(|d| d > 0.8) {
+            well_aligned.push((id.clone(), (mv / f - 1.0) * 100.0, change));
+        }
+    }
+    let (truth, mapped) = (
+        (moving_total / fixed_total - 1.0) * 100.0,
+        (mapped_total / fixed_total - 1.0) * 100.0,
+    );
+    eprintln!(
+        "labelled volume {truth:+.1} %, by det J {mapped:+.1} %; Dice > 0.8: {well_aligned:?}"
+    );
+    assert!(
+        truth < -20.0 && (mapped - truth).abs() < 8.0,
+        "{truth} vs {mapped}"
+    );
+    let close = well_aligned
+        .iter()
+        .filter(|(_, truth, mapped)| (truth - mapped).abs() < 15.0)
+        .count();
+    assert!(
+        well_aligned.len() >= 10 && close * 5 >= well_aligned.len() * 4,
+        "{well_aligned:?}"
+    );
 }

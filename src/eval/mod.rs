@@ -120,7 +120,8 @@ pub struct EvalReport {
 /// on any grid (they are warped through the field). `slow` picks the costly measures.
 pub fn evaluate(inputs: &EvalInputs, slow: SlowMeasures) -> Result<EvalReport> {
     let field = inputs.field;
-    let jac = jacobian::jacobian_stats(&jacobian::jacobian_determinant(field));
+    let det_j = jacobian::jacobian_determinant(field);
+    let jac = jacobian::jacobian_stats(&det_j);
     let ndv = slow
         .ndv
         .then(|| non_diffeomorphic::non_diffeomorphic_volume(field));
@@ -135,7 +136,7 @@ pub fn evaluate(inputs: &EvalInputs, slow: SlowMeasures) -> Result<EvalReport> {
         ..Default::default()
     };
     if let Some(fixed) = inputs.fixed_labels {
-        report.motion = motion::motion_per_label(fixed, field)?
+        report.motion = motion::motion_per_label(fixed, field, &det_j)?
             .into_iter()
             .map(|(id, m)| (id.to_string(), m))
             .collect();

@@ -17,6 +17,7 @@ pub enum LabelOrder {
     Dice,
     Hd95,
     Moved,
+    Volume,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -157,6 +158,10 @@ impl MetricsPanel {
                 missing_last(a.motion.map(|m| m.mean_mm))
                     .total_cmp(&missing_last(b.motion.map(|m| m.mean_mm)))
             }),
+            LabelOrder::Volume => rows.sort_by(|a, b| {
+                missing_last(a.motion.map(|m| m.volume_change_percent))
+                    .total_cmp(&missing_last(b.motion.map(|m| m.volume_change_percent)))
+            }),
         }
         if self.descending {
             rows.reverse();
@@ -167,7 +172,7 @@ impl MetricsPanel {
             LabelOrder::Label => true,
             LabelOrder::Dice => !report.dice.is_empty(),
             LabelOrder::Hd95 => !report.hd95.is_empty(),
-            LabelOrder::Moved => !report.motion.is_empty(),
+            LabelOrder::Moved | LabelOrder::Volume => !report.motion.is_empty(),
         };
         egui::Grid::new("per label").striped(true).show(ui, |ui| {
             for (order, title, hover) in [
@@ -187,6 +192,12 @@ impl MetricsPanel {
                     "moved mm",
                     "how far the fixed structure moved to reach the moving image: mean and \
                      95th percentile of the displacement's length over its voxels",
+                ),
+                (
+                    LabelOrder::Volume,
+                    "volume %",
+                    "how much larger (+) or smaller the structure is in the moving image, as \
+                     the mapping has it: the mean det J over its voxels, minus one",
                 ),
             ]
             .into_iter()
@@ -242,6 +253,12 @@ impl MetricsPanel {
                         ui.label("–");
                     }
                 }
+                if shown(LabelOrder::Volume) {
+                    ui.label(
+                        row.motion
+                            .map_or("–".into(), |m| format!("{:+.1}", m.volume_change_percent)),
+                    );
+                }
                 ui.end_row();
             }
         });
@@ -286,6 +303,7 @@ pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
             for (axis, v) in ["r", "a", "s"].iter().zip(m.shift_ras_mm) {
                 row(&format!("shift_{axis}_mm"), id, Some(v));
             }
+            row("volume_change_percent", id, Some(m.volume_change_percent));
         }
         row("tre_before_mm", "", report.tre_before_mm);
         row("tre_mean_mm", "", report.tre_mean_mm);
@@ -341,6 +359,7 @@ mod tests {
                 p95_mm: 2.0,
                 max_mm: 2.25,
                 shift_ras_mm: [1.0, -0.5, 0.0],
+                volume_change_percent: -3.5,
             },
         );
         let csv = dir.path().join("m.csv");
@@ -349,6 +368,7 @@ mod tests {
         assert!(text.starts_with("measure,label,value\n"));
         assert!(text.contains("dice,17,0.8\n") && text.contains("hd95,17,2.5\n"));
         assert!(text.contains("moved_mean_mm,17,1.5\n") && text.contains("shift_a_mm,17,-0.5\n"));
+        assert!(text.contains("volume_change_percent,17,-3.5\n"));
         assert!(text.contains("ndv_fraction,,0.0005\n") && !text.contains("ndv_mm3"));
         assert!(!text.contains("ncc"), "absent measures leave no row");
         let json = dir.path().join("m.json");
@@ -357,5 +377,6 @@ mod tests {
         assert_eq!(v["hd95"]["17"], 2.5);
         assert_eq!(v["fold_fraction"], 0.001);
         assert_eq!(v["motion"]["17"]["p95_mm"], 2.0);
+        assert_eq!(v["motion"]["17"]["volume_change_percent"], -3.5);
     }
 }
