@@ -54,8 +54,15 @@ fn main() {
         losses::local_ncc(fixed.clone(), moving.clone(), 5)
     });
     time("diffusion", || losses::diffusion(disp.clone()));
+    time("folding (ten tetrahedra a cube)", || {
+        losses::folding(disp.clone())
+    });
     let train_lattice = Lattice::new(dims, &train);
     let disp_t = disp.clone().autodiff().require_grad();
+    time("folding + backward", || {
+        let grads = losses::folding(disp_t.clone()).backward();
+        disp_t.grad(&grads).unwrap().sum()
+    });
     time("warp 1 channel + backward", || {
         let loss = train_lattice
             .warp_linear(moving.clone(), disp_t.clone())
