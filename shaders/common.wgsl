@@ -189,9 +189,9 @@ fn corner_offset(c: u32) -> vec3<u32> {
 }
 
 // The cube's corners mapped, relative to the first one's unmapped position (world mm): `d` their
-// displacements, `steps` the world offsets of one voxel step along i, j and k. Written out, like
-// cube_folded6, because arrays indexed at run time go through memory on some drivers (lavapipe
-// zero-fills them for every invocation, even when the branch using them is never taken).
+// displacements, `steps` the world offsets of one voxel step along i, j and k. Written out with
+// literal indices, like cube_folded6, so that no array of corners is indexed at run time (which
+// drivers may place in memory rather than registers).
 fn mapped_cube(d: array<vec3<f32>, 8>, steps: array<vec4<f32>, 3>) -> array<vec3<f32>, 8> {
     let i = steps[0].xyz;
     let j = steps[1].xyz;
