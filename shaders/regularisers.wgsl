@@ -90,7 +90,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         // Which of the eight cubes this voxel is a corner of fold (bit c: this voxel is their
         // corner c), then a loop over those alone: a loop that no invocation enters costs nothing
         // even where branches are run for every invocation of a group (lavapipe: an `if` per
-        // cube here took the pass from 52 to 157 ms at 80 × 96 × 112 with no cube folded).
+        // cube here took the penalty's two passes from 52 to 157 ms at 80 × 96 × 112 with no
+        // cube folded).
         var folded = 0u;
         for (var c = 0u; c < 8u; c++) {
             let o = corner_offset(c);
