@@ -47,13 +47,34 @@ pub fn corner_offset(c: usize) -> [usize; 3] {
     [c & 1, (c >> 1) & 1, c >> 2]
 }
 
-/// The corners of a cube of `grid` relative to its first one (world mm).
-pub fn unmapped_cube(grid: &Grid) -> [[f64; 3]; 8] {
-    let a = grid.world_from_voxel().linear();
-    std::array::from_fn(|c| {
-        let o = corner_offset(c).map(|v| v as f64);
-        std::array::from_fn(|r| (0..3).map(|k| a[r][k] * o[k]).sum())
-    })
+/// The cube between eight neighbouring voxel centres of a grid, before any mapping.
+pub struct CubeShape {
+    /// Its corners relative to the first one (world mm).
+    pub corners: [[f64; 3]; 8],
+    /// The sign (±1) of each of [`TETRAHEDRA`]' volumes: a mapped tetrahedron of the other sign
+    /// is folded.
+    pub orientation: [f64; 10],
+    pub volume_mm3: f64,
+}
+
+impl CubeShape {
+    /// The cube whose edges are the columns of `world_from_voxel` (a grid's linear part; the
+    /// identity for voxel units).
+    pub fn new(world_from_voxel: &[[f64; 3]; 3]) -> CubeShape {
+        let corners = std::array::from_fn(|c| {
+            let o = corner_offset(c).map(|v| v as f64);
+            std::array::from_fn(|r| (0..3).map(|k| world_from_voxel[r][k] * o[k]).sum())
+        });
+        CubeShape {
+            corners,
+            orientation: TETRAHEDRA.map(|t| signed_volume6(&corners, &t).signum()),
+            volume_mm3: det3(world_from_voxel).abs(),
+        }
+    }
+
+    pub fn of(grid: &Grid) -> CubeShape {
+        CubeShape::new(&grid.world_from_voxel().linear())
+    }
 }
 
 /// Six times the signed volume of tetrahedron `t` with corner positions `p`.
@@ -77,9 +98,8 @@ pub fn folded_cubes(field: &VectorField) -> (ScalarVolume, NonDiffeomorphicVolum
         let map = ScalarVolume::filled(grid.clone(), 0.0);
         return (map, NonDiffeomorphicVolume::default());
     }
-    let unmapped = unmapped_cube(grid);
-    let orientation = TETRAHEDRA.map(|t| signed_volume6(&unmapped, &t).signum());
-    let cube_mm3 = det3(&grid.world_from_voxel().linear()).abs();
+    let shape = CubeShape::of(grid);
+    let (orientation, cube_mm3) = (shape.orientation, shape.volume_mm3);
     let u = field.data();
     let plane = dims[0] * dims[1];
     // The mapped positions of one plane of voxel centres.

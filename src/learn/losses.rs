@@ -2,8 +2,7 @@
 //! similarity (MSE, global and local NCC), label overlap (soft Dice), and the regularisers
 //! (diffusion, folding penalty). Each is written as its definition so autodiff gives its gradient.
 
-use crate::eval::non_diffeomorphic::{TETRAHEDRA, corner_offset, signed_volume6, unmapped_cube};
-use crate::volume::Grid;
+use crate::eval::non_diffeomorphic::{CubeShape, TETRAHEDRA, corner_offset};
 use burn::tensor::module::conv3d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData, activation::relu};
@@ -123,13 +122,12 @@ pub fn folding(disp_vox: Tensor<5>) -> Tensor<1> {
             + Tensor::<5>::from_data(offset, &device)
     };
     let p: Vec<Tensor<5>> = (0..8).map(corner).collect();
-    let unmapped =
-        unmapped_cube(&Grid::axis_aligned([2; 3], [1.0; 3], [0.0; 3]).expect("a unit grid"));
+    let voxel_cube = CubeShape::new(&[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
     let channel = |t: &Tensor<5>, r: usize| t.clone().narrow(1, r, 1);
     let folded = TETRAHEDRA
         .iter()
-        .map(|t| {
-            let s = signed_volume6(&unmapped, t).signum() as f32;
+        .zip(voxel_cube.orientation)
+        .map(|(t, s)| {
             let [eb, ec, ed] = [t[1], t[2], t[3]].map(|c| p[c].clone() - p[t[0]].clone());
             let cross = |r: usize| {
                 let (r1, r2) = ((r + 1) % 3, (r + 2) % 3);
@@ -139,7 +137,7 @@ pub fn folding(disp_vox: Tensor<5>) -> Tensor<1> {
                 .map(|r| channel(&eb, r) * cross(r))
                 .reduce(|a, b| a + b)
                 .expect("three channels");
-            relu(volume6.mul_scalar(-s))
+            relu(volume6.mul_scalar(-s as f32))
         })
         .reduce(|a, b| a + b)
         .expect("ten tetrahedra");

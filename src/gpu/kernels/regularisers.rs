@@ -3,7 +3,7 @@
 //! loss terms.
 
 use crate::error::Result;
-use crate::eval::non_diffeomorphic::{TETRAHEDRA, corner_offset, signed_volume6, unmapped_cube};
+use crate::eval::non_diffeomorphic::{CubeShape, TETRAHEDRA, corner_offset, signed_volume6};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{ComputeKernel, dims_u32, inv_spacing_sq};
 use crate::volume::Grid;
@@ -120,16 +120,14 @@ impl RegularisersKernel {
 }
 
 fn cube_geometry(grid: &Grid) -> CubeGeometry {
-    let unmapped = unmapped_cube(grid);
-    let mut orientation = [[0f32; 4]; 3];
-    for (t, tetrahedron) in TETRAHEDRA.iter().enumerate() {
-        orientation[t / 4][t % 4] = signed_volume6(&unmapped, tetrahedron).signum() as f32;
-    }
+    let shape = CubeShape::of(grid);
     let a = grid.world_from_voxel().linear();
     CubeGeometry {
         steps: std::array::from_fn(|c| [a[0][c] as f32, a[1][c] as f32, a[2][c] as f32, 0.0]),
-        orientation,
-        inv_cube12: (1.0 / (12.0 * signed_volume6(&unmapped, &TETRAHEDRA[0]).abs())) as f32,
+        orientation: std::array::from_fn(|q| {
+            std::array::from_fn(|k| shape.orientation.get(4 * q + k).copied().unwrap_or(0.0) as f32)
+        }),
+        inv_cube12: (1.0 / (12.0 * shape.volume_mm3)) as f32,
     }
 }
 
@@ -180,8 +178,8 @@ pub fn reference(
         }
     }
     if folding > 0.0 {
-        let unmapped = unmapped_cube(grid);
-        let cube6 = signed_volume6(&unmapped, &TETRAHEDRA[0]).abs();
+        let shape = CubeShape::of(grid);
+        let cube6 = shape.volume_mm3;
         for i in 0..u.len() {
             let v = coord(i);
             if (0..3).any(|a| v[a] + 1 >= dims[a]) {
@@ -192,10 +190,10 @@ pub fn reference(
                     .map(|a| corner_offset(c)[a] * strides[a])
                     .sum::<usize>()
             };
-            let mapped: [[f64; 3]; 8] =
-                std::array::from_fn(|c| std::array::from_fn(|r| unmapped[c][r] + at(index(c), r)));
-            for t in &TETRAHEDRA {
-                let orientation = signed_volume6(&unmapped, t).signum();
+            let mapped: [[f64; 3]; 8] = std::array::from_fn(|c| {
+                std::array::from_fn(|r| shape.corners[c][r] + at(index(c), r))
+            });
+            for (t, orientation) in TETRAHEDRA.iter().zip(shape.orientation) {
                 let folded = -orientation * signed_volume6(&mapped, t);
                 if folded <= 0.0 {
                     continue;
