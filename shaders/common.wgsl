@@ -184,6 +184,16 @@ fn sample_point(g: SampleGeometry, index: u32, u: vec3<f32>) -> Trilinear {
 
 // A cube between voxel centres under x ↦ x + u(x) (cube_folding.wgsl, regularisers.wgsl): corner c
 // (bit 0: +i, bit 1: +j, bit 2: +k) of the cube at voxel v is voxel v + corner_offset(c).
+
+// What those shaders need of the grid's cubes (gpu::kernels::regularisers::CubeGeometry).
+struct CubeGeometry {
+    // World offsets (mm) of one voxel step along i, j and k: the columns of world_from_voxel.
+    steps: array<vec4<f32>, 3>,
+    // The unmapped orientation (±1) of each of cube_folded6's ten tetrahedra, four per vec4.
+    orientation: array<vec4<f32>, 3>,
+    // 1 / (12 · the cube's volume in mm³): six times a volume, counted by two splits.
+    inv_cube12: f32,
+}
 fn corner_offset(c: u32) -> vec3<u32> {
     return vec3<u32>(c & 1u, (c >> 1u) & 1u, c >> 2u);
 }

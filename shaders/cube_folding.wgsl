@@ -6,15 +6,8 @@
 
 struct CubeFoldingParams {
     dims: vec4<u32>,
-    // World offsets (mm) of one voxel step along i, j and k: the columns of world_from_voxel.
-    steps: array<vec4<f32>, 3>,
-    // The unmapped orientation (±1) of each of cube_folded6's ten tetrahedra, four per vec4.
-    orientation: array<vec4<f32>, 3>,
-    // 1 / (12 · the cube's volume in mm³): six times a volume, counted by two splits.
-    inv_cube12: f32,
+    cube: CubeGeometry,
     count: u32,
-    _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: CubeFoldingParams;
@@ -33,7 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         share[i] = 0.0;
         return;
     }
-    share[i] = cube_folded6(cube_at(v, dims), params.orientation, 8u).x * params.inv_cube12;
+    share[i] = cube_folded6(cube_at(v, dims), params.cube.orientation, 8u).x * params.cube.inv_cube12;
 }
 
 // The mapped cube at voxel v (common.wgsl's mapped_cube; corner by corner, see there).
@@ -43,7 +36,7 @@ fn cube_at(v: vec3<u32>, dims: vec3<u32>) -> array<vec3<f32>, 8> {
         u_at(index_of(v + corner_offset(2u), dims)), u_at(index_of(v + corner_offset(3u), dims)),
         u_at(index_of(v + corner_offset(4u), dims)), u_at(index_of(v + corner_offset(5u), dims)),
         u_at(index_of(v + corner_offset(6u), dims)), u_at(index_of(v + corner_offset(7u), dims)),
-    ), params.steps);
+    ), params.cube.steps);
 }
 
 fn u_at(i: u32) -> vec3<f32> {

@@ -15,17 +15,11 @@
 struct RegularisersParams {
     dims: vec4<u32>,
     inv_spacing_sq: vec4<f32>,
-    // World offsets, tetrahedra orientations and cube volume as in cube_folding.wgsl.
-    steps: array<vec4<f32>, 3>,
-    orientation: array<vec4<f32>, 3>,
-    inv_cube12: f32,
+    cube: CubeGeometry,
     bending: f32,
     folding: f32,
     inv_count: f32,
     count: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: RegularisersParams;
@@ -45,7 +39,7 @@ fn lap_at(i: u32) -> vec3<f32> {
 
 // ∂(folded share of the cube at `base`)/∂u at its corner `corner`.
 fn folding_corner_gradient(base: vec3<u32>, corner: u32, dims: vec3<u32>) -> vec3<f32> {
-    return cube_folded6(cube_at(base, dims), params.orientation, corner).yzw * params.inv_cube12;
+    return cube_folded6(cube_at(base, dims), params.cube.orientation, corner).yzw * params.cube.inv_cube12;
 }
 
 // As in cube_folding.wgsl.
@@ -55,7 +49,7 @@ fn cube_at(v: vec3<u32>, dims: vec3<u32>) -> array<vec3<f32>, 8> {
         u_at(index_of(v + corner_offset(2u), dims)), u_at(index_of(v + corner_offset(3u), dims)),
         u_at(index_of(v + corner_offset(4u), dims)), u_at(index_of(v + corner_offset(5u), dims)),
         u_at(index_of(v + corner_offset(6u), dims)), u_at(index_of(v + corner_offset(7u), dims)),
-    ), params.steps);
+    ), params.cube.steps);
 }
 
 @compute @workgroup_size(64)

@@ -23,18 +23,20 @@ struct CubeFoldingParams {
     dims: [u32; 4],
     cube: CubeGeometry,
     count: u32,
-    _pad: [u32; 2],
+    _pad: [u32; 3],
 }
 
-/// What the shaders need of the grid's cubes: the world offsets (mm) of one voxel step along i, j
-/// and k (world_from_voxel's columns), the unmapped orientation (±1) of each of the ten tetrahedra,
-/// and 1 / (12 · the cube's volume in mm³).
+/// What the shaders need of the grid's cubes (`CubeGeometry` in `shaders/common.wgsl`): the world
+/// offsets (mm) of one voxel step along i, j and k (world_from_voxel's columns), the unmapped
+/// orientation (±1) of each of the ten tetrahedra, and 1 / (12 · the cube's volume in mm³).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct CubeGeometry {
     steps: [[f32; 4]; 3],
     orientation: [[f32; 4]; 3],
     inv_cube12: f32,
+    /// A WGSL struct's size is a multiple of its 16-byte alignment.
+    _pad: [u32; 3],
 }
 
 #[repr(C)]
@@ -47,7 +49,6 @@ struct Params {
     folding: f32,
     inv_count: f32,
     count: u32,
-    _pad: [u32; 3],
 }
 
 pub struct RegularisersKernel {
@@ -94,7 +95,7 @@ impl RegularisersKernel {
                 dims,
                 cube,
                 count: n as u32,
-                _pad: [0; 2],
+                _pad: [0; 3],
             };
             self.cube_folding
                 .record(ctx, encoder, bytemuck::bytes_of(&params), &[u, share], n)?;
@@ -107,7 +108,6 @@ impl RegularisersKernel {
             folding: folding as f32,
             inv_count: 1.0 / n as f32,
             count: n as u32,
-            _pad: [0; 3],
         };
         self.regularisers.record(
             ctx,
@@ -128,6 +128,7 @@ fn cube_geometry(grid: &Grid) -> CubeGeometry {
             std::array::from_fn(|k| shape.orientation.get(4 * q + k).copied().unwrap_or(0.0) as f32)
         }),
         inv_cube12: (1.0 / (12.0 * shape.volume_mm3)) as f32,
+        _pad: [0; 3],
     }
 }
 
