@@ -105,9 +105,9 @@ pub fn diffusion(disp_vox: Tensor<5>) -> Tensor<1> {
 /// tetrahedra turned inside out (`eval::non_diffeomorphic`, and the iterative stage's penalty),
 /// zero for a map without folds, including those a det J by differences misses. A share does not
 /// change under the grid's linear map, so voxel units give the world's. Ten tetrahedra cost about
-/// ten times one: on lavapipe at the 4 mm training grid 0.40 s, 1.3 s with the backward pass
-/// (`cargo bench --bench learn`), where the forward-difference det J it replaced (one corner
-/// tetrahedron) took 0.07 and 0.16 s; training leaves it off unless `folding_weight` is set.
+/// ten times one: on lavapipe at the 4 mm training grid, timed in one run, 0.44 s and 1.39 s with
+/// the backward pass, where the forward-difference det J it replaced (one corner tetrahedron)
+/// took 0.07 and 0.16 s; training leaves it off unless `folding_weight` is set.
 pub fn folding(disp_vox: Tensor<5>) -> Tensor<1> {
     let [b, _, d, h, w] = disp_vox.dims();
     let device = disp_vox.device();
