@@ -1,5 +1,6 @@
 // Bending energy and the folding penalty of a displacement u on a level grid, added to the
-// gradient and the loss terms that field_gradient.wgsl wrote; n the voxel count:
+// gradient that field_gradient.wgsl wrote; n the voxel count. bending_terms[v] is v's weighted
+// share of E_b; E_f's shares are the cube shares themselves (each term is reported on its own):
 // - bending over interior voxels v (all six neighbours inside; Laplacian form, equal to the
 //   thin-plate energy for fields vanishing at the boundary): E_b = (1/n) Σ_v |lap(v)|², lap from
 //   laplacian.wgsl; ∂E_b/∂u(x) = (2/n) Σ_a (lap(x+e_a) + lap(x−e_a) − 2 lap(x)) / h_a², lap
@@ -27,7 +28,7 @@ struct RegularisersParams {
 @group(0) @binding(2) var<storage, read> lap: array<f32>;
 @group(0) @binding(3) var<storage, read> share: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
-@group(0) @binding(5) var<storage, read_write> terms: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bending_terms: array<f32>;
 
 fn u_at(i: u32) -> vec3<f32> {
     return vec3<f32>(u[3u * i], u[3u * i + 1u], u[3u * i + 2u]);
@@ -62,7 +63,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let v = voxel_of(i, dims);
     let strides = vec3<u32>(1u, dims.x, dims.x * dims.y);
     var g = vec3<f32>(0.0);
-    var energy = 0.0;
+    var bending_energy = 0.0;
     if params.bending > 0.0 {
         let here = lap_at(i);
         var acc = vec3<f32>(0.0);
@@ -77,10 +78,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             acc += around * params.inv_spacing_sq[a];
         }
         g += params.bending * 2.0 * params.inv_count * acc;
-        energy += params.bending * params.inv_count * dot(here, here);
+        bending_energy = params.bending * params.inv_count * dot(here, here);
     }
     if params.folding > 0.0 {
-        energy += params.folding * params.inv_count * share[i];
         // Which of the eight cubes this voxel is a corner of fold (bit c: this voxel is their
         // corner c), then a loop over those alone: a loop that no invocation enters costs nothing
         // even where branches are run for every invocation of a group (lavapipe: an `if` per
@@ -104,5 +104,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     grad[3u * i] += g.x;
     grad[3u * i + 1u] += g.y;
     grad[3u * i + 2u] += g.z;
-    terms[i] += energy;
+    bending_terms[i] = bending_energy;
 }

@@ -700,7 +700,7 @@ fn regularisers_match_their_reference_and_its_derivative() {
     // Both terms, and each alone (the other's passes are skipped).
     for weights in [(0.3, 2.0), (0.0, 2.0), (0.3, 0.0)] {
         let (expected, energy) = reference(&grid, weights, &u);
-        let (bu, lap, det, grad, terms) = (
+        let (bu, lap, share, grad, terms) = (
             upload(&ctx, bytemuck::cast_slice(&u)),
             storage(&ctx, 3 * n),
             storage(&ctx, n),
@@ -715,7 +715,7 @@ fn regularisers_match_their_reference_and_its_derivative() {
                 &mut encoder,
                 &grid,
                 weights,
-                [&bu, &lap, &det, &grad, &terms],
+                [&bu, &lap, &share, &grad, &terms],
             )
             .unwrap();
         ctx.queue.submit([encoder.finish()]);
@@ -727,14 +727,30 @@ fn regularisers_match_their_reference_and_its_derivative() {
             "{}",
             max_diff(&got, &expected)
         );
-        let gpu_energy: f64 = read(&ctx, &terms, n).iter().map(|&v| v as f64).sum();
-        assert!(
-            (gpu_energy - energy).abs() < 1e-4 * energy,
-            "{gpu_energy} vs {energy}"
+        // Each energy on its own: the bending terms' sum, and the folding weight over the voxel
+        // count times the cube shares' sum.
+        let sum = |b: &wgpu::Buffer| read(&ctx, b, n).iter().map(|&v| v as f64).sum::<f64>();
+        let gpu_energy = (
+            if weights.0 > 0.0 { sum(&terms) } else { 0.0 },
+            if weights.1 > 0.0 {
+                weights.1 * sum(&share) / n as f64
+            } else {
+                0.0
+            },
+        );
+        for (got, want) in [(gpu_energy.0, energy.0), (gpu_energy.1, energy.1)] {
+            assert!(
+                (got - want).abs() <= 1e-4 * want,
+                "{gpu_energy:?} vs {energy:?}"
+            );
+        }
+        assert_eq!(
+            [energy.0 > 0.0, energy.1 > 0.0],
+            [weights.0 > 0.0, weights.1 > 0.0]
         );
 
         // The folding energy is the NDV's folded cubes over the voxel count; some cubes fold.
-        let (folds_only, folding) = reference(&grid, (0.0, 1.0), &u);
+        let (folds_only, (_, folding)) = reference(&grid, (0.0, 1.0), &u);
         let field = VectorField::new(grid.clone(), u.clone()).unwrap();
         let shares: f64 = folded_cubes(&field)
             .0
@@ -758,8 +774,11 @@ fn regularisers_match_their_reference_and_its_derivative() {
                 let (mut up, mut down) = (u.clone(), u.clone());
                 up[i][c] += h;
                 down[i][c] -= h;
-                let fd = (reference(&grid, weights, &up).1 - reference(&grid, weights, &down).1)
-                    / (2.0 * h as f64);
+                let total = |u: &[[f32; 3]]| {
+                    let (b, f) = reference(&grid, weights, u).1;
+                    b + f
+                };
+                let fd = (total(&up) - total(&down)) / (2.0 * h as f64);
                 assert!(
                     (fd - g[i][c]).abs() < 1e-3 * (g[i][c].abs() + 1e-2 * g_scale),
                     "voxel {i} component {c}: {fd} vs {}",

@@ -64,6 +64,78 @@ fn velocity_field_recovers_a_known_deformation_without_folds() {
     assert!(jac.min > 0.0, "det J min {}", jac.min);
 }
 
+/// Each regulariser's loss is reported on its own: its weighted energy at the field the step
+/// starts from (where the step's gradient is taken), and nothing for a term that is off.
+#[test]
+fn each_loss_term_is_reported_on_its_own() {
+    use warpbench::gpu::kernels::{field_gradient, regularisers};
+    let ctx = GpuContext::new().unwrap();
+    let grid = common::oblique_grid([14, 12, 10]);
+    let n = grid.voxel_count();
+    let (fixed, moving) = (
+        common::random_volume(grid.clone(), 3),
+        common::random_volume(grid.clone(), 4),
+    );
+    let close = |got: Option<f64>, want: f64| {
+        got.is_some_and(|g| (g - want).abs() <= 1e-4 * want.abs() + 1e-12)
+    };
+    for (bending, folding) in [(0.3, 2.0), (0.0, 0.0)] {
+        let settings = DeformableSettings {
+            transform: Transform::Displacement,
+            similarity: Similarity::Mse,
+            optimiser: warpbench::register::deformable::Optimiser::Adam,
+            levels: vec![LevelSettings {
+                shrink: 1.0,
+                iterations: 3,
+                // Adam's first step moves every voxel about this far: noise images fold the field.
+                learning_rate: 1.5,
+                similarity: None,
+            }],
+            diffusion: 0.2,
+            bending,
+            folding,
+            gradient_sigma_voxels: 0.0,
+            field_sigma_voxels: 0.0,
+            report_every: 1,
+            label_weight: 0.0,
+        };
+        let mut run = DeformableRun::new(
+            &ctx,
+            (Pyramid::new(fixed.clone(), moving.clone()), None),
+            Affine::IDENTITY,
+            settings,
+        )
+        .unwrap();
+        let at_zero = run.step().unwrap().losses.unwrap();
+        assert_eq!(at_zero.regulariser(), 0.0, "{at_zero:?}");
+        let u = run.current_u().unwrap();
+        let losses = run.step().unwrap().losses.unwrap();
+        let (_, diffusion) =
+            field_gradient::reference(&grid, 0.2, &vec![0.0; n], &vec![[0.0; 3]; n], u.data());
+        let (_, (bending_energy, folding_energy)) =
+            regularisers::reference(&grid, (bending, folding), u.data());
+        assert!(
+            close(losses.diffusion, diffusion),
+            "{losses:?} vs {diffusion}"
+        );
+        if bending > 0.0 {
+            assert!(folding_energy > 0.0, "the first step should fold the field");
+            assert!(
+                close(losses.bending, bending_energy),
+                "{losses:?} vs {bending_energy}"
+            );
+            assert!(
+                close(losses.folding, folding_energy),
+                "{losses:?} vs {folding_energy}"
+            );
+        } else {
+            assert_eq!((losses.bending, losses.folding), (None, None));
+        }
+        let terms: f64 = losses.terms().skip(1).map(|(_, v)| v).sum();
+        assert!((losses.regulariser() - terms).abs() < 1e-12);
+    }
+}
+
 /// Registers the demo brain to itself deformed by `bumps`; checks TRE and folding and returns the
 /// det J statistics.
 fn recovers_known_deformation(transform: Transform) -> warpbench::eval::jacobian::JacobianStats {
@@ -134,10 +206,13 @@ fn recovers_known_deformation(transform: Transform) -> warpbench::eval::jacobian
     let mut level0 = Vec::new();
     while !run.is_done() {
         let report = run.step().unwrap();
-        if let Some((sim, reg)) = report.losses {
+        if let Some(losses) = report.losses {
+            let sim = losses.similarity;
             eprintln!(
-                "level {} iter {}: similarity {sim:.4e} regulariser {reg:.4e}",
-                report.level, report.iteration
+                "level {} iter {}: similarity {sim:.4e} regulariser {:.4e}",
+                report.level,
+                report.iteration,
+                losses.regulariser()
             );
             if report.level == 0 {
                 level0.push(sim);
@@ -235,8 +310,8 @@ fn affine_stage_recovers_known_rigid_and_affine_transforms() {
         .unwrap();
         let mut losses = Vec::new();
         while !run.is_done() {
-            if let Some((s, _)) = run.step().unwrap().losses {
-                losses.push(s);
+            if let Some(l) = run.step().unwrap().losses {
+                losses.push(l.similarity);
             }
         }
         let found = run.affine();

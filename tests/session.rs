@@ -91,9 +91,9 @@ fn wait_for<T>(handle: &SessionHandle, mut pick: impl FnMut(&Event) -> Option<T>
 
 fn deformable_losses(event: &Event) -> Option<(u32, f64)> {
     match event {
-        Event::Progress { report, .. } if report.stage == Stage::Deformable => {
-            report.losses.map(|(_, r)| (report.iteration, r))
-        }
+        Event::Progress { report, .. } if report.stage == Stage::Deformable => report
+            .losses
+            .and_then(|l| Some((report.iteration, l.diffusion?))),
         _ => None,
     }
 }
@@ -163,7 +163,7 @@ fn pause_resume_retune_and_cancel_take_effect_between_iterations() {
         .count();
     assert!(progress <= 1, "{progress} iterations while paused");
 
-    // A weight change while paused applies on resuming: the regulariser term scales with it.
+    // A weight change while paused applies on resuming: the diffusion term scales with it.
     handle.send(Command::SetDiffusion(10.0));
     wait_for(&handle, |e| {
         matches!(e, Event::Retuned(Command::SetDiffusion(_))).then_some(())
@@ -174,7 +174,7 @@ fn pause_resume_retune_and_cancel_take_effect_between_iterations() {
     assert!(after > first);
     assert!(
         reg_after > 20.0 * reg_before,
-        "λ 0.1 → 10 moved the regulariser term only from {reg_before:.3e} to {reg_after:.3e}"
+        "λ 0.1 → 10 moved the diffusion term only from {reg_before:.3e} to {reg_after:.3e}"
     );
 
     handle.send(Command::SetLearningRate(0.5));

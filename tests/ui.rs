@@ -187,6 +187,22 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
         "a snapshot",
         |app| app.doc.deformation.is_some(),
     );
+    // Each loss term the deformable stage reports gets a plot of its own, under its name.
+    step_until(
+        &mut harness,
+        Duration::from_secs(300),
+        "the deformable stage's losses",
+        |app| app.doc.losses.iter().any(|l| l.losses.diffusion.is_some()),
+    );
+    harness.run_steps(2);
+    let latest = harness.state().doc.losses.last().unwrap().losses;
+    assert!(latest.terms().count() >= 2, "{latest:?}");
+    for (term, _) in latest.terms() {
+        assert!(
+            harness.query_all_by_label(term).next().is_some(),
+            "no plot of the {term} loss"
+        );
+    }
     harness.get_by_label("Pause").click();
     step_until(&mut harness, Duration::from_secs(60), "the pause", |app| {
         matches!(app.doc.run, RunStatus::Running { paused: true, .. })

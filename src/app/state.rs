@@ -7,7 +7,7 @@ use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
 use crate::eval::tre::{DistanceStats, PairError, TreReport, tre_of_pairs};
-use crate::register::StepReport;
+use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
 use crate::volume::landmarks::pair_landmarks;
 use crate::volume::{Affine, LandmarkSet, ScalarVolume, VectorField};
@@ -75,8 +75,7 @@ pub struct LossPoint {
     pub level: usize,
     /// Iterations done in this level, this one included (it starts again at each sweep point).
     pub iteration: u32,
-    pub similarity: f64,
-    pub regulariser: f64,
+    pub losses: Losses,
     pub label_dice: Option<f64>,
 }
 
@@ -218,14 +217,13 @@ impl Document {
                     let last = self.progress.as_ref().map_or(0, |p| p.iteration);
                     report.iteration.saturating_sub(last) as u64
                 };
-                if let Some((similarity, regulariser)) = report.losses {
+                if let Some(losses) = report.losses {
                     self.losses.push(LossPoint {
                         step: self.steps,
                         stage: report.stage.name(),
                         level: report.level,
                         iteration: report.iteration,
-                        similarity,
-                        regulariser,
+                        losses,
                         label_dice: report.label_dice,
                     });
                 }
@@ -322,7 +320,11 @@ mod tests {
                 levels: 2,
                 iteration,
                 iterations: 10,
-                losses: losses.then_some((1.0 / iteration as f64, 0.1)),
+                losses: losses.then_some(Losses {
+                    similarity: 1.0 / iteration as f64,
+                    diffusion: Some(0.1),
+                    ..Losses::default()
+                }),
                 label_dice: None,
             },
             elapsed_s: iteration as f64,

@@ -172,13 +172,18 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 
 fn describe(r: &StepReport) -> String {
     let stage = r.stage.name();
-    let (s, reg) = r.losses.unwrap_or_default();
+    let terms: String = r
+        .losses
+        .iter()
+        .flat_map(|l| l.terms())
+        .map(|(name, value)| format!(" · {name} {value:.5}"))
+        .collect();
     let labels = r
         .label_dice
         .map(|d| format!(" · label Dice {d:.3}"))
         .unwrap_or_default();
     format!(
-        "{stage} level {}/{} it {}/{} · similarity {s:.5} · regulariser {reg:.5}{labels}",
+        "{stage} level {}/{} it {}/{}{terms}{labels}",
         r.level + 1,
         r.levels,
         r.iteration,

@@ -10,7 +10,7 @@
 
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::translation_search::best_translation;
-use super::{LevelSettings, Stage, StepReport};
+use super::{LevelSettings, Losses, Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::storage_f32;
@@ -508,7 +508,7 @@ impl AffineRun {
                     levels,
                     iteration: 1,
                     iterations: 1,
-                    losses: Some((best, 0.0)),
+                    losses: Some(Losses::similarity_only(best)),
                     label_dice: None,
                 })
             }
@@ -582,7 +582,7 @@ impl AffineRun {
             levels: self.settings.levels.len(),
             iteration,
             iterations,
-            losses: shown.then_some((loss, 0.0)),
+            losses: shown.then(|| Losses::similarity_only(loss)),
             label_dice: None,
         }
     }

@@ -13,7 +13,7 @@
 
 use super::labels::LabelPair;
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
-use super::{LevelSettings, Stage, StepReport};
+use super::{LevelSettings, Losses, Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::buffer::{read_field, storage_f32, upload_f32};
@@ -22,7 +22,7 @@ use crate::gpu::kernels::adam::{AdamKernel, AdamSettings};
 use crate::gpu::kernels::field_gradient::FieldGradientKernel;
 use crate::gpu::kernels::label_dice::{LabelDiceKernel, LabelMaps};
 use crate::gpu::kernels::normalised_step::NormalisedStepKernel;
-use crate::gpu::kernels::reduce::ReduceKernel;
+use crate::gpu::kernels::reduce::{PendingSum, ReduceKernel};
 use crate::gpu::kernels::regularisers::RegularisersKernel;
 use crate::gpu::kernels::similarity::{
     OUTSIDE, Similarity, SimilarityCall, SimilarityKernel, SimilarityScratch,
@@ -141,8 +141,10 @@ struct Level {
     sim_scratch: SimilarityScratch,
     grad: wgpu::Buffer,
     grad_smoothed: wgpu::Buffer,
-    reg_terms: wgpu::Buffer,
-    /// Each cube's folded share, scratch of the folding penalty.
+    /// Each voxel's weighted share of the diffusion and of the bending energy.
+    diffusion_terms: wgpu::Buffer,
+    bending_terms: wgpu::Buffer,
+    /// Each cube's folded share, from which the folding penalty's gradient and energy come.
     fold_share: wgpu::Buffer,
     labels: Option<LabelMaps>,
     iteration: u32,
@@ -269,7 +271,8 @@ impl DeformableRun {
             sim_scratch,
             grad: storage_f32(ctx, "gradient", 3 * n)?,
             grad_smoothed: storage_f32(ctx, "smoothed gradient", 3 * n)?,
-            reg_terms: storage_f32(ctx, "regulariser terms", n)?,
+            diffusion_terms: storage_f32(ctx, "diffusion terms", n)?,
+            bending_terms: storage_f32(ctx, "bending terms", n)?,
             fold_share: storage_f32(ctx, "folded cube share", n)?,
             labels,
             iteration: 0,
@@ -331,7 +334,7 @@ impl DeformableRun {
             &mut encoder,
             &l.grid,
             diffusion,
-            [&l.dsdw, &l.warp_grad, &l.u, &l.grad, &l.reg_terms],
+            [&l.dsdw, &l.warp_grad, &l.u, &l.grad, &l.diffusion_terms],
         )?;
         if bending > 0.0 || folding > 0.0 {
             // The smoothed-displacement buffer is free until the field is smoothed below.
@@ -340,7 +343,13 @@ impl DeformableRun {
                 &mut encoder,
                 &l.grid,
                 (bending, folding),
-                [&l.u, &l.u_smoothed, &l.fold_share, &l.grad, &l.reg_terms],
+                [
+                    &l.u,
+                    &l.u_smoothed,
+                    &l.fold_share,
+                    &l.grad,
+                    &l.bending_terms,
+                ],
             )?;
         }
         if let (Some(kernel), Some(maps)) = (&k.labels, &l.labels) {
@@ -399,17 +408,32 @@ impl DeformableRun {
             )?;
             encoder.copy_buffer_to_buffer(&l.u_smoothed, 0, &l.u, 0, (3 * n * 4) as u64);
         }
+        // Each term the stage optimises with, summed on the GPU.
         let sums = if report {
-            Some((
-                k.reduce.record(ctx, &mut encoder, &l.sim_terms, n)?,
-                k.reduce.record(ctx, &mut encoder, &l.reg_terms, n)?,
-            ))
+            let mut sum = |on: bool, terms: &wgpu::Buffer| -> Result<Option<PendingSum>> {
+                on.then(|| k.reduce.record(ctx, &mut encoder, terms, n))
+                    .transpose()
+            };
+            Some([
+                sum(true, &l.sim_terms)?,
+                sum(diffusion > 0.0, &l.diffusion_terms)?,
+                sum(bending > 0.0, &l.bending_terms)?,
+                sum(folding > 0.0, &l.fold_share)?,
+            ])
         } else {
             None
         };
         ctx.queue.submit([encoder.finish()]);
         let losses = match sums {
-            Some((s, r)) => Some((s.read(ctx)?, r.read(ctx)?)),
+            Some([similarity, diffusion_sum, bending_sum, share_sum]) => {
+                let read = |pending: Option<PendingSum>| pending.map(|p| p.read(ctx)).transpose();
+                Some(Losses {
+                    similarity: read(similarity)?.unwrap_or_default(),
+                    diffusion: read(diffusion_sum)?,
+                    bending: read(bending_sum)?,
+                    folding: read(share_sum)?.map(|shares| folding * shares / n as f64),
+                })
+            }
             None => None,
         };
         let label_dice = match (&l.labels, report) {

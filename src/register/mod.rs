@@ -45,11 +45,55 @@ pub struct StepReport {
     /// Iterations done in this level and stage, this one included.
     pub iteration: u32,
     pub iterations: u32,
-    /// `(similarity, regulariser)` when read back on this step.
-    pub losses: Option<(f64, f64)>,
+    /// The loss terms, when read back on this step.
+    pub losses: Option<Losses>,
     /// The mean soft Dice of the supervised labels, when the stage has label supervision and read
     /// its losses back on this step (the label term of the loss is `weight · (1 − this)`).
     pub label_dice: Option<f64>,
+}
+
+/// One step's loss terms, each with its weight applied, so that their sum (and the label term,
+/// `weight · (1 − label Dice)`) is what the stage minimises. A regulariser that is off (weight 0,
+/// or none in this stage) is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Losses {
+    pub similarity: f64,
+    /// λ · the mean squared displacement gradient.
+    pub diffusion: Option<f64>,
+    /// The bending weight · the mean squared Laplacian.
+    pub bending: Option<f64>,
+    /// The folding weight · the folded cubes' share over the voxel count.
+    pub folding: Option<f64>,
+}
+
+impl Losses {
+    /// A stage that only has a similarity (the affine stages).
+    pub fn similarity_only(similarity: f64) -> Losses {
+        Losses {
+            similarity,
+            ..Losses::default()
+        }
+    }
+
+    /// The regularisers' sum.
+    pub fn regulariser(&self) -> f64 {
+        [self.diffusion, self.bending, self.folding]
+            .into_iter()
+            .flatten()
+            .sum()
+    }
+
+    /// Each term by name, the ones that are off left out.
+    pub fn terms(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
+            ("similarity", Some(self.similarity)),
+            ("diffusion", self.diffusion),
+            ("bending", self.bending),
+            ("folding", self.folding),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| Some((name, v?)))
+    }
 }
 
 /// One pyramid level of a stage.

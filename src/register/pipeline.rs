@@ -145,11 +145,11 @@ impl Registration {
             report.iteration,
             1e3 * elapsed
         );
-        if let Some((s, r)) = report.losses
-            && !(s.is_finite() && r.is_finite())
+        if let Some(losses) = report.losses
+            && let Some((term, value)) = losses.terms().find(|(_, v)| !v.is_finite())
         {
             return Err(Error::Registration(format!(
-                "the {key} stage's loss became {s} + {r} (not finite) at level {} iteration {}",
+                "the {key} stage's {term} loss became {value} (not finite) at level {} iteration {}",
                 report.level + 1,
                 report.iteration
             )));

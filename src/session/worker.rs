@@ -136,7 +136,7 @@ impl Worker {
                     .last_report
                     .as_ref()
                     .and_then(|r| r.losses)
-                    .map(|l| l.0),
+                    .map(|l| l.similarity),
                 report: report.clone(),
                 seconds: deformable_seconds(&registration) - spent_before,
             })));

@@ -2,6 +2,7 @@
 //! open-case form, the session window, and the typed-path field they share.
 
 pub mod display;
+pub mod history_plot;
 pub mod landmarks;
 pub mod metrics;
 pub mod open;

@@ -2,15 +2,12 @@
 //! Cancel, progress, live regularisation and learning rate, and the live plots; or a trained
 //! network (model folder, refinement steps) in place of the iterative run.
 
+use super::history_plot::{history_ui, stacked_history_ui};
 use super::path_field::{Dialog, PathField};
 use super::sweep::{SweepAction, SweepSection};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::session::{NetworkJob, Sweep};
-use egui_plot::{
-    GridInput, GridMark, Legend, Line, Plot, PlotPoint, PlotPoints, Points, Text, VLine,
-    uniform_grid_spacer,
-};
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -318,116 +315,6 @@ fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
     ui.add(crate::app::style::progress_bar(ui, fraction).text(text));
 }
 
-/// One value of a history point, `None` where it was not measured.
-pub(super) type Series<T> = (&'static str, fn(&T) -> Option<f64>);
-
-/// A titled plot of `points`: one line per series that has any value, against `x`, and a labelled
-/// vertical line at each of `marks` (x, label). Nothing but the title before there are points,
-/// and no background and only coarse grid lines: a plot's fill and fine grid cost a software
-/// rasteriser as much as the rest of the frame.
-pub(super) fn history_ui<T>(
-    ui: &mut egui::Ui,
-    title: &str,
-    points: &[T],
-    x: fn(&T) -> f64,
-    series: &[Series<T>],
-    marks: &[(f64, String)],
-) {
-    if points.is_empty() {
-        ui.label(format!("{title}: none yet"));
-        return;
-    }
-    ui.label(title);
-    let grey = ui.visuals().weak_text_color();
-    decimal_plot(title, 150.0)
-        .legend(Legend::default())
-        .show(ui, |plot| {
-            // The highest value and the x range drawn, for the marks' labels.
-            let (mut top, mut left, mut right) =
-                (f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-            for (name, value) in series {
-                let line: PlotPoints = points
-                    .iter()
-                    .filter_map(|p| value(p).map(|v| [x(p), v]))
-                    .collect();
-                for p in line.points() {
-                    (top, left, right) = (top.max(p.y), left.min(p.x), right.max(p.x));
-                }
-                match line.points() {
-                    [] => continue,
-                    // A line needs two points; a network run's one snapshot shows as a dot.
-                    [point] => {
-                        plot.points(Points::new(*name, vec![[point.x, point.y]]).radius(3.0))
-                    }
-                    _ => plot.line(Line::new(*name, line)),
-                }
-            }
-            // Labels sit at the highest value (the plot's own bounds would grow with them) and
-            // only where they do not run into the previous one.
-            let span = right - left;
-            let mut free_from = f64::NEG_INFINITY;
-            for (at, label) in marks {
-                plot.vline(VLine::new("", *at).color(grey).width(1.0));
-                if *at >= free_from && top.is_finite() {
-                    plot.text(
-                        Text::new("", PlotPoint::new(*at, top), label.as_str())
-                            .color(grey)
-                            .anchor(egui::Align2::LEFT_TOP),
-                    );
-                    free_from = at + 0.12 * span;
-                }
-            }
-        });
-}
-
-/// A plot of the panels' style: no background, the wheel left to the panel's scrolling, and
-/// decimal grid steps with labels of as many decimals as the steps need.
-pub(super) fn decimal_plot<'a>(id: &str, height: f32) -> Plot<'a> {
-    Plot::new(id)
-        .height(height)
-        .allow_scroll(false)
-        .show_background(false)
-        .grid_spacing(24.0..=300.0)
-        .x_grid_spacer(uniform_grid_spacer(decimal_steps))
-        .y_grid_spacer(uniform_grid_spacer(decimal_steps))
-        .x_axis_formatter(|mark, _| mark_label(mark))
-        .y_axis_formatter(|mark, _| mark_label(mark))
-}
-
-/// Grid steps, each 1, 2 or 5 times a power of ten and a multiple of the one before, so that
-/// every label falls on the finest step: the finest no finer than egui_plot asks for, then the
-/// first far enough apart for x labels (60 points; `base_step_size` spans 24), then the next.
-/// egui_plot's default steps are powers of ten alone: with the coarse grid above, a Dice curve
-/// between 0.5 and 0.8 then got a single labelled line at 0, and a run of 7 s none on its time
-/// axis (1 s was 51 points there, the next step 10 s).
-fn decimal_steps(input: GridInput) -> [f64; 3] {
-    let base = input.base_step_size;
-    let base = if base.is_finite() && base > 0.0 {
-        base
-    } else {
-        1.0
-    };
-    // The 1-2-5 series from the decade below `base` on.
-    let decade = 10f64.powf(base.log10().floor());
-    let mut series = (0..).map(|n| [1.0, 2.0, 5.0][n % 3] * decade * 10f64.powi(n as i32 / 3));
-    let fine = series
-        .clone()
-        .find(|&s| s >= base * (1.0 - 1e-9))
-        .expect("the series grows without bound");
-    let multiple_of = |of: f64| {
-        move |s: &f64| *s > of * (1.0 + 1e-9) && ((s / of) - (s / of).round()).abs() < 1e-9
-    };
-    let middle = series
-        .clone()
-        .filter(multiple_of(fine))
-        .find(|&s| s >= 2.5 * base * (1.0 - 1e-9))
-        .expect("the series grows without bound");
-    let coarse = series
-        .find(multiple_of(middle))
-        .expect("the series grows without bound");
-    [fine, middle, coarse]
-}
-
 /// Where each stage and level begins in the losses: their similarity measures differ, so the
 /// curve jumps there. In a sweep (`sweep_weights` not empty) each point's start is marked with
 /// its λ instead of its levels, whose labels would crowd the λ out.
@@ -457,22 +344,17 @@ fn stage_marks(
         .collect()
 }
 
-/// A grid mark's value with as many decimals as its step needs: egui_plot's own labels gave a
-/// line at −0.5 the text "-0".
-fn mark_label(mark: GridMark) -> String {
-    let decimals = (-mark.step_size.log10() - 1e-9).ceil().max(0.0) as usize;
-    format!("{:.*}", decimals.min(6), mark.value)
-}
-
 fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
-    history_ui(
+    stacked_history_ui(
         ui,
-        "losses (per iteration)",
+        "losses (per iteration, weights applied)",
         &doc.losses,
         |l| l.step as f64,
         &[
-            ("similarity", |l| Some(l.similarity)),
-            ("regulariser", |l| Some(l.regulariser)),
+            ("similarity", |l| Some(l.losses.similarity)),
+            ("diffusion", |l| l.losses.diffusion),
+            ("bending", |l| l.losses.bending),
+            ("folding", |l| l.losses.folding),
             ("label soft Dice", |l| l.label_dice),
         ],
         &stage_marks(&doc.losses, &doc.sweep_weights),
@@ -496,17 +378,6 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
 mod tests {
     use super::*;
 
-    fn steps(base_step_size: f64) -> [f64; 3] {
-        decimal_steps(GridInput {
-            bounds: (0.0, 1.0),
-            base_step_size,
-        })
-    }
-
-    fn close(a: [f64; 3], b: [f64; 3]) -> bool {
-        a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * y)
-    }
-
     #[test]
     fn a_taken_configuration_shows_the_name_of_its_preset_or_custom() {
         let mut panel = RegistrationPanel::new("ct-mr");
@@ -520,25 +391,13 @@ mod tests {
     }
 
     #[test]
-    fn axis_labels_show_the_decimals_of_their_step() {
-        let label = |value, step_size| mark_label(GridMark { value, step_size });
-        assert_eq!(label(-0.5, 0.5), "-0.5");
-        assert_eq!(label(-1.0, 1.0), "-1");
-        assert_eq!(label(0.4, 0.2), "0.4");
-        assert_eq!(label(0.05, 0.05), "0.05");
-        assert_eq!(label(300.0, 100.0), "300");
-        assert_eq!(label(1.0, 0.1), "1.0");
-    }
-
-    #[test]
     fn each_stage_and_level_is_marked_where_its_losses_begin() {
         let point = |step, stage, level, iteration| crate::app::state::LossPoint {
             step,
             stage,
             level,
             iteration,
-            similarity: -1.0,
-            regulariser: 0.0,
+            losses: crate::register::Losses::similarity_only(-1.0),
             label_dice: None,
         };
         let losses = [
@@ -576,22 +435,5 @@ mod tests {
                 (100.0, "λ 5".to_string()),
             ]
         );
-    }
-
-    #[test]
-    fn grid_steps_are_one_two_or_five_times_a_power_of_ten() {
-        assert!(close(steps(0.16), [0.2, 1.0, 2.0]));
-        assert!(close(steps(0.3), [0.5, 1.0, 2.0]));
-        assert!(close(steps(1.0), [1.0, 5.0, 10.0]));
-        assert!(close(steps(0.95), [1.0, 5.0, 10.0]));
-        assert!(close(steps(6.0), [10.0, 20.0, 100.0]));
-        assert!(close(steps(17.0), [20.0, 100.0, 200.0]));
-        assert!(close(steps(0.0), [1.0, 5.0, 10.0]));
-        assert!(close(steps(f64::NAN), [1.0, 5.0, 10.0]));
-        for base in [0.013, 0.16, 0.3, 0.7, 3.0, 17.0, 420.0] {
-            let [fine, middle, coarse] = steps(base);
-            let multiple = |a: f64, b: f64| ((a / b) - (a / b).round()).abs() < 1e-9;
-            assert!(multiple(middle, fine) && multiple(coarse, middle), "{base}");
-        }
     }
 }

@@ -2,11 +2,11 @@
 //! λ from one affine stage, and the trade-off it shows (accuracy against folding or SDlogJ) as a
 //! plot and a table, from which a λ is taken for the next run; the points export as CSV or JSON.
 
+use super::history_plot::{decimal_plot, series_line};
 use super::path_field::{Dialog, PathField, ask_replace};
-use super::registration::decimal_plot;
 use crate::app::state::Document;
 use crate::session::{Sweep, SweepPoint};
-use egui_plot::{Line, PlotPoint, PlotPoints, Points, Text};
+use egui_plot::{PlotPoint, Points, Text};
 use std::path::PathBuf;
 
 /// What the sweep section asks of the registration panel.
@@ -244,7 +244,7 @@ fn trade_off_plot(ui: &mut egui::Ui, points: &[SweepPoint], accuracy: &Accuracy,
         .show(ui, |plot| {
             let xy: Vec<[f64; 2]> = placed.iter().map(|(_, p)| *p).collect();
             if xy.len() > 1 {
-                plot.line(Line::new(accuracy.name, PlotPoints::from(xy.clone())));
+                plot.line(series_line(accuracy.name, xy.clone()));
             }
             plot.points(Points::new(accuracy.name, xy).radius(3.5));
             for (lambda, [px, py]) in &placed {

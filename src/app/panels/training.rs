@@ -2,8 +2,8 @@
 //! folder, or a run to resume), Train, Pause, Stop, progress, and live training and validation
 //! curves. The run's record ([`TrainingLog`]) takes the worker's events and holds no egui type.
 
+use super::history_plot::history_ui;
 use super::path_field::{Dialog, PathField};
-use super::registration::history_ui;
 use crate::learn::model::run_config;
 use crate::learn::score::TrainMetrics;
 use crate::learn::train::{IterationRecord, Validation};

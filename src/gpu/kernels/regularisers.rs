@@ -66,16 +66,17 @@ impl RegularisersKernel {
         })
     }
 
-    /// Adds `bending · ∂E_b/∂u + folding · ∂E_f/∂u` to `grad` and the weighted energies to
-    /// `terms`; `lap` (three values per voxel) and `share` (one: each cube's folded share) are
-    /// scratch.
+    /// Adds `bending · ∂E_b/∂u + folding · ∂E_f/∂u` to `grad`, and writes each voxel's share of
+    /// `bending · E_b` to `bending_terms` and, when `folding` is on, each cube's folded share to
+    /// `share` (so `folding · E_f` is `folding / n` times its sum); `lap` (three values per voxel)
+    /// is scratch.
     pub fn record(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         grid: &Grid,
         (bending, folding): (f64, f64),
-        [u, lap, share, grad, terms]: [&wgpu::Buffer; 5],
+        [u, lap, share, grad, bending_terms]: [&wgpu::Buffer; 5],
     ) -> Result<()> {
         let n = grid.voxel_count();
         let dims = dims_u32(grid)?;
@@ -113,7 +114,7 @@ impl RegularisersKernel {
             ctx,
             encoder,
             bytemuck::bytes_of(&params),
-            &[u, lap, share, grad, terms],
+            &[u, lap, share, grad, bending_terms],
             n,
         )
     }
@@ -132,14 +133,14 @@ fn cube_geometry(grid: &Grid) -> CubeGeometry {
     }
 }
 
-/// CPU reference from the definitions (f64): `(gradient, bending · E_b + folding · E_f)`, E_f the
-/// folded cubes' share (as [`crate::eval::non_diffeomorphic::folded_cubes`] maps it) summed over
-/// the voxel count.
+/// CPU reference from the definitions (f64): `(gradient, (bending · E_b, folding · E_f))`, E_f
+/// the folded cubes' share (as [`crate::eval::non_diffeomorphic::folded_cubes`] maps it) summed
+/// over the voxel count.
 pub fn reference(
     grid: &Grid,
     (bending, folding): (f64, f64),
     u: &[[f32; 3]],
-) -> (Vec<[f64; 3]>, f64) {
+) -> (Vec<[f64; 3]>, (f64, f64)) {
     let dims = grid.dims();
     let s = grid.spacing_mm();
     let n = u.len() as f64;
@@ -157,7 +158,7 @@ pub fn reference(
     };
     let at = |i: usize, c: usize| u[i][c] as f64;
     let mut grad = vec![[0f64; 3]; u.len()];
-    let mut energy = 0.0;
+    let (mut bending_energy, mut folding_energy) = (0.0, 0.0);
     for i in (0..u.len()).filter(|&i| interior(i)) {
         // Bending: lap(i) and its stencil's adjoint.
         let lap: [f64; 3] = std::array::from_fn(|c| {
@@ -168,7 +169,7 @@ pub fn reference(
                 .sum()
         });
         for c in 0..3 {
-            energy += bending * lap[c] * lap[c] / n;
+            bending_energy += bending * lap[c] * lap[c] / n;
             let g = bending * 2.0 * lap[c] / n;
             for a in 0..3 {
                 let w = g / (s[a] * s[a]);
@@ -199,7 +200,7 @@ pub fn reference(
                 if folded <= 0.0 {
                     continue;
                 }
-                energy += folding * folded / (12.0 * cube6 * n);
+                folding_energy += folding * folded / (12.0 * cube6 * n);
                 // ∂V/∂p at each corner by central differences of V, exact for a function linear
                 // in each corner.
                 for (k, &c) in t.iter().enumerate() {
@@ -216,7 +217,7 @@ pub fn reference(
             }
         }
     }
-    (grad, energy)
+    (grad, (bending_energy, folding_energy))
 }
 
 #[cfg(test)]
