@@ -2,7 +2,7 @@
 //! folder, or a run to resume), Train, Pause, Stop, progress, and live training and validation
 //! curves. The run's record ([`TrainingLog`]) takes the worker's events and holds no egui type.
 
-use super::history_plot::history_ui;
+use super::history_plot::{history_ui, stacked_history_ui};
 use super::path_field::{Dialog, PathField};
 use crate::learn::model::run_config;
 use crate::learn::score::TrainMetrics;
@@ -232,15 +232,16 @@ impl TrainingPanel {
     }
 
     fn plots_ui(&self, ui: &mut egui::Ui) {
-        history_ui(
+        stacked_history_ui(
             ui,
-            "training losses (per iteration)",
+            "training losses (per iteration; terms unweighted)",
             &self.log.records,
             |r| f64::from(r.iteration),
             &[
                 ("total", |r| Some(r.losses.total)),
                 ("similarity", |r| Some(r.losses.similarity)),
                 ("smoothness", |r| Some(r.losses.smoothness)),
+                ("folding", |r| r.losses.folding),
                 ("1 - soft Dice", |r| r.losses.dice),
             ],
             &[],
