@@ -10,7 +10,7 @@ use warpbench::register::LevelSettings;
 use warpbench::register::affine::{
     AffineModel, AffineRun, AffineSettings, Initialisation, rotation,
 };
-use warpbench::register::deformable::{DeformableRun, DeformableSettings, Transform};
+use warpbench::register::deformable::{DeformableRun, DeformableSettings, Regulariser, Transform};
 use warpbench::register::pyramid::{Pyramid, level_grid};
 use warpbench::volume::warp::warp_scalar;
 use warpbench::volume::{Affine, Landmark, LandmarkSet, VectorField};
@@ -462,14 +462,14 @@ fn a_restarted_deformable_stage_computes_what_a_fresh_one_does() {
         .unwrap()
     };
     let mut fresh = new();
-    fresh.set_diffusion(2.0);
+    fresh.set_weight(Regulariser::Diffusion, 2.0);
     finish(&mut fresh);
     let mut restarted = new();
     assert!(
         restarted.restart_deformable(2.0).is_err(),
         "a restart before the affine stage ended"
     );
-    restarted.set_diffusion(0.0);
+    restarted.set_weight(Regulariser::Diffusion, 0.0);
     finish(&mut restarted);
     let first = restarted.displacement().unwrap();
     restarted.restart_deformable(2.0).unwrap();

@@ -6,8 +6,8 @@ use warpbench::gpu::GpuContext;
 use warpbench::gpu::kernels::similarity::Similarity;
 use warpbench::register::affine::{AffineModel, AffineSettings, Initialisation};
 use warpbench::register::config::RegistrationConfig;
-use warpbench::register::deformable::DeformableSettings;
-use warpbench::register::{LevelSettings, Stage};
+use warpbench::register::deformable::{DeformableSettings, Regulariser};
+use warpbench::register::{LevelSettings, Losses, Stage};
 use warpbench::session::{
     self, Command, Event, Method, Scoring, SessionHandle, SessionOptions, Sweep, SweepPoint,
 };
@@ -89,11 +89,11 @@ fn wait_for<T>(handle: &SessionHandle, mut pick: impl FnMut(&Event) -> Option<T>
     }
 }
 
-fn deformable_losses(event: &Event) -> Option<(u32, f64)> {
+fn deformable_losses(event: &Event) -> Option<(u32, Losses)> {
     match event {
-        Event::Progress { report, .. } if report.stage == Stage::Deformable => report
-            .losses
-            .and_then(|l| Some((report.iteration, l.diffusion?))),
+        Event::Progress { report, .. } if report.stage == Stage::Deformable => {
+            Some((report.iteration, report.losses?))
+        }
         _ => None,
     }
 }
@@ -150,7 +150,7 @@ fn a_run_reports_progress_snapshots_and_scores_then_finishes() {
 #[test]
 fn pause_resume_retune_and_cancel_take_effect_between_iterations() {
     let handle = start(100_000, SessionOptions::default());
-    let (first, reg_before) = wait_for(&handle, deformable_losses);
+    let (first, before) = wait_for(&handle, deformable_losses);
 
     handle.send(Command::Pause);
     wait_for(&handle, |e| matches!(e, Event::Paused).then_some(()));
@@ -163,19 +163,25 @@ fn pause_resume_retune_and_cancel_take_effect_between_iterations() {
         .count();
     assert!(progress <= 1, "{progress} iterations while paused");
 
-    // A weight change while paused applies on resuming: the diffusion term scales with it.
-    handle.send(Command::SetDiffusion(10.0));
-    wait_for(&handle, |e| {
-        matches!(e, Event::Retuned(Command::SetDiffusion(_))).then_some(())
-    });
+    // Weight changes while paused apply on resuming: the diffusion term scales with its weight,
+    // and the folding term, off before, is on.
+    assert_eq!(before.folding, None);
+    for (term, weight) in [(Regulariser::Diffusion, 10.0), (Regulariser::Folding, 50.0)] {
+        handle.send(Command::SetWeight(term, weight));
+        wait_for(&handle, |e| {
+            matches!(e, Event::Retuned(Command::SetWeight(t, _)) if *t == term).then_some(())
+        });
+    }
     handle.send(Command::Resume);
     wait_for(&handle, |e| matches!(e, Event::Resumed).then_some(()));
-    let (after, reg_after) = wait_for(&handle, deformable_losses);
+    let (after, retuned) = wait_for(&handle, deformable_losses);
     assert!(after > first);
+    let (reg_before, reg_after) = (before.diffusion.unwrap(), retuned.diffusion.unwrap());
     assert!(
         reg_after > 20.0 * reg_before,
         "λ 0.1 → 10 moved the diffusion term only from {reg_before:.3e} to {reg_after:.3e}"
     );
+    assert!(retuned.folding.is_some(), "{retuned:?}");
 
     handle.send(Command::SetLearningRate(0.5));
     wait_for(&handle, |e| {
@@ -230,7 +236,7 @@ fn a_run_whose_events_are_not_read_cancels_and_stops() {
 fn a_bad_parameter_fails_the_run_with_a_message() {
     let handle = start(100_000, SessionOptions::default());
     wait_for(&handle, deformable_losses);
-    handle.send(Command::SetDiffusion(f64::NAN));
+    handle.send(Command::SetWeight(Regulariser::Folding, f64::NAN));
     let message = loop {
         match handle
             .events()
@@ -242,7 +248,7 @@ fn a_bad_parameter_fails_the_run_with_a_message() {
             _ => {}
         }
     };
-    assert!(message.contains("diffusion"), "{message}");
+    assert!(message.contains("folding weight NaN"), "{message}");
     assert!(handle.join().is_err());
 }
 
@@ -271,7 +277,7 @@ fn a_sweep_registers_and_scores_each_weight_from_one_affine_stage() {
                     stage_starts.push(report.stage);
                 }
                 if report.stage == Stage::Deformable && stage_starts.len() == 3 {
-                    handle.send(Command::SetDiffusion(100.0));
+                    handle.send(Command::SetWeight(Regulariser::Diffusion, 100.0));
                 }
                 last = Some((report.stage, report.level, report.iteration));
             }

@@ -328,7 +328,7 @@ impl WarpbenchApp {
             RunRequest::Pause => Command::Pause,
             RunRequest::Resume => Command::Resume,
             RunRequest::Cancel => Command::Cancel,
-            RunRequest::SetDiffusion(v) => Command::SetDiffusion(v),
+            RunRequest::SetWeight(term, v) => Command::SetWeight(term, v),
             RunRequest::SetLearningRate(v) => Command::SetLearningRate(v),
         };
         if let Some(session) = &self.session {

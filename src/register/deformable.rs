@@ -91,6 +91,46 @@ pub struct DeformableSettings {
     pub label_weight: f64,
 }
 
+/// A weighted regulariser of the deformable stage: its weight can change while the stage runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regulariser {
+    Diffusion,
+    Bending,
+    Folding,
+}
+
+impl Regulariser {
+    pub const ALL: [Regulariser; 3] = [
+        Regulariser::Diffusion,
+        Regulariser::Bending,
+        Regulariser::Folding,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Regulariser::Diffusion => "diffusion",
+            Regulariser::Bending => "bending",
+            Regulariser::Folding => "folding",
+        }
+    }
+
+    pub fn weight(self, settings: &DeformableSettings) -> f64 {
+        match self {
+            Regulariser::Diffusion => settings.diffusion,
+            Regulariser::Bending => settings.bending,
+            Regulariser::Folding => settings.folding,
+        }
+    }
+
+    pub fn weight_mut(self, settings: &mut DeformableSettings) -> &mut f64 {
+        match self {
+            Regulariser::Diffusion => &mut settings.diffusion,
+            Regulariser::Bending => &mut settings.bending,
+            Regulariser::Folding => &mut settings.folding,
+        }
+    }
+}
+
 impl DeformableSettings {
     /// The label maps the stage uses: `labels` when `label_weight` is positive (an error without
     /// them), none otherwise.
@@ -206,9 +246,9 @@ impl DeformableRun {
         self.level_index >= self.settings.levels.len()
     }
 
-    /// Changes the diffusion weight from the next step on.
-    pub fn set_diffusion(&mut self, lambda: f64) {
-        self.settings.diffusion = lambda;
+    /// Changes a regulariser's weight from the next step on.
+    pub fn set_weight(&mut self, term: Regulariser, weight: f64) {
+        *term.weight_mut(&mut self.settings) = weight;
     }
 
     /// Changes the current and later levels' learning rate from the next step on.

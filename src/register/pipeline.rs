@@ -3,7 +3,7 @@
 
 use super::affine::AffineRun;
 use super::config::RegistrationConfig;
-use super::deformable::{DeformableRun, affine_displacement};
+use super::deformable::{DeformableRun, Regulariser, affine_displacement};
 use super::labels::LabelPair;
 use super::pyramid::{Pyramid, level_grid};
 use super::{Stage, StepReport};
@@ -94,14 +94,14 @@ impl Registration {
         affine + deformable
     }
 
-    /// Changes the deformable stage's diffusion weight from its next step on (now or when it
+    /// Changes a deformable regulariser's weight from the stage's next step on (now or when it
     /// starts).
-    pub fn set_diffusion(&mut self, lambda: f64) {
+    pub fn set_weight(&mut self, term: Regulariser, weight: f64) {
         if let Some(d) = &mut self.config.deformable {
-            d.diffusion = lambda;
+            *term.weight_mut(d) = weight;
         }
         if let Some(d) = &mut self.deformable {
-            d.set_diffusion(lambda);
+            d.set_weight(term, weight);
         }
     }
 
@@ -115,7 +115,7 @@ impl Registration {
             ));
         }
         self.deformable = None;
-        self.set_diffusion(lambda);
+        self.set_weight(Regulariser::Diffusion, lambda);
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use crate::eval::jacobian::{JacobianStats, jacobian_determinant, jacobian_stats}
 use crate::eval::non_diffeomorphic::{NonDiffeomorphicVolume, folded_cubes};
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
+use crate::register::deformable::Regulariser;
 use crate::volume::{Affine, ScalarVolume, VectorField};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,8 +21,9 @@ pub enum Command {
     Resume,
     /// Stops within one iteration; the run ends with [`Event::Cancelled`].
     Cancel,
-    /// The deformable stage's diffusion weight λ, from the next iteration on.
-    SetDiffusion(f64),
+    /// A deformable regulariser's weight, from the next iteration on (not in a sweep, which
+    /// compares diffusion weights with the others held).
+    SetWeight(Regulariser, f64),
     /// The running stage's learning rate (mm), from the next iteration on.
     SetLearningRate(f64),
 }

@@ -11,6 +11,7 @@ use crate::gpu::GpuContext;
 use crate::learn::infer::TrainedModel;
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
+use crate::register::deformable::Regulariser;
 use crate::register::pipeline::Registration;
 use crate::volume::resample::resample_field;
 use crate::volume::{Grid, ScalarVolume, VectorField};
@@ -106,7 +107,7 @@ impl Worker {
         let fixed_grid = fixed.grid().clone();
         let mut registration = Registration::new(&self.ctx, fixed, moving, config.clone())?;
         if let Some(&first) = sweep.first() {
-            registration.set_diffusion(first);
+            registration.set_weight(Regulariser::Diffusion, first);
         }
         self.send(Event::Started {
             method: self.method.clone(),
@@ -321,16 +322,19 @@ impl Worker {
                         return Ok(Flow::Continue);
                     }
                 }
-                Command::SetDiffusion(_) if matches!(self.method, Method::Sweep(_)) => {
-                    log::warn!("a sweep sets its own diffusion weights; the change is ignored");
+                Command::SetWeight(..) if matches!(self.method, Method::Sweep(_)) => {
+                    log::warn!(
+                        "a sweep compares diffusion weights with the others held; the change is ignored"
+                    );
                 }
-                Command::SetDiffusion(lambda) => {
-                    if !(lambda >= 0.0 && lambda.is_finite()) {
+                Command::SetWeight(term, weight) => {
+                    if !(weight >= 0.0 && weight.is_finite()) {
                         return Err(Error::Config(format!(
-                            "diffusion weight {lambda} is not ≥ 0"
+                            "{} weight {weight} is not ≥ 0",
+                            term.name()
                         )));
                     }
-                    registration.set_diffusion(lambda);
+                    registration.set_weight(term, weight);
                     self.send(Event::Retuned(command));
                 }
                 Command::SetLearningRate(rate) => {

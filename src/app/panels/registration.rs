@@ -7,6 +7,7 @@ use super::path_field::{Dialog, PathField};
 use super::sweep::{SweepAction, SweepSection};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
+use crate::register::deformable::Regulariser;
 use crate::session::{NetworkJob, Sweep};
 
 /// What the panel asks the app to do.
@@ -20,7 +21,7 @@ pub enum RunRequest {
     Pause,
     Resume,
     Cancel,
-    SetDiffusion(f64),
+    SetWeight(Regulariser, f64),
     SetLearningRate(f64),
 }
 
@@ -30,7 +31,8 @@ pub struct RegistrationPanel {
     /// The advanced editor's text, and why it does not parse when it does not.
     toml: String,
     toml_error: Option<String>,
-    diffusion: f64,
+    /// The deformable stage's regulariser weights, in the order of `Regulariser::ALL`.
+    weights: [f64; 3],
     learning_rate: f64,
     /// A model folder written by a training run, for "Register with network".
     pub model: PathField,
@@ -47,7 +49,7 @@ impl RegistrationPanel {
             preset: preset.to_string(),
             toml: String::new(),
             toml_error: None,
-            diffusion: 0.0,
+            weights: [0.0; 3],
             learning_rate: 0.0,
             model: PathField::default(),
             refinement_steps: 50,
@@ -72,21 +74,26 @@ impl RegistrationPanel {
     fn config_changed(&mut self) {
         self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
         self.toml_error = None;
-        self.diffusion = self.config.deformable.as_ref().map_or(0.0, |d| d.diffusion);
+        self.weights = Regulariser::ALL.map(|term| {
+            self.config
+                .deformable
+                .as_ref()
+                .map_or(0.0, |d| term.weight(d))
+        });
         self.learning_rate = self
             .config
             .deformable
             .as_ref()
             .and_then(|d| d.levels.first())
             .map_or(0.5, |l| l.learning_rate);
-        self.sweep.centre_on(self.diffusion);
+        self.sweep.centre_on(self.weights[0]);
     }
 
-    /// Takes `lambda` as the deformable stage's diffusion weight, in the advanced text too.
-    fn set_diffusion(&mut self, lambda: f64) {
-        self.diffusion = lambda;
+    /// Takes `weight` as a deformable regulariser's weight, in the advanced text too.
+    fn set_weight(&mut self, term: Regulariser, weight: f64) {
+        self.weights[term as usize] = weight;
         if let Some(d) = &mut self.config.deformable {
-            d.diffusion = lambda;
+            *term.weight_mut(d) = weight;
         }
         self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
     }
@@ -225,7 +232,9 @@ impl RegistrationPanel {
                             diffusion,
                         })));
                     }
-                    Some(SweepAction::Use(lambda)) => self.set_diffusion(lambda),
+                    Some(SweepAction::Use(lambda)) => {
+                        self.set_weight(Regulariser::Diffusion, lambda)
+                    }
                     Some(SweepAction::Export(path)) => {
                         request = Some(RunRequest::ExportSweep(path));
                     }
@@ -234,20 +243,29 @@ impl RegistrationPanel {
             });
         progress_ui(ui, doc);
         if self.config.deformable.is_some() {
-            // A sweep sets λ itself, point by point.
+            // A sweep sets λ itself, point by point, and holds the others.
             let sweeping = running && !doc.sweep_weights.is_empty();
-            let slider = ui
-                .add_enabled(
-                    !sweeping,
-                    egui::Slider::new(&mut self.diffusion, 0.0..=10.0)
-                        .logarithmic(true)
-                        .text("diffusion λ"),
-                )
-                .on_disabled_hover_text("a sweep sets λ point by point");
-            if slider.changed() {
-                self.set_diffusion(self.diffusion);
-                if running {
-                    request = Some(RunRequest::SetDiffusion(self.diffusion));
+            for term in Regulariser::ALL {
+                let (range, text) = match term {
+                    Regulariser::Diffusion => (0.0..=10.0, "diffusion λ"),
+                    Regulariser::Bending => (0.0..=10.0, "bending"),
+                    Regulariser::Folding => (0.0..=1000.0, "folding"),
+                };
+                let slider = ui
+                    .add_enabled(
+                        !sweeping,
+                        egui::Slider::new(&mut self.weights[term as usize], range)
+                            .logarithmic(true)
+                            .custom_formatter(|v, _| significant(v))
+                            .text(text),
+                    )
+                    .on_disabled_hover_text("a sweep sets λ point by point and holds the others");
+                if slider.changed() {
+                    let weight = self.weights[term as usize];
+                    self.set_weight(term, weight);
+                    if running {
+                        request = Some(RunRequest::SetWeight(term, weight));
+                    }
                 }
             }
         }
@@ -268,6 +286,19 @@ impl RegistrationPanel {
         }
         plots_ui(ui, doc);
         request
+    }
+}
+
+/// `v` to four significant digits, without trailing zeros (a log slider at 0 showed "0.000000").
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (3.0 - v.abs().log10().floor()).max(0.0) as usize;
+    let text = format!("{v:.decimals$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => text,
     }
 }
 
@@ -387,7 +418,19 @@ mod tests {
         edited.deformable.as_mut().unwrap().diffusion = 0.123;
         panel.set_config(edited);
         assert_eq!(panel.preset, "custom");
-        assert_eq!(panel.diffusion, 0.123);
+        assert_eq!(panel.weights[0], 0.123);
+    }
+
+    #[test]
+    fn weights_show_four_significant_digits() {
+        let shown: Vec<String> = [0.0, 0.05, 60.0, 0.123456, 1234.6, 1e-5, 2.5]
+            .into_iter()
+            .map(significant)
+            .collect();
+        assert_eq!(
+            shown,
+            ["0", "0.05", "60", "0.1235", "1235", "0.00001", "2.5"]
+        );
     }
 
     #[test]
