@@ -60,7 +60,7 @@ pub(super) fn stacked_history_ui<T>(
         let start = measured().next().map_or(latest_x, |(x, _)| x);
         ui.horizontal(|ui| {
             ui.colored_label(series_colour(index), name);
-            ui.weak(format!("{latest:.4e}"));
+            ui.weak(significant(latest));
         });
         let plot = decimal_plot(&format!("{title}: {name}"), 56.0)
             // One width for every y axis lines the plots' x axes up.
@@ -73,6 +73,23 @@ pub(super) fn stacked_history_ui<T>(
             .collect();
         draw(ui, plot, (points, x), &[(index, line)], &within, first);
         first = false;
+    }
+}
+
+/// `v` to four significant digits without trailing zeros, in scientific notation when far from 1
+/// (a Dice of "7.1040e-1" and a log slider at 0 reading "0.000000" were both hard to read).
+pub(super) fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    if !(1e-3..1e5).contains(&v.abs()) {
+        return format!("{v:.3e}");
+    }
+    let decimals = (3.0 - v.abs().log10().floor()).max(0.0) as usize;
+    let text = format!("{v:.decimals$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => text,
     }
 }
 
@@ -245,6 +262,22 @@ mod tests {
         assert_eq!(label(0.05, 0.05), "0.05");
         assert_eq!(label(300.0, 100.0), "300");
         assert_eq!(label(1.0, 0.1), "1.0");
+    }
+
+    #[test]
+    fn numbers_show_four_significant_digits() {
+        let shown: Vec<String> = [
+            0.0, 0.05, 60.0, 0.123456, 1234.6, 0.71040, -0.29003, 8.3418e-5,
+        ]
+        .into_iter()
+        .map(significant)
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "0", "0.05", "60", "0.1235", "1235", "0.7104", "-0.29", "8.342e-5"
+            ]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Cancel, progress, live regularisation and learning rate, and the live plots; or a trained
 //! network (model folder, refinement steps) in place of the iterative run.
 
-use super::history_plot::{history_ui, stacked_history_ui};
+use super::history_plot::{significant, stacked_history_ui};
 use super::path_field::{Dialog, PathField};
 use super::sweep::{SweepAction, SweepSection};
 use crate::app::state::{Document, RunStatus};
@@ -289,19 +289,6 @@ impl RegistrationPanel {
     }
 }
 
-/// `v` to four significant digits, without trailing zeros (a log slider at 0 showed "0.000000").
-fn significant(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let decimals = (3.0 - v.abs().log10().floor()).max(0.0) as usize;
-    let text = format!("{v:.decimals$}");
-    match text.contains('.') {
-        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
-        false => text,
-    }
-}
-
 fn progress_ui(ui: &mut egui::Ui, doc: &Document) {
     let text = match &doc.run {
         RunStatus::Idle => "not run yet".to_string(),
@@ -390,7 +377,7 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
         ],
         &stage_marks(&doc.losses, &doc.sweep_weights),
     );
-    history_ui(
+    stacked_history_ui(
         ui,
         "scores (per snapshot, by time in s)",
         &doc.scores,
@@ -419,18 +406,6 @@ mod tests {
         panel.set_config(edited);
         assert_eq!(panel.preset, "custom");
         assert_eq!(panel.weights[0], 0.123);
-    }
-
-    #[test]
-    fn weights_show_four_significant_digits() {
-        let shown: Vec<String> = [0.0, 0.05, 60.0, 0.123456, 1234.6, 1e-5, 2.5]
-            .into_iter()
-            .map(significant)
-            .collect();
-        assert_eq!(
-            shown,
-            ["0", "0.05", "60", "0.1235", "1235", "0.00001", "2.5"]
-        );
     }
 
     #[test]
