@@ -12,6 +12,7 @@ pub mod pyramid;
 pub mod translation_search;
 
 use crate::gpu::kernels::similarity::Similarity;
+use deformable::Regulariser;
 use serde::{Deserialize, Serialize};
 
 /// Which part of a registration a step belongs to.
@@ -75,24 +76,29 @@ impl Losses {
         }
     }
 
+    /// A regulariser's term, `None` when it is off.
+    pub fn regulariser_term(&self, term: Regulariser) -> Option<f64> {
+        match term {
+            Regulariser::Diffusion => self.diffusion,
+            Regulariser::Bending => self.bending,
+            Regulariser::Folding => self.folding,
+        }
+    }
+
     /// The regularisers' sum.
     pub fn regulariser(&self) -> f64 {
-        [self.diffusion, self.bending, self.folding]
+        Regulariser::ALL
             .into_iter()
-            .flatten()
+            .filter_map(|term| self.regulariser_term(term))
             .sum()
     }
 
-    /// Each term by name, the ones that are off left out.
-    pub fn terms(&self) -> impl Iterator<Item = (&'static str, f64)> {
-        [
-            ("similarity", Some(self.similarity)),
-            ("diffusion", self.diffusion),
-            ("bending", self.bending),
-            ("folding", self.folding),
-        ]
-        .into_iter()
-        .filter_map(|(name, v)| Some((name, v?)))
+    /// Each term by name, the similarity first, the ones that are off left out.
+    pub fn terms(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        let regularisers = Regulariser::ALL
+            .into_iter()
+            .filter_map(|term| Some((term.name(), self.regulariser_term(term)?)));
+        std::iter::once(("similarity", self.similarity)).chain(regularisers)
     }
 }
 
