@@ -448,27 +448,29 @@ impl DeformableRun {
             )?;
             encoder.copy_buffer_to_buffer(&l.u_smoothed, 0, &l.u, 0, (3 * n * 4) as u64);
         }
-        // Each term the stage optimises with, summed on the GPU.
+        // Each term the stage optimises with, summed on the GPU: the similarity, and each
+        // regulariser that is on.
         let sums = if report {
+            let similarity = k.reduce.record(ctx, &mut encoder, &l.sim_terms, n)?;
             let mut sum = |on: bool, terms: &wgpu::Buffer| -> Result<Option<PendingSum>> {
                 on.then(|| k.reduce.record(ctx, &mut encoder, terms, n))
                     .transpose()
             };
-            Some([
-                sum(true, &l.sim_terms)?,
+            let regularisers = [
                 sum(diffusion > 0.0, &l.diffusion_terms)?,
                 sum(bending > 0.0, &l.bending_terms)?,
                 sum(folding > 0.0, &l.fold_share)?,
-            ])
+            ];
+            Some((similarity, regularisers))
         } else {
             None
         };
         ctx.queue.submit([encoder.finish()]);
         let losses = match sums {
-            Some([similarity, diffusion_sum, bending_sum, share_sum]) => {
+            Some((similarity, [diffusion_sum, bending_sum, share_sum])) => {
                 let read = |pending: Option<PendingSum>| pending.map(|p| p.read(ctx)).transpose();
                 Some(Losses {
-                    similarity: read(similarity)?.unwrap_or_default(),
+                    similarity: similarity.read(ctx)?,
                     diffusion: read(diffusion_sum)?,
                     bending: read(bending_sum)?,
                     folding: read(share_sum)?.map(|shares| folding * shares / n as f64),

@@ -31,8 +31,6 @@ pub struct RegistrationPanel {
     /// The advanced editor's text, and why it does not parse when it does not.
     toml: String,
     toml_error: Option<String>,
-    /// The deformable stage's regulariser weights, in the order of `Regulariser::ALL`.
-    weights: [f64; 3],
     learning_rate: f64,
     /// A model folder written by a training run, for "Register with network".
     pub model: PathField,
@@ -49,7 +47,6 @@ impl RegistrationPanel {
             preset: preset.to_string(),
             toml: String::new(),
             toml_error: None,
-            weights: [0.0; 3],
             learning_rate: 0.0,
             model: PathField::default(),
             refinement_steps: 50,
@@ -74,24 +71,25 @@ impl RegistrationPanel {
     fn config_changed(&mut self) {
         self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
         self.toml_error = None;
-        self.weights = Regulariser::ALL.map(|term| {
-            self.config
-                .deformable
-                .as_ref()
-                .map_or(0.0, |d| term.weight(d))
-        });
         self.learning_rate = self
             .config
             .deformable
             .as_ref()
             .and_then(|d| d.levels.first())
             .map_or(0.5, |l| l.learning_rate);
-        self.sweep.centre_on(self.weights[0]);
+        self.sweep.centre_on(self.diffusion());
+    }
+
+    /// The deformable stage's diffusion weight (0 without one).
+    fn diffusion(&self) -> f64 {
+        self.config
+            .deformable
+            .as_ref()
+            .map_or(0.0, |d| Regulariser::Diffusion.weight(d))
     }
 
     /// Takes `weight` as a deformable regulariser's weight, in the advanced text too.
     fn set_weight(&mut self, term: Regulariser, weight: f64) {
-        self.weights[term as usize] = weight;
         if let Some(d) = &mut self.config.deformable {
             *term.weight_mut(d) = weight;
         }
@@ -242,30 +240,35 @@ impl RegistrationPanel {
                 }
             });
         progress_ui(ui, doc);
-        if self.config.deformable.is_some() {
+        // The sliders edit the configuration's weights themselves.
+        if let Some(deformable) = &mut self.config.deformable {
             // A sweep sets λ itself, point by point, and holds the others.
             let sweeping = running && !doc.sweep_weights.is_empty();
+            let mut changed = None;
             for term in Regulariser::ALL {
                 let (range, text) = match term {
                     Regulariser::Diffusion => (0.0..=10.0, "diffusion λ"),
                     Regulariser::Bending => (0.0..=10.0, "bending"),
                     Regulariser::Folding => (0.0..=1000.0, "folding"),
                 };
+                let weight = term.weight_mut(deformable);
                 let slider = ui
                     .add_enabled(
                         !sweeping,
-                        egui::Slider::new(&mut self.weights[term as usize], range)
+                        egui::Slider::new(weight, range)
                             .logarithmic(true)
                             .custom_formatter(|v, _| significant(v))
                             .text(text),
                     )
                     .on_disabled_hover_text("a sweep sets λ point by point and holds the others");
                 if slider.changed() {
-                    let weight = self.weights[term as usize];
-                    self.set_weight(term, weight);
-                    if running {
-                        request = Some(RunRequest::SetWeight(term, weight));
-                    }
+                    changed = Some((term, term.weight(deformable)));
+                }
+            }
+            if let Some((term, weight)) = changed {
+                self.set_weight(term, weight);
+                if running {
+                    request = Some(RunRequest::SetWeight(term, weight));
                 }
             }
         }
@@ -405,7 +408,7 @@ mod tests {
         edited.deformable.as_mut().unwrap().diffusion = 0.123;
         panel.set_config(edited);
         assert_eq!(panel.preset, "custom");
-        assert_eq!(panel.weights[0], 0.123);
+        assert_eq!(panel.diffusion(), 0.123);
     }
 
     #[test]
