@@ -434,6 +434,14 @@ fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_ca
     );
     assert!(log.metrics.as_ref().is_some_and(|m| m.val_dice.is_finite()));
     assert!(out.join("metrics.json").exists());
+    // The validations are plotted under their names, the network's Dice beside the affine's.
+    harness.run_steps(2);
+    for name in ["Dice", "Dice, affine alone", "loss"] {
+        assert!(
+            harness.query_all_by_label(name).next().is_some(),
+            "no validation plot of {name}"
+        );
+    }
 
     // The trained model registers the open case from the registration tab.
     harness.get_by_label("Registration").click();

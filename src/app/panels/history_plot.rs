@@ -2,76 +2,73 @@
 //! coarse decimal grid lines, stage marks.
 
 use egui_plot::{
-    GridInput, GridMark, Legend, Line, Plot, PlotPoint, PlotPoints, Points, Text, VLine,
+    GridInput, GridMark, Line, Plot, PlotPoint, PlotPoints, Points, Text, VLine,
     uniform_grid_spacer,
 };
 
 /// One value of a history point, `None` where it was not measured.
 pub(super) type Series<T> = (&'static str, fn(&T) -> Option<f64>);
 
-/// A titled plot of `points`: one line per series that has any value, against `x`, and a labelled
-/// vertical line at each of `marks` (x, label). Nothing but the title before there are points,
-/// and no background and only coarse grid lines: a plot's fill and fine grid cost a software
-/// rasteriser as much as the rest of the frame.
-pub(super) fn history_ui<T>(
-    ui: &mut egui::Ui,
-    title: &str,
-    points: &[T],
-    x: fn(&T) -> f64,
-    series: &[Series<T>],
-    marks: &[(f64, String)],
-) {
-    if titled(ui, title, points) {
-        let lines: Vec<_> = series.iter().enumerate().collect();
-        draw(
-            ui,
-            decimal_plot(title, 150.0).legend(Legend::default()),
-            (points, x),
-            &lines,
-            marks,
-            true,
-        );
-    }
-}
-
-/// As [`history_ui`], with each series that has a value in a short plot of its own under its
-/// name and latest value: terms of very different sizes (a similarity near −1 and a folding
-/// penalty of 1e-6) on one axis would leave the small ones a flat line at zero. Each plot spans
-/// its own series (the regularisers only run in the deformable stage) with the marks there, and
-/// all share one cursor; the marks' labels are in the first plot only.
+/// A titled stack of short plots of `points` against `x`, one per group of series that has a
+/// value, each under its series' names and latest values, with a vertical line at each of `marks`
+/// (x, label). Terms of very different sizes (a similarity near −1 and a folding penalty of 1e-6)
+/// on one axis would leave the small ones a flat line at zero, so only series on one scale share
+/// a group (a network's Dice and the Dice of the affine alone). Each plot spans its own series
+/// (the regularisers only run in the deformable stage) with the marks there, and all share one
+/// cursor; the marks' labels are in the first plot only. No background and only coarse grid
+/// lines: a plot's fill and fine grid cost a software rasteriser as much as the rest of the frame.
 pub(super) fn stacked_history_ui<T>(
     ui: &mut egui::Ui,
     title: &str,
     points: &[T],
     x: fn(&T) -> f64,
-    series: &[Series<T>],
+    groups: &[&[Series<T>]],
     marks: &[(f64, String)],
 ) {
     if !titled(ui, title, points) {
         return;
     }
     let mut first = true;
-    for (index, line) in series.iter().enumerate() {
-        let (name, value) = *line;
-        let measured = || points.iter().filter_map(|p| Some((x(p), value(p)?)));
-        let Some((latest_x, latest)) = measured().last() else {
+    let indexed = groups.iter().scan(0, |next, group| {
+        let start = *next;
+        *next += group.len();
+        Some(group.iter().enumerate().map(move |(i, s)| (start + i, s)))
+    });
+    for group in indexed {
+        // Each measured series with its first and latest point.
+        let measured: Vec<_> = group
+            .filter_map(|(index, line)| {
+                let mut values = points.iter().filter_map(|p| Some((x(p), (line.1)(p)?)));
+                let first = values.next()?;
+                Some(((index, line), first.0, values.last().unwrap_or(first)))
+            })
+            .collect();
+        if measured.is_empty() {
             continue;
-        };
-        let start = measured().next().map_or(latest_x, |(x, _)| x);
+        }
+        let start = measured.iter().map(|m| m.1).fold(f64::INFINITY, f64::min);
+        let end = measured
+            .iter()
+            .map(|m| m.2.0)
+            .fold(f64::NEG_INFINITY, f64::max);
         ui.horizontal(|ui| {
-            ui.colored_label(series_colour(index), name);
-            ui.weak(significant(latest));
+            for &((index, &(name, _)), _, (_, latest)) in &measured {
+                ui.colored_label(series_colour(index), name);
+                ui.weak(significant(latest));
+            }
         });
-        let plot = decimal_plot(&format!("{title}: {name}"), 56.0)
+        let names: Vec<_> = measured.iter().map(|m| (m.0).1.0).collect();
+        let plot = decimal_plot(&format!("{title}: {}", names.join(", ")), 56.0)
             // One width for every y axis lines the plots' x axes up.
             .y_axis_min_width(44.0)
             .link_cursor(ui.scope_id().with(title), [true, false]);
         let within: Vec<_> = marks
             .iter()
-            .filter(|(at, _)| (start..=latest_x).contains(at))
+            .filter(|(at, _)| (start..=end).contains(at))
             .cloned()
             .collect();
-        draw(ui, plot, (points, x), &[(index, line)], &within, first);
+        let lines: Vec<_> = measured.iter().map(|m| m.0).collect();
+        draw(ui, plot, (points, x), &lines, &within, first);
         first = false;
     }
 }

@@ -372,11 +372,11 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
         &doc.losses,
         |l| l.step as f64,
         &[
-            ("similarity", |l| Some(l.losses.similarity)),
-            ("diffusion", |l| l.losses.diffusion),
-            ("bending", |l| l.losses.bending),
-            ("folding", |l| l.losses.folding),
-            ("label soft Dice", |l| l.label_dice),
+            &[("similarity", |l| Some(l.losses.similarity))],
+            &[("diffusion", |l| l.losses.diffusion)],
+            &[("bending", |l| l.losses.bending)],
+            &[("folding", |l| l.losses.folding)],
+            &[("label soft Dice", |l| l.label_dice)],
         ],
         &stage_marks(&doc.losses, &doc.sweep_weights),
     );
@@ -386,10 +386,10 @@ fn plots_ui(ui: &mut egui::Ui, doc: &Document) {
         &doc.scores,
         |s| s.elapsed_s,
         &[
-            ("TRE mm", |s| s.tre_mm),
-            ("Dice", |s| s.dice),
-            ("fold %", |s| Some(s.fold_percent)),
-            ("NDV %", |s| Some(s.ndv_percent)),
+            &[("TRE mm", |s| s.tre_mm)],
+            &[("Dice", |s| s.dice)],
+            &[("fold %", |s| Some(s.fold_percent))],
+            &[("NDV %", |s| Some(s.ndv_percent))],
         ],
         &[],
     );

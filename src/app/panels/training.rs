@@ -2,7 +2,7 @@
 //! folder, or a run to resume), Train, Pause, Stop, progress, and live training and validation
 //! curves. The run's record ([`TrainingLog`]) takes the worker's events and holds no egui type.
 
-use super::history_plot::{history_ui, stacked_history_ui};
+use super::history_plot::stacked_history_ui;
 use super::path_field::{Dialog, PathField};
 use crate::learn::model::run_config;
 use crate::learn::score::TrainMetrics;
@@ -238,25 +238,27 @@ impl TrainingPanel {
             &self.log.records,
             |r| f64::from(r.iteration),
             &[
-                ("total", |r| Some(r.losses.total)),
-                ("similarity", |r| Some(r.losses.similarity)),
-                ("smoothness", |r| Some(r.losses.smoothness)),
-                ("folding", |r| r.losses.folding),
-                ("1 - soft Dice", |r| r.losses.dice),
+                &[("total", |r| Some(r.losses.total))],
+                &[("similarity", |r| Some(r.losses.similarity))],
+                &[("smoothness", |r| Some(r.losses.smoothness))],
+                &[("folding", |r| r.losses.folding)],
+                &[("1 - soft Dice", |r| r.losses.dice)],
             ],
             &[],
         );
-        history_ui(
+        stacked_history_ui(
             ui,
             "validation (held-out pair, training grid)",
             &self.log.validations,
             |v| f64::from(v.iteration),
             &[
-                ("Dice", |v| v.dice.is_finite().then_some(v.dice)),
-                ("Dice, affine alone", |v| {
-                    v.dice_affine.is_finite().then_some(v.dice_affine)
-                }),
-                ("loss", |v| Some(v.loss)),
+                &[
+                    ("Dice", |v| v.dice.is_finite().then_some(v.dice)),
+                    ("Dice, affine alone", |v| {
+                        v.dice_affine.is_finite().then_some(v.dice_affine)
+                    }),
+                ],
+                &[("loss", |v| Some(v.loss))],
             ],
             &[],
         );
