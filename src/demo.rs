@@ -325,6 +325,25 @@ macro_rules! asset {
     };
 }
 
+/// Writes the demo files embedded in the binary into `dir` as they are (atomically, file by
+/// file), for a command line to read.
+pub fn write_builtin(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (path, bytes) in [
+        asset!("fixed_t1.nii.gz"),
+        asset!("moving_t2like.nii.gz"),
+        asset!("fixed_labels.nii.gz"),
+        asset!("moving_labels.nii.gz"),
+        asset!("fixed_landmarks.csv"),
+        asset!("moving_landmarks.csv"),
+        asset!("labels.txt"),
+    ] {
+        let name = path.file_name().expect("asset paths name files");
+        crate::atomic::write_bytes(&dir.join(name), bytes)?;
+    }
+    Ok(())
+}
+
 /// The demo case embedded in the binary.
 pub fn load_builtin() -> Result<DemoCase> {
     let (p, b) = asset!("fixed_t1.nii.gz");

@@ -229,6 +229,71 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
 /// A smoothness sweep runs from the registration panel: each weight is registered and scored,
 /// the λ slider waits while the sweep sets λ itself, the trade-off is plotted and tabled, and
 /// clicking a point's λ takes it for the next run.
+/// "as command" gives a `warpbench register` line that repeats the window's run from a terminal:
+/// a configuration edited away from its preset, and the landmark pairs the window scores (one
+/// left out), are written for it, and the line runs.
+#[test]
+fn a_run_is_copied_as_a_command_that_runs_from_a_terminal() {
+    let (mut harness, dir) = harness();
+    harness.run_steps(3);
+    let mut config = warpbench::register::config::RegistrationConfig::preset("fast").unwrap();
+    config.deformable.as_mut().unwrap().diffusion = 0.2;
+    harness.state_mut().registration.set_config(config.clone());
+    let doc = &harness.state().doc;
+    let pairs = doc.tre.as_ref().unwrap().pairs.len();
+    let left_out = doc.tre.as_ref().unwrap().pairs[0].name.clone();
+    harness.state_mut().doc.excluded_pairs.insert(left_out);
+    harness.run_steps(2);
+    harness.get_by_label("as command").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the command",
+        |app| app.registration.command.is_some(),
+    );
+    let line = harness.state().registration.command.clone().unwrap();
+    assert!(line.contains(" --config "), "{line}");
+    // The shell's words, as a terminal would run them.
+    let words = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap()
+        .stdout;
+    let words: Vec<String> = String::from_utf8(words)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(words[..2], ["warpbench", "register"]);
+    let cwd = dir.path().join("terminal");
+    std::fs::create_dir(&cwd).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_warpbench"))
+        .args(&words[1..])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = cwd.join("warpbench-register");
+    let ran = warpbench::register::config::RegistrationConfig::read(&out.join("config.toml"));
+    assert_eq!(
+        ran.unwrap(),
+        config,
+        "the command runs the panel's configuration"
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["tre"]["pairs"].as_array().unwrap().len(),
+        pairs - 1,
+        "the pair left out in the window is left out of the command's"
+    );
+}
+
 #[test]
 fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
     let (mut harness, _dir) = harness();

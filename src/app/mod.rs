@@ -6,6 +6,7 @@
 //! them in one place. Loading and registration run on their own threads; the UI thread only
 //! samples and colours the three visible slices (see `views::compose` for why on the CPU).
 
+pub mod command;
 pub mod frame_log;
 pub mod gpu_bridge;
 pub mod landmarks;
@@ -106,6 +107,8 @@ enum Background {
     Notice(Notice),
     /// Full scores of the deformation of a generation.
     Scores(u64, Box<crate::eval::EvalReport>),
+    /// The command line that repeats a run, its files written.
+    Command(String),
 }
 
 /// A message shown over the views until dismissed.
@@ -144,6 +147,8 @@ pub struct WarpbenchApp {
     pub metrics: panels::metrics::MetricsPanel,
     landmark_panel: panels::landmarks::LandmarkPanel,
     autosave: Option<landmarks::Autosave>,
+    /// Where the window keeps what outlives it (recent files, autosaves, commands' inputs).
+    state_dir: Option<std::path::PathBuf>,
     /// The document's landmark edit count the autosave last wrote.
     autosaved_edits: u64,
     open_form: panels::open::OpenForm,
@@ -228,7 +233,8 @@ impl WarpbenchApp {
             training_run: None,
             metrics: Default::default(),
             landmark_panel: Default::default(),
-            autosave: state_dir.map(landmarks::Autosave::new),
+            autosave: state_dir.clone().map(landmarks::Autosave::new),
+            state_dir,
             autosaved_edits: 0,
             open_form,
             session_form: Default::default(),
@@ -317,6 +323,10 @@ impl WarpbenchApp {
                 self.start_run(Method::Network(job), ctx);
                 return;
             }
+            RunRequest::CopyCommand(method) => {
+                self.copy_command(method, ctx);
+                return;
+            }
             RunRequest::ExportSweep(path) => {
                 self.notice = Some(Notice::outcome(
                     crate::session::sweep_files::write(&self.doc.sweep, &path),
@@ -334,6 +344,20 @@ impl WarpbenchApp {
         if let Some(session) = &self.session {
             session.send(command);
         }
+    }
+
+    /// Writes what the command that runs `method` on the case needs, then puts the command on the
+    /// clipboard and shows it in the registration panel.
+    fn copy_command(&mut self, method: Method, ctx: &egui::Context) {
+        let run = command::RunCommand::new(&self.doc, method);
+        let dir = self.state_dir.clone().unwrap_or_else(std::env::temp_dir);
+        self.in_background(ctx, "command", move || match run.write(&dir) {
+            Ok(line) => Background::Command(line),
+            Err(e) => Background::Notice(Notice {
+                text: format!("cannot write the command's inputs: {e}"),
+                error: true,
+            }),
+        });
     }
 
     fn start_run(&mut self, method: Method, ctx: &egui::Context) {
@@ -710,6 +734,10 @@ impl WarpbenchApp {
                 Background::Scores(generation, report) => {
                     self.scoring = false;
                     self.doc.full_report = Some((generation, *report));
+                }
+                Background::Command(line) => {
+                    ctx.copy_text(line.clone());
+                    self.registration.command = Some(line);
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the headless commands.
 
+pub mod command_line;
 pub mod eval;
 pub mod infer;
 pub mod info;

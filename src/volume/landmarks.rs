@@ -170,7 +170,7 @@ impl LandmarkSet {
         crate::atomic::write_bytes(path, text.as_bytes())
     }
 
-    fn to_csv(&self) -> String {
+    pub fn to_csv(&self) -> String {
         let mut s = String::from("x,y,z,name\n");
         for p in &self.points {
             let [x, y, z] = p.world_mm;

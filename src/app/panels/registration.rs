@@ -8,7 +8,7 @@ use super::sweep::{SweepAction, SweepSection};
 use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::register::deformable::Regulariser;
-use crate::session::{NetworkJob, Sweep};
+use crate::session::{Method, NetworkJob, Sweep};
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +18,8 @@ pub enum RunRequest {
     /// Write the sweep's points to a file.
     ExportSweep(std::path::PathBuf),
     StartNetwork(NetworkJob),
+    /// Put the `warpbench` command that runs this on the case on the clipboard.
+    CopyCommand(Method),
     Pause,
     Resume,
     Cancel,
@@ -36,6 +38,8 @@ pub struct RegistrationPanel {
     pub model: PathField,
     pub refinement_steps: u32,
     pub sweep: SweepSection,
+    /// The last command line put on the clipboard, shown until the next.
+    pub command: Option<String>,
 }
 
 impl RegistrationPanel {
@@ -51,6 +55,7 @@ impl RegistrationPanel {
             model: PathField::default(),
             refinement_steps: 50,
             sweep: SweepSection::new(0.0),
+            command: None,
             config,
         };
         panel.config_changed();
@@ -188,7 +193,23 @@ impl RegistrationPanel {
             {
                 request = Some(RunRequest::Cancel);
             }
+            if command_button(ui, self.toml_error.is_none(), "warpbench register") {
+                request = Some(RunRequest::CopyCommand(Method::Iterative(Box::new(
+                    self.config.clone(),
+                ))));
+            }
         });
+        if let Some(line) = &self.command {
+            egui::Frame::new()
+                .fill(ui.visuals().extreme_bg_color)
+                .inner_margin(4.0)
+                .show(ui, |ui| {
+                    ui.add(egui::Label::new(
+                        egui::RichText::new(line).monospace().small(),
+                    ))
+                    .on_hover_text("on the clipboard: run it from any folder");
+                });
+        }
         egui::CollapsingHeader::new("with a trained network")
             .id_salt("network")
             .show(ui, |ui| {
@@ -205,18 +226,24 @@ impl RegistrationPanel {
                         .on_hover_text("Adam steps on the network's map; 0 keeps it as it is");
                 });
                 let model = self.model.text.trim();
-                if ui
-                    .add_enabled(
-                        !running && !model.is_empty(),
-                        egui::Button::new("Register with network"),
-                    )
-                    .clicked()
-                {
-                    request = Some(RunRequest::StartNetwork(NetworkJob {
-                        model: model.into(),
-                        refinement_steps: Some(self.refinement_steps),
-                    }));
-                }
+                let job = NetworkJob {
+                    model: model.into(),
+                    refinement_steps: Some(self.refinement_steps),
+                };
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(
+                            !running && !model.is_empty(),
+                            egui::Button::new("Register with network"),
+                        )
+                        .clicked()
+                    {
+                        request = Some(RunRequest::StartNetwork(job.clone()));
+                    }
+                    if command_button(ui, !model.is_empty(), "warpbench infer") {
+                        request = Some(RunRequest::CopyCommand(Method::Network(job)));
+                    }
+                });
             });
         egui::CollapsingHeader::new("smoothness sweep")
             .id_salt("sweep")
@@ -229,6 +256,12 @@ impl RegistrationPanel {
                             config: self.config.clone(),
                             diffusion,
                         })));
+                    }
+                    Some(SweepAction::CopyCommand(diffusion)) => {
+                        request = Some(RunRequest::CopyCommand(Method::Sweep(Box::new(Sweep {
+                            config: self.config.clone(),
+                            diffusion,
+                        }))));
                     }
                     Some(SweepAction::Use(lambda)) => {
                         self.set_weight(Regulariser::Diffusion, lambda)
@@ -363,6 +396,16 @@ fn stage_marks(
             Some((l.step as f64, label))
         })
         .collect()
+}
+
+/// A button that asks for the command line of what the buttons beside it run; whether it was
+/// clicked.
+pub(super) fn command_button(ui: &mut egui::Ui, enabled: bool, program: &str) -> bool {
+    ui.add_enabled(enabled, egui::Button::new("as command"))
+        .on_hover_text(format!(
+            "put the `{program}` command that runs this on the case on the clipboard"
+        ))
+        .clicked()
 }
 
 fn plots_ui(ui: &mut egui::Ui, doc: &Document) {

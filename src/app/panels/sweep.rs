@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub enum SweepAction {
     /// Run a sweep over these weights.
     Start(Vec<f64>),
+    /// The command line of a sweep over these weights.
+    CopyCommand(Vec<f64>),
     /// Take this λ for the next run.
     Use(f64),
     /// Write the points to this file (CSV, or JSON by its name).
@@ -165,6 +167,11 @@ impl SweepSection {
                 && let Some(w) = weights
             {
                 action = Some(SweepAction::Start(w.clone()));
+            }
+            if super::registration::command_button(ui, weights.is_some(), "warpbench sweep")
+                && let Some(w) = weights
+            {
+                action = Some(SweepAction::CopyCommand(w.clone()));
             }
         });
         if let Err(e) = &parsed {
