@@ -25,7 +25,7 @@ pub fn start(
     config: RegistrationConfig,
     scoring: Scoring,
     options: SessionOptions,
-    wake: impl Fn() + Send + 'static,
+    wake: impl Fn() + Send + Sync + 'static,
 ) -> Result<SessionHandle> {
     let method = Method::Iterative(Box::new(config));
     start_method(ctx, images, method, scoring, options, wake)
@@ -39,7 +39,7 @@ pub fn start_method(
     method: Method,
     scoring: Scoring,
     options: SessionOptions,
-    wake: impl Fn() + Send + 'static,
+    wake: impl Fn() + Send + Sync + 'static,
 ) -> Result<SessionHandle> {
     match &method {
         Method::Iterative(config) => config.validate()?,
@@ -57,7 +57,7 @@ pub fn start_method(
         commands: command_rx,
         events: event_tx,
         snapshots: snapshots.clone(),
-        wake: Box::new(wake),
+        wake: std::sync::Arc::new(wake),
     };
     let thread = std::thread::Builder::new()
         .name("registration".into())

@@ -149,7 +149,7 @@ pub enum Event {
 
 /// The state of a run at one moment: the affine and the whole displacement (affine included) on
 /// the running level's grid, which is coarser than the fixed grid during coarse levels, with its
-/// Jacobian determinant (computed on the worker, so a viewer never stalls on it).
+/// Jacobian determinant (computed beside the worker, so a viewer never stalls on it).
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub generation: u64,

@@ -1,6 +1,11 @@
 //! The worker thread's loop: owns the GPU state of one run, steps it, applies commands between
 //! steps and rate-limits what it reports. A network run goes through its phases instead, with
 //! the same events, snapshot and scores, so a front end shows both kinds alike.
+//!
+//! An iterative run's live snapshots (det J, folded cubes) and live scores are built by a
+//! publisher thread beside the worker, which only reads the field back: they take half a second
+//! of CPU for a 1 mm brain, when an iteration on a GPU takes milliseconds, so building them on the
+//! worker left the GPU idle most of the time a live run spent at full resolution.
 
 use super::protocol::{
     Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot, SweepPoint,
@@ -17,6 +22,8 @@ use crate::volume::resample::resample_field;
 use crate::volume::{Grid, ScalarVolume, VectorField};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub(super) struct Worker {
@@ -27,7 +34,109 @@ pub(super) struct Worker {
     pub commands: Receiver<Command>,
     pub events: Sender<Event>,
     pub snapshots: Slot<Snapshot>,
-    pub wake: Box<dyn Fn() + Send>,
+    pub wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// What a run reports through, shared by the worker and its publisher.
+#[derive(Clone, Copy)]
+struct Outlet<'a> {
+    events: &'a Sender<Event>,
+    snapshots: &'a Slot<Snapshot>,
+    wake: &'a (dyn Fn() + Send + Sync),
+    scoring: &'a Scoring,
+}
+
+impl Outlet<'_> {
+    fn send(&self, event: Event) {
+        // End and state events wait for room; a closed channel means nobody listens any more.
+        let _ = self.events.send(event);
+        (self.wake)();
+    }
+
+    /// Puts `snapshot` in the slot and announces it, then its scores.
+    fn publish(&self, snapshot: Snapshot, scores: Option<EvalReport>) {
+        let generation = snapshot.generation;
+        self.snapshots.put(snapshot);
+        self.send(Event::SnapshotReady { generation });
+        if let Some(report) = scores {
+            self.send(Event::Metrics {
+                generation,
+                report: Box::new(report),
+            });
+        }
+    }
+
+    /// Scores `field` (on any grid; resampled onto the fixed one) when there is anything to score
+    /// against.
+    fn score(&self, field: &VectorField, fixed: &Grid) -> Result<Option<EvalReport>> {
+        if self.scoring.is_empty() {
+            return Ok(None);
+        }
+        let field = resample_field(field, fixed);
+        evaluate(&self.scoring.inputs(&field), SlowMeasures::NONE).map(Some)
+    }
+}
+
+/// A live field for the publisher: its snapshot, and its scores when `score`.
+struct LiveField {
+    generation: u64,
+    report: Option<StepReport>,
+    affine: crate::volume::Affine,
+    field: VectorField,
+    score: bool,
+}
+
+/// The publisher thread: builds and publishes the live fields it is given, one at a time, in
+/// order. The worker offers a field only while the publisher is idle, so none waits to go stale.
+struct Publisher {
+    fields: Sender<LiveField>,
+    idle: Arc<AtomicBool>,
+}
+
+impl Publisher {
+    /// Starts the publisher in `scope`; it ends when the `Publisher` is dropped.
+    fn start<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        outlet: Outlet<'env>,
+        fixed: &'env Grid,
+    ) -> Result<Publisher> {
+        let (fields, received) = crossbeam_channel::bounded::<LiveField>(1);
+        let idle = Arc::new(AtomicBool::new(true));
+        let done = idle.clone();
+        std::thread::Builder::new()
+            .name("snapshots".into())
+            .spawn_scoped(scope, move || {
+                crate::parallel::lower_priority();
+                for live in received {
+                    let scores = match live.score.then(|| outlet.score(&live.field, fixed)) {
+                        Some(Ok(scores)) => scores,
+                        Some(Err(e)) => {
+                            // The final scoring, on the worker, fails the run if this persists.
+                            log::warn!("cannot score the live field: {e}");
+                            None
+                        }
+                        None => None,
+                    };
+                    let snapshot =
+                        Snapshot::new(live.generation, live.report, live.affine, live.field);
+                    outlet.publish(snapshot, scores);
+                    done.store(true, Ordering::Release);
+                }
+            })
+            .map_err(|e| Error::Registration(format!("cannot start the snapshot thread: {e}")))?;
+        Ok(Publisher { fields, idle })
+    }
+
+    fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Acquire)
+    }
+
+    fn offer(&self, field: LiveField) {
+        self.idle.store(false, Ordering::Release);
+        if self.fields.send(field).is_err() {
+            self.idle.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// Where an iterative run stands between steps: its clock and when it last reported.
@@ -74,10 +183,17 @@ impl Worker {
         result
     }
 
+    fn outlet(&self) -> Outlet<'_> {
+        Outlet {
+            events: &self.events,
+            snapshots: &self.snapshots,
+            wake: self.wake.as_ref(),
+            scoring: &self.scoring,
+        }
+    }
+
     fn send(&self, event: Event) {
-        // End and state events wait for room; a closed channel means nobody listens any more.
-        let _ = self.events.send(event);
-        (self.wake)();
+        self.outlet().send(event);
     }
 
     fn send_progress(&self, event: Event) {
@@ -113,37 +229,13 @@ impl Worker {
             method: self.method.clone(),
         });
         let mut live = Live::default();
-        self.step_until_done(&mut registration, &mut live, &fixed_grid)?;
-        let deformable_seconds =
-            |r: &Registration| r.stage_seconds().get("deformable").copied().unwrap_or(0.0);
-        let mut spent_before = 0.0;
-        // The last point's field and scores are the run's: not computed twice.
-        let mut last_point: Option<(VectorField, EvalReport)> = None;
-        for (index, &diffusion) in sweep.iter().enumerate() {
-            if index > 0 {
-                registration.restart_deformable(diffusion)?;
-                self.step_until_done(&mut registration, &mut live, &fixed_grid)?;
-            }
-            let field = registration.displacement()?;
-            let slow = SlowMeasures {
-                surface: false,
-                ndv: true,
-            };
-            let report = evaluate(&self.scoring.inputs(&field), slow)?;
-            self.send(Event::SweepPoint(Box::new(SweepPoint {
-                index,
-                diffusion,
-                similarity: live
-                    .last_report
-                    .as_ref()
-                    .and_then(|r| r.losses)
-                    .map(|l| l.similarity),
-                report: report.clone(),
-                seconds: deformable_seconds(&registration) - spent_before,
-            })));
-            spent_before = deformable_seconds(&registration);
-            last_point = Some((field, report));
-        }
+        let last_point = std::thread::scope(|scope| {
+            let publisher = Publisher::start(scope, self.outlet(), &fixed_grid)?;
+            self.step_until_done(&mut registration, &mut live, &publisher)?;
+            self.sweep_points(&mut registration, &mut live, &publisher, sweep)
+            // The publisher ends with the scope, before the final snapshot below: none of its
+            // older ones can replace that one in the slot.
+        })?;
         let seconds = (live.started.elapsed() - live.paused_for).as_secs_f64();
         let (displacement, scores) = match last_point {
             Some((field, report)) => (field, (!self.scoring.is_empty()).then_some(report)),
@@ -173,13 +265,54 @@ impl Worker {
         })
     }
 
+    /// Runs the deformable stage once per further weight of `sweep` (the first has run) and scores
+    /// each result; the last point's field and scores, which are the run's.
+    fn sweep_points(
+        &self,
+        registration: &mut Registration,
+        live: &mut Live,
+        publisher: &Publisher,
+        sweep: &[f64],
+    ) -> Result<Option<(VectorField, EvalReport)>> {
+        let deformable_seconds =
+            |r: &Registration| r.stage_seconds().get("deformable").copied().unwrap_or(0.0);
+        let mut spent_before = 0.0;
+        let mut last_point = None;
+        for (index, &diffusion) in sweep.iter().enumerate() {
+            if index > 0 {
+                registration.restart_deformable(diffusion)?;
+                self.step_until_done(registration, live, publisher)?;
+            }
+            let field = registration.displacement()?;
+            let slow = SlowMeasures {
+                surface: false,
+                ndv: true,
+            };
+            let report = evaluate(&self.scoring.inputs(&field), slow)?;
+            self.send(Event::SweepPoint(Box::new(SweepPoint {
+                index,
+                diffusion,
+                similarity: live
+                    .last_report
+                    .as_ref()
+                    .and_then(|r| r.losses)
+                    .map(|l| l.similarity),
+                report: report.clone(),
+                seconds: deformable_seconds(registration) - spent_before,
+            })));
+            spent_before = deformable_seconds(registration);
+            last_point = Some((field, report));
+        }
+        Ok(last_point)
+    }
+
     /// Steps `registration` until its stages are done, applying commands between steps and
     /// reporting progress, snapshots and scores no more often than the options allow.
     fn step_until_done(
         &self,
         registration: &mut Registration,
         live: &mut Live,
-        fixed_grid: &Grid,
+        publisher: &Publisher,
     ) -> Result<()> {
         while !registration.is_done() {
             if let Flow::Cancel = self.apply_commands(registration, &mut live.paused_for)? {
@@ -198,25 +331,21 @@ impl Worker {
                 });
             }
             live.last_report = Some(report);
-            if live.last_snapshot.elapsed() >= self.options.snapshot_interval {
+            if live.last_snapshot.elapsed() >= self.options.snapshot_interval && publisher.is_idle()
+            {
                 live.last_snapshot = Instant::now();
                 live.generation += 1;
-                let field = registration.level_displacement()?;
-                let scores = if live.last_metrics.elapsed() >= self.options.metrics_interval {
+                let score = live.last_metrics.elapsed() >= self.options.metrics_interval;
+                if score {
                     live.last_metrics = Instant::now();
-                    self.score(&field, fixed_grid)?
-                } else {
-                    None
-                };
-                self.publish(
-                    Snapshot::new(
-                        live.generation,
-                        live.last_report.clone(),
-                        registration.affine(),
-                        field,
-                    ),
-                    scores,
-                );
+                }
+                publisher.offer(LiveField {
+                    generation: live.generation,
+                    report: live.last_report.clone(),
+                    affine: registration.affine(),
+                    field: registration.level_displacement()?,
+                    score,
+                });
             }
         }
         Ok(())
@@ -348,26 +477,11 @@ impl Worker {
         }
     }
 
-    /// Puts `snapshot` in the slot and announces it, then its scores.
     fn publish(&self, snapshot: Snapshot, scores: Option<EvalReport>) {
-        let generation = snapshot.generation;
-        self.snapshots.put(snapshot);
-        self.send(Event::SnapshotReady { generation });
-        if let Some(report) = scores {
-            self.send(Event::Metrics {
-                generation,
-                report: Box::new(report),
-            });
-        }
+        self.outlet().publish(snapshot, scores);
     }
 
-    /// Scores `field` (on any grid; resampled onto the fixed one) when there is anything to score
-    /// against.
     fn score(&self, field: &VectorField, fixed: &Grid) -> Result<Option<EvalReport>> {
-        if self.scoring.is_empty() {
-            return Ok(None);
-        }
-        let field = resample_field(field, fixed);
-        evaluate(&self.scoring.inputs(&field), SlowMeasures::NONE).map(Some)
+        self.outlet().score(field, fixed)
     }
 }
