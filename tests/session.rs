@@ -107,7 +107,7 @@ fn a_run_reports_progress_snapshots_and_scores_then_finishes() {
     };
     let handle = start(30, options);
     let mut stages = Vec::new();
-    let mut snapshots = 0;
+    let mut snapshots = Vec::new();
     let mut dice = Vec::new();
     let mut started = false;
     let stage_seconds = wait_for(&handle, |event| {
@@ -119,7 +119,7 @@ fn a_run_reports_progress_snapshots_and_scores_then_finishes() {
             Event::Progress { report, .. } if stages.last() != Some(&report.stage) => {
                 stages.push(report.stage);
             }
-            Event::SnapshotReady { .. } => snapshots += 1,
+            Event::SnapshotReady { generation } => snapshots.push(*generation),
             Event::Metrics { report, .. } => dice.push(report.dice_mean.unwrap()),
             Event::Finished { stage_seconds, .. } => return Some(stage_seconds.clone()),
             _ => {}
@@ -132,10 +132,17 @@ fn a_run_reports_progress_snapshots_and_scores_then_finishes() {
         [Stage::Search, Stage::Rigid, Stage::Deformable],
         "stages in order"
     );
-    assert!(snapshots >= 2, "{snapshots} snapshots");
+    assert!(snapshots.len() >= 2, "snapshots {snapshots:?}");
+    // Live snapshots are built beside the worker: still in order, and none after the final one.
+    assert!(
+        snapshots.windows(2).all(|w| w[0] < w[1]),
+        "snapshots {snapshots:?}"
+    );
     assert!(stage_seconds.contains_key("affine") && stage_seconds.contains_key("deformable"));
     let snapshot = handle.take_snapshot().expect("the final snapshot");
+    assert_eq!(Some(&snapshot.generation), snapshots.last());
     let outcome = handle.join().unwrap();
+    assert_eq!(snapshot.displacement, outcome.displacement);
     assert!(
         snapshot
             .displacement

@@ -3,9 +3,10 @@
 //! the same events, snapshot and scores, so a front end shows both kinds alike.
 //!
 //! An iterative run's live snapshots (det J, folded cubes) and live scores are built by a
-//! publisher thread beside the worker, which only reads the field back: they take half a second
-//! of CPU for a 1 mm brain, when an iteration on a GPU takes milliseconds, so building them on the
-//! worker left the GPU idle most of the time a live run spent at full resolution.
+//! publisher thread beside the worker, which reads the field back and steps on until the next
+//! snapshot is due: they take half a second of CPU for a 1 mm brain, when an iteration on a GPU
+//! takes milliseconds, so building them on the worker left the GPU idle most of the time a live
+//! run spent at full resolution.
 
 use super::protocol::{
     Command, Event, Method, NetworkJob, Outcome, SessionOptions, Slot, Snapshot, SweepPoint,
@@ -21,9 +22,9 @@ use crate::register::pipeline::Registration;
 use crate::volume::resample::resample_field;
 use crate::volume::{Grid, ScalarVolume, VectorField};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub(super) struct Worker {
@@ -87,10 +88,12 @@ struct LiveField {
 }
 
 /// The publisher thread: builds and publishes the live fields it is given, one at a time, in
-/// order. The worker offers a field only while the publisher is idle, so none waits to go stale.
+/// order, and says when each is out.
 struct Publisher {
     fields: Sender<LiveField>,
-    idle: Arc<AtomicBool>,
+    published: Receiver<()>,
+    /// Whether the field offered last is not out yet.
+    pending: Cell<bool>,
 }
 
 impl Publisher {
@@ -101,8 +104,7 @@ impl Publisher {
         fixed: &'env Grid,
     ) -> Result<Publisher> {
         let (fields, received) = crossbeam_channel::bounded::<LiveField>(1);
-        let idle = Arc::new(AtomicBool::new(true));
-        let done = idle.clone();
+        let (done, published) = crossbeam_channel::bounded(1);
         std::thread::Builder::new()
             .name("snapshots".into())
             .spawn_scoped(scope, move || {
@@ -120,22 +122,26 @@ impl Publisher {
                     let snapshot =
                         Snapshot::new(live.generation, live.report, live.affine, live.field);
                     outlet.publish(snapshot, scores);
-                    done.store(true, Ordering::Release);
+                    let _ = done.send(());
                 }
             })
             .map_err(|e| Error::Registration(format!("cannot start the snapshot thread: {e}")))?;
-        Ok(Publisher { fields, idle })
+        Ok(Publisher {
+            fields,
+            published,
+            pending: Cell::new(false),
+        })
     }
 
-    fn is_idle(&self) -> bool {
-        self.idle.load(Ordering::Acquire)
+    /// Waits until the field offered last is out.
+    fn wait(&self) {
+        if self.pending.take() {
+            let _ = self.published.recv();
+        }
     }
 
     fn offer(&self, field: LiveField) {
-        self.idle.store(false, Ordering::Release);
-        if self.fields.send(field).is_err() {
-            self.idle.store(true, Ordering::Release);
-        }
+        self.pending.set(self.fields.send(field).is_ok());
     }
 }
 
@@ -331,8 +337,11 @@ impl Worker {
                 });
             }
             live.last_report = Some(report);
-            if live.last_snapshot.elapsed() >= self.options.snapshot_interval && publisher.is_idle()
-            {
+            if live.last_snapshot.elapsed() >= self.options.snapshot_interval {
+                // A snapshot still being built is waited for: the views fall no further behind
+                // than that, and where the rasteriser is the CPU (lavapipe) the publisher only
+                // gets the cores while the worker waits.
+                publisher.wait();
                 live.last_snapshot = Instant::now();
                 live.generation += 1;
                 let score = live.last_metrics.elapsed() >= self.options.metrics_interval;
