@@ -62,6 +62,23 @@ impl From<DemoCase> for Case {
 }
 
 impl CaseFiles {
+    /// The same files with absolute paths, to be found from any working folder.
+    pub fn absolute(&self) -> CaseFiles {
+        let absolute = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        };
+        CaseFiles {
+            fixed: absolute(&self.fixed),
+            moving: absolute(&self.moving),
+            fixed_labels: absolute(&self.fixed_labels),
+            moving_labels: absolute(&self.moving_labels),
+            fixed_landmarks: absolute(&self.fixed_landmarks),
+            moving_landmarks: absolute(&self.moving_landmarks),
+            label_names: absolute(&self.label_names),
+        }
+    }
+
     pub fn is_demo(&self) -> bool {
         self.fixed.is_none() && self.moving.is_none()
     }

@@ -10,7 +10,7 @@ use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::session::Method;
 use crate::volume::LandmarkSet;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Where the command's landmarks come from.
 enum Landmarks {
@@ -50,7 +50,7 @@ impl RunCommand {
         };
         RunCommand {
             method,
-            files: case.files.clone(),
+            files: case.files.absolute(),
             labels: (case.fixed_labels.is_some(), case.moving_labels.is_some()),
             landmarks,
         }
@@ -60,22 +60,23 @@ impl RunCommand {
     /// folder per content, so that the same inputs share one and different ones never replace
     /// each other), then gives the command line.
     pub fn write(self, state_dir: &Path) -> Result<String> {
-        let commands = state_dir.join("commands");
+        let commands = std::path::absolute(state_dir)
+            .map_err(|e| Error::io(state_dir, e))?
+            .join("commands");
         let mut case = match (&self.files.fixed, &self.files.moving) {
             (Some(fixed), Some(moving)) => CaseArgs {
-                fixed: absolute(fixed),
-                moving: absolute(moving),
-                labels: self.files.fixed_labels.as_ref().map(|f| {
-                    let moving = self.files.moving_labels.as_ref().filter(|_| self.labels.1);
-                    (absolute(f), moving.map(|m| absolute(m)))
+                fixed: fixed.clone(),
+                moving: moving.clone(),
+                labels: self.files.fixed_labels.clone().map(|f| {
+                    let moving = self.files.moving_labels.clone().filter(|_| self.labels.1);
+                    (f, moving)
                 }),
                 landmarks: match &self.landmarks {
                     Landmarks::Files => self
                         .files
                         .fixed_landmarks
-                        .as_ref()
-                        .zip(self.files.moving_landmarks.as_ref())
-                        .map(|(f, m)| (absolute(f), absolute(m))),
+                        .clone()
+                        .zip(self.files.moving_landmarks.clone()),
                     _ => None,
                 },
             },
@@ -162,9 +163,4 @@ fn content_name(config: &Option<String>, landmarks: &Option<(String, String)>) -
     let mut hasher = std::hash::DefaultHasher::new();
     (config, landmarks).hash(&mut hasher);
     format!("{:016x}", hasher.finish())
-}
-
-/// `path` from the root, so the command runs from any folder.
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -86,21 +86,9 @@ impl SavedSession {
         view: ViewState,
         registration: &RegistrationConfig,
     ) -> SavedSession {
-        let absolute = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
-        };
         SavedSession {
             format: FORMAT.into(),
-            files: CaseFiles {
-                fixed: absolute(&files.fixed),
-                moving: absolute(&files.moving),
-                fixed_labels: absolute(&files.fixed_labels),
-                moving_labels: absolute(&files.moving_labels),
-                fixed_landmarks: absolute(&files.fixed_landmarks),
-                moving_landmarks: absolute(&files.moving_landmarks),
-                label_names: absolute(&files.label_names),
-            },
+            files: files.absolute(),
             fixed_landmarks: landmarks.0.clone(),
             moving_landmarks: landmarks.1.clone(),
             excluded_pairs: excluded_pairs.clone(),
