@@ -60,7 +60,7 @@ pub(super) fn stacked_history_ui<T>(
         let names: Vec<_> = measured.iter().map(|m| (m.0).1.0).collect();
         let plot = decimal_plot(&format!("{title}: {}", names.join(", ")), 56.0)
             // One width for every y axis lines the plots' x axes up.
-            .y_axis_min_width(44.0)
+            .y_axis_min_width(50.0)
             .link_cursor(ui.scope_id().with(title), [true, false]);
         let within: Vec<_> = marks
             .iter()
@@ -230,9 +230,19 @@ fn decimal_steps(input: GridInput) -> [f64; 3] {
 }
 
 /// A grid mark's value with as many decimals as its step needs: egui_plot's own labels gave a
-/// line at −0.5 the text "-0".
+/// line at −0.5 the text "-0". Steps under 0.001 are written as powers of ten ("5e-4", not
+/// "0.0005"), so that the labels of a stack's plots fit one axis width and their x axes line up.
 fn mark_label(mark: GridMark) -> String {
-    let decimals = (-mark.step_size.log10() - 1e-9).ceil().max(0.0) as usize;
+    let step = mark.step_size;
+    if step < 1e-3 {
+        if mark.value.abs() < 0.5 * step {
+            return "0".into();
+        }
+        let digits = |v: f64| v.abs().log10().floor();
+        let decimals = (digits(mark.value) - digits(step)).max(0.0) as usize;
+        return format!("{:.*e}", decimals, mark.value);
+    }
+    let decimals = (-step.log10() - 1e-9).ceil().max(0.0) as usize;
     format!("{:.*}", decimals.min(6), mark.value)
 }
 
@@ -259,6 +269,10 @@ mod tests {
         assert_eq!(label(0.05, 0.05), "0.05");
         assert_eq!(label(300.0, 100.0), "300");
         assert_eq!(label(1.0, 0.1), "1.0");
+        assert_eq!(label(0.0005, 0.0005), "5e-4");
+        assert_eq!(label(0.00015, 5e-5), "1.5e-4");
+        assert_eq!(label(-2e-6, 1e-6), "-2e-6");
+        assert_eq!(label(0.0, 1e-4), "0");
     }
 
     #[test]
