@@ -6,7 +6,7 @@ use super::state::Document;
 use crate::case::CaseFiles;
 use crate::cli::command_line::{CaseArgs, Job, Settings, arguments, shell_line};
 use crate::error::{Error, Result};
-use crate::register::config::{PRESETS, RegistrationConfig};
+use crate::register::config::RegistrationConfig;
 use crate::session::Method;
 use crate::volume::LandmarkSet;
 use std::hash::{Hash, Hasher};
@@ -24,8 +24,8 @@ enum Landmarks {
 /// A run's command and what it needs written, owned for a helper thread.
 pub struct RunCommand {
     method: Method,
+    /// The case's files; a label map is loaded exactly when its file is named.
     files: CaseFiles,
-    labels: (bool, bool),
     landmarks: Landmarks,
 }
 
@@ -51,7 +51,6 @@ impl RunCommand {
         RunCommand {
             method,
             files: case.files.absolute(),
-            labels: (case.fixed_labels.is_some(), case.moving_labels.is_some()),
             landmarks,
         }
     }
@@ -67,10 +66,11 @@ impl RunCommand {
             (Some(fixed), Some(moving)) => CaseArgs {
                 fixed: fixed.clone(),
                 moving: moving.clone(),
-                labels: self.files.fixed_labels.clone().map(|f| {
-                    let moving = self.files.moving_labels.clone().filter(|_| self.labels.1);
-                    (f, moving)
-                }),
+                labels: self
+                    .files
+                    .fixed_labels
+                    .clone()
+                    .map(|f| (f, self.files.moving_labels.clone())),
                 landmarks: match &self.landmarks {
                     Landmarks::Files => self
                         .files
@@ -100,15 +100,12 @@ impl RunCommand {
                 }
             }
         };
-        if !self.labels.0 {
-            case.labels = None;
-        }
         let config = match &self.method {
             Method::Iterative(config) => Some(config.as_ref()),
             Method::Sweep(sweep) => Some(&sweep.config),
             Method::Network(_) => None,
         };
-        let preset = config.and_then(preset_of);
+        let preset = config.and_then(RegistrationConfig::preset_name);
         let custom = config.filter(|_| preset.is_none()).map(|c| c.to_toml());
         let written = match &self.landmarks {
             Landmarks::Written(fixed, moving) => Some((fixed.to_csv(), moving.to_csv())),
@@ -148,14 +145,6 @@ impl RunCommand {
         };
         Ok(shell_line(&arguments(job, &case, Path::new(out))))
     }
-}
-
-/// The preset `config` is, if any.
-fn preset_of(config: &RegistrationConfig) -> Option<&'static str> {
-    PRESETS
-        .iter()
-        .copied()
-        .find(|p| RegistrationConfig::preset(p).is_ok_and(|c| c == *config))
 }
 
 /// A folder name for these contents.

@@ -31,6 +31,14 @@ fn level(shrink: f64, iterations: u32, learning_rate: f64) -> LevelSettings {
 }
 
 impl RegistrationConfig {
+    /// The name of the preset this configuration is, if it is one.
+    pub fn preset_name(&self) -> Option<&'static str> {
+        PRESETS
+            .iter()
+            .copied()
+            .find(|p| RegistrationConfig::preset(p).is_ok_and(|c| c == *self))
+    }
+
     /// A named preset (levels are shrink factors of the fixed grid): `brain-mri` (inter-subject
     /// T1: local NCC in both stages, folding penalty, deformable down to full resolution with a
     /// wider window there), `lung-ct` (intra-patient CT, smoother field, deformable down to half

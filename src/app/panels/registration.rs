@@ -65,10 +65,7 @@ impl RegistrationPanel {
     /// Takes `config` (a reopened session's) as the panel's parameters, under the name of the
     /// preset it is, else "custom".
     pub fn set_config(&mut self, config: RegistrationConfig) {
-        self.preset = PRESETS
-            .iter()
-            .find(|p| RegistrationConfig::preset(p).is_ok_and(|c| c == config))
-            .map_or("custom".into(), |p| p.to_string());
+        self.preset = config.preset_name().unwrap_or("custom").to_string();
         self.config = config;
         self.config_changed();
     }
