@@ -5,9 +5,8 @@
 use crate::demo::DemoCase;
 use crate::error::{Error, Result};
 use crate::volume::nifti_io::{read_labels, read_scalar};
-use crate::volume::{LabelVolume, LandmarkSet, ScalarVolume};
+use crate::volume::{LabelTable, LabelVolume, LandmarkSet, ScalarVolume};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,7 +24,7 @@ pub struct CaseFiles {
     pub fixed_landmarks: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moving_landmarks: Option<PathBuf>,
-    /// Label names, one `id name` per line (FreeSurfer colour tables work too).
+    /// Label names and colours (any format [`LabelTable::read`] takes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_names: Option<PathBuf>,
 }
@@ -39,7 +38,7 @@ pub struct Case {
     pub moving_labels: Option<LabelVolume>,
     pub fixed_landmarks: LandmarkSet,
     pub moving_landmarks: LandmarkSet,
-    pub label_names: BTreeMap<i32, String>,
+    pub label_table: LabelTable,
     pub files: CaseFiles,
 }
 
@@ -52,10 +51,7 @@ impl From<DemoCase> for Case {
             moving_labels: Some(demo.moving_labels),
             fixed_landmarks: demo.fixed_landmarks,
             moving_landmarks: demo.moving_landmarks,
-            label_names: crate::demo::LABEL_NAMES
-                .iter()
-                .map(|(id, name)| (*id, name.to_string()))
-                .collect(),
+            label_table: LabelTable::from_names(crate::demo::LABEL_NAMES, "the built-in demo's"),
             files: CaseFiles::default(),
         }
     }
@@ -161,13 +157,13 @@ impl CaseFiles {
         };
         let fixed_landmarks = landmarks(&self.fixed_landmarks, &fixed)?;
         let moving_landmarks = landmarks(&self.moving_landmarks, &moving)?;
-        let label_names = match &self.label_names {
-            Some(p) => {
-                step(p)?;
-                read_label_names(p)?
-            }
-            None => BTreeMap::new(),
-        };
+        if let Some(p) = &self.label_names {
+            step(p)?;
+        }
+        let label_table = LabelTable::load(
+            self.label_names.as_deref(),
+            [&self.fixed_labels, &self.moving_labels],
+        )?;
         for (labels, image, role) in [
             (&fixed_labels, &fixed, "fixed"),
             (&moving_labels, &moving, "moving"),
@@ -189,63 +185,8 @@ impl CaseFiles {
             moving_labels,
             fixed_landmarks,
             moving_landmarks,
-            label_names,
+            label_table,
             files: self.clone(),
         })
-    }
-}
-
-/// Label names from lines `id name …` (`#` comments; FreeSurfer's colour table columns after the
-/// name are ignored).
-pub fn read_label_names(path: &Path) -> Result<BTreeMap<i32, String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse_label_names(&text).map_err(|problem| Error::format(path, problem))
-}
-
-fn parse_label_names(text: &str) -> std::result::Result<BTreeMap<i32, String>, String> {
-    let mut names = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let id = words
-            .next()
-            .and_then(|w| w.parse::<i32>().ok())
-            .ok_or_else(|| format!("line {}: no label id", n + 1))?;
-        let rest: Vec<&str> = words.collect();
-        // A FreeSurfer table ends in four integer colour columns.
-        let colour_columns = rest
-            .iter()
-            .rev()
-            .take_while(|w| w.parse::<u8>().is_ok())
-            .count();
-        let name_words = if colour_columns == 4 && rest.len() > 4 {
-            &rest[..rest.len() - 4]
-        } else {
-            &rest[..]
-        };
-        if name_words.is_empty() {
-            return Err(format!("line {}: label {id} has no name", n + 1));
-        }
-        names.insert(id, name_words.join(" "));
-    }
-    Ok(names)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_names_plain_and_freesurfer() {
-        let names =
-            parse_label_names("# comment\n1 left grey matter\n17 Left-Hippocampus 220 216 20 0\n")
-                .unwrap();
-        assert_eq!(names[&1], "left grey matter");
-        assert_eq!(names[&17], "Left-Hippocampus");
-        assert!(parse_label_names("x name\n").is_err());
-        assert!(parse_label_names("3\n").is_err());
     }
 }

@@ -43,6 +43,7 @@ fn ct_mr_preset_registers_a_contrast_change() {
             landmarks: Some((&case.fixed_landmarks, &case.moving_landmarks)),
             images: None,
             warped_image: None,
+            label_table: None,
         },
         SlowMeasures::NONE,
     )

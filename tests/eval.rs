@@ -279,6 +279,8 @@ fn eval_command_scores_the_demo_with_its_known_deformation() {
                 &s("fixed_labels.nii.gz"),
                 "--moving-labels",
                 &s("moving_labels.nii.gz"),
+                "--label-names",
+                &s("labels.txt"),
             ])
             .args([
                 "--fixed-landmarks",
@@ -311,6 +313,7 @@ fn eval_command_scores_the_demo_with_its_known_deformation() {
     assert_eq!(f(&exact, "ndv_fraction"), 0.0);
     assert!(f(&exact, "nmi") > f(&zero, "nmi"));
     assert_eq!(exact["dice"].as_object().unwrap().len(), 4);
+    assert_eq!(exact["label_names"]["1"], "left grey matter");
 }
 
 #[test]

@@ -247,6 +247,8 @@ fn the_folding_penalty_unfolds_the_brain_pair_and_volumes_follow_its_labels() {
         (scores, metrics)
     };
     let ((free, _), (penalised, metrics)) = (run(0.0), run(60.0));
+    // The label maps are named like FreeSurfer's aseg, so the scores carry its names.
+    assert_eq!(metrics["label_names"]["17"], "Left-Hippocampus");
     eprintln!("(NDV, det J ≤ 0, Dice): free {free:?}, penalised {penalised:?}");
     assert!(
         free.0 > 1e-4 && free.1 > 1e-4,

@@ -62,6 +62,7 @@ fn start_method(method: Method, options: SessionOptions) -> warpbench::Result<Se
         fixed_labels: Some(case.fixed_labels.clone()),
         moving_labels: Some(case.moving_labels.clone()),
         landmarks: Some((case.fixed_landmarks.clone(), case.moving_landmarks.clone())),
+        label_table: Default::default(),
     };
     session::start_method(
         &ctx,

@@ -26,11 +26,14 @@ fn harness() -> (Harness<'static, WarpbenchApp>, tempfile::TempDir) {
 }
 
 fn harness_with(args: OpenArgs) -> Harness<'static, WarpbenchApp> {
+    harness_on(warpbench::demo::load_builtin().unwrap().into(), args)
+}
+
+fn harness_on(case: warpbench::case::Case, args: OpenArgs) -> Harness<'static, WarpbenchApp> {
     let mut setup = egui_kittest::wgpu::default_wgpu_setup();
     if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
         create.device_descriptor = Arc::new(warpbench::gpu::context::device_descriptor);
     }
-    let case = warpbench::demo::load_builtin().unwrap().into();
     Harness::builder()
         .with_size(egui::vec2(1200.0, 1000.0))
         .wgpu_setup(setup)
@@ -875,9 +878,9 @@ fn metrics_score_in_full_and_export() {
     harness.run_steps(2);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
-        text.contains("hd95,1,")
-            && text.contains("moved_p95_mm,4,")
-            && text.contains("fold_fraction,,"),
+        text.contains("hd95,1,left grey matter,")
+            && text.contains("moved_p95_mm,4,right white matter,")
+            && text.contains("fold_fraction,,,"),
         "{text}"
     );
     // The temporary path would make the snapshot differ from run to run.
@@ -933,4 +936,56 @@ fn a_coarse_level_transform_saves_onto_the_fixed_grid_and_reopens() {
     let centre = fixed.centre_mm();
     let u = warpbench::volume::warp::displacement_at(reopened, centre);
     assert!((u[0] - 1.5).abs() < 1e-4, "{u:?}");
+}
+
+#[test]
+fn an_itk_snap_label_file_names_colours_and_hides_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    warpbench::demo::load_builtin().unwrap().write(d).unwrap();
+    std::fs::write(
+        d.join("labels.label"),
+        "# ITK-SnAP Label Description File\n\
+         \x20 0   0   0   0  0 0 0 \"Clear Label\"\n\
+         \x20 1 255   0   0  1 1 1 \"cortex, left\"\n\
+         \x20 3   0   0 255  1 0 1 \"white matter, left\"\n",
+    )
+    .unwrap();
+    let files = warpbench::case::CaseFiles {
+        fixed: Some(d.join("fixed_t1.nii.gz")),
+        moving: Some(d.join("moving_t2like.nii.gz")),
+        fixed_labels: Some(d.join("fixed_labels.nii.gz")),
+        moving_labels: Some(d.join("moving_labels.nii.gz")),
+        label_names: Some(d.join("labels.label")),
+        ..Default::default()
+    };
+    let case = files
+        .load(&std::sync::atomic::AtomicBool::new(false), |_, _| {})
+        .unwrap();
+    let mut harness = harness_on(
+        case,
+        OpenArgs {
+            state_dir: Some(d.join("state")),
+            ..Default::default()
+        },
+    );
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "labels")
+        .click();
+    harness.run_steps(2);
+    // Label 3 starts hidden (VIS 0); 1 is named and shown; 2 has no entry and keeps its id.
+    assert!(harness.state().viewers.display.labels.hidden.contains(&3));
+    assert!(!harness.state().viewers.display.labels.hidden.contains(&1));
+    assert!(harness.query_by_label("1 cortex, left").is_some());
+    assert!(harness.query_by_label("3 white matter, left").is_some());
+    assert!(harness.query_by_label("2").is_some());
+    assert!(harness.query_by_label("names: labels.label").is_some());
+    harness.get_by_label("show all").click();
+    harness.run_steps(2);
+    assert!(harness.state().viewers.display.labels.hidden.is_empty());
+    harness.get_by_label("hide all").click();
+    harness.run_steps(2);
+    let hidden = &harness.state().viewers.display.labels.hidden;
+    assert!((1..=4).all(|id| hidden.contains(&id)), "{hidden:?}");
 }

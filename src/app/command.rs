@@ -79,6 +79,7 @@ impl RunCommand {
                         .zip(self.files.moving_landmarks.clone()),
                     _ => None,
                 },
+                label_names: self.files.label_names.clone(),
             },
             _ => {
                 use crate::demo::files;
@@ -97,6 +98,7 @@ impl RunCommand {
                             demo.join(files::MOVING_LANDMARKS),
                         )
                     }),
+                    label_names: Some(demo.join(files::LABEL_NAMES)),
                 }
             }
         };

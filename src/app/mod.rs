@@ -20,7 +20,7 @@ pub mod views;
 use crate::case::Case;
 use crate::cli::OpenArgs;
 use crate::gpu::GpuContext;
-use crate::session::{Command, Method, Scoring, SessionHandle, SessionOptions};
+use crate::session::{Command, Method, SessionHandle, SessionOptions};
 use crate::volume::resample::resample_field;
 use panels::registration::{RegistrationPanel, RunRequest};
 use state::Document;
@@ -369,11 +369,7 @@ impl WarpbenchApp {
             return;
         };
         let case = &self.doc.case;
-        let scoring = Scoring {
-            fixed_labels: case.fixed_labels.clone(),
-            moving_labels: case.moving_labels.clone(),
-            landmarks: self.doc.included_landmarks(),
-        };
+        let scoring = self.doc.scoring();
         let ctx = ctx.clone();
         match crate::session::start_method(
             gpu,
@@ -559,11 +555,7 @@ impl WarpbenchApp {
                 let case = &self.doc.case;
                 let grid = case.fixed.grid().clone();
                 let images = (case.fixed.clone(), case.moving.clone());
-                let scoring = Scoring {
-                    fixed_labels: case.fixed_labels.clone(),
-                    moving_labels: case.moving_labels.clone(),
-                    landmarks: self.doc.included_landmarks(),
-                };
+                let scoring = self.doc.scoring();
                 let generation = self.doc.generation;
                 self.scoring = true;
                 self.in_background(ctx, "scoring", move || {
@@ -894,8 +886,8 @@ impl WarpbenchApp {
                 if let Some(l) = labels {
                     let id = crate::volume::resample::label_at_world(l, at);
                     let label = case
-                        .label_names
-                        .get(&id)
+                        .label_table
+                        .name(id)
                         .map_or(String::new(), |n| format!(" {n}"));
                     parts.push(format!("{name} {id}{label}"));
                 }
@@ -964,9 +956,11 @@ fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> crate::Result<(
     crate::atomic::write_bytes(path, &bytes)
 }
 
-/// The display a new case starts with: auto-contrast windows.
+/// The display a new case starts with: auto-contrast windows, and the labels its table hides.
 fn display_for(case: &Case) -> Display {
-    Display::new(Window::auto(&case.fixed), Window::auto(&case.moving))
+    let mut display = Display::new(Window::auto(&case.fixed), Window::auto(&case.moving));
+    display.labels.hidden.extend(case.label_table.hidden());
+    display
 }
 
 impl eframe::App for WarpbenchApp {

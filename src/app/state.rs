@@ -3,10 +3,10 @@
 //! worker's events, and tests drive it directly.
 
 use crate::case::Case;
-use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
 use crate::eval::tre::{DistanceStats, PairError, TreReport, tre_of_pairs};
+use crate::eval::{EvalReport, Scoring};
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
 use crate::volume::landmarks::pair_landmarks;
@@ -177,6 +177,17 @@ impl Document {
         };
         doc.update_tre();
         doc
+    }
+
+    /// What a run or a full scoring of this document scores against: its labels, the pairs
+    /// still counted, and its label names.
+    pub fn scoring(&self) -> Scoring {
+        Scoring {
+            fixed_labels: self.case.fixed_labels.clone(),
+            moving_labels: self.case.moving_labels.clone(),
+            landmarks: self.included_landmarks(),
+            label_table: self.case.label_table.clone(),
+        }
     }
 
     /// Forgets the last run's results, for a new run of `method`.

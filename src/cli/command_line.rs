@@ -13,6 +13,8 @@ pub struct CaseArgs {
     pub labels: Option<(PathBuf, Option<PathBuf>)>,
     /// Fixed and moving landmarks, paired.
     pub landmarks: Option<(PathBuf, PathBuf)>,
+    /// The labels' names, passed with the label maps.
+    pub label_names: Option<PathBuf>,
 }
 
 /// Where a registration's settings come from.
@@ -51,6 +53,9 @@ pub fn arguments(job: Job, case: &CaseArgs, out: &Path) -> Vec<String> {
         flag("fixed-labels", path(fixed));
         if let Some(moving) = moving {
             flag("moving-labels", path(moving));
+        }
+        if let Some(names) = &case.label_names {
+            flag("label-names", path(names));
         }
     }
     if let Some((fixed, moving)) = &case.landmarks {
@@ -111,6 +116,7 @@ mod tests {
             moving: "moving.nii".into(),
             labels: Some(("fl.nii.gz".into(), Some("ml.nii.gz".into()))),
             landmarks: Some(("f.csv".into(), "it's.csv".into())),
+            label_names: Some("FreeSurferColorLUT.txt".into()),
         }
     }
 
@@ -150,6 +156,10 @@ mod tests {
             args.scoring.moving_landmarks.as_deref(),
             Some(Path::new("it's.csv"))
         );
+        assert_eq!(
+            args.scoring.label_names.as_deref(),
+            Some(Path::new("FreeSurferColorLUT.txt"))
+        );
         assert_eq!(args.run.preset.as_deref(), Some("ct-mr"));
         assert_eq!(args.run.config, None);
         assert_eq!(args.out, out);
@@ -157,6 +167,7 @@ mod tests {
         let bare = CaseArgs {
             labels: Some(("fl.nii.gz".into(), None)),
             landmarks: None,
+            label_names: None,
             ..case()
         };
         let config = Path::new("/state/commands/1/config.toml");
@@ -171,6 +182,7 @@ mod tests {
         assert_eq!(args.run.preset, None);
         assert_eq!(args.scoring.moving_labels, None);
         assert_eq!(args.scoring.fixed_landmarks, None);
+        assert_eq!(args.scoring.label_names, None);
     }
 
     #[test]

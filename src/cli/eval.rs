@@ -5,7 +5,9 @@ use crate::eval::{EvalInputs, EvalReport, Scoring, SlowMeasures, evaluate};
 use crate::register::deformable::affine_displacement;
 use crate::volume::nifti_io::{read_displacement, read_labels, read_scalar};
 use crate::volume::resample::{resample_field, resample_labels};
-use crate::volume::{Affine, Grid, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
+use crate::volume::{
+    Affine, Grid, LabelTable, LabelVolume, LandmarkSet, ScalarVolume, VectorField,
+};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -42,6 +44,11 @@ pub struct ScoringFiles {
     pub fixed_landmarks: Option<PathBuf>,
     #[arg(long, requires = "fixed_landmarks")]
     pub moving_landmarks: Option<PathBuf>,
+    /// Label names (and colours) for the scores: ITK-SNAP label descriptions, FreeSurfer or
+    /// Slicer colour tables, or `id name` lines. Without it, label maps named like FreeSurfer's
+    /// `aseg` get FreeSurfer's names.
+    #[arg(long)]
+    pub label_names: Option<PathBuf>,
 }
 
 impl ScoringFiles {
@@ -67,10 +74,15 @@ impl ScoringFiles {
             )),
             _ => None,
         };
+        let label_table = LabelTable::load(
+            self.label_names.as_deref(),
+            [&self.fixed_labels, &self.moving_labels],
+        )?;
         Ok(Scoring {
             fixed_labels,
             moving_labels,
             landmarks,
+            label_table,
         })
     }
 }

@@ -13,7 +13,7 @@ pub mod tre;
 
 use crate::error::{Error, Result};
 use crate::volume::warp::{warp_labels, warp_scalar};
-use crate::volume::{LabelVolume, LandmarkSet, ScalarVolume, VectorField};
+use crate::volume::{LabelTable, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -31,6 +31,8 @@ pub struct EvalInputs<'a> {
     /// The moving image already warped through `field` with NaN outside (by `warp_scalar`) where
     /// the caller has it; `None` warps it here.
     pub warped_image: Option<&'a ScalarVolume>,
+    /// Names for the scored label ids.
+    pub label_table: Option<&'a LabelTable>,
 }
 
 /// Labels and landmarks to score a registration against (the fixed labels on the fixed grid).
@@ -39,6 +41,7 @@ pub struct Scoring {
     pub fixed_labels: Option<LabelVolume>,
     pub moving_labels: Option<LabelVolume>,
     pub landmarks: Option<(LandmarkSet, LandmarkSet)>,
+    pub label_table: LabelTable,
 }
 
 impl Scoring {
@@ -57,6 +60,7 @@ impl Scoring {
             landmarks: self.landmarks.as_ref().map(|(f, m)| (f, m)),
             images: None,
             warped_image: None,
+            label_table: Some(&self.label_table),
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct EvalReport {
     pub dice_mean: Option<f64>,
     /// Label id → Dice, over ids present in both label maps.
     pub dice: BTreeMap<String, f64>,
+    /// Label id → name, for the ids scored here that the case's label table names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub label_names: BTreeMap<String, String>,
     pub dice30: Option<f64>,
     pub hd95_mean: Option<f64>,
     pub assd_mean: Option<f64>,
@@ -205,6 +212,17 @@ pub fn evaluate(inputs: &EvalInputs, slow: SlowMeasures) -> Result<EvalReport> {
         report.mi = Some(mi);
         report.nmi = Some(nmi);
         report.ssim = Some(similarity::ssim(fixed, warped));
+    }
+    if let Some(table) = inputs.label_table {
+        report.label_names = report
+            .motion
+            .keys()
+            .chain(report.dice.keys())
+            .filter_map(|id| {
+                let name = table.name(id.parse().ok()?)?;
+                Some((id.clone(), name.to_string()))
+            })
+            .collect();
     }
     Ok(report)
 }

@@ -69,6 +69,7 @@ pub fn score_run(trainer: &Trainer) -> Result<TrainMetrics> {
                 landmarks: None,
                 images: None,
                 warped_image: None,
+                label_table: None,
             },
             SlowMeasures {
                 surface: false,

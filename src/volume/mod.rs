@@ -4,6 +4,7 @@ pub mod affine_io;
 pub mod filter;
 pub mod grid;
 pub mod image;
+pub mod label_table;
 pub mod landmarks;
 pub mod mind;
 pub mod nifti_io;
@@ -13,4 +14,5 @@ pub mod warp;
 
 pub use grid::{Affine, Grid};
 pub use image::{LabelVolume, ScalarVolume, VectorField};
+pub use label_table::LabelTable;
 pub use landmarks::{Landmark, LandmarkSet};

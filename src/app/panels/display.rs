@@ -122,13 +122,21 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                 ui.checkbox(&mut d.labels.moving, "moving (warped)");
             });
             ui.add(egui::Slider::new(&mut d.labels.opacity, 0.0..=1.0).text("opacity"));
+            ui.horizontal(|ui| {
+                if ui.small_button("show all").clicked() {
+                    d.labels.hidden.clear();
+                }
+                if ui.small_button("hide all").clicked() {
+                    d.labels.hidden.extend(ids.iter().copied());
+                }
+            });
             egui::ScrollArea::vertical()
                 .id_salt("label list")
                 .max_height(120.0)
                 .show(ui, |ui| {
                     for &id in ids {
                         ui.horizontal(|ui| {
-                            let [r, g, b] = label_colour(id);
+                            let [r, g, b] = label_colour(&case.label_table, id);
                             let (rect, _) = ui
                                 .allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
                             ui.painter().rect_filled(
@@ -138,8 +146,8 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                             );
                             let mut shown = !d.labels.hidden.contains(&id);
                             let name = case
-                                .label_names
-                                .get(&id)
+                                .label_table
+                                .name(id)
                                 .map_or(format!("{id}"), |n| format!("{id} {n}"));
                             if ui.checkbox(&mut shown, name).changed() {
                                 if shown {
@@ -151,6 +159,9 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                         });
                     }
                 });
+            if let Some(source) = &case.label_table.source {
+                ui.label(egui::RichText::new(format!("names: {source}")).weak());
+            }
         },
     );
 }

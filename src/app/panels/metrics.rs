@@ -229,7 +229,7 @@ impl MetricsPanel {
                     .id
                     .parse::<i32>()
                     .ok()
-                    .and_then(|i| doc.case.label_names.get(&i))
+                    .and_then(|i| doc.case.label_table.name(i))
                     .map_or(row.id.clone(), |n| format!("{} {n}", row.id));
                 ui.label(name);
                 if shown(LabelOrder::Dice) {
@@ -274,65 +274,87 @@ struct Row<'a> {
 }
 
 /// Writes `report` as JSON (the keys of `metrics.json`) or, for a `.csv` name, as rows of
-/// `measure,label,value`; atomically.
+/// `measure,label,name,value` (the label id or landmark pair, and the label's name when known);
+/// atomically.
 pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
     let csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let bytes = if csv {
-        let mut out = String::from("measure,label,value\n");
-        let mut row = |measure: &str, label: &str, value: Option<f64>| {
+        let mut out = String::from("measure,label,name,value\n");
+        // Rows about the whole case have neither a label nor a name.
+        let whole = ("", "");
+        let name = |id: &str| report.label_names.get(id).map_or("", String::as_str);
+        let mut row = |measure: &str, (label, name): (&str, &str), value: Option<f64>| {
             if let Some(v) = value {
-                out.push_str(&format!("{measure},{label},{v}\n"));
+                out.push_str(&format!(
+                    "{measure},{},{},{v}\n",
+                    csv_field(label),
+                    csv_field(name)
+                ));
             }
         };
-        row("dice_mean", "", report.dice_mean);
-        row("dice30", "", report.dice30);
-        row("hd95_mean", "", report.hd95_mean);
-        row("assd_mean", "", report.assd_mean);
+        row("dice_mean", whole, report.dice_mean);
+        row("dice30", whole, report.dice30);
+        row("hd95_mean", whole, report.hd95_mean);
+        row("assd_mean", whole, report.assd_mean);
         for (id, d) in &report.dice {
-            row("dice", id, Some(*d));
+            row("dice", (id, name(id)), Some(*d));
         }
         for (id, h) in &report.hd95 {
-            row("hd95", id, Some(*h));
+            row("hd95", (id, name(id)), Some(*h));
         }
         for (id, m) in &report.motion {
-            row("moved_mean_mm", id, Some(m.mean_mm));
-            row("moved_p95_mm", id, Some(m.p95_mm));
-            row("moved_max_mm", id, Some(m.max_mm));
+            row("moved_mean_mm", (id, name(id)), Some(m.mean_mm));
+            row("moved_p95_mm", (id, name(id)), Some(m.p95_mm));
+            row("moved_max_mm", (id, name(id)), Some(m.max_mm));
             for (axis, v) in ["r", "a", "s"].iter().zip(m.shift_ras_mm) {
-                row(&format!("shift_{axis}_mm"), id, Some(v));
+                row(&format!("shift_{axis}_mm"), (id, name(id)), Some(v));
             }
-            row("volume_change_percent", id, Some(m.volume_change_percent));
+            row(
+                "volume_change_percent",
+                (id, name(id)),
+                Some(m.volume_change_percent),
+            );
         }
-        row("tre_before_mm", "", report.tre_before_mm);
-        row("tre_mean_mm", "", report.tre_mean_mm);
-        row("tre_median_mm", "", report.tre_median_mm);
-        row("tre_max_mm", "", report.tre_max_mm);
-        row("tre30_mm", "", report.tre30_mm);
+        row("tre_before_mm", whole, report.tre_before_mm);
+        row("tre_mean_mm", whole, report.tre_mean_mm);
+        row("tre_median_mm", whole, report.tre_median_mm);
+        row("tre_max_mm", whole, report.tre_max_mm);
+        row("tre30_mm", whole, report.tre30_mm);
         if let Some(t) = &report.tre {
             for p in &t.pairs {
-                row("tre_before", &p.name, Some(p.before_mm));
-                row("tre", &p.name, Some(p.after_mm));
+                row("tre_before", (&p.name, ""), Some(p.before_mm));
+                row("tre", (&p.name, ""), Some(p.after_mm));
             }
         }
-        row("fold_fraction", "", Some(report.fold_fraction));
-        row("folded_voxels", "", Some(report.folded_voxels as f64));
-        row("ndv_mm3", "", report.ndv_mm3);
-        row("ndv_fraction", "", report.ndv_fraction);
-        row("sdlogj", "", Some(report.sdlogj));
-        row("jacobian_min", "", Some(report.jacobian_min));
-        row("jacobian_max", "", Some(report.jacobian_max));
-        row("ncc", "", report.ncc);
-        row("mi", "", report.mi);
-        row("nmi", "", report.nmi);
-        row("ssim", "", report.ssim);
+        row("fold_fraction", whole, Some(report.fold_fraction));
+        row("folded_voxels", whole, Some(report.folded_voxels as f64));
+        row("ndv_mm3", whole, report.ndv_mm3);
+        row("ndv_fraction", whole, report.ndv_fraction);
+        row("sdlogj", whole, Some(report.sdlogj));
+        row("jacobian_min", whole, Some(report.jacobian_min));
+        row("jacobian_max", whole, Some(report.jacobian_max));
+        row("ncc", whole, report.ncc);
+        row("mi", whole, report.mi);
+        row("nmi", whole, report.nmi);
+        row("ssim", whole, report.ssim);
         out.into_bytes()
     } else {
         serde_json::to_vec_pretty(report)
             .map_err(|e| crate::Error::format(path, format!("cannot encode the metrics: {e}")))?
     };
     crate::atomic::write_bytes(path, &bytes)
+}
+
+/// `text` as one CSV field: quoted, with its quotes doubled, where it holds a comma, a quote or a
+/// line break.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 #[cfg(test)]
@@ -362,14 +384,25 @@ mod tests {
                 volume_change_percent: -3.5,
             },
         );
+        report.dice.insert("3".into(), 0.5);
+        report
+            .label_names
+            .insert("17".into(), "hippocampus, left \"HC\"".into());
         let csv = dir.path().join("m.csv");
         export(&report, &csv).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();
-        assert!(text.starts_with("measure,label,value\n"));
-        assert!(text.contains("dice,17,0.8\n") && text.contains("hd95,17,2.5\n"));
-        assert!(text.contains("moved_mean_mm,17,1.5\n") && text.contains("shift_a_mm,17,-0.5\n"));
-        assert!(text.contains("volume_change_percent,17,-3.5\n"));
-        assert!(text.contains("ndv_fraction,,0.0005\n") && !text.contains("ndv_mm3"));
+        let name = "\"hippocampus, left \"\"HC\"\"\"";
+        assert!(text.starts_with("measure,label,name,value\n"));
+        assert!(text.contains(&format!("dice,17,{name},0.8\n")));
+        assert!(text.contains(&format!("hd95,17,{name},2.5\n")));
+        assert!(
+            text.contains("dice,3,,0.5\n"),
+            "an unnamed label has an empty name"
+        );
+        assert!(text.contains(&format!("moved_mean_mm,17,{name},1.5\n")));
+        assert!(text.contains(&format!("shift_a_mm,17,{name},-0.5\n")));
+        assert!(text.contains(&format!("volume_change_percent,17,{name},-3.5\n")));
+        assert!(text.contains("ndv_fraction,,,0.0005\n") && !text.contains("ndv_mm3"));
         assert!(!text.contains("ncc"), "absent measures leave no row");
         let json = dir.path().join("m.json");
         export(&report, &json).unwrap();
@@ -378,5 +411,6 @@ mod tests {
         assert_eq!(v["fold_fraction"], 0.001);
         assert_eq!(v["motion"]["17"]["p95_mm"], 2.0);
         assert_eq!(v["motion"]["17"]["volume_change_percent"], -3.5);
+        assert_eq!(v["label_names"]["17"], "hippocampus, left \"HC\"");
     }
 }

@@ -1,6 +1,6 @@
 //! Intensity windows (with CT presets and percentile auto-contrast), colour maps and label colours.
 
-use crate::volume::ScalarVolume;
+use crate::volume::{LabelTable, ScalarVolume};
 use serde::{Deserialize, Serialize};
 
 /// Intensity window: values map linearly from `lo` (first colour) to `hi` (last colour).
@@ -138,8 +138,15 @@ fn interpolate(stops: &[[u8; 3]], t: f32) -> [u8; 3] {
     })
 }
 
+/// Label `id`'s colour: the table's, else a generated one.
+pub fn label_colour(table: &LabelTable, id: i32) -> [u8; 3] {
+    table
+        .colour(id)
+        .unwrap_or_else(|| generated_label_colour(id))
+}
+
 /// A distinct colour per label id: golden-ratio hue steps, so neighbouring ids differ.
-pub fn label_colour(id: i32) -> [u8; 3] {
+fn generated_label_colour(id: i32) -> [u8; 3] {
     let h = (id as f32 * 0.618_034).fract();
     hsv([h, 0.75, 1.0])
 }
@@ -189,7 +196,10 @@ mod tests {
     #[test]
     fn neighbouring_labels_get_different_colours() {
         for id in 1..50 {
-            assert_ne!(label_colour(id), label_colour(id + 1));
+            assert_ne!(generated_label_colour(id), generated_label_colour(id + 1));
         }
+        let table = LabelTable::freesurfer_aseg();
+        assert_eq!(label_colour(&table, 17), [220, 216, 20]);
+        assert_eq!(label_colour(&table, 1000), generated_label_colour(1000));
     }
 }

@@ -13,7 +13,7 @@ use super::slice::PlaneView;
 use crate::eval::non_diffeomorphic::folded_at_world;
 use crate::volume::resample::{label_at_world, nearest_at_world, sample_world};
 use crate::volume::warp::displacement_at;
-use crate::volume::{LabelVolume, ScalarVolume, VectorField};
+use crate::volume::{LabelTable, LabelVolume, ScalarVolume, VectorField};
 
 /// What a slice can show.
 #[derive(Clone, Copy)]
@@ -112,7 +112,12 @@ pub fn jacobian_unit(j: f32) -> f32 {
 }
 
 /// The RGB image of one slice. `flicker_moving` says which image a flicker shows now.
-pub fn compose(s: &SliceSamples, d: &Display, flicker_moving: bool) -> egui::ColorImage {
+pub fn compose(
+    s: &SliceSamples,
+    d: &Display,
+    flicker_moving: bool,
+    table: &LabelTable,
+) -> egui::ColorImage {
     let (w, h) = (s.view.width, s.view.height);
     let colour = |v: f32, look: &super::display::LayerLook| -> [u8; 3] {
         if v.is_nan() {
@@ -183,7 +188,7 @@ pub fn compose(s: &SliceSamples, d: &Display, flicker_moving: bool) -> egui::Col
         }
     }
     overlay_field(s, d, &mut rgb);
-    overlay_labels(s, d, &mut rgb);
+    overlay_labels(s, d, table, &mut rgb);
     egui::ColorImage::from_rgb([w, h], &rgb)
 }
 
@@ -262,7 +267,7 @@ fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
     }
 }
 
-fn overlay_labels(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
+fn overlay_labels(s: &SliceSamples, d: &Display, table: &LabelTable, rgb: &mut [u8]) {
     let look = &d.labels;
     let Some(labels) = s.labels.as_ref().filter(|_| look.visible) else {
         return;
@@ -287,7 +292,7 @@ fn overlay_labels(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
                 continue;
             }
         }
-        blend_pixel(rgb, n, label_colour(id), look.opacity);
+        blend_pixel(rgb, n, label_colour(table, id), look.opacity);
     }
 }
 
@@ -340,8 +345,9 @@ mod tests {
         );
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
         let (white, black) = ([255, 255, 255], [0, 0, 0]);
-        let at =
-            |d: &Display, flicker: bool, x: usize, y: usize| pixel(&compose(&s, d, flicker), x, y);
+        let at = |d: &Display, flicker: bool, x: usize, y: usize| {
+            pixel(&compose(&s, d, flicker, &LabelTable::default()), x, y)
+        };
         d.mode = CompareMode::Fixed;
         assert_eq!(at(&d, false, 5, 5), white);
         d.mode = CompareMode::Moving;
@@ -408,8 +414,9 @@ mod tests {
         };
         let s = sample(view.clone(), &sources, all(FieldMap::None));
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
+        let freesurfer = LabelTable::freesurfer_aseg();
         d.mode = CompareMode::Contours;
-        let image = compose(&s, &d, false);
+        let image = compose(&s, &d, false, &freesurfer);
         // The edge between x = 7 and x = 8 (mm) is at pixel column 16.5 − 8 from the right.
         let [edge_x, _] = view.pixel_of([7.5, 4.0, 4.0]);
         assert_eq!(pixel(&image, edge_x as usize, 6), EDGE_COLOUR);
@@ -420,24 +427,36 @@ mod tests {
         d.labels.opacity = 1.0;
         let [lx, ly] = view.pixel_of([4.0, 12.0, 4.0]);
         assert_eq!(
-            pixel(&compose(&s, &d, false), lx as usize, ly as usize),
-            label_colour(3)
+            pixel(
+                &compose(&s, &d, false, &freesurfer),
+                lx as usize,
+                ly as usize
+            ),
+            [205, 62, 78]
         );
         d.labels.hidden.insert(3);
         assert_eq!(
-            pixel(&compose(&s, &d, false), lx as usize, ly as usize),
+            pixel(
+                &compose(&s, &d, false, &freesurfer),
+                lx as usize,
+                ly as usize
+            ),
             [0, 0, 0]
         );
         let s = sample(view.clone(), &sources, all(FieldMap::Jacobian));
         d.deformation.map = FieldMap::Jacobian;
         let [fx, fy] = view.pixel_of([3.0, 3.0, 4.0]);
         assert_eq!(
-            pixel(&compose(&s, &d, false), fx as usize, fy as usize),
+            pixel(
+                &compose(&s, &d, false, &freesurfer),
+                fx as usize,
+                fy as usize
+            ),
             FOLD_COLOUR
         );
         // The cube from voxel (10, 3, 2) to (11, 4, 3) folds though det J is 1 at its corners:
         // its inside shows the other fold colour, the voxel centre before it does not.
-        let image = compose(&s, &d, false);
+        let image = compose(&s, &d, false, &freesurfer);
         let [cx, cy] = view.pixel_of([10.5, 3.5, 4.0]);
         assert_eq!(pixel(&image, cx as usize, cy as usize), HIDDEN_FOLD_COLOUR);
         let [bx, by] = view.pixel_of([9.5, 3.5, 4.0]);

@@ -166,7 +166,12 @@ impl Viewers {
         };
         if state.image.as_ref().is_none_or(|(k, _)| *k != image_key) {
             let (_, samples) = state.samples.as_ref().expect("sampled above");
-            let image = compose(samples, &self.display, flicker_moving);
+            let image = compose(
+                samples,
+                &self.display,
+                flicker_moving,
+                &doc.case.label_table,
+            );
             state.image = Some((image_key, Arc::new(image)));
             state.image_generation += 1;
         }
