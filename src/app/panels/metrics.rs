@@ -231,7 +231,12 @@ impl MetricsPanel {
                     .ok()
                     .and_then(|i| doc.case.label_table.name(i))
                     .map_or(row.id.clone(), |n| format!("{} {n}", row.id));
-                ui.label(name);
+                // Long names (FreeSurfer's run to 30 characters) would widen the panel and
+                // shrink the views: they end in "…", whole on hover.
+                ui.scope(|ui| {
+                    ui.set_max_width(NAME_WIDTH);
+                    ui.add(egui::Label::new(name).truncate());
+                });
                 if shown(LabelOrder::Dice) {
                     ui.label(number(row.dice, 4));
                 }
@@ -272,6 +277,9 @@ struct Row<'a> {
     hd95: Option<f64>,
     motion: Option<&'a StructureMotion>,
 }
+
+/// The widest a label's id and name may be in the table, in points.
+const NAME_WIDTH: f32 = 160.0;
 
 /// Writes `report` as JSON (the keys of `metrics.json`) or, for a `.csv` name, as rows of
 /// `measure,label,name,value` (the label id or landmark pair, and the label's name when known);
