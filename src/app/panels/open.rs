@@ -13,7 +13,7 @@ const ROLES: [&str; 7] = [
     "moving labels",
     "fixed landmarks",
     "moving landmarks",
-    "label names",
+    "label table",
 ];
 
 fn slot(files: &mut CaseFiles, role: usize) -> &mut Option<PathBuf> {
@@ -100,7 +100,8 @@ impl OpenForm {
     }
 
     /// Sorts dropped files into roles: images first fixed then moving, label maps by name
-    /// (`label`, `seg`, `aseg`), landmark files by extension.
+    /// (`label`, `seg`, `aseg`), label tables by extension (`.ctbl`, `.label`, `.lut`) or a text
+    /// file's name (`FreeSurferColorLUT.txt`, `labels.txt`), landmark files by extension.
     pub fn drop_files(&mut self, paths: &[PathBuf]) {
         let mut images = Vec::new();
         for p in paths {
@@ -118,6 +119,13 @@ impl OpenForm {
                 } else {
                     images.push(text);
                 }
+            } else if [".ctbl", ".label", ".lut"]
+                .iter()
+                .any(|e| name.ends_with(e))
+                || (name.ends_with(".txt")
+                    && ["lut", "label", "colo"].iter().any(|w| name.contains(w)))
+            {
+                self.paths[6] = text;
             } else if [".csv", ".fcsv", ".json", ".txt"]
                 .iter()
                 .any(|e| name.ends_with(e))
@@ -220,6 +228,7 @@ mod tests {
             "/d/subjB_aseg.nii.gz",
             "/d/a.fcsv",
             "/d/b.fcsv",
+            "/d/FreeSurferColorLUT.txt",
         ]
         .iter()
         .map(PathBuf::from)
@@ -237,6 +246,18 @@ mod tests {
             PathBuf::from("/d/subjB_aseg.nii.gz")
         );
         assert_eq!(files.moving_landmarks.unwrap(), PathBuf::from("/d/b.fcsv"));
+        assert_eq!(
+            files.label_names.unwrap(),
+            PathBuf::from("/d/FreeSurferColorLUT.txt")
+        );
         assert!(form.open);
+        let mut form = OpenForm::new(None);
+        form.drop_files(&[PathBuf::from("/d/points.txt"), PathBuf::from("/d/a.label")]);
+        let files = form.files();
+        assert_eq!(
+            files.fixed_landmarks.unwrap(),
+            PathBuf::from("/d/points.txt")
+        );
+        assert_eq!(files.label_names.unwrap(), PathBuf::from("/d/a.label"));
     }
 }
