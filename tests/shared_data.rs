@@ -161,3 +161,28 @@ fn brain_pair_shares_world_space_despite_different_grids() {
         "{cb:?} vs {ca:?}"
     );
 }
+
+#[test]
+fn the_aal_atlas_names_its_regions() {
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    let path = dir.join("mni152-aal/aal_labels.txt");
+    let table = warpbench::volume::LabelTable::read(&path).unwrap();
+    assert_eq!(table.name(1), Some("Precentral_L"));
+    assert_eq!(table.colour(1), None);
+    let labels =
+        warpbench::volume::nifti_io::read_labels(&dir.join("mni152-aal/mni152_aal.nii.gz"))
+            .unwrap();
+    let ids: std::collections::BTreeSet<i32> = labels
+        .data()
+        .iter()
+        .copied()
+        .filter(|&id| id != 0)
+        .collect();
+    assert_eq!(ids.len(), 116);
+    assert!(
+        ids.iter().all(|&id| table.name(id).is_some()),
+        "every region is named"
+    );
+}

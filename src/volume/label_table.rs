@@ -1,6 +1,6 @@
 //! Names and colours of label ids: read from ITK-SNAP label descriptions, FreeSurfer or 3D Slicer
-//! colour tables and plain `id name` lines; FreeSurfer's own names and colours for its `aseg`
-//! segmentations are built in.
+//! colour tables, AAL's region lists and plain `id name` lines; FreeSurfer's own names and colours
+//! for its `aseg` segmentations are built in.
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -251,7 +251,15 @@ fn parse_line(line: &str) -> std::result::Result<(i32, LabelEntry), String> {
         t if t >= 3 && rest.len() > 3 => 3,
         _ => 0,
     };
-    let name_words = &rest[..rest.len() - colour_columns];
+    let mut name_words = &rest[..rest.len() - colour_columns];
+    // AAL's tables end in the atlas's own region code (`1 Precentral_L 2001`), never a colour.
+    if let [first, .., last] = name_words
+        && colour_columns == 0
+        && first.parse::<f64>().is_err()
+        && last.parse::<u32>().is_ok_and(|code| code > 255)
+    {
+        name_words = &name_words[..name_words.len() - 1];
+    }
     if name_words.is_empty() {
         return Err(format!("label {id} has no name"));
     }
@@ -275,7 +283,8 @@ mod tests {
     fn plain_freesurfer_and_slicer_lines() {
         let t = LabelTable::parse(
             "# comment\n1 left grey matter\n17 Left-Hippocampus 220 216 20 0\n\
-             5 vessel 10 20 30\n8 Liver 221 130 101 255 # a Slicer line\n",
+             5 vessel 10 20 30\n8 Liver 221 130 101 255 # a Slicer line\n\
+             45 Vermis_10 9170\n46 segment 2\n",
         )
         .unwrap();
         assert_eq!(t.name(1), Some("left grey matter"));
@@ -290,6 +299,12 @@ mod tests {
             (t.name(8), t.colour(8)),
             (Some("Liver"), Some([221, 130, 101]))
         );
+        assert_eq!(
+            t.name(45),
+            Some("Vermis_10"),
+            "AAL's code is not part of the name"
+        );
+        assert_eq!(t.name(46), Some("segment 2"));
         assert_eq!(t.hidden().count(), 0);
         assert!(LabelTable::parse("x name\n").is_err());
         assert!(LabelTable::parse("3\n").is_err());
