@@ -988,4 +988,18 @@ fn an_itk_snap_label_file_names_colours_and_hides_labels() {
     harness.run_steps(2);
     let hidden = &harness.state().viewers.display.labels.hidden;
     assert!((1..=4).all(|id| hidden.contains(&id)), "{hidden:?}");
+    // A filter lists the matching labels, and show all / hide all act on those alone.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "find")
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "find")
+        .type_text("CORTEX");
+    harness.run_steps(2);
+    assert!(harness.query_by_label("2").is_none());
+    harness.get_by_label("show all").click();
+    harness.run_steps(2);
+    let hidden = &harness.state().viewers.display.labels.hidden;
+    assert_eq!(hidden.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
 }

@@ -173,11 +173,11 @@ impl LabelTable {
         self.entries.get(&id).and_then(|e| e.colour)
     }
 
-    /// Ids the table says start hidden.
+    /// Ids the table says start hidden, other than the background (0, never drawn).
     pub fn hidden(&self) -> impl Iterator<Item = i32> + '_ {
         self.entries
             .iter()
-            .filter(|(_, e)| !e.visible)
+            .filter(|&(&id, e)| id != 0 && !e.visible)
             .map(|(&id, _)| id)
     }
 }
@@ -326,7 +326,7 @@ mod tests {
         assert_eq!(t.name(1), Some("Tumour #1 (core)"));
         assert_eq!(t.colour(1), Some([255, 0, 0]));
         assert_eq!(t.colour(2), Some([0, 255, 0]));
-        assert_eq!(t.hidden().collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(t.hidden().collect::<Vec<_>>(), vec![2]);
         assert!(LabelTable::parse("1 255 0 0 1 1 1 \"open\n").is_err());
         assert!(LabelTable::parse("1 300 0 0 1 1 1 \"too red\"\n").is_err());
     }

@@ -122,19 +122,51 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                 ui.checkbox(&mut d.labels.moving, "moving (warped)");
             });
             ui.add(egui::Slider::new(&mut d.labels.opacity, 0.0..=1.0).text("opacity"));
+            // The filter is the list's own state, not the display's: typing redraws no slice.
+            let filter_id = ui.scope_id().with("label filter");
+            let mut filter: String = ui.data_mut(|m| m.get_temp(filter_id).unwrap_or_default());
+            let title = |id: i32| {
+                case.label_table
+                    .name(id)
+                    .map_or(format!("{id}"), |n| format!("{id} {n}"))
+            };
+            let needle = filter.trim().to_lowercase();
+            let listed: Vec<(i32, String)> = ids
+                .iter()
+                .map(|&id| (id, title(id)))
+                .filter(|(_, t)| t.to_lowercase().contains(&needle))
+                .collect();
             ui.horizontal(|ui| {
-                if ui.small_button("show all").clicked() {
-                    d.labels.hidden.clear();
+                let find = ui.label("find");
+                ui.add(
+                    egui::TextEdit::singleline(&mut filter)
+                        .hint_text("id or name")
+                        .desired_width(100.0),
+                )
+                .labelled_by(find.id);
+                if ui
+                    .small_button("show all")
+                    .on_hover_text("the labels listed")
+                    .clicked()
+                {
+                    for (id, _) in &listed {
+                        d.labels.hidden.remove(id);
+                    }
                 }
-                if ui.small_button("hide all").clicked() {
-                    d.labels.hidden.extend(ids.iter().copied());
+                if ui
+                    .small_button("hide all")
+                    .on_hover_text("the labels listed")
+                    .clicked()
+                {
+                    d.labels.hidden.extend(listed.iter().map(|(id, _)| *id));
                 }
             });
+            ui.data_mut(|m| m.insert_temp(filter_id, filter));
             egui::ScrollArea::vertical()
                 .id_salt("label list")
                 .max_height(120.0)
                 .show(ui, |ui| {
-                    for &id in ids {
+                    for (id, name) in listed {
                         ui.horizontal(|ui| {
                             let [r, g, b] = label_colour(&case.label_table, id);
                             let (rect, _) = ui
@@ -145,10 +177,6 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                                 egui::Color32::from_rgb(r, g, b),
                             );
                             let mut shown = !d.labels.hidden.contains(&id);
-                            let name = case
-                                .label_table
-                                .name(id)
-                                .map_or(format!("{id}"), |n| format!("{id} {n}"));
                             if ui.checkbox(&mut shown, name).changed() {
                                 if shown {
                                     d.labels.hidden.remove(&id);
