@@ -1002,4 +1002,45 @@ fn an_itk_snap_label_file_names_colours_and_hides_labels() {
     harness.run_steps(2);
     let hidden = &harness.state().viewers.display.labels.hidden;
     assert_eq!(hidden.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
+    // "go to" brings the crosshair into the one label listed.
+    let before = harness.state().viewers.cursor_mm;
+    harness.get_by_label("go to").click();
+    harness.run_steps(2);
+    let app = harness.state();
+    let cursor = app.viewers.cursor_mm;
+    let labels = app.doc.case.fixed_labels.as_ref().unwrap();
+    assert_ne!(cursor, before);
+    assert_eq!(
+        warpbench::volume::resample::label_at_world(labels, cursor),
+        1
+    );
+    // Warped moving labels: the crosshair goes where the transform shows the label.
+    let grid = app.doc.case.fixed.grid().clone();
+    let shift = [6.0, 0.0, 0.0];
+    let field =
+        warpbench::volume::VectorField::new(grid.clone(), vec![shift; grid.voxel_count()]).unwrap();
+    harness
+        .state_mut()
+        .doc
+        .set_deformation(warpbench::app::state::Deformation::new(
+            warpbench::volume::Affine::IDENTITY,
+            field,
+        ));
+    harness.state_mut().viewers.display.warped = true;
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "moving (warped)")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("go to").click();
+    harness.run_steps(2);
+    let app = harness.state();
+    let cursor = app.viewers.cursor_mm;
+    let moving_point = app.doc.facts.moving_label_points[&1];
+    for a in 0..3 {
+        let expected = moving_point[a] - shift[a] as f64;
+        assert!(
+            (cursor[a] - expected).abs() < 1e-3,
+            "{cursor:?} {moving_point:?}"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! over a channel, a cancel flag. The window keeps drawing (and keeps the open case) until the
 //! new one arrives.
 
-use crate::app::saved_session::{Restored, SavedSession};
+use crate::app::saved_session::SavedSession;
+use crate::app::state::{Deformation, LayerFacts};
 use crate::case::{Case, CaseFiles};
 use crate::error::Error;
 use crossbeam_channel::Receiver;
@@ -18,21 +19,23 @@ pub enum Source {
     Session(PathBuf),
 }
 
-/// What a load gives.
-pub enum Loaded {
-    Case(Box<Case>),
-    Session(Box<Restored>),
+/// What a load gives: the case, what the window shows of it (found on the loading thread, so
+/// that installing it does not hold up a frame) and, for a saved session, the rest of it.
+pub struct Loaded {
+    pub case: Case,
+    pub facts: LayerFacts,
+    pub session: Option<(SavedSession, Option<Deformation>)>,
 }
 
 pub struct Load {
     cancel: Arc<AtomicBool>,
     progress: Arc<Mutex<(f32, String)>>,
-    result: Receiver<Result<Loaded, Error>>,
+    result: Receiver<Result<Box<Loaded>, Error>>,
 }
 
 pub enum Poll {
     Pending { fraction: f32, reading: String },
-    Done(Loaded),
+    Done(Box<Loaded>),
     Failed(String),
     Cancelled,
 }
@@ -53,14 +56,18 @@ impl Load {
                         (fraction, path.display().to_string());
                     wake();
                 };
-                let result = match source {
-                    Source::Case(files) => {
-                        files.load(&c, report).map(|c| Loaded::Case(Box::new(c)))
-                    }
-                    Source::Session(path) => {
-                        SavedSession::open(&path, &c, report).map(|r| Loaded::Session(Box::new(r)))
-                    }
+                let loaded = match source {
+                    Source::Case(files) => files.load(&c, report).map(|case| (case, None)),
+                    Source::Session(path) => SavedSession::open(&path, &c, report)
+                        .map(|r| (r.case, Some((r.session, r.deformation)))),
                 };
+                let result = loaded.map(|(case, session)| {
+                    Box::new(Loaded {
+                        facts: LayerFacts::of(&case),
+                        case,
+                        session,
+                    })
+                });
                 let _ = tx.send(result);
                 wake();
             });

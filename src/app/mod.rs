@@ -446,11 +446,11 @@ impl WarpbenchApp {
         self.load = Some(loader::Load::start(source, move || ctx.request_repaint()));
     }
 
-    fn install_case(&mut self, case: Case) {
+    fn install_case(&mut self, case: Case, facts: state::LayerFacts) {
         self.session = None;
         self.open_form.remember(&case.files);
         self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
-        self.doc = Document::new(case);
+        self.doc = Document::with_facts(facts, case);
         self.autosaved_edits = 0;
     }
 
@@ -680,16 +680,15 @@ impl WarpbenchApp {
                 loader::Poll::Pending { .. } => {}
                 loader::Poll::Done(loaded) => {
                     self.load = None;
-                    match loaded {
-                        loader::Loaded::Case(case) => {
-                            self.install_case(*case);
-                            self.restore_landmarks();
-                        }
-                        loader::Loaded::Session(r) => {
-                            let r = *r;
-                            self.install_case(r.case);
-                            self.apply_saved(r.session, r.deformation);
-                        }
+                    let loader::Loaded {
+                        case,
+                        facts,
+                        session,
+                    } = *loaded;
+                    self.install_case(case, facts);
+                    match session {
+                        Some((session, deformation)) => self.apply_saved(session, deformation),
+                        None => self.restore_landmarks(),
                     }
                 }
                 loader::Poll::Failed(e) => {
@@ -999,7 +998,12 @@ impl eframe::App for WarpbenchApp {
             .default_size(300.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::display::display_ui(ui, &mut self.viewers.display, &self.doc)
+                    panels::display::display_ui(
+                        ui,
+                        &mut self.viewers.display,
+                        &mut self.viewers.cursor_mm,
+                        &self.doc,
+                    )
                 });
             });
         let mut request = None;

@@ -2,6 +2,7 @@
 
 use super::grid::Grid;
 use crate::error::{Error, Result};
+use std::collections::BTreeMap;
 
 fn check_len(what: &str, grid: &Grid, len: usize) -> Result<()> {
     if len != grid.voxel_count() {
@@ -120,6 +121,37 @@ impl LabelVolume {
         ids.dedup();
         ids
     }
+
+    /// For each label id (background excluded), the world point (RAS mm) of its voxel nearest
+    /// its centroid: a point inside the structure to bring the views to, where the centroid of
+    /// a ribbon or a ring (cortex, a ventricle's horn) lies outside it.
+    pub fn inner_points(&self) -> BTreeMap<i32, [f64; 3]> {
+        let mut sums: BTreeMap<i32, ([f64; 3], f64)> = BTreeMap::new();
+        for (n, &id) in self.data.iter().enumerate() {
+            if id != 0 {
+                let p = self.grid.index_to_world(n);
+                let (sum, count) = sums.entry(id).or_insert(([0.0; 3], 0.0));
+                (0..3).for_each(|a| sum[a] += p[a]);
+                *count += 1.0;
+            }
+        }
+        let centroids: BTreeMap<i32, [f64; 3]> = sums
+            .into_iter()
+            .map(|(id, (sum, count))| (id, sum.map(|v| v / count)))
+            .collect();
+        let mut nearest: BTreeMap<i32, ([f64; 3], f64)> = BTreeMap::new();
+        for (n, &id) in self.data.iter().enumerate() {
+            if let Some(c) = centroids.get(&id) {
+                let p = self.grid.index_to_world(n);
+                let d2: f64 = (0..3).map(|a| (p[a] - c[a]).powi(2)).sum();
+                let best = nearest.entry(id).or_insert((p, f64::INFINITY));
+                if d2 < best.1 {
+                    *best = (p, d2);
+                }
+            }
+        }
+        nearest.into_iter().map(|(id, (p, _))| (id, p)).collect()
+    }
 }
 
 /// A 3-vector per voxel, in world (RAS) millimetres; a displacement field when used as a transform.
@@ -154,5 +186,36 @@ impl VectorField {
 
     pub fn at(&self, i: usize, j: usize, k: usize) -> [f32; 3] {
         self.data[self.grid.index(i, j, k)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_points_lie_inside_rings_and_at_the_centre_of_blocks() {
+        let grid = Grid::axis_aligned([21, 21, 5], [1.0, 1.0, 2.0], [-10.0, -10.0, 0.0]).unwrap();
+        let data = (0..grid.voxel_count())
+            .map(|n| {
+                let p = grid.index_to_world(n);
+                let r = p[0].hypot(p[1]);
+                if (6.0..=8.0).contains(&r) {
+                    1
+                } else if p[0].abs() <= 1.0 && p[1].abs() <= 1.0 && p[2] == 4.0 {
+                    2
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let labels = LabelVolume::new(grid.clone(), data).unwrap();
+        let points = labels.inner_points();
+        assert_eq!(points.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        // The ring's centroid is its empty middle; its point is on the ring.
+        let ring = points[&1];
+        let r = ring[0].hypot(ring[1]);
+        assert!((6.0..=8.0).contains(&r), "{ring:?}");
+        assert_eq!(points[&2], [0.0, 0.0, 4.0]);
     }
 }

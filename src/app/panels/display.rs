@@ -1,12 +1,14 @@
 //! The display panel: compare mode and its settings, each image's window and colour map, label
 //! overlay, deformation overlays, and the orientation convention.
 
+use crate::app::landmarks::warped_position;
 use crate::app::state::Document;
 use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
 use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
 use crate::volume::ScalarVolume;
 
-pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
+/// The display panel; "go to" in the label list moves `cursor_mm` (world mm).
+pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
     ui.heading("compare");
     ui.horizontal_wrapped(|ui| {
         for mode in CompareMode::ALL {
@@ -52,7 +54,7 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
         doc.facts.moving_range,
     );
     ui.separator();
-    labels_ui(ui, d, doc);
+    labels_ui(ui, d, cursor_mm, doc);
     ui.separator();
     deformation_ui(ui, d, doc);
 }
@@ -106,13 +108,19 @@ fn look_ui(
     });
 }
 
-fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
+fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
     let case = &doc.case;
-    let ids = if d.labels.moving {
-        &doc.facts.moving_label_ids
+    let (ids, points) = if d.labels.moving {
+        (&doc.facts.moving_label_ids, &doc.facts.moving_label_points)
     } else {
-        &doc.facts.fixed_label_ids
+        (&doc.facts.fixed_label_ids, &doc.facts.fixed_label_points)
     };
+    // Warped moving labels show where the transform takes them.
+    let field = doc
+        .deformation
+        .as_ref()
+        .filter(|_| d.labels.moving && d.warped)
+        .map(|deformation| &deformation.field);
     ui.add_enabled_ui(
         case.fixed_labels.is_some() || case.moving_labels.is_some(),
         |ui| {
@@ -177,13 +185,29 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
                                 egui::Color32::from_rgb(r, g, b),
                             );
                             let mut shown = !d.labels.hidden.contains(&id);
-                            if ui.checkbox(&mut shown, name).changed() {
+                            if ui.checkbox(&mut shown, &name).changed() {
                                 if shown {
                                     d.labels.hidden.remove(&id);
                                 } else {
                                     d.labels.hidden.insert(id);
                                 }
                             }
+                            let Some(&p) = points.get(&id) else {
+                                return;
+                            };
+                            let right = egui::Layout::right_to_left(egui::Align::Center);
+                            ui.with_layout(right, |ui| {
+                                if ui
+                                    .small_button("go to")
+                                    .on_hover_text("move the crosshair into this label")
+                                    .clicked()
+                                {
+                                    *cursor_mm = match field {
+                                        Some(f) => warped_position(p, f),
+                                        None => p,
+                                    };
+                                }
+                            });
                         });
                     }
                 });
