@@ -883,6 +883,17 @@ fn metrics_score_in_full_and_export() {
             && text.contains("fold_fraction,,,"),
         "{text}"
     );
+    // A label's name in the table takes the crosshair into it.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Label, "3 left white matter")
+        .click();
+    harness.run_steps(2);
+    let app = harness.state();
+    let labels = app.doc.case.fixed_labels.as_ref().unwrap();
+    assert_eq!(
+        warpbench::volume::resample::label_at_world(labels, app.viewers.cursor_mm),
+        3
+    );
     // The temporary path would make the snapshot differ from run to run.
     let app = harness.state_mut();
     app.notice = None;

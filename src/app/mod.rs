@@ -548,6 +548,11 @@ impl WarpbenchApp {
     fn handle_metrics(&mut self, request: panels::metrics::MetricsRequest, ctx: &egui::Context) {
         use panels::metrics::MetricsRequest;
         match request {
+            MetricsRequest::GoTo(id) => {
+                if let Some(&p) = self.doc.facts.fixed_label_points.get(&id) {
+                    self.viewers.cursor_mm = p;
+                }
+            }
             MetricsRequest::ScoreInFull => {
                 let Some((_, field)) = self.transform_copy() else {
                     return;

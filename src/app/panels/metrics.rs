@@ -25,6 +25,8 @@ pub enum MetricsRequest {
     /// Score the current deformation with every measure.
     ScoreInFull,
     Export(PathBuf),
+    /// Move the crosshair into this fixed label.
+    GoTo(i32),
 }
 
 #[derive(Default)]
@@ -80,7 +82,9 @@ impl MetricsPanel {
             if let (Some(ncc), Some(mi)) = (report.ncc, report.mi) {
                 ui.label(format!("NCC {ncc:.4} · MI {mi:.4}"));
             }
-            self.labels_ui(ui, doc, report);
+            if let Some(id) = self.labels_ui(ui, doc, report) {
+                request = Some(MetricsRequest::GoTo(id));
+            }
         }
         ui.separator();
         self.file.ui(
@@ -118,7 +122,9 @@ impl MetricsPanel {
         request
     }
 
-    fn labels_ui(&mut self, ui: &mut egui::Ui, doc: &Document, report: &EvalReport) {
+    /// The per-label table; gives the label whose name was clicked.
+    fn labels_ui(&mut self, ui: &mut egui::Ui, doc: &Document, report: &EvalReport) -> Option<i32> {
+        let mut clicked = None;
         if let Some(mean) = report.dice_mean {
             let hd95 = report
                 .hd95_mean
@@ -142,7 +148,7 @@ impl MetricsPanel {
             })
             .collect();
         if rows.is_empty() {
-            return;
+            return None;
         }
         let id_of = |s: &String| s.parse::<i64>().unwrap_or(i64::MAX);
         let missing_last = |v: Option<f64>| v.unwrap_or(f64::INFINITY);
@@ -233,9 +239,20 @@ impl MetricsPanel {
                     .map_or(row.id.clone(), |n| format!("{} {n}", row.id));
                 // Long names (FreeSurfer's run to 30 characters) would widen the panel and
                 // shrink the views: they end in "…", whole on hover.
+                let id = row.id.parse::<i32>().ok();
                 ui.scope(|ui| {
                     ui.set_max_width(NAME_WIDTH);
-                    ui.add(egui::Label::new(name).truncate());
+                    let cell = ui.add(
+                        egui::Label::new(&name)
+                            .truncate()
+                            .sense(egui::Sense::click()),
+                    );
+                    if cell
+                        .on_hover_text(format!("{name}: click to go to it"))
+                        .clicked()
+                    {
+                        clicked = id;
+                    }
                 });
                 if shown(LabelOrder::Dice) {
                     ui.label(number(row.dice, 4));
@@ -267,6 +284,7 @@ impl MetricsPanel {
                 ui.end_row();
             }
         });
+        clicked
     }
 }
 
