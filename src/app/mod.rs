@@ -889,11 +889,7 @@ impl WarpbenchApp {
             ] {
                 if let Some(l) = labels {
                     let id = crate::volume::resample::label_at_world(l, at);
-                    let label = case
-                        .label_table
-                        .name(id)
-                        .map_or(String::new(), |n| format!(" {n}"));
-                    parts.push(format!("{name} {id}{label}"));
+                    parts.push(format!("{name} {}", case.label_table.title(id)));
                 }
             }
         } else {

@@ -14,6 +14,16 @@ pub fn mark_radius(visuals: &egui::Visuals) -> egui::CornerRadius {
     visuals.widgets.noninteractive.corner_radius
 }
 
+/// A label's colour swatch, in line with its name.
+pub fn label_swatch(ui: &mut egui::Ui, [r, g, b]: [u8; 3]) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+    ui.painter().rect_filled(
+        rect,
+        mark_radius(ui.visuals()),
+        egui::Color32::from_rgb(r, g, b),
+    );
+}
+
 /// Applies the lean style to every theme of `ctx` when `software` (a CPU adapter) is true.
 pub fn apply(ctx: &egui::Context, software: bool) {
     if !software {

@@ -169,6 +169,14 @@ impl LabelTable {
         self.entries.get(&id).map(|e| e.name.as_str())
     }
 
+    /// How the user sees label `id`: "17 Left-Hippocampus", or "17" without a name.
+    pub fn title(&self, id: i32) -> String {
+        match self.name(id) {
+            Some(name) => format!("{id} {name}"),
+            None => id.to_string(),
+        }
+    }
+
     pub fn colour(&self, id: i32) -> Option<[u8; 3]> {
         self.entries.get(&id).and_then(|e| e.colour)
     }
@@ -288,6 +296,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.name(1), Some("left grey matter"));
+        assert_eq!(t.title(1), "1 left grey matter");
+        assert_eq!(t.title(2), "2");
         assert_eq!(t.colour(1), None);
         assert_eq!(t.name(17), Some("Left-Hippocampus"));
         assert_eq!(t.colour(17), Some([220, 216, 20]));

@@ -3,6 +3,7 @@
 
 use crate::app::landmarks::warped_position;
 use crate::app::state::Document;
+use crate::app::style::label_swatch;
 use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
 use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
 use crate::volume::ScalarVolume;
@@ -133,15 +134,10 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
             // The filter is the list's own state, not the display's: typing redraws no slice.
             let filter_id = ui.scope_id().with("label filter");
             let mut filter: String = ui.data_mut(|m| m.get_temp(filter_id).unwrap_or_default());
-            let title = |id: i32| {
-                case.label_table
-                    .name(id)
-                    .map_or(format!("{id}"), |n| format!("{id} {n}"))
-            };
             let needle = filter.trim().to_lowercase();
             let listed: Vec<(i32, String)> = ids
                 .iter()
-                .map(|&id| (id, title(id)))
+                .map(|&id| (id, case.label_table.title(id)))
                 .filter(|(_, t)| t.to_lowercase().contains(&needle))
                 .collect();
             ui.horizontal(|ui| {
@@ -176,14 +172,7 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
                 .show(ui, |ui| {
                     for (id, name) in listed {
                         ui.horizontal(|ui| {
-                            let [r, g, b] = label_colour(&case.label_table, id);
-                            let (rect, _) = ui
-                                .allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                            ui.painter().rect_filled(
-                                rect,
-                                crate::app::style::mark_radius(ui.visuals()),
-                                egui::Color32::from_rgb(r, g, b),
-                            );
+                            label_swatch(ui, label_colour(&case.label_table, id));
                             let mut shown = !d.labels.hidden.contains(&id);
                             if ui.checkbox(&mut shown, &name).changed() {
                                 if shown {

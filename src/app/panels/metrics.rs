@@ -6,6 +6,8 @@
 
 use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::state::Document;
+use crate::app::style::label_swatch;
+use crate::app::views::colour::label_colour;
 use crate::eval::EvalReport;
 use crate::eval::motion::StructureMotion;
 use std::path::{Path, PathBuf};
@@ -231,17 +233,15 @@ impl MetricsPanel {
             let number =
                 |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
             for row in rows {
-                let name = row
-                    .id
-                    .parse::<i32>()
-                    .ok()
-                    .and_then(|i| doc.case.label_table.name(i))
-                    .map_or(row.id.clone(), |n| format!("{} {n}", row.id));
+                let id = row.id.parse::<i32>().ok();
+                let name = id.map_or(row.id.clone(), |id| doc.case.label_table.title(id));
                 // Long names (FreeSurfer's run to 30 characters) would widen the panel and
                 // shrink the views: they end in "…", whole on hover.
-                let id = row.id.parse::<i32>().ok();
-                ui.scope(|ui| {
+                ui.horizontal(|ui| {
                     ui.set_max_width(NAME_WIDTH);
+                    if let Some(id) = id {
+                        label_swatch(ui, label_colour(&doc.case.label_table, id));
+                    }
                     let cell = ui.add(
                         egui::Label::new(&name)
                             .truncate()
