@@ -168,7 +168,7 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
             ui.data_mut(|m| m.insert_temp(filter_id, filter));
             egui::ScrollArea::vertical()
                 .id_salt("label list")
-                .max_height(120.0)
+                .max_height(180.0)
                 .show(ui, |ui| {
                     for (id, name) in listed {
                         ui.horizontal(|ui| {
