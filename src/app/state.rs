@@ -95,11 +95,10 @@ pub struct ScorePoint {
 pub struct LayerFacts {
     pub fixed_range: (f32, f32),
     pub moving_range: (f32, f32),
-    pub fixed_label_ids: Vec<i32>,
-    pub moving_label_ids: Vec<i32>,
-    /// A point inside each fixed label (world mm), where "go to" takes the views.
+    /// Each fixed label id (in order, background excluded) with a point inside it (world mm),
+    /// where "go to" takes the views.
     pub fixed_label_points: BTreeMap<i32, [f64; 3]>,
-    /// A point inside each moving label, in the moving image's world (mm).
+    /// The same for the moving labels, in the moving image's world (mm).
     pub moving_label_points: BTreeMap<i32, [f64; 3]>,
 }
 
@@ -107,7 +106,6 @@ impl LayerFacts {
     /// A pass or two over every layer (a tenth of a second for a 256³ label map): the loader
     /// finds them on its thread.
     pub fn of(case: &Case) -> LayerFacts {
-        let ids = |l: &Option<LabelVolume>| l.as_ref().map_or(Vec::new(), LabelVolume::ids);
         let points = |l: &Option<LabelVolume>| {
             l.as_ref()
                 .map_or(BTreeMap::new(), LabelVolume::inner_points)
@@ -115,8 +113,6 @@ impl LayerFacts {
         LayerFacts {
             fixed_range: case.fixed.min_max(),
             moving_range: case.moving.min_max(),
-            fixed_label_ids: ids(&case.fixed_labels),
-            moving_label_ids: ids(&case.moving_labels),
             fixed_label_points: points(&case.fixed_labels),
             moving_label_points: points(&case.moving_labels),
         }

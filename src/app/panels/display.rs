@@ -111,10 +111,10 @@ fn look_ui(
 
 fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
     let case = &doc.case;
-    let (ids, points) = if d.labels.moving {
-        (&doc.facts.moving_label_ids, &doc.facts.moving_label_points)
+    let points = if d.labels.moving {
+        &doc.facts.moving_label_points
     } else {
-        (&doc.facts.fixed_label_ids, &doc.facts.fixed_label_points)
+        &doc.facts.fixed_label_points
     };
     // Warped moving labels show where the transform takes them.
     let field = doc
@@ -135,8 +135,8 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
             let filter_id = ui.scope_id().with("label filter");
             let mut filter: String = ui.data_mut(|m| m.get_temp(filter_id).unwrap_or_default());
             let needle = filter.trim().to_lowercase();
-            let listed: Vec<(i32, String)> = ids
-                .iter()
+            let listed: Vec<(i32, String)> = points
+                .keys()
                 .map(|&id| (id, case.label_table.title(id)))
                 .filter(|(_, t)| t.to_lowercase().contains(&needle))
                 .collect();
@@ -181,9 +181,7 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
                                     d.labels.hidden.insert(id);
                                 }
                             }
-                            let Some(&p) = points.get(&id) else {
-                                return;
-                            };
+                            let p = points[&id];
                             let right = egui::Layout::right_to_left(egui::Align::Center);
                             ui.with_layout(right, |ui| {
                                 if ui
