@@ -186,3 +186,34 @@ fn the_aal_atlas_names_its_regions() {
         "every region is named"
     );
 }
+
+#[test]
+fn a_freesurfer_destrieux_parcellation_is_named_without_a_colour_table() {
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    let path = dir.join("brain-pair/subjB_aparc_a2009s_aseg.nii.gz");
+    let table = warpbench::volume::LabelTable::guess_for([path.as_path()]);
+    let labels = warpbench::volume::nifti_io::read_labels(&path).unwrap();
+    let ids: std::collections::BTreeSet<i32> = labels
+        .data()
+        .iter()
+        .copied()
+        .filter(|&id| id != 0)
+        .collect();
+    assert_eq!(
+        ids.len(),
+        188,
+        "40 subcortical labels and 2 × 74 cortical parcels"
+    );
+    let unnamed: Vec<i32> = ids
+        .iter()
+        .copied()
+        .filter(|&id| table.name(id).is_none() || table.colour(id).is_none())
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "labels without a name or colour: {unnamed:?}"
+    );
+    assert_eq!(table.name(12146), Some("ctx_rh_S_central"));
+}

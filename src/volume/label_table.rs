@@ -1,6 +1,7 @@
 //! Names and colours of label ids: read from ITK-SNAP label descriptions, FreeSurfer or 3D Slicer
 //! colour tables, AAL's region lists and plain `id name` lines; FreeSurfer's own names and colours
-//! for its `aseg` segmentations are built in.
+//! for its `aseg` segmentations and its two cortical parcellations (`aparc`, `aparc.a2009s`) are
+//! built in.
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -79,6 +80,126 @@ const FREESURFER_ASEG: [(i32, &str, [u8; 3]); 51] = [
     (255, "CC_Anterior", [0, 0, 255]),
 ];
 
+/// FreeSurfer's Desikan–Killiany cortical parcels (`aparc`): the `i`-th (from 1) is label 1000 + i
+/// `ctx-lh-…` on the left and 2000 + i `ctx-rh-…` on the right, in one colour on both sides.
+const FREESURFER_APARC: [(&str, [u8; 3]); 35] = [
+    ("bankssts", [25, 100, 40]),
+    ("caudalanteriorcingulate", [125, 100, 160]),
+    ("caudalmiddlefrontal", [100, 25, 0]),
+    ("corpuscallosum", [120, 70, 50]),
+    ("cuneus", [220, 20, 100]),
+    ("entorhinal", [220, 20, 10]),
+    ("fusiform", [180, 220, 140]),
+    ("inferiorparietal", [220, 60, 220]),
+    ("inferiortemporal", [180, 40, 120]),
+    ("isthmuscingulate", [140, 20, 140]),
+    ("lateraloccipital", [20, 30, 140]),
+    ("lateralorbitofrontal", [35, 75, 50]),
+    ("lingual", [225, 140, 140]),
+    ("medialorbitofrontal", [200, 35, 75]),
+    ("middletemporal", [160, 100, 50]),
+    ("parahippocampal", [20, 220, 60]),
+    ("paracentral", [60, 220, 60]),
+    ("parsopercularis", [220, 180, 140]),
+    ("parsorbitalis", [20, 100, 50]),
+    ("parstriangularis", [220, 60, 20]),
+    ("pericalcarine", [120, 100, 60]),
+    ("postcentral", [220, 20, 20]),
+    ("posteriorcingulate", [220, 180, 220]),
+    ("precentral", [60, 20, 220]),
+    ("precuneus", [160, 140, 180]),
+    ("rostralanteriorcingulate", [80, 20, 140]),
+    ("rostralmiddlefrontal", [75, 50, 125]),
+    ("superiorfrontal", [20, 220, 160]),
+    ("superiorparietal", [20, 180, 140]),
+    ("superiortemporal", [140, 220, 220]),
+    ("supramarginal", [80, 160, 20]),
+    ("frontalpole", [100, 0, 100]),
+    ("temporalpole", [70, 70, 70]),
+    ("transversetemporal", [150, 150, 200]),
+    ("insula", [255, 192, 32]),
+];
+
+/// FreeSurfer's Destrieux cortical parcels (`aparc.a2009s`): the `i`-th (from 1) is label
+/// 11100 + i `ctx_lh_…` on the left and 12100 + i `ctx_rh_…` on the right, one colour on both sides.
+const FREESURFER_A2009S: [(&str, [u8; 3]); 75] = [
+    ("G_and_S_frontomargin", [23, 220, 60]),
+    ("G_and_S_occipital_inf", [23, 60, 180]),
+    ("G_and_S_paracentral", [63, 100, 60]),
+    ("G_and_S_subcentral", [63, 20, 220]),
+    ("G_and_S_transv_frontopol", [13, 0, 250]),
+    ("G_and_S_cingul-Ant", [26, 60, 0]),
+    ("G_and_S_cingul-Mid-Ant", [26, 60, 75]),
+    ("G_and_S_cingul-Mid-Post", [26, 60, 150]),
+    ("G_cingul-Post-dorsal", [25, 60, 250]),
+    ("G_cingul-Post-ventral", [60, 25, 25]),
+    ("G_cuneus", [180, 20, 20]),
+    ("G_front_inf-Opercular", [220, 20, 100]),
+    ("G_front_inf-Orbital", [140, 60, 60]),
+    ("G_front_inf-Triangul", [180, 220, 140]),
+    ("G_front_middle", [140, 100, 180]),
+    ("G_front_sup", [180, 20, 140]),
+    ("G_Ins_lg_and_S_cent_ins", [23, 10, 10]),
+    ("G_insular_short", [225, 140, 140]),
+    ("G_occipital_middle", [180, 60, 180]),
+    ("G_occipital_sup", [20, 220, 60]),
+    ("G_oc-temp_lat-fusifor", [60, 20, 140]),
+    ("G_oc-temp_med-Lingual", [220, 180, 140]),
+    ("G_oc-temp_med-Parahip", [65, 100, 20]),
+    ("G_orbital", [220, 60, 20]),
+    ("G_pariet_inf-Angular", [20, 60, 220]),
+    ("G_pariet_inf-Supramar", [100, 100, 60]),
+    ("G_parietal_sup", [220, 180, 220]),
+    ("G_postcentral", [20, 180, 140]),
+    ("G_precentral", [60, 140, 180]),
+    ("G_precuneus", [25, 20, 140]),
+    ("G_rectus", [20, 60, 100]),
+    ("G_subcallosal", [60, 220, 20]),
+    ("G_temp_sup-G_T_transv", [60, 60, 220]),
+    ("G_temp_sup-Lateral", [220, 60, 220]),
+    ("G_temp_sup-Plan_polar", [65, 220, 60]),
+    ("G_temp_sup-Plan_tempo", [25, 140, 20]),
+    ("G_temporal_inf", [220, 220, 100]),
+    ("G_temporal_middle", [180, 60, 60]),
+    ("Lat_Fis-ant-Horizont", [61, 20, 220]),
+    ("Lat_Fis-ant-Vertical", [61, 20, 60]),
+    ("Lat_Fis-post", [61, 60, 100]),
+    ("Medial_wall", [25, 25, 25]),
+    ("Pole_occipital", [140, 20, 60]),
+    ("Pole_temporal", [220, 180, 20]),
+    ("S_calcarine", [63, 180, 180]),
+    ("S_central", [221, 20, 10]),
+    ("S_cingul-Marginalis", [221, 20, 100]),
+    ("S_circular_insula_ant", [221, 60, 140]),
+    ("S_circular_insula_inf", [221, 20, 220]),
+    ("S_circular_insula_sup", [61, 220, 220]),
+    ("S_collat_transv_ant", [100, 200, 200]),
+    ("S_collat_transv_post", [10, 200, 200]),
+    ("S_front_inf", [221, 220, 20]),
+    ("S_front_middle", [141, 20, 100]),
+    ("S_front_sup", [61, 220, 100]),
+    ("S_interm_prim-Jensen", [141, 60, 20]),
+    ("S_intrapariet_and_P_trans", [143, 20, 220]),
+    ("S_oc_middle_and_Lunatus", [101, 60, 220]),
+    ("S_oc_sup_and_transversal", [21, 20, 140]),
+    ("S_occipital_ant", [61, 20, 180]),
+    ("S_oc-temp_lat", [221, 140, 20]),
+    ("S_oc-temp_med_and_Lingual", [141, 100, 220]),
+    ("S_orbital_lateral", [221, 100, 20]),
+    ("S_orbital_med-olfact", [181, 200, 20]),
+    ("S_orbital-H_Shaped", [101, 20, 20]),
+    ("S_parieto_occipital", [101, 100, 180]),
+    ("S_pericallosal", [181, 220, 20]),
+    ("S_postcentral", [21, 140, 200]),
+    ("S_precentral-inf-part", [21, 20, 240]),
+    ("S_precentral-sup-part", [21, 20, 200]),
+    ("S_suborbital", [21, 20, 60]),
+    ("S_subparietal", [101, 60, 60]),
+    ("S_temporal_inf", [21, 180, 180]),
+    ("S_temporal_sup", [223, 220, 60]),
+    ("S_temporal_transverse", [221, 60, 60]),
+];
+
 impl LabelTable {
     /// Names without colours (a built-in case's).
     pub fn from_names<'a>(
@@ -94,14 +215,26 @@ impl LabelTable {
         }
     }
 
-    /// FreeSurfer's subcortical (aseg) labels.
-    pub fn freesurfer_aseg() -> LabelTable {
+    /// FreeSurfer's labels: subcortical (aseg) and both cortical parcellations.
+    pub fn freesurfer() -> LabelTable {
+        let aseg = FREESURFER_ASEG
+            .iter()
+            .map(|&(id, name, rgb)| (id, entry(name, Some(rgb))));
+        // `sep` is how the parcellation spells its names: `ctx-lh-insula`, `ctx_lh_S_central`.
+        let cortex = |parcels: &'static [(&str, [u8; 3])], left: i32, right: i32, sep: char| {
+            (1..).zip(parcels).flat_map(move |(i, &(name, rgb))| {
+                [(left, "lh"), (right, "rh")].map(|(base, side)| {
+                    let name = format!("ctx{sep}{side}{sep}{name}");
+                    (base + i, entry(&name, Some(rgb)))
+                })
+            })
+        };
         LabelTable {
-            entries: FREESURFER_ASEG
-                .iter()
-                .map(|&(id, name, rgb)| (id, entry(name, Some(rgb))))
+            entries: aseg
+                .chain(cortex(&FREESURFER_APARC, 1000, 2000, '-'))
+                .chain(cortex(&FREESURFER_A2009S, 11100, 12100, '_'))
                 .collect(),
-            source: Some("FreeSurfer's aseg table (built in)".to_string()),
+            source: Some("FreeSurfer's colour table (built in)".to_string()),
         }
     }
 
@@ -127,7 +260,7 @@ impl LabelTable {
                 .is_some_and(|n| n.to_string_lossy().to_lowercase().contains("aseg"))
         });
         if freesurfer {
-            LabelTable::freesurfer_aseg()
+            LabelTable::freesurfer()
         } else {
             LabelTable::default()
         }
@@ -351,5 +484,19 @@ mod tests {
         assert!(LabelTable::guess_for([Path::new("label0.nii.gz")]).is_empty());
         let ids: Vec<i32> = FREESURFER_ASEG.iter().map(|e| e.0).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids sorted and unique");
+    }
+
+    #[test]
+    fn freesurfer_cortical_parcels_are_named_on_both_sides() {
+        let t = LabelTable::freesurfer();
+        assert_eq!(t.entries.len(), 51 + 2 * 35 + 2 * 75, "no id given twice");
+        assert_eq!(t.name(1001), Some("ctx-lh-bankssts"));
+        assert_eq!(t.name(2035), Some("ctx-rh-insula"));
+        assert_eq!(t.colour(2035), Some([255, 192, 32]));
+        assert_eq!(t.name(11101), Some("ctx_lh_G_and_S_frontomargin"));
+        assert_eq!(t.colour(11101), Some([23, 220, 60]));
+        assert_eq!(t.name(12175), Some("ctx_rh_S_temporal_transverse"));
+        assert_eq!(t.colour(12175), Some([221, 60, 60]));
+        assert_eq!(t.name(11176), None);
     }
 }

@@ -198,7 +198,7 @@ mod tests {
         for id in 1..50 {
             assert_ne!(generated_label_colour(id), generated_label_colour(id + 1));
         }
-        let table = LabelTable::freesurfer_aseg();
+        let table = LabelTable::freesurfer();
         assert_eq!(label_colour(&table, 17), [220, 216, 20]);
         assert_eq!(label_colour(&table, 1000), generated_label_colour(1000));
     }

@@ -414,7 +414,7 @@ mod tests {
         };
         let s = sample(view.clone(), &sources, all(FieldMap::None));
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
-        let freesurfer = LabelTable::freesurfer_aseg();
+        let freesurfer = LabelTable::freesurfer();
         d.mode = CompareMode::Contours;
         let image = compose(&s, &d, false, &freesurfer);
         // The edge between x = 7 and x = 8 (mm) is at pixel column 16.5 − 8 from the right.
