@@ -664,6 +664,20 @@ fn landmarks_are_placed_moved_paired_deleted_and_autosaved() {
         moved.world_mm
     );
     assert_eq!(moved.world_mm[2], placed.world_mm[2]);
+    let last_fixed = |harness: &Harness<'static, WarpbenchApp>| {
+        let points = &harness.state().doc.case.fixed_landmarks.points;
+        (points.len(), points.last().unwrap().world_mm)
+    };
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run_steps(2);
+    assert_eq!(
+        last_fixed(&harness),
+        (fixed0 + 1, placed.world_mm),
+        "ctrl+Z takes back the whole drag"
+    );
+    harness.get_by_label("redo").click();
+    harness.run_steps(2);
+    assert_eq!(last_fixed(&harness), (fixed0 + 1, moved.world_mm));
     harness.get_by_label("place in moving").click();
     harness.run_steps(2);
     click_at(&mut harness, b + egui::vec2(-20.0, 20.0));
@@ -721,15 +735,21 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     app.viewers.display.mode = CompareMode::Checkerboard;
     app.viewers.cursor_mm[2] += 6.0;
     app.viewers.planes[0].zoom = 2.0;
-    app.doc.edit_landmarks(LandmarkEdit::Place {
-        side: Side::Fixed,
-        world_mm: [1.0, 2.0, 3.0],
-    });
+    app.doc.edit_landmarks(
+        [LandmarkEdit::Place {
+            side: Side::Fixed,
+            world_mm: [1.0, 2.0, 3.0],
+        }],
+        None,
+    );
     let pair = app.doc.tre.as_ref().unwrap().pairs[0].name.clone();
-    app.doc.edit_landmarks(LandmarkEdit::Exclude {
-        pair: pair.clone(),
-        excluded: true,
-    });
+    app.doc.edit_landmarks(
+        [LandmarkEdit::Exclude {
+            pair: pair.clone(),
+            excluded: true,
+        }],
+        None,
+    );
     let (cursor, fixed_points) = (app.viewers.cursor_mm, app.doc.case.fixed_landmarks.clone());
     let field = app.doc.deformation.as_ref().unwrap().field.data().to_vec();
     harness.run_steps(2);
@@ -772,10 +792,13 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     app.viewers.display.mode = CompareMode::Fusion;
     app.viewers.cursor_mm[2] -= 6.0;
     app.doc.deformation = None;
-    app.doc.edit_landmarks(LandmarkEdit::Delete {
-        side: Side::Fixed,
-        index: 0,
-    });
+    app.doc.edit_landmarks(
+        [LandmarkEdit::Delete {
+            side: Side::Fixed,
+            index: 0,
+        }],
+        None,
+    );
     harness.get_by_label("Open session").click();
     harness.step();
     step_until(

@@ -1,6 +1,7 @@
 //! Landmark editing: the edits the views and the landmark panel ask for, applied to the document in
-//! one place; where a moving landmark shows when the moving image is drawn warped; and the
-//! autosave that keeps edits across restarts without touching the files they came from.
+//! one place, with undo and redo; where a moving landmark shows when the moving image is drawn
+//! warped; and the autosave that keeps edits across restarts without touching the files they
+//! came from.
 
 use crate::app::state::Document;
 use crate::case::CaseFiles;
@@ -61,6 +62,59 @@ pub enum LandmarkEdit {
         side: Side,
         set: LandmarkSet,
     },
+    /// Take back the last step of edits.
+    Undo,
+    /// Make again the last step taken back.
+    Redo,
+}
+
+/// Both sides' points and the excluded pairs: what one undo step puts back.
+#[derive(Clone, Debug, PartialEq)]
+struct LandmarkState {
+    fixed: LandmarkSet,
+    moving: LandmarkSet,
+    excluded: BTreeSet<String>,
+}
+
+/// One undo or redo step: what it did, for the user, and the landmarks from before it.
+#[derive(Clone, Debug)]
+struct Step {
+    what: String,
+    state: LandmarkState,
+}
+
+/// Undo and redo of landmark edits, a step per frame's edits (one drag is one step).
+#[derive(Clone, Debug, Default)]
+pub struct LandmarkHistory {
+    undo: Vec<Step>,
+    redo: Vec<Step>,
+    /// The point whose drag made the step on top, while that drag goes on: its later moves
+    /// belong to that step.
+    open_drag: Option<(Side, usize)>,
+}
+
+/// Steps kept: whole landmark sets are small, but a long session of edits should not grow
+/// without bound.
+const HISTORY_STEPS: usize = 200;
+
+impl LandmarkHistory {
+    /// What undo would take back ("move fixed L3"), if anything.
+    pub fn undo_what(&self) -> Option<&str> {
+        self.undo.last().map(|s| s.what.as_str())
+    }
+
+    /// What redo would make again, if anything.
+    pub fn redo_what(&self) -> Option<&str> {
+        self.redo.last().map(|s| s.what.as_str())
+    }
+
+    fn record(&mut self, what: String, state: LandmarkState) {
+        if self.undo.len() == HISTORY_STEPS {
+            self.undo.remove(0);
+        }
+        self.undo.push(Step { what, state });
+        self.redo.clear();
+    }
 }
 
 impl Document {
@@ -78,9 +132,120 @@ impl Document {
         }
     }
 
-    /// Applies `edit`, refreshes the TRE table and counts the edit (for the autosave). Indices
-    /// out of range are ignored: the point was deleted by an earlier edit of the same frame.
-    pub fn edit_landmarks(&mut self, edit: LandmarkEdit) {
+    /// Applies one frame's `edits` as one undo step, refreshes the TRE table and counts the edits
+    /// (for the autosave). `dragging` is the point a drag in the views is moving, if any: while
+    /// it lasts, its moves add to the step its first move made. Indices out of range are
+    /// ignored: the point was deleted by an earlier edit of the same frame.
+    pub fn edit_landmarks(
+        &mut self,
+        edits: impl IntoIterator<Item = LandmarkEdit>,
+        dragging: Option<(Side, usize)>,
+    ) {
+        let mut stepped = false;
+        let before = self.landmark_edits;
+        for edit in edits {
+            let changed = match edit {
+                LandmarkEdit::Undo | LandmarkEdit::Redo => {
+                    stepped = false;
+                    self.step_through_history(edit == LandmarkEdit::Redo)
+                }
+                edit => {
+                    if !stepped {
+                        self.record_step(&edit, dragging);
+                        stepped = true;
+                    }
+                    self.apply_landmark_edit(edit);
+                    true
+                }
+            };
+            if changed {
+                self.landmark_edits += 1;
+            }
+        }
+        if dragging.is_none() {
+            self.landmark_history.open_drag = None;
+        }
+        if self.landmark_edits != before {
+            self.update_tre();
+        }
+    }
+
+    /// Records the landmarks from before a frame's first `edit`, unless it moves the point of
+    /// the drag whose step is on top.
+    fn record_step(&mut self, edit: &LandmarkEdit, dragging: Option<(Side, usize)>) {
+        let drag_move = match *edit {
+            LandmarkEdit::Move { side, index, .. } => dragging == Some((side, index)),
+            _ => false,
+        };
+        let history = &self.landmark_history;
+        if drag_move && history.open_drag == dragging && !history.undo.is_empty() {
+            return;
+        }
+        let what = self.describe(edit);
+        let state = self.landmark_state();
+        self.landmark_history.record(what, state);
+        self.landmark_history.open_drag = dragging.filter(|_| drag_move);
+    }
+
+    /// Undo (`forward` false) or redo: swaps the landmarks with the step's. False when there
+    /// is no step to take.
+    fn step_through_history(&mut self, forward: bool) -> bool {
+        let current = self.landmark_state();
+        let history = &mut self.landmark_history;
+        let (from, to) = if forward {
+            (&mut history.redo, &mut history.undo)
+        } else {
+            (&mut history.undo, &mut history.redo)
+        };
+        let Some(step) = from.pop() else {
+            return false;
+        };
+        to.push(Step {
+            what: step.what,
+            state: current,
+        });
+        history.open_drag = None;
+        self.case.fixed_landmarks = step.state.fixed;
+        self.case.moving_landmarks = step.state.moving;
+        self.excluded_pairs = step.state.excluded;
+        true
+    }
+
+    fn landmark_state(&self) -> LandmarkState {
+        LandmarkState {
+            fixed: self.case.fixed_landmarks.clone(),
+            moving: self.case.moving_landmarks.clone(),
+            excluded: self.excluded_pairs.clone(),
+        }
+    }
+
+    /// What `edit` does, in the words of the undo button: "move fixed L3".
+    fn describe(&self, edit: &LandmarkEdit) -> String {
+        let point = |side: Side, index: usize| {
+            let name = self
+                .landmarks(side)
+                .points
+                .get(index)
+                .and_then(|p| p.name.clone())
+                .unwrap_or_else(|| format!("#{}", index + 1));
+            format!("{} {name}", side.name())
+        };
+        match edit {
+            LandmarkEdit::Place { side, .. } => {
+                format!("place {} {}", side.name(), self.new_landmark_name(*side))
+            }
+            LandmarkEdit::Move { side, index, .. } => format!("move {}", point(*side, *index)),
+            LandmarkEdit::Rename { side, index, .. } => format!("rename {}", point(*side, *index)),
+            LandmarkEdit::Delete { side, index } => format!("delete {}", point(*side, *index)),
+            LandmarkEdit::Exclude { pair, excluded } => {
+                format!("{} {pair}", if *excluded { "exclude" } else { "include" })
+            }
+            LandmarkEdit::Replace { side, .. } => format!("replace the {} points", side.name()),
+            LandmarkEdit::Undo | LandmarkEdit::Redo => String::new(),
+        }
+    }
+
+    fn apply_landmark_edit(&mut self, edit: LandmarkEdit) {
         match edit {
             LandmarkEdit::Place { side, world_mm } => {
                 let name = Some(self.new_landmark_name(side));
@@ -117,19 +282,19 @@ impl Document {
                 }
             }
             LandmarkEdit::Replace { side, set } => *self.landmarks_mut(side) = set,
+            LandmarkEdit::Undo | LandmarkEdit::Redo => {}
         }
-        self.landmark_edits += 1;
-        self.update_tre();
     }
 
     /// Puts whole landmark sets and exclusions in place at once (an autosave or a session taken
-    /// back), as one edit.
+    /// back), as one edit that starts a new undo history.
     pub fn replace_landmarks(
         &mut self,
         fixed: LandmarkSet,
         moving: LandmarkSet,
         excluded_pairs: BTreeSet<String>,
     ) {
+        self.landmark_history = LandmarkHistory::default();
         self.case.fixed_landmarks = fixed;
         self.case.moving_landmarks = moving;
         self.excluded_pairs = excluded_pairs;
@@ -341,16 +506,22 @@ mod tests {
     fn placing_alternately_pairs_points_and_edits_update_the_table() {
         let mut doc = demo();
         let pairs = doc.tre.as_ref().unwrap().pairs.len();
-        doc.edit_landmarks(LandmarkEdit::Place {
-            side: Side::Fixed,
-            world_mm: [1.0, 2.0, 3.0],
-        });
+        doc.edit_landmarks(
+            [LandmarkEdit::Place {
+                side: Side::Fixed,
+                world_mm: [1.0, 2.0, 3.0],
+            }],
+            None,
+        );
         // One fixed point without a partner: the order no longer pairs, and no names do.
         let fixed_name = doc.case.fixed_landmarks.points.last().unwrap().name.clone();
-        doc.edit_landmarks(LandmarkEdit::Place {
-            side: Side::Moving,
-            world_mm: [4.0, 2.0, 3.0],
-        });
+        doc.edit_landmarks(
+            [LandmarkEdit::Place {
+                side: Side::Moving,
+                world_mm: [4.0, 2.0, 3.0],
+            }],
+            None,
+        );
         assert_eq!(
             doc.case.moving_landmarks.points.last().unwrap().name,
             fixed_name
@@ -359,28 +530,138 @@ mod tests {
         assert_eq!(tre.pairs.len(), pairs + 1);
         let new = tre.pairs.last().unwrap();
         assert!((new.before_mm - 3.0).abs() < 1e-9);
-        doc.edit_landmarks(LandmarkEdit::Move {
-            side: Side::Moving,
-            index: doc.case.moving_landmarks.len() - 1,
-            world_mm: [1.0, 2.0, 7.0],
-        });
+        doc.edit_landmarks(
+            [LandmarkEdit::Move {
+                side: Side::Moving,
+                index: doc.case.moving_landmarks.len() - 1,
+                world_mm: [1.0, 2.0, 7.0],
+            }],
+            None,
+        );
         assert!((doc.tre.as_ref().unwrap().pairs.last().unwrap().before_mm - 4.0).abs() < 1e-9);
         let edits = doc.landmark_edits;
         let name = doc.tre.as_ref().unwrap().pairs[0].name.clone();
         let before = doc.tre.as_ref().unwrap().before.mean;
-        doc.edit_landmarks(LandmarkEdit::Exclude {
-            pair: name,
-            excluded: true,
-        });
+        doc.edit_landmarks(
+            [LandmarkEdit::Exclude {
+                pair: name,
+                excluded: true,
+            }],
+            None,
+        );
         assert_eq!(doc.landmark_edits, edits + 1);
         assert_ne!(doc.tre.as_ref().unwrap().before.mean, before);
         let (f, m) = doc.included_landmarks().unwrap();
         assert_eq!((f.len(), m.len()), (pairs, pairs));
-        doc.edit_landmarks(LandmarkEdit::Delete {
-            side: Side::Fixed,
-            index: 0,
-        });
+        doc.edit_landmarks(
+            [LandmarkEdit::Delete {
+                side: Side::Fixed,
+                index: 0,
+            }],
+            None,
+        );
         assert_eq!(doc.case.fixed_landmarks.len(), pairs);
+    }
+
+    #[test]
+    fn undo_takes_back_a_frame_or_a_whole_drag_and_redo_makes_it_again() {
+        let mut doc = demo();
+        let fixed0 = doc.case.fixed_landmarks.clone();
+        let pairs0 = doc.tre.as_ref().unwrap().pairs.len();
+        assert_eq!(doc.landmark_history.undo_what(), None);
+        let place = |doc: &mut Document| {
+            doc.edit_landmarks(
+                [LandmarkEdit::Place {
+                    side: Side::Fixed,
+                    world_mm: [1.0, 2.0, 3.0],
+                }],
+                None,
+            )
+        };
+        place(&mut doc);
+        let placed = doc.case.fixed_landmarks.clone();
+        let new = placed.len() - 1;
+        let new_name = placed.points[new].name.clone().unwrap();
+        assert_eq!(
+            doc.landmark_history.undo_what(),
+            Some(format!("place fixed {new_name}").as_str())
+        );
+        // A drag over three frames, then the pointer let go: one step.
+        let drag = Some((Side::Fixed, new));
+        for x in [5.0, 6.0, 7.0] {
+            let to = LandmarkEdit::Move {
+                side: Side::Fixed,
+                index: new,
+                world_mm: [x, 2.0, 3.0],
+            };
+            doc.edit_landmarks([to], drag);
+        }
+        doc.edit_landmarks([], None);
+        // A second drag of the same point is a step of its own.
+        let to = |x| LandmarkEdit::Move {
+            side: Side::Fixed,
+            index: new,
+            world_mm: [x, 2.0, 3.0],
+        };
+        doc.edit_landmarks([to(9.0)], drag);
+        doc.edit_landmarks([to(10.0)], drag);
+        doc.edit_landmarks([], None);
+        let dragged_twice = doc.case.fixed_landmarks.clone();
+        let edits = doc.landmark_edits;
+        doc.edit_landmarks([LandmarkEdit::Undo], None);
+        assert_eq!(
+            doc.case.fixed_landmarks.points[new].world_mm,
+            [7.0, 2.0, 3.0]
+        );
+        assert!(doc.landmark_edits > edits, "an undo is autosaved");
+        doc.edit_landmarks([LandmarkEdit::Undo], None);
+        assert_eq!(doc.case.fixed_landmarks, placed);
+        assert_eq!(
+            doc.landmark_history.redo_what(),
+            Some(format!("move fixed {new_name}").as_str())
+        );
+        doc.edit_landmarks([LandmarkEdit::Undo], None);
+        assert_eq!(doc.case.fixed_landmarks, fixed0);
+        assert_eq!(
+            doc.tre.as_ref().unwrap().pairs.len(),
+            pairs0,
+            "the TRE table follows"
+        );
+        let edits = doc.landmark_edits;
+        doc.edit_landmarks([LandmarkEdit::Undo], None);
+        assert_eq!(
+            doc.landmark_edits, edits,
+            "nothing left to undo changes nothing"
+        );
+        for _ in 0..3 {
+            doc.edit_landmarks([LandmarkEdit::Redo], None);
+        }
+        assert_eq!(doc.case.fixed_landmarks, dragged_twice);
+        // A frame's edits (a pair renamed on both sides) are one step; a new edit drops redo.
+        doc.edit_landmarks([LandmarkEdit::Undo], None);
+        let rename = |side| LandmarkEdit::Rename {
+            side,
+            index: 0,
+            name: "apex".into(),
+        };
+        let before_rename = (
+            doc.case.fixed_landmarks.clone(),
+            doc.case.moving_landmarks.clone(),
+        );
+        doc.edit_landmarks([rename(Side::Fixed), rename(Side::Moving)], None);
+        assert_eq!(doc.landmark_history.redo_what(), None);
+        doc.edit_landmarks([LandmarkEdit::Undo], None);
+        assert_eq!(
+            (
+                doc.case.fixed_landmarks.clone(),
+                doc.case.moving_landmarks.clone()
+            ),
+            before_rename
+        );
+        // Loading a session's or the autosave's points starts a new history.
+        doc.replace_landmarks(fixed0.clone(), fixed0, BTreeSet::new());
+        assert_eq!(doc.landmark_history.undo_what(), None);
+        assert_eq!(doc.landmark_history.redo_what(), None);
     }
 
     #[test]
@@ -402,11 +683,14 @@ mod tests {
         let autosave = Autosave::new(dir.path().to_path_buf());
         let mut doc = demo();
         assert!(autosave.restorable(&doc).is_none());
-        doc.edit_landmarks(LandmarkEdit::Rename {
-            side: Side::Fixed,
-            index: 0,
-            name: "apex".into(),
-        });
+        doc.edit_landmarks(
+            [LandmarkEdit::Rename {
+                side: Side::Fixed,
+                index: 0,
+                name: "apex".into(),
+            }],
+            None,
+        );
         autosave.save(&doc);
         let path = autosave.path_for(&doc.case.files);
         let start = std::time::Instant::now();

@@ -291,8 +291,12 @@ impl WarpbenchApp {
 
     /// Applies the landmark edits the views and panels asked for, and autosaves them.
     fn apply_landmark_edits(&mut self) {
-        for edit in std::mem::take(&mut self.viewers.edits) {
-            self.doc.edit_landmarks(edit);
+        let edits = std::mem::take(&mut self.viewers.edits);
+        self.doc.edit_landmarks(edits, self.viewers.dragging());
+        if let Some((side, index)) = self.viewers.selected
+            && index >= self.doc.landmarks(side).len()
+        {
+            self.viewers.selected = None;
         }
         if self.doc.landmark_edits != self.autosaved_edits {
             self.autosaved_edits = self.doc.landmark_edits;

@@ -2,6 +2,7 @@
 //! losses and scores. No egui types: the views read it, `WarpbenchApp::logic` feeds it the
 //! worker's events, and tests drive it directly.
 
+use crate::app::landmarks::LandmarkHistory;
 use crate::case::Case;
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
@@ -150,6 +151,7 @@ pub struct Document {
     pub excluded_pairs: BTreeSet<String>,
     /// Counts landmark edits, so the autosave knows when to write.
     pub landmark_edits: u64,
+    pub landmark_history: LandmarkHistory,
     /// The landmarks as the case's files gave them, to revert to.
     pub landmark_files: (LandmarkSet, LandmarkSet),
     steps: u64,
@@ -180,6 +182,7 @@ impl Document {
             landmark_pairs: Vec::new(),
             excluded_pairs: BTreeSet::new(),
             landmark_edits: 0,
+            landmark_history: LandmarkHistory::default(),
             landmark_files: (case.fixed_landmarks.clone(), case.moving_landmarks.clone()),
             steps: 0,
             case,

@@ -107,13 +107,34 @@ impl LandmarkPanel {
         ui.checkbox(&mut viewers.show_landmarks, "show landmarks in the views");
         ui.small(
             "Click to place, drag a point to move it, Delete removes the selected point, \
-             Esc returns to navigating. Fixed points are circles, moving points squares.",
+             ctrl+Z undoes, Esc returns to navigating. Fixed points are circles, moving points \
+             squares.",
         );
-        ui.label(format!(
-            "{} fixed, {} moving points",
-            doc.case.fixed_landmarks.len(),
-            doc.case.moving_landmarks.len()
-        ));
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "{} fixed, {} moving points",
+                doc.case.fixed_landmarks.len(),
+                doc.case.moving_landmarks.len()
+            ));
+            let history = &doc.landmark_history;
+            for (what, text, keys, edit) in [
+                (history.undo_what(), "undo", "ctrl+Z", LandmarkEdit::Undo),
+                (
+                    history.redo_what(),
+                    "redo",
+                    "ctrl+shift+Z",
+                    LandmarkEdit::Redo,
+                ),
+            ] {
+                let button = ui
+                    .add_enabled(what.is_some(), egui::Button::new(text))
+                    .on_hover_text(format!("{text} {} ({keys})", what.unwrap_or_default()))
+                    .on_disabled_hover_text(format!("nothing to {text}"));
+                if button.clicked() {
+                    viewers.edits.push(edit);
+                }
+            }
+        });
         match &doc.tre {
             Some(tre) => {
                 let counted = tre.pairs.len() - doc.excluded_pairs.len().min(tre.pairs.len());

@@ -4,7 +4,8 @@
 //!
 //! Bindings (as in ITK-SNAP and Slicer): left click or drag moves the crosshair (in wipe mode, a
 //! drag moves the wipe line; with the landmark tool, a click places a point and a drag moves the
-//! one under the pointer, Delete removes the selected one); right drag sets window and level;
+//! one under the pointer, Delete removes the selected one, ctrl + Z and ctrl + shift + Z or
+//! ctrl + Y undo and redo landmark edits); right drag sets window and level;
 //! middle drag or shift + left drag pans; scroll or ↑/↓/PgUp/PgDn steps slices; ctrl + scroll
 //! zooms about the pointer; double click resets zoom and pan.
 
@@ -99,6 +100,11 @@ impl Viewers {
             dragging: None,
             edits: Vec::new(),
         }
+    }
+
+    /// The landmark a drag in a view is moving.
+    pub fn dragging(&self) -> Option<(Side, usize)> {
+        self.dragging
     }
 
     /// Drops every cached slice (after a new case is loaded).
@@ -540,10 +546,27 @@ impl Viewers {
     }
 
     /// Keys that act on the views as a whole: Delete removes the selected landmark, Escape
-    /// leaves the landmark tool.
+    /// leaves the landmark tool, ctrl + Z undoes a landmark edit and ctrl + shift + Z or
+    /// ctrl + Y redoes it. A text field with the focus keeps them for its own text.
     pub fn keys_ui(&mut self, ctx: &egui::Context) {
         if ctx.egui_wants_keyboard_input() {
             return;
+        }
+        let shortcut = |modifiers, key| egui::KeyboardShortcut::new(modifiers, key);
+        let redo = ctx.input_mut(|i| {
+            i.consume_shortcut(&shortcut(
+                egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+                egui::Key::Z,
+            )) || i.consume_shortcut(&shortcut(egui::Modifiers::COMMAND, egui::Key::Y))
+        });
+        let undo = ctx
+            .input_mut(|i| i.consume_shortcut(&shortcut(egui::Modifiers::COMMAND, egui::Key::Z)));
+        if undo || redo {
+            self.edits.push(if redo {
+                LandmarkEdit::Redo
+            } else {
+                LandmarkEdit::Undo
+            });
         }
         let (delete, escape) = ctx.input(|i| {
             (
