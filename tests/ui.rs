@@ -906,9 +906,12 @@ fn metrics_score_in_full_and_export() {
             && text.contains("fold_fraction,,,"),
         "{text}"
     );
-    // A label's name in the table takes the crosshair into it.
+    // A label's name in the table (the right panel's, not the label list's) takes the
+    // crosshair into it.
     harness
-        .get_by_role_and_label(egui::accesskit::Role::Label, "3 left white matter")
+        .get_all_by_role_and_label(egui::accesskit::Role::Label, "3 left white matter")
+        .max_by(|a, b| a.rect().left().total_cmp(&b.rect().left()))
+        .unwrap()
         .click();
     harness.run_steps(2);
     let app = harness.state();
@@ -1015,6 +1018,25 @@ fn an_itk_snap_label_file_names_colours_and_hides_labels() {
     assert!(harness.query_by_label("3 white matter, left").is_some());
     assert!(harness.query_by_label("2").is_some());
     assert!(harness.query_by_label("names: labels.label").is_some());
+    // A label's box and its name both hide and show it; its name tells its size on hover.
+    let site = harness.state().doc.facts.fixed_label_sites[&1].clone();
+    let volume = warpbench::app::panels::display::volume_text(site.volume_mm3);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Label, "1 cortex, left")
+        .hover();
+    harness.run_steps(60); // a tooltip waits half a second
+    let size = format!("1 cortex, left: {} voxels, {volume}", site.voxels);
+    assert!(harness.query_by_label(&size).is_some(), "{size}");
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "1 cortex, left")
+        .click();
+    harness.run_steps(2);
+    assert!(harness.state().viewers.display.labels.hidden.contains(&1));
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Label, "1 cortex, left")
+        .click();
+    harness.run_steps(2);
+    assert!(!harness.state().viewers.display.labels.hidden.contains(&1));
     harness.get_by_label("show all").click();
     harness.run_steps(2);
     assert!(harness.state().viewers.display.labels.hidden.is_empty());
@@ -1069,7 +1091,7 @@ fn an_itk_snap_label_file_names_colours_and_hides_labels() {
     harness.run_steps(2);
     let app = harness.state();
     let cursor = app.viewers.cursor_mm;
-    let moving_point = app.doc.facts.moving_label_points[&1];
+    let moving_point = app.doc.facts.moving_label_sites[&1].inner_point_mm;
     for a in 0..3 {
         let expected = moving_point[a] - shift[a] as f64;
         assert!(

@@ -553,8 +553,8 @@ impl WarpbenchApp {
         use panels::metrics::MetricsRequest;
         match request {
             MetricsRequest::GoTo(id) => {
-                if let Some(&p) = self.doc.facts.fixed_label_points.get(&id) {
-                    self.viewers.cursor_mm = p;
+                if let Some(site) = self.doc.facts.fixed_label_sites.get(&id) {
+                    self.viewers.cursor_mm = site.inner_point_mm;
                 }
             }
             MetricsRequest::ScoreInFull => {

@@ -11,7 +11,7 @@ use crate::eval::{EvalReport, Scoring};
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
 use crate::volume::landmarks::pair_landmarks;
-use crate::volume::{Affine, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
+use crate::volume::{Affine, LabelSite, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A transform to show: the whole displacement (affine included), its Jacobian determinant and
@@ -96,26 +96,24 @@ pub struct ScorePoint {
 pub struct LayerFacts {
     pub fixed_range: (f32, f32),
     pub moving_range: (f32, f32),
-    /// Each fixed label id (in order, background excluded) with a point inside it (world mm),
-    /// where "go to" takes the views.
-    pub fixed_label_points: BTreeMap<i32, [f64; 3]>,
+    /// Each fixed label id (in order, background excluded) with its size and a point inside it
+    /// (world mm), where "go to" takes the views.
+    pub fixed_label_sites: BTreeMap<i32, LabelSite>,
     /// The same for the moving labels, in the moving image's world (mm).
-    pub moving_label_points: BTreeMap<i32, [f64; 3]>,
+    pub moving_label_sites: BTreeMap<i32, LabelSite>,
 }
 
 impl LayerFacts {
     /// A pass or two over every layer (a tenth of a second for a 256³ label map): the loader
     /// finds them on its thread.
     pub fn of(case: &Case) -> LayerFacts {
-        let points = |l: &Option<LabelVolume>| {
-            l.as_ref()
-                .map_or(BTreeMap::new(), LabelVolume::inner_points)
-        };
+        let sites =
+            |l: &Option<LabelVolume>| l.as_ref().map_or(BTreeMap::new(), LabelVolume::sites);
         LayerFacts {
             fixed_range: case.fixed.min_max(),
             moving_range: case.moving.min_max(),
-            fixed_label_points: points(&case.fixed_labels),
-            moving_label_points: points(&case.moving_labels),
+            fixed_label_sites: sites(&case.fixed_labels),
+            moving_label_sites: sites(&case.moving_labels),
         }
     }
 }

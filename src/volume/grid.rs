@@ -194,6 +194,11 @@ impl Grid {
         std::array::from_fn(|c| (0..3).map(|r| m[r][c] * m[r][c]).sum::<f64>().sqrt())
     }
 
+    /// A voxel's volume (mm³).
+    pub fn voxel_volume_mm3(&self) -> f64 {
+        det3(&self.world_from_voxel.linear()).abs()
+    }
+
     /// The smallest voxel size (mm).
     pub fn min_spacing_mm(&self) -> f64 {
         self.spacing_mm().into_iter().fold(f64::INFINITY, f64::min)

@@ -122,22 +122,20 @@ impl LabelVolume {
         ids
     }
 
-    /// For each label id (background excluded), the world point (RAS mm) of its voxel nearest
-    /// its centroid: a point inside the structure to bring the views to, where the centroid of
-    /// a ribbon or a ring (cortex, a ventricle's horn) lies outside it.
-    pub fn inner_points(&self) -> BTreeMap<i32, [f64; 3]> {
-        let mut sums: BTreeMap<i32, ([f64; 3], f64)> = BTreeMap::new();
+    /// For each label id (background excluded): a point inside it and its size.
+    pub fn sites(&self) -> BTreeMap<i32, LabelSite> {
+        let mut sums: BTreeMap<i32, ([f64; 3], usize)> = BTreeMap::new();
         for (n, &id) in self.data.iter().enumerate() {
             if id != 0 {
                 let p = self.grid.index_to_world(n);
-                let (sum, count) = sums.entry(id).or_insert(([0.0; 3], 0.0));
+                let (sum, count) = sums.entry(id).or_insert(([0.0; 3], 0));
                 (0..3).for_each(|a| sum[a] += p[a]);
-                *count += 1.0;
+                *count += 1;
             }
         }
         let centroids: BTreeMap<i32, [f64; 3]> = sums
-            .into_iter()
-            .map(|(id, (sum, count))| (id, sum.map(|v| v / count)))
+            .iter()
+            .map(|(&id, &(sum, count))| (id, sum.map(|v| v / count as f64)))
             .collect();
         let mut nearest: BTreeMap<i32, ([f64; 3], f64)> = BTreeMap::new();
         for (n, &id) in self.data.iter().enumerate() {
@@ -150,8 +148,31 @@ impl LabelVolume {
                 }
             }
         }
-        nearest.into_iter().map(|(id, (p, _))| (id, p)).collect()
+        let voxel_mm3 = self.grid.voxel_volume_mm3();
+        nearest
+            .into_iter()
+            .map(|(id, (p, _))| {
+                let voxels = sums[&id].1;
+                let site = LabelSite {
+                    inner_point_mm: p,
+                    voxels,
+                    volume_mm3: voxels as f64 * voxel_mm3,
+                };
+                (id, site)
+            })
+            .collect()
     }
+}
+
+/// Where a label is and how big it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelSite {
+    /// The world point (RAS mm) of the label's voxel nearest its centroid: a point inside the
+    /// structure to bring the views to, where the centroid of a ribbon or a ring (cortex, a
+    /// ventricle's horn) lies outside it.
+    pub inner_point_mm: [f64; 3],
+    pub voxels: usize,
+    pub volume_mm3: f64,
 }
 
 /// A 3-vector per voxel, in world (RAS) millimetres; a displacement field when used as a transform.
@@ -194,7 +215,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn inner_points_lie_inside_rings_and_at_the_centre_of_blocks() {
+    fn label_sites_lie_inside_rings_and_at_the_centre_of_blocks_and_measure_them() {
         let grid = Grid::axis_aligned([21, 21, 5], [1.0, 1.0, 2.0], [-10.0, -10.0, 0.0]).unwrap();
         let data = (0..grid.voxel_count())
             .map(|n| {
@@ -210,12 +231,15 @@ mod tests {
             })
             .collect();
         let labels = LabelVolume::new(grid.clone(), data).unwrap();
-        let points = labels.inner_points();
-        assert_eq!(points.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        let sites = labels.sites();
+        assert_eq!(sites.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
         // The ring's centroid is its empty middle; its point is on the ring.
-        let ring = points[&1];
+        let ring = sites[&1].inner_point_mm;
         let r = ring[0].hypot(ring[1]);
         assert!((6.0..=8.0).contains(&r), "{ring:?}");
-        assert_eq!(points[&2], [0.0, 0.0, 4.0]);
+        assert_eq!(sites[&2].inner_point_mm, [0.0, 0.0, 4.0]);
+        // The block is 3 × 3 voxels on one slice of 1 × 1 × 2 mm voxels.
+        assert_eq!(sites[&2].voxels, 9);
+        assert_eq!(sites[&2].volume_mm3, 18.0);
     }
 }

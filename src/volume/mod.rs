@@ -13,6 +13,6 @@ pub mod velocity;
 pub mod warp;
 
 pub use grid::{Affine, Grid};
-pub use image::{LabelVolume, ScalarVolume, VectorField};
+pub use image::{LabelSite, LabelVolume, ScalarVolume, VectorField};
 pub use label_table::LabelTable;
 pub use landmarks::{Landmark, LandmarkSet};

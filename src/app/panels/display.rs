@@ -109,12 +109,23 @@ fn look_ui(
     });
 }
 
+/// A structure's volume as radiology reports give it: ml, or mm³ under one ml.
+pub fn volume_text(mm3: f64) -> String {
+    let ml = mm3 / 1000.0;
+    match ml {
+        _ if ml < 1.0 => format!("{mm3:.0} mm³"),
+        _ if ml < 10.0 => format!("{ml:.2} ml"),
+        _ if ml < 100.0 => format!("{ml:.1} ml"),
+        _ => format!("{ml:.0} ml"),
+    }
+}
+
 fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
     let case = &doc.case;
-    let points = if d.labels.moving {
-        &doc.facts.moving_label_points
+    let sites = if d.labels.moving {
+        &doc.facts.moving_label_sites
     } else {
-        &doc.facts.fixed_label_points
+        &doc.facts.fixed_label_sites
     };
     // Warped moving labels show where the transform takes them.
     let field = doc
@@ -135,7 +146,7 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
             let filter_id = ui.scope_id().with("label filter");
             let mut filter: String = ui.data_mut(|m| m.get_temp(filter_id).unwrap_or_default());
             let needle = filter.trim().to_lowercase();
-            let listed: Vec<(i32, String)> = points
+            let listed: Vec<(i32, String)> = sites
                 .keys()
                 .map(|&id| (id, case.label_table.title(id)))
                 .filter(|(_, t)| t.to_lowercase().contains(&needle))
@@ -171,19 +182,14 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
                 .max_height(180.0)
                 .show(ui, |ui| {
                     for (id, name) in listed {
+                        let site = &sites[&id];
                         ui.horizontal(|ui| {
                             label_swatch(ui, label_colour(&case.label_table, id));
                             let mut shown = !d.labels.hidden.contains(&id);
-                            if ui.checkbox(&mut shown, &name).changed() {
-                                if shown {
-                                    d.labels.hidden.remove(&id);
-                                } else {
-                                    d.labels.hidden.insert(id);
-                                }
-                            }
-                            let p = points[&id];
+                            let tick = ui.checkbox(&mut shown, "");
+                            let p = site.inner_point_mm;
                             let right = egui::Layout::right_to_left(egui::Align::Center);
-                            ui.with_layout(right, |ui| {
+                            let text = ui.with_layout(right, |ui| {
                                 if ui
                                     .small_button("go to")
                                     .on_hover_text("move the crosshair into this label")
@@ -194,7 +200,36 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
                                         None => p,
                                     };
                                 }
+                                // The name takes the room left: long ones (FreeSurfer's
+                                // cortical parcels) end in "…", whole on hover with the
+                                // label's size, which has no room of its own beside them.
+                                let left = egui::Layout::left_to_right(egui::Align::Center);
+                                ui.with_layout(left, |ui| {
+                                    ui.add(
+                                        egui::Label::new(&name)
+                                            .truncate()
+                                            .show_tooltip_when_elided(false)
+                                            .sense(egui::Sense::click()),
+                                    )
+                                })
+                                .inner
                             });
+                            let text = text.inner.on_hover_text(format!(
+                                "{name}: {} voxels, {}",
+                                site.voxels,
+                                volume_text(site.volume_mm3)
+                            ));
+                            let tick = tick.labelled_by(text.id);
+                            if tick.changed() || text.clicked() {
+                                if text.clicked() {
+                                    shown = !shown;
+                                }
+                                if shown {
+                                    d.labels.hidden.remove(&id);
+                                } else {
+                                    d.labels.hidden.insert(id);
+                                }
+                            }
                         });
                     }
                 });
@@ -262,4 +297,17 @@ fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
             ));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::volume_text;
+
+    #[test]
+    fn volumes_read_in_ml_with_three_figures_or_in_mm3_under_one_ml() {
+        assert_eq!(volume_text(850.4), "850 mm³");
+        assert_eq!(volume_text(4213.0), "4.21 ml");
+        assert_eq!(volume_text(42_130.0), "42.1 ml");
+        assert_eq!(volume_text(1_234_567.0), "1235 ml");
+    }
 }
