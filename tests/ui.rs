@@ -1100,3 +1100,62 @@ fn an_itk_snap_label_file_names_colours_and_hides_labels() {
         );
     }
 }
+
+#[test]
+fn the_moving_image_flips_between_the_affine_stage_and_the_whole_transform() {
+    use warpbench::app::landmarks::Side;
+    use warpbench::volume::{Affine, VectorField};
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    // An affine stage that shifts 10 mm along x, and a deformable stage that adds 4 mm along y.
+    let grid = harness.state().doc.case.fixed.grid().clone();
+    let mut affine = Affine::IDENTITY;
+    affine.0[0][3] = 10.0;
+    let u = VectorField::new(grid.clone(), vec![[0.0, 4.0, 0.0]; grid.voxel_count()]).unwrap();
+    let field = warpbench::register::deformable::compose(&affine, &u);
+    harness
+        .state_mut()
+        .doc
+        .set_deformation(warpbench::app::state::Deformation::new(affine, field));
+    harness.run_steps(3);
+    let axial = harness.get_by_label("axial view").rect();
+    let view_pixels = |harness: &mut Harness<'static, WarpbenchApp>| {
+        let image = harness.render().unwrap();
+        let scale = image.width() as f32 / 1200.0;
+        let (x0, y0) = ((axial.left() * scale) as u32, (axial.top() * scale) as u32);
+        let (w, h) = (
+            (axial.width() * scale) as u32,
+            (axial.height() * scale) as u32,
+        );
+        image::imageops::crop_imm(&image, x0, y0, w, h).to_image()
+    };
+    let p = [1.0, 2.0, 3.0];
+    let shown = |harness: &Harness<'static, WarpbenchApp>| {
+        let app = harness.state();
+        app.viewers.shown_position(Side::Moving, p, &app.doc)
+    };
+    let close = |a: [f64; 3], b: [f64; 3]| (0..3).all(|k| (a[k] - b[k]).abs() < 1e-3);
+    assert!(
+        close(shown(&harness), [-9.0, -2.0, 3.0]),
+        "{:?}",
+        shown(&harness)
+    );
+    let whole = view_pixels(&mut harness);
+    harness.get_by_label("affine stage only").click();
+    harness.run_steps(3);
+    assert!(harness.state().viewers.display.affine_only);
+    assert!(
+        close(shown(&harness), [-9.0, 2.0, 3.0]),
+        "{:?}",
+        shown(&harness)
+    );
+    let affine_only = view_pixels(&mut harness);
+    assert_ne!(
+        whole, affine_only,
+        "the axial view shows the moving image moved back 4 mm"
+    );
+    harness.get_by_label("whole").click();
+    harness.run_steps(3);
+    assert!(!harness.state().viewers.display.affine_only);
+    assert_eq!(view_pixels(&mut harness), whole);
+}

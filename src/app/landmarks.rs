@@ -1,13 +1,11 @@
 //! Landmark editing: the edits the views and the landmark panel ask for, applied to the document in
-//! one place, with undo and redo; where a moving landmark shows when the moving image is drawn
-//! warped; and the autosave that keeps edits across restarts without touching the files they
-//! came from.
+//! one place, with undo and redo; and the autosave that keeps edits across restarts without
+//! touching the files they came from.
 
 use crate::app::state::Document;
 use crate::case::CaseFiles;
+use crate::volume::Grid;
 use crate::volume::landmarks::{Landmark, LandmarkSet};
-use crate::volume::warp::displacement_at;
-use crate::volume::{Grid, VectorField};
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -347,34 +345,6 @@ impl Document {
     }
 }
 
-/// Where moving point `moving_mm` shows when the moving image is drawn warped into the fixed
-/// space: the `p` with `p + u(p) = moving_mm`, by fixed-point iteration (it converges where the
-/// field is smooth, and stays put where the field has no inverse).
-pub fn warped_position(moving_mm: [f64; 3], field: &VectorField) -> [f64; 3] {
-    let mut p = moving_mm;
-    for _ in 0..20 {
-        let u = displacement_at(field, p);
-        let next = std::array::from_fn(|a| moving_mm[a] - u[a]);
-        let step: f64 = (0..3).map(|a| (next[a] - p[a]).powi(2)).sum();
-        p = next;
-        if step < 1e-6 {
-            break;
-        }
-    }
-    p
-}
-
-/// The point of the moving image behind fixed-space point `p` (through `field` when given).
-pub fn moving_point_behind(p: [f64; 3], field: Option<&VectorField>) -> [f64; 3] {
-    match field {
-        Some(f) => {
-            let u = displacement_at(f, p);
-            std::array::from_fn(|a| p[a] + u[a])
-        }
-        None => p,
-    }
-}
-
 /// What the autosave file holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedLandmarks {
@@ -662,19 +632,6 @@ mod tests {
         doc.replace_landmarks(fixed0.clone(), fixed0, BTreeSet::new());
         assert_eq!(doc.landmark_history.undo_what(), None);
         assert_eq!(doc.landmark_history.redo_what(), None);
-    }
-
-    #[test]
-    fn a_warped_moving_point_shows_where_the_field_takes_it_from() {
-        let grid = Grid::new([20, 20, 20], crate::volume::Affine::IDENTITY).unwrap();
-        let field =
-            VectorField::new(grid.clone(), vec![[2.0, -1.0, 0.5]; grid.voxel_count()]).unwrap();
-        let p = warped_position([10.0, 10.0, 10.0], &field);
-        let back = moving_point_behind(p, Some(&field));
-        for a in 0..3 {
-            assert!((back[a] - [10.0, 10.0, 10.0][a]).abs() < 1e-6);
-        }
-        assert!((p[0] - 8.0).abs() < 1e-6);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod gpu_bridge;
 pub mod landmarks;
 pub mod loader;
 pub mod panels;
+pub mod pull;
 pub mod saved_session;
 pub mod state;
 pub mod style;
@@ -862,27 +863,25 @@ impl WarpbenchApp {
                 "fixed {}",
                 value(crate::volume::resample::sample_world(&case.fixed, p))
             ));
-            let q = match &self.doc.deformation {
-                Some(d) if self.viewers.display.warped => {
-                    let u = crate::volume::warp::displacement_at(&d.field, p);
-                    let det = crate::volume::resample::sample_world(&d.jacobian, p);
-                    parts.push(format!(
-                        "u {:.2}, {:.2}, {:.2} mm (|u| {:.2}) · det J {}",
-                        u[0],
-                        u[1],
-                        u[2],
-                        (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt(),
-                        value(det)
-                    ));
-                    let folded =
-                        crate::eval::non_diffeomorphic::folded_at_world(&d.folded_cubes, p);
-                    if let Some(f) = folded.filter(|&f| f > 0.0) {
-                        parts.push(format!("cube folded {:.1} %", 100.0 * f));
-                    }
-                    [p[0] + u[0], p[1] + u[1], p[2] + u[2]]
+            if let Some(d) = &self.doc.deformation
+                && self.viewers.display.warped
+            {
+                let u = crate::volume::warp::displacement_at(&d.field, p);
+                let det = crate::volume::resample::sample_world(&d.jacobian, p);
+                parts.push(format!(
+                    "u {:.2}, {:.2}, {:.2} mm (|u| {:.2}) · det J {}",
+                    u[0],
+                    u[1],
+                    u[2],
+                    (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt(),
+                    value(det)
+                ));
+                let folded = crate::eval::non_diffeomorphic::folded_at_world(&d.folded_cubes, p);
+                if let Some(f) = folded.filter(|&f| f > 0.0) {
+                    parts.push(format!("cube folded {:.1} %", 100.0 * f));
                 }
-                _ => p,
-            };
+            }
+            let q = pull::Pull::of(&self.doc, &self.viewers.display).moving_point(p);
             parts.push(format!(
                 "moving {}",
                 value(crate::volume::resample::sample_world(&case.moving, q))

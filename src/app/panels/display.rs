@@ -1,7 +1,7 @@
 //! The display panel: compare mode and its settings, each image's window and colour map, label
 //! overlay, deformation overlays, and the orientation convention.
 
-use crate::app::landmarks::warped_position;
+use crate::app::pull::Pull;
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
@@ -35,6 +35,17 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
         doc.deformation.is_some(),
         egui::Checkbox::new(&mut d.warped, "moving through the current transform"),
     );
+    ui.add_enabled_ui(doc.deformation.is_some() && d.warped, |ui| {
+        ui.horizontal(|ui| {
+            ui.add_space(ui.spacing().indent);
+            ui.selectable_value(&mut d.affine_only, false, "whole")
+                .on_hover_text("the affine and the deformable stage");
+            ui.selectable_value(&mut d.affine_only, true, "affine stage only")
+                .on_hover_text(
+                    "the affine alone: flip between the two to see what the deformable stage adds",
+                );
+        });
+    });
     ui.checkbox(
         &mut d.radiological,
         "radiological (patient right on the left)",
@@ -128,11 +139,11 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
         &doc.facts.fixed_label_sites
     };
     // Warped moving labels show where the transform takes them.
-    let field = doc
-        .deformation
-        .as_ref()
-        .filter(|_| d.labels.moving && d.warped)
-        .map(|deformation| &deformation.field);
+    let pull = if d.labels.moving {
+        Pull::of(doc, d)
+    } else {
+        Pull::AsLoaded
+    };
     ui.add_enabled_ui(
         case.fixed_labels.is_some() || case.moving_labels.is_some(),
         |ui| {
@@ -195,10 +206,7 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
                                     .on_hover_text("move the crosshair into this label")
                                     .clicked()
                                 {
-                                    *cursor_mm = match field {
-                                        Some(f) => warped_position(p, f),
-                                        None => p,
-                                    };
+                                    *cursor_mm = pull.shown_point(p);
                                 }
                                 // The name takes the room left: long ones (FreeSurfer's
                                 // cortical parcels) end in "…", whole on hover with the

@@ -10,6 +10,7 @@
 use super::colour::{ColourMap, label_colour};
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::PlaneView;
+use crate::app::pull::Pull;
 use crate::eval::non_diffeomorphic::folded_at_world;
 use crate::volume::resample::{label_at_world, nearest_at_world, sample_world};
 use crate::volume::warp::displacement_at;
@@ -22,7 +23,9 @@ pub struct Sources<'a> {
     pub moving: &'a ScalarVolume,
     pub fixed_labels: Option<&'a LabelVolume>,
     pub moving_labels: Option<&'a LabelVolume>,
-    /// The displacement (fixed world → moving world, mm) the moving layers are pulled through.
+    /// How the moving layers are brought into the fixed space.
+    pub pull: Pull<'a>,
+    /// The displacement (fixed world → moving world, mm) whose magnitude the |u| map shows.
     pub field: Option<&'a VectorField>,
     /// `det J` of that displacement on the field's grid.
     pub jacobian: Option<&'a ScalarVolume>,
@@ -50,15 +53,9 @@ pub struct Wanted {
     pub map: FieldMap,
 }
 
-/// Samples the layers on `view`; the moving image and labels go through the field when there is
-/// one.
+/// Samples the layers on `view`; the moving image and labels go through the sources' pull.
 pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSamples {
-    let displacement = |p: [f64; 3]| -> [f64; 3] {
-        match sources.field.map(|f| displacement_at(f, p)) {
-            Some(u) => [p[0] + u[0], p[1] + u[1], p[2] + u[2]],
-            None => p,
-        }
-    };
+    let displacement = |p: [f64; 3]| sources.pull.moving_point(p);
     let fixed = view.map_pixels(f32::NAN, |p| {
         sample_world(sources.fixed, p).unwrap_or(f32::NAN)
     });
@@ -330,6 +327,7 @@ mod tests {
             moving: &moving,
             fixed_labels: None,
             moving_labels: None,
+            pull: Pull::AsLoaded,
             field: None,
             jacobian: None,
             folded_cubes: None,
@@ -403,6 +401,7 @@ mod tests {
             moving: &moving,
             fixed_labels: Some(&labels),
             moving_labels: None,
+            pull: Pull::Whole(&field),
             field: Some(&field),
             jacobian: Some(&jac),
             folded_cubes: Some(&folded_cubes),

@@ -104,6 +104,9 @@ pub struct Display {
     pub mode: CompareMode,
     /// Show the moving image through the current transform (when there is one).
     pub warped: bool,
+    /// With `warped`: through its affine stage alone, to see what the deformable stage adds.
+    #[serde(default)]
+    pub affine_only: bool,
     pub fixed: LayerLook,
     pub moving: LayerLook,
     pub blend: f32,
@@ -122,6 +125,7 @@ impl Display {
         Display {
             mode: CompareMode::Fusion,
             warped: true,
+            affine_only: false,
             fixed: LayerLook {
                 window: fixed,
                 colour_map: ColourMap::Grey,

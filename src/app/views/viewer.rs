@@ -16,7 +16,8 @@ use super::compose::{
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::{Plane, PlaneView};
 use crate::app::gpu_bridge::SliceCallback;
-use crate::app::landmarks::{LandmarkEdit, Side, moving_point_behind, warped_position};
+use crate::app::landmarks::{LandmarkEdit, Side};
+use crate::app::pull::Pull;
 use crate::app::state::Document;
 use crate::volume::Grid;
 use crate::volume::warp::displacement_at;
@@ -45,7 +46,8 @@ pub struct PlaneState {
 struct SampleKey {
     view: PlaneView,
     generation: u64,
-    warped: bool,
+    /// [`Pull::name`]: how the moving layers were brought in.
+    pull: &'static str,
     wanted: Wanted,
 }
 
@@ -125,15 +127,15 @@ impl Viewers {
         )
     }
 
-    fn warped(&self, doc: &Document) -> bool {
-        self.display.warped && doc.deformation.is_some()
+    fn pull<'a>(&self, doc: &'a Document) -> Pull<'a> {
+        Pull::of(doc, &self.display)
     }
 
     fn sample_key(&self, plane: Plane, doc: &Document) -> SampleKey {
         SampleKey {
             view: self.view(plane, doc),
             generation: doc.generation,
-            warped: self.warped(doc),
+            pull: self.pull(doc).name(),
             wanted: Wanted {
                 labels: self
                     .display
@@ -150,8 +152,10 @@ impl Viewers {
         let key = self.sample_key(plane, doc);
         let state = &mut self.planes[plane.index()];
         if state.samples.as_ref().is_none_or(|(k, _)| *k != key) {
-            let deformation = doc.deformation.as_ref().filter(|_| key.warped);
+            let pull = Pull::of(doc, &self.display);
+            let deformation = doc.deformation.as_ref().filter(|_| pull.is_warped());
             let sources = Sources {
+                pull,
                 fixed: &doc.case.fixed,
                 moving: &doc.case.moving,
                 fixed_labels: doc.case.fixed_labels.as_ref(),
@@ -407,9 +411,9 @@ impl Viewers {
     /// Where the views show a landmark of `side` at `world_mm`: a moving point where the
     /// warped moving image shows it, when it is shown warped.
     pub fn shown_position(&self, side: Side, world_mm: [f64; 3], doc: &Document) -> [f64; 3] {
-        match (side, &doc.deformation) {
-            (Side::Moving, Some(d)) if self.warped(doc) => warped_position(world_mm, &d.field),
-            _ => world_mm,
+        match side {
+            Side::Moving => self.pull(doc).shown_point(world_mm),
+            Side::Fixed => world_mm,
         }
     }
 
@@ -501,16 +505,12 @@ impl Viewers {
         let Some(pos) = response.interact_pointer_pos() else {
             return;
         };
-        let field = doc
-            .deformation
-            .as_ref()
-            .filter(|_| self.warped(doc))
-            .map(|d| &d.field);
+        let pull = self.pull(doc);
         let world_for = |side: Side| {
             let p = view.world_of(fitted, pos);
             match side {
                 Side::Fixed => p,
-                Side::Moving => moving_point_behind(p, field),
+                Side::Moving => pull.moving_point(p),
             }
         };
         if response.drag_started_by(egui::PointerButton::Primary) {
