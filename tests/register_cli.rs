@@ -60,6 +60,16 @@ fn register_writes_every_output_and_improves_the_demo_alignment() {
     assert!(number("tre_before_mm") > 5.0);
     assert!(number("tre_mean_mm") < 0.5 * number("tre_before_mm"));
     assert!(number("dice_mean") > number("dice_affine"));
+    let labels = |k: &str| {
+        metrics[k]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels("dice_affine_per_label"), labels("dice"));
+    assert!(number("tre_affine_mm") < number("tre_before_mm"));
     assert!(number("fold_fraction") < 1e-3);
 
     // The affine file is the affine part of the result: far from the origin, the displacement is

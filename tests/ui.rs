@@ -888,6 +888,19 @@ fn metrics_score_in_full_and_export() {
     for m in report.motion.values() {
         assert!(m.max_mm > 0.5 && m.max_mm < 13.7, "{m:?}");
     }
+    // The affine stage alone (the identity here) is scored beside the whole transform.
+    let affine = harness.state().doc.affine_stage_report().unwrap().clone();
+    assert_eq!(affine.dice.len(), 4);
+    assert_ne!(affine.dice_mean, report.dice_mean);
+    assert!(
+        affine.motion.values().all(|m| m.max_mm < 1e-6),
+        "the identity moves nothing"
+    );
+    let mean = format!("(affine stage {:.4})", affine.dice_mean.unwrap());
+    assert!(
+        harness.query_by_label_contains(&mean).is_some(),
+        "the mean Dice line names the affine stage's: {mean}"
+    );
     let path = dir.path().join("metrics.csv");
     harness
         .get_by_role_and_label(Role::TextInput, "metrics file")
@@ -902,6 +915,7 @@ fn metrics_score_in_full_and_export() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         text.contains("hd95,1,left grey matter,")
+            && text.contains("dice_affine,1,left grey matter,")
             && text.contains("moved_p95_mm,4,right white matter,")
             && text.contains("fold_fraction,,,"),
         "{text}"

@@ -106,8 +106,8 @@ pub enum Layout {
 /// What a helper thread reports when it ends.
 enum Background {
     Notice(Notice),
-    /// Full scores of the deformation of a generation.
-    Scores(u64, Box<crate::eval::EvalReport>),
+    /// Full scores of the deformation of a generation, and those of its affine stage alone.
+    Scores(u64, Box<(crate::eval::EvalReport, crate::eval::EvalReport)>),
     /// The command line that repeats a run, its files written.
     Command(String),
 }
@@ -559,7 +559,7 @@ impl WarpbenchApp {
                 }
             }
             MetricsRequest::ScoreInFull => {
-                let Some((_, field)) = self.transform_copy() else {
+                let Some((affine, field)) = self.transform_copy() else {
                     return;
                 };
                 let case = &self.doc.case;
@@ -574,8 +574,19 @@ impl WarpbenchApp {
                         images: Some((&images.0, &images.1)),
                         ..scoring.inputs(&field)
                     };
-                    match crate::eval::evaluate(&inputs, crate::eval::SlowMeasures::ALL) {
-                        Ok(report) => Background::Scores(generation, Box::new(report)),
+                    let affine_field =
+                        crate::register::deformable::affine_displacement(&affine, &grid);
+                    let affine_inputs = scoring.inputs(&affine_field);
+                    let scores = crate::eval::evaluate(&inputs, crate::eval::SlowMeasures::ALL)
+                        .and_then(|whole| {
+                            let affine = crate::eval::evaluate(
+                                &affine_inputs,
+                                crate::eval::SlowMeasures::NONE,
+                            )?;
+                            Ok((whole, affine))
+                        });
+                    match scores {
+                        Ok(scores) => Background::Scores(generation, Box::new(scores)),
                         Err(e) => Background::Notice(Notice {
                             text: format!("cannot score the deformation: {e}"),
                             error: true,
@@ -588,7 +599,14 @@ impl WarpbenchApp {
                     return;
                 };
                 self.notice = Some(Notice::outcome(
-                    panels::metrics::export(report, &path),
+                    panels::metrics::export(
+                        report,
+                        self.doc
+                            .affine_stage_report()
+                            .map(crate::eval::AffineStageScores::of)
+                            .as_ref(),
+                        &path,
+                    ),
                     || format!("metrics written to {}", path.display()),
                     "export the metrics",
                 ));
@@ -732,9 +750,11 @@ impl WarpbenchApp {
             self.background_jobs = self.background_jobs.saturating_sub(1);
             match done {
                 Background::Notice(notice) => self.notice = Some(notice),
-                Background::Scores(generation, report) => {
+                Background::Scores(generation, scores) => {
                     self.scoring = false;
-                    self.doc.full_report = Some((generation, *report));
+                    let (whole, affine) = *scores;
+                    self.doc.full_report = Some((generation, whole));
+                    self.doc.affine_report = Some((generation, affine));
                 }
                 Background::Command(line) => {
                     ctx.copy_text(line.clone());

@@ -135,6 +135,9 @@ pub struct Document {
     pub report: Option<EvalReport>,
     /// Scores with every measure (surface distances, similarity), and the generation they are of.
     pub full_report: Option<(u64, EvalReport)>,
+    /// The scores of the same generation's affine stage alone (Dice, motion and TRE): what the
+    /// deformable stage added is the difference.
+    pub affine_report: Option<(u64, EvalReport)>,
     /// The weights of the running or last smoothness sweep (empty for other runs), and its
     /// finished points.
     pub sweep_weights: Vec<f64>,
@@ -174,6 +177,7 @@ impl Document {
             scores: Vec::new(),
             report: None,
             full_report: None,
+            affine_report: None,
             sweep_weights: Vec::new(),
             sweep: Vec::new(),
             tre: None,
@@ -292,6 +296,14 @@ impl Document {
             Some((generation, report)) if *generation == self.generation => Some(report),
             _ => self.report.as_ref(),
         }
+    }
+
+    /// The affine stage's scores, when they are of the current deformation.
+    pub fn affine_stage_report(&self) -> Option<&EvalReport> {
+        self.affine_report
+            .as_ref()
+            .filter(|(generation, _)| *generation == self.generation)
+            .map(|(_, report)| report)
     }
 
     pub fn set_deformation(&mut self, deformation: Deformation) {

@@ -36,8 +36,8 @@ pub struct InferArgs {
 struct Metrics<'a> {
     #[serde(flatten)]
     result: &'a crate::eval::EvalReport,
-    dice_affine: Option<f64>,
-    tre_affine_mm: Option<f64>,
+    #[serde(flatten)]
+    affine: crate::eval::AffineStageScores,
     /// Aligning both volumes to the model's atlas (the engine's affine stage), seconds.
     alignment_seconds: f64,
     /// The network (and its refinement) and carrying its map to the fixed grid, seconds.
@@ -97,8 +97,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     )?;
     let metrics = Metrics {
         result: &result,
-        dice_affine: affine_only.dice_mean,
-        tre_affine_mm: affine_only.tre_mean_mm,
+        affine: crate::eval::AffineStageScores::of(&affine_only),
         alignment_seconds,
         network_seconds,
         refinement_steps: model.config().refinement.steps,

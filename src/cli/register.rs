@@ -4,7 +4,7 @@
 
 use super::eval::{Outcome, ScoringFiles, score_outcome, summary_line};
 use super::run_options::RunOptions;
-use crate::eval::EvalReport;
+use crate::eval::{AffineStageScores, EvalReport};
 use crate::gpu::GpuContext;
 use crate::register::StepReport;
 use crate::register::outputs::{Results, write_results};
@@ -48,9 +48,8 @@ pub struct RegisterArgs {
 struct Metrics<'a> {
     #[serde(flatten)]
     result: &'a EvalReport,
-    /// Dice and TRE after the affine stage alone.
-    dice_affine: Option<f64>,
-    tre_affine_mm: Option<f64>,
+    #[serde(flatten)]
+    affine: AffineStageScores,
     /// Wall time of the registration: setting up (normalising the images, compiling the kernels)
     /// and the stages, not loading or writing; seconds.
     seconds: f64,
@@ -142,8 +141,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     )?;
     let metrics = Metrics {
         result: &result,
-        dice_affine: affine_only.dice_mean,
-        tre_affine_mm: affine_only.tre_mean_mm,
+        affine: AffineStageScores::of(&affine_only),
         seconds,
         stage_seconds: registration.stage_seconds().clone(),
         io_seconds: io_before + writing.elapsed().as_secs_f64(),

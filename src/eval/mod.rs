@@ -123,6 +123,28 @@ pub struct EvalReport {
     pub ssim: Option<f64>,
 }
 
+/// The affine stage's own scores, written beside a result's (`metrics.json`, the window's export)
+/// so what the deformable stage added is the difference.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AffineStageScores {
+    pub dice_affine: Option<f64>,
+    /// Label id → Dice after the affine stage alone.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dice_affine_per_label: BTreeMap<String, f64>,
+    pub tre_affine_mm: Option<f64>,
+}
+
+impl AffineStageScores {
+    /// From the scores of the affine stage's mapping alone.
+    pub fn of(affine_only: &EvalReport) -> AffineStageScores {
+        AffineStageScores {
+            dice_affine: affine_only.dice_mean,
+            dice_affine_per_label: affine_only.dice.clone(),
+            tre_affine_mm: affine_only.tre_mean_mm,
+        }
+    }
+}
+
 /// Scores `inputs`. The fixed labels and image must be on the field's grid; the moving ones may be
 /// on any grid (they are warped through the field). `slow` picks the costly measures.
 pub fn evaluate(inputs: &EvalInputs, slow: SlowMeasures) -> Result<EvalReport> {

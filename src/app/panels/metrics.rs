@@ -1,6 +1,6 @@
 //! The metrics panel: folding and SDlogJ of the current deformation, the TRE summary, per-label
-//! Dice, HD95 and how far each structure moved, with names (sortable), image similarity, and
-//! export as CSV or JSON. Live runs score Dice, motion and TRE only; "score in full" adds the
+//! Dice, HD95 and how far each structure moved, with names (sortable), image similarity, the
+//! affine stage's own Dice and TRE beside the whole transform's, and export as CSV or JSON. Live runs score Dice, motion and TRE only; "score in full" adds the
 //! surface distances, the non-diffeomorphic volume and similarities, which take seconds, on a
 //! helper thread.
 
@@ -8,8 +8,8 @@ use super::path_field::{Dialog, PathField, ask_replace};
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::label_colour;
-use crate::eval::EvalReport;
 use crate::eval::motion::StructureMotion;
+use crate::eval::{AffineStageScores, EvalReport};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -17,6 +17,7 @@ pub enum LabelOrder {
     #[default]
     Label,
     Dice,
+    AffineDice,
     Hd95,
     Moved,
     Volume,
@@ -53,9 +54,16 @@ impl MetricsPanel {
         } else {
             ui.label("no deformation yet: the scores are those of the identity");
         }
+        let affine = doc.affine_stage_report();
         if let Some(tre) = &doc.tre {
+            let after_affine = affine
+                .and_then(|a| a.tre_mean_mm)
+                .map_or(String::new(), |mm| {
+                    format!("{mm:.2} mm after the affine stage, ")
+                });
             ui.label(format!(
-                "TRE {:.2} mm before, {:.2} mm now (median {:.2}, max {:.2}); pairs in the Landmarks tab",
+                "TRE {:.2} mm before, {after_affine}{:.2} mm now (median {:.2}, max {:.2}); pairs \
+                 in the Landmarks tab",
                 tre.before.mean, tre.after.mean, tre.after.median, tre.after.max
             ));
         }
@@ -63,7 +71,10 @@ impl MetricsPanel {
             let can_score = doc.deformation.is_some() && !scoring;
             if ui
                 .add_enabled(can_score, egui::Button::new("score in full"))
-                .on_hover_text("HD95, ASSD and image similarity of the current deformation")
+                .on_hover_text(
+                    "HD95, ASSD and image similarity of the current deformation, and the Dice and \
+                 TRE of its affine stage alone",
+                )
                 .clicked()
             {
                 request = Some(MetricsRequest::ScoreInFull);
@@ -84,7 +95,7 @@ impl MetricsPanel {
             if let (Some(ncc), Some(mi)) = (report.ncc, report.mi) {
                 ui.label(format!("NCC {ncc:.4} · MI {mi:.4}"));
             }
-            if let Some(id) = self.labels_ui(ui, doc, report) {
+            if let Some(id) = self.labels_ui(ui, doc, report, affine) {
                 request = Some(MetricsRequest::GoTo(id));
             }
         }
@@ -125,14 +136,24 @@ impl MetricsPanel {
     }
 
     /// The per-label table; gives the label whose name was clicked.
-    fn labels_ui(&mut self, ui: &mut egui::Ui, doc: &Document, report: &EvalReport) -> Option<i32> {
+    fn labels_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        doc: &Document,
+        report: &EvalReport,
+        affine: Option<&EvalReport>,
+    ) -> Option<i32> {
         let mut clicked = None;
         if let Some(mean) = report.dice_mean {
+            let affine_mean = affine
+                .and_then(|a| a.dice_mean)
+                .map_or(String::new(), |d| format!(" (affine stage {d:.4})"));
             let hd95 = report
                 .hd95_mean
                 .map_or(String::new(), |h| format!(" · mean HD95 {h:.2} mm"));
-            ui.label(format!("mean Dice {mean:.4}{hd95}"));
+            ui.label(format!("mean Dice {mean:.4}{affine_mean}{hd95}"));
         }
+        let affine_dice = affine.map(|a| &a.dice).filter(|d| !d.is_empty());
         let mut rows: Vec<Row> = report
             .dice
             .keys()
@@ -145,6 +166,7 @@ impl MetricsPanel {
             .map(|id| Row {
                 id,
                 dice: report.dice.get(id).copied(),
+                affine_dice: affine_dice.and_then(|d| d.get(id)).copied(),
                 hd95: report.hd95.get(id).copied(),
                 motion: report.motion.get(id),
             })
@@ -159,6 +181,9 @@ impl MetricsPanel {
             LabelOrder::Dice => {
                 rows.sort_by(|a, b| missing_last(a.dice).total_cmp(&missing_last(b.dice)))
             }
+            LabelOrder::AffineDice => rows.sort_by(|a, b| {
+                missing_last(a.affine_dice).total_cmp(&missing_last(b.affine_dice))
+            }),
             LabelOrder::Hd95 => {
                 rows.sort_by(|a, b| missing_last(a.hd95).total_cmp(&missing_last(b.hd95)))
             }
@@ -179,6 +204,7 @@ impl MetricsPanel {
         let shown = |order| match order {
             LabelOrder::Label => true,
             LabelOrder::Dice => !report.dice.is_empty(),
+            LabelOrder::AffineDice => affine_dice.is_some(),
             LabelOrder::Hd95 => !report.hd95.is_empty(),
             LabelOrder::Moved | LabelOrder::Volume => !report.motion.is_empty(),
         };
@@ -191,6 +217,12 @@ impl MetricsPanel {
                     "overlap of the fixed and the warped moving label",
                 ),
                 (
+                    LabelOrder::AffineDice,
+                    "affine",
+                    "Dice after the affine stage alone: how much of the overlap the deformable \
+                     stage added",
+                ),
+                (
                     LabelOrder::Hd95,
                     "HD95 mm",
                     "95th percentile of the surface distances",
@@ -198,8 +230,9 @@ impl MetricsPanel {
                 (
                     LabelOrder::Moved,
                     "moved mm",
-                    "how far the fixed structure moved to reach the moving image: mean and \
-                     95th percentile of the displacement's length over its voxels",
+                    "how far the fixed structure moved to reach the moving image: the mean of \
+                     the displacement's length over its voxels (its 95th percentile and more on \
+                     hover)",
                 ),
                 (
                     LabelOrder::Volume,
@@ -257,6 +290,9 @@ impl MetricsPanel {
                 if shown(LabelOrder::Dice) {
                     ui.label(number(row.dice, 4));
                 }
+                if shown(LabelOrder::AffineDice) {
+                    ui.label(number(row.affine_dice, 4));
+                }
                 if shown(LabelOrder::Hd95) {
                     ui.label(number(row.hd95, 2));
                 }
@@ -264,12 +300,11 @@ impl MetricsPanel {
                     _ if !shown(LabelOrder::Moved) => {}
                     Some(m) => {
                         let [r, a, s] = m.shift_ras_mm;
-                        ui.label(format!("{:.2} (p95 {:.2})", m.mean_mm, m.p95_mm))
-                            .on_hover_text(format!(
-                                "as a whole: R {r:+.2}, A {a:+.2}, S {s:+.2} mm; at most {:.2} mm; \
-                                 {} voxels",
-                                m.max_mm, m.voxels
-                            ));
+                        ui.label(format!("{:.2}", m.mean_mm)).on_hover_text(format!(
+                            "p95 {:.2} mm, at most {:.2} mm; as a whole: R {r:+.2}, A {a:+.2}, \
+                             S {s:+.2} mm; {} voxels",
+                            m.p95_mm, m.max_mm, m.voxels
+                        ));
                     }
                     None => {
                         ui.label("–");
@@ -292,6 +327,7 @@ impl MetricsPanel {
 struct Row<'a> {
     id: &'a String,
     dice: Option<f64>,
+    affine_dice: Option<f64>,
     hd95: Option<f64>,
     motion: Option<&'a StructureMotion>,
 }
@@ -299,10 +335,14 @@ struct Row<'a> {
 /// The widest a label's id and name may be in the table, in points.
 const NAME_WIDTH: f32 = 160.0;
 
-/// Writes `report` as JSON (the keys of `metrics.json`) or, for a `.csv` name, as rows of
-/// `measure,label,name,value` (the label id or landmark pair, and the label's name when known);
-/// atomically.
-pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
+/// Writes `report`, with the affine stage's own scores when known, as JSON (the keys of
+/// `metrics.json`) or, for a `.csv` name, as rows of `measure,label,name,value` (the label id or
+/// landmark pair, and the label's name when known); atomically.
+pub fn export(
+    report: &EvalReport,
+    affine: Option<&AffineStageScores>,
+    path: &Path,
+) -> crate::Result<()> {
     let csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
@@ -321,6 +361,13 @@ pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
             }
         };
         row("dice_mean", whole, report.dice_mean);
+        if let Some(a) = affine {
+            row("dice_affine", whole, a.dice_affine);
+            for (id, d) in &a.dice_affine_per_label {
+                row("dice_affine", (id, name(id)), Some(*d));
+            }
+            row("tre_affine_mm", whole, a.tre_affine_mm);
+        }
         row("dice30", whole, report.dice30);
         row("hd95_mean", whole, report.hd95_mean);
         row("assd_mean", whole, report.assd_mean);
@@ -367,7 +414,14 @@ pub fn export(report: &EvalReport, path: &Path) -> crate::Result<()> {
         row("ssim", whole, report.ssim);
         out.into_bytes()
     } else {
-        serde_json::to_vec_pretty(report)
+        #[derive(serde::Serialize)]
+        struct Exported<'a> {
+            #[serde(flatten)]
+            report: &'a EvalReport,
+            #[serde(flatten)]
+            affine: Option<&'a AffineStageScores>,
+        }
+        serde_json::to_vec_pretty(&Exported { report, affine })
             .map_err(|e| crate::Error::format(path, format!("cannot encode the metrics: {e}")))?
     };
     crate::atomic::write_bytes(path, &bytes)
@@ -414,8 +468,15 @@ mod tests {
         report
             .label_names
             .insert("17".into(), "hippocampus, left \"HC\"".into());
+        let mut affine_only = EvalReport {
+            dice_mean: Some(0.6),
+            tre_mean_mm: Some(3.25),
+            ..Default::default()
+        };
+        affine_only.dice.insert("17".into(), 0.625);
+        let affine = AffineStageScores::of(&affine_only);
         let csv = dir.path().join("m.csv");
-        export(&report, &csv).unwrap();
+        export(&report, Some(&affine), &csv).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();
         let name = "\"hippocampus, left \"\"HC\"\"\"";
         assert!(text.starts_with("measure,label,name,value\n"));
@@ -430,13 +491,24 @@ mod tests {
         assert!(text.contains(&format!("volume_change_percent,17,{name},-3.5\n")));
         assert!(text.contains("ndv_fraction,,,0.0005\n") && !text.contains("ndv_mm3"));
         assert!(!text.contains("ncc"), "absent measures leave no row");
+        assert!(text.contains("dice_affine,,,0.6\n") && text.contains("tre_affine_mm,,,3.25\n"));
+        assert!(text.contains(&format!("dice_affine,17,{name},0.625\n")));
         let json = dir.path().join("m.json");
-        export(&report, &json).unwrap();
+        export(&report, Some(&affine), &json).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!(v["hd95"]["17"], 2.5);
         assert_eq!(v["fold_fraction"], 0.001);
         assert_eq!(v["motion"]["17"]["p95_mm"], 2.0);
         assert_eq!(v["motion"]["17"]["volume_change_percent"], -3.5);
         assert_eq!(v["label_names"]["17"], "hippocampus, left \"HC\"");
+        assert_eq!(v["dice_affine"], 0.6);
+        assert_eq!(v["dice_affine_per_label"]["17"], 0.625);
+        assert_eq!(v["tre_affine_mm"], 3.25);
+        export(&report, None, &json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(
+            v.get("dice_affine").is_none(),
+            "no affine stage scored, no key"
+        );
     }
 }
