@@ -466,6 +466,7 @@ pub fn import(doc: &Document, side: Side, path: &Path) -> crate::Result<Landmark
 mod tests {
     use super::*;
     use crate::case::Case;
+    use crate::volume::VectorField;
 
     fn demo() -> Document {
         let case: Case = crate::demo::load_builtin().unwrap().into();
@@ -632,6 +633,49 @@ mod tests {
         doc.replace_landmarks(fixed0.clone(), fixed0, BTreeSet::new());
         assert_eq!(doc.landmark_history.undo_what(), None);
         assert_eq!(doc.landmark_history.redo_what(), None);
+    }
+
+    #[test]
+    fn each_pair_has_its_error_under_the_affine_stage_alone() {
+        let mut doc = demo();
+        assert!(doc.tre_affine_mm.is_empty() && doc.tre_affine.is_none());
+        let mut affine = crate::volume::Affine::IDENTITY;
+        affine.0[2][3] = 5.0;
+        let grid = doc.case.fixed.grid().clone();
+        // A deformable stage on top that the affine-only errors must not see.
+        let u = VectorField::new(grid.clone(), vec![[3.0, 0.0, 0.0]; grid.voxel_count()]).unwrap();
+        let field = crate::register::deformable::compose(&affine, &u);
+        doc.set_deformation(crate::app::state::Deformation::new(affine, field));
+        let (f, m) = (&doc.case.fixed_landmarks, &doc.case.moving_landmarks);
+        let expected: Vec<f64> = doc
+            .landmark_pairs
+            .iter()
+            .map(|&(i, j)| {
+                let x = f.points[i].world_mm;
+                crate::eval::tre::distance([x[0], x[1], x[2] + 5.0], m.points[j].world_mm)
+            })
+            .collect();
+        assert_eq!(doc.tre_affine_mm, expected);
+        let all = doc.tre_affine.clone().unwrap().mean;
+        let worst = doc.tre.as_ref().unwrap().pairs[expected
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0]
+            .name
+            .clone();
+        doc.edit_landmarks(
+            [LandmarkEdit::Exclude {
+                pair: worst,
+                excluded: true,
+            }],
+            None,
+        );
+        assert!(
+            doc.tre_affine.as_ref().unwrap().mean < all,
+            "excluded pairs do not count"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::app::landmarks::LandmarkHistory;
 use crate::case::Case;
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
-use crate::eval::tre::{DistanceStats, PairError, TreReport, tre_of_pairs};
+use crate::eval::tre::{DistanceStats, PairError, TreReport, distance, tre_of_pairs};
 use crate::eval::{EvalReport, Scoring};
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
@@ -145,6 +145,10 @@ pub struct Document {
     /// Landmark errors under the current deformation (before = identity), every pair in the
     /// table and the summaries over the pairs not excluded.
     pub tre: Option<TreReport>,
+    /// Each pair's error (mm) under the deformation's affine stage alone, in the order of
+    /// `tre.pairs`, and their summary over the pairs not excluded; empty without a deformation.
+    pub tre_affine_mm: Vec<f64>,
+    pub tre_affine: Option<DistanceStats>,
     /// `(fixed index, moving index)` of each landmark pair, in the order of `tre.pairs`; empty
     /// when the points do not pair.
     pub landmark_pairs: Vec<(usize, usize)>,
@@ -181,6 +185,8 @@ impl Document {
             sweep_weights: Vec::new(),
             sweep: Vec::new(),
             tre: None,
+            tre_affine_mm: Vec::new(),
+            tre_affine: None,
             landmark_pairs: Vec::new(),
             excluded_pairs: BTreeSet::new(),
             landmark_edits: 0,
@@ -337,6 +343,28 @@ impl Document {
             t.before = counted(|p| p.before_mm);
             t.after = counted(|p| p.after_mm);
         }
+        self.tre_affine_mm = match (&self.deformation, &self.tre) {
+            (Some(d), Some(_)) => self
+                .landmark_pairs
+                .iter()
+                .map(|&(i, j)| distance(d.affine.apply(f.points[i].world_mm), m.points[j].world_mm))
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.tre_affine = self
+            .tre
+            .as_ref()
+            .filter(|_| !self.tre_affine_mm.is_empty())
+            .map(|t| {
+                let counted: Vec<f64> = t
+                    .pairs
+                    .iter()
+                    .zip(&self.tre_affine_mm)
+                    .filter(|(p, _)| !self.excluded_pairs.contains(&p.name))
+                    .map(|(_, &mm)| mm)
+                    .collect();
+                DistanceStats::of(&counted)
+            });
     }
 }
 

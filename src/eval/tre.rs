@@ -65,7 +65,8 @@ pub struct TreReport {
     pub after: DistanceStats,
 }
 
-fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
+/// The distance of two points (mm).
+pub fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
     (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
 }
 

@@ -138,8 +138,12 @@ impl LandmarkPanel {
         match &doc.tre {
             Some(tre) => {
                 let counted = tre.pairs.len() - doc.excluded_pairs.len().min(tre.pairs.len());
+                let affine = doc.tre_affine.as_ref().map_or(String::new(), |a| {
+                    format!("{:.2} mm after the affine stage, ", a.mean)
+                });
                 ui.label(format!(
-                    "TRE over {counted} of {} pairs: {:.2} mm before, {:.2} mm now (median {:.2}, max {:.2})",
+                    "TRE over {counted} of {} pairs: {:.2} mm before, {affine}{:.2} mm now \
+                     (median {:.2}, max {:.2})",
                     tre.pairs.len(),
                     tre.before.mean,
                     tre.after.mean,
@@ -257,7 +261,20 @@ impl LandmarkPanel {
                                 None if fixed.is_some() => egui::RichText::new("no moving").weak(),
                                 None => egui::RichText::new("no fixed").weak(),
                             };
-                            ui.add_sized([WIDTHS[k + 2], row_height], egui::Label::new(text));
+                            let cell =
+                                ui.add_sized([WIDTHS[k + 2], row_height], egui::Label::new(text));
+                            // The affine stage's error has no column of its own (the table
+                            // would push the views aside): it is the "now" cell's hover.
+                            if k == 1
+                                && let Some(mm) = error
+                                    .zip(doc.tre.as_ref())
+                                    .and_then(|(e, t)| {
+                                        t.pairs.iter().position(|p| p.name == e.name)
+                                    })
+                                    .and_then(|n| doc.tre_affine_mm.get(n))
+                            {
+                                cell.on_hover_text(format!("{mm:.2} mm after the affine stage"));
+                            }
                         }
                         match error {
                             Some(e) => {

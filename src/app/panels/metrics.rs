@@ -56,11 +56,9 @@ impl MetricsPanel {
         }
         let affine = doc.affine_stage_report();
         if let Some(tre) = &doc.tre {
-            let after_affine = affine
-                .and_then(|a| a.tre_mean_mm)
-                .map_or(String::new(), |mm| {
-                    format!("{mm:.2} mm after the affine stage, ")
-                });
+            let after_affine = doc.tre_affine.as_ref().map_or(String::new(), |a| {
+                format!("{:.2} mm after the affine stage, ", a.mean)
+            });
             ui.label(format!(
                 "TRE {:.2} mm before, {after_affine}{:.2} mm now (median {:.2}, max {:.2}); pairs \
                  in the Landmarks tab",
