@@ -656,7 +656,7 @@ mod tests {
             })
             .collect();
         assert_eq!(doc.tre_affine_mm, expected);
-        let all = doc.tre_affine.clone().unwrap().mean;
+        let all = doc.tre_affine.unwrap().mean;
         let worst = doc.tre.as_ref().unwrap().pairs[expected
             .iter()
             .enumerate()
