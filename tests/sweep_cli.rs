@@ -86,7 +86,10 @@ fn a_sweep_of_the_demo_writes_a_row_per_weight_in_the_order_they_ran() {
     assert_eq!(json.as_array().unwrap().len(), 2);
     assert!(json[1]["scores"]["dice"].as_object().unwrap().len() == 4);
     let config = RegistrationConfig::read(&out.path().join("config.toml")).unwrap();
-    assert_eq!(config, RegistrationConfig::preset("fast").unwrap());
+    let fixed =
+        warpbench::volume::nifti_io::read_scalar(demo_file("fixed_t1.nii.gz").as_ref()).unwrap();
+    let fast = RegistrationConfig::preset("fast").unwrap();
+    assert_eq!(config, fast.fitted_to(fixed.grid()));
 
     let refused = sweep(&files, "0.1,-1", out.path());
     let stderr = String::from_utf8_lossy(&refused.stderr);

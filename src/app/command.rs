@@ -6,9 +6,8 @@ use super::state::Document;
 use crate::case::CaseFiles;
 use crate::cli::command_line::{CaseArgs, Job, Settings, arguments, shell_line};
 use crate::error::{Error, Result};
-use crate::register::config::RegistrationConfig;
 use crate::session::Method;
-use crate::volume::LandmarkSet;
+use crate::volume::{Grid, LandmarkSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 
@@ -27,6 +26,8 @@ pub struct RunCommand {
     /// The case's files; a label map is loaded exactly when its file is named.
     files: CaseFiles,
     landmarks: Landmarks,
+    /// The fixed image's grid, which names the preset a configuration is on it.
+    fixed_grid: Grid,
 }
 
 impl RunCommand {
@@ -52,6 +53,7 @@ impl RunCommand {
             method,
             files: case.files.absolute(),
             landmarks,
+            fixed_grid: case.fixed.grid().clone(),
         }
     }
 
@@ -107,7 +109,7 @@ impl RunCommand {
             Method::Sweep(sweep) => Some(&sweep.config),
             Method::Network(_) => None,
         };
-        let preset = config.and_then(RegistrationConfig::preset_name);
+        let preset = config.and_then(|c| c.preset_name(&self.fixed_grid));
         let custom = config.filter(|_| preset.is_none()).map(|c| c.to_toml());
         let written = match &self.landmarks {
             Landmarks::Written(fixed, moving) => Some((fixed.to_csv(), moving.to_csv())),

@@ -223,13 +223,14 @@ impl WarpbenchApp {
             .or_else(panels::open::default_state_dir);
         let mut open_form = panels::open::OpenForm::new(state_dir.as_deref());
         open_form.remember(&case.files);
+        let registration = RegistrationPanel::new(&preset, case.fixed.grid());
         let mut app = WarpbenchApp {
             viewers: Viewers::new(case.fixed.grid().centre_mm(), display_for(&case)),
             doc: Document::new(case),
             layout: Layout::Quad {
                 grid_plane: Plane::Axial,
             },
-            registration: RegistrationPanel::new(&preset),
+            registration,
             training: Default::default(),
             training_run: None,
             metrics: Default::default(),
@@ -455,6 +456,7 @@ impl WarpbenchApp {
         self.session = None;
         self.open_form.remember(&case.files);
         self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
+        self.registration.case_changed(case.fixed.grid());
         self.doc = Document::with_facts(facts, case);
         self.autosaved_edits = 0;
     }

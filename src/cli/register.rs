@@ -77,6 +77,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
     let fixed = read_scalar(&args.fixed)?;
     let moving = read_scalar(&args.moving)?;
+    let config = args.run.fit(config, fixed.grid());
     let scoring = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
     let ctx = GpuContext::new()?;
     let device = ctx.describe();

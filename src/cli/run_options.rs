@@ -1,6 +1,7 @@
 //! Options `register` and `sweep` share: which configuration runs, and how many CPU threads help.
 
 use crate::register::config::RegistrationConfig;
+use crate::volume::Grid;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -30,5 +31,15 @@ impl RunOptions {
             (Some(path), _) => RegistrationConfig::read(path)?,
             (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
         })
+    }
+
+    /// `config` (from [`RunOptions::apply`]) as it runs on images of `fixed`'s grid: a preset
+    /// fitted to their voxel size ([`RegistrationConfig::fitted_to`]), a configuration file as
+    /// written.
+    pub fn fit(&self, config: RegistrationConfig, fixed: &Grid) -> RegistrationConfig {
+        match self.config {
+            Some(_) => config,
+            None => config.fitted_to(fixed),
+        }
     }
 }

@@ -41,7 +41,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         ([], Some(d)) => Sweep::weights_around(d.diffusion),
         (weights, _) => weights.to_vec(),
     };
-    let sweep = Sweep { config, diffusion };
+    let mut sweep = Sweep { config, diffusion };
     sweep
         .validate()
         .context("--diffusion or the configuration")?;
@@ -49,6 +49,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
     let fixed = read_scalar(&args.fixed)?;
     let moving = read_scalar(&args.moving)?;
+    sweep.config = args.run.fit(sweep.config, fixed.grid());
     let scoring = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
     let ctx = GpuContext::new()?;
     eprintln!("{}", ctx.describe());

@@ -9,6 +9,7 @@ use crate::app::state::{Document, RunStatus};
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::register::deformable::Regulariser;
 use crate::session::{Method, NetworkJob, Sweep};
+use crate::volume::Grid;
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +31,8 @@ pub enum RunRequest {
 pub struct RegistrationPanel {
     pub preset: String,
     pub config: RegistrationConfig,
+    /// The open case's fixed grid, which presets are fitted to.
+    fixed: Grid,
     /// The advanced editor's text, and why it does not parse when it does not.
     toml: String,
     toml_error: Option<String>,
@@ -43,11 +46,15 @@ pub struct RegistrationPanel {
 }
 
 impl RegistrationPanel {
-    pub fn new(preset: &str) -> RegistrationPanel {
-        let config = RegistrationConfig::preset(preset).unwrap_or_else(|_| {
-            RegistrationConfig::preset(PRESETS[0]).expect("the first preset exists")
-        });
+    /// The panel on preset `preset` for a case whose fixed image has grid `fixed`.
+    pub fn new(preset: &str, fixed: &Grid) -> RegistrationPanel {
+        let config = RegistrationConfig::preset(preset)
+            .unwrap_or_else(|_| {
+                RegistrationConfig::preset(PRESETS[0]).expect("the first preset exists")
+            })
+            .fitted_to(fixed);
         let mut panel = RegistrationPanel {
+            fixed: fixed.clone(),
             preset: preset.to_string(),
             toml: String::new(),
             toml_error: None,
@@ -65,9 +72,24 @@ impl RegistrationPanel {
     /// Takes `config` (a reopened session's) as the panel's parameters, under the name of the
     /// preset it is, else "custom".
     pub fn set_config(&mut self, config: RegistrationConfig) {
-        self.preset = config.preset_name().unwrap_or("custom").to_string();
+        self.preset = config
+            .preset_name(&self.fixed)
+            .unwrap_or("custom")
+            .to_string();
         self.config = config;
         self.config_changed();
+    }
+
+    /// A new case's fixed grid: a preset left as it was is fitted to it, a configuration the
+    /// user changed is kept.
+    pub fn case_changed(&mut self, fixed: &Grid) {
+        let unchanged = RegistrationConfig::preset(&self.preset)
+            .is_ok_and(|preset| preset.fitted_to(&self.fixed) == self.config);
+        self.fixed = fixed.clone();
+        if unchanged && let Ok(preset) = RegistrationConfig::preset(&self.preset) {
+            self.config = preset.fitted_to(fixed);
+            self.config_changed();
+        }
     }
 
     fn config_changed(&mut self) {
@@ -117,7 +139,7 @@ impl RegistrationPanel {
                 if self.preset != before
                     && let Ok(config) = RegistrationConfig::preset(&self.preset)
                 {
-                    self.config = config;
+                    self.config = config.fitted_to(&self.fixed);
                     self.config_changed();
                 }
             });
@@ -441,7 +463,8 @@ mod tests {
 
     #[test]
     fn a_taken_configuration_shows_the_name_of_its_preset_or_custom() {
-        let mut panel = RegistrationPanel::new("ct-mr");
+        let grid = Grid::axis_aligned([8, 8, 8], [1.0; 3], [0.0; 3]).unwrap();
+        let mut panel = RegistrationPanel::new("ct-mr", &grid);
         panel.set_config(RegistrationConfig::preset("fast").unwrap());
         assert_eq!(panel.preset, "fast");
         let mut edited = RegistrationConfig::preset("lung-ct").unwrap();
