@@ -174,12 +174,7 @@ fn the_aal_atlas_names_its_regions() {
     let labels =
         warpbench::volume::nifti_io::read_labels(&dir.join("mni152-aal/mni152_aal.nii.gz"))
             .unwrap();
-    let ids: std::collections::BTreeSet<i32> = labels
-        .data()
-        .iter()
-        .copied()
-        .filter(|&id| id != 0)
-        .collect();
+    let ids = labels.ids();
     assert_eq!(ids.len(), 116);
     assert!(
         ids.iter().all(|&id| table.name(id).is_some()),
@@ -195,12 +190,7 @@ fn a_freesurfer_destrieux_parcellation_is_named_without_a_colour_table() {
     let path = dir.join("brain-pair/subjB_aparc_a2009s_aseg.nii.gz");
     let table = warpbench::volume::LabelTable::guess_for([path.as_path()]);
     let labels = warpbench::volume::nifti_io::read_labels(&path).unwrap();
-    let ids: std::collections::BTreeSet<i32> = labels
-        .data()
-        .iter()
-        .copied()
-        .filter(|&id| id != 0)
-        .collect();
+    let ids = labels.ids();
     assert_eq!(
         ids.len(),
         188,
