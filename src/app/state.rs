@@ -330,19 +330,6 @@ impl Document {
             let field = self.deformation.as_ref().map(|d| &d.field);
             tre_of_pairs(f, m, &self.landmark_pairs, field)
         });
-        if let Some(t) = &mut self.tre {
-            let counted = |pick: fn(&PairError) -> f64| {
-                let values: Vec<f64> = t
-                    .pairs
-                    .iter()
-                    .filter(|p| !self.excluded_pairs.contains(&p.name))
-                    .map(pick)
-                    .collect();
-                DistanceStats::of(&values)
-            };
-            t.before = counted(|p| p.before_mm);
-            t.after = counted(|p| p.after_mm);
-        }
         self.tre_affine_mm = match (&self.deformation, &self.tre) {
             (Some(d), Some(_)) => self
                 .landmark_pairs
@@ -351,20 +338,25 @@ impl Document {
                 .collect(),
             _ => Vec::new(),
         };
-        self.tre_affine = self
-            .tre
-            .as_ref()
-            .filter(|_| !self.tre_affine_mm.is_empty())
-            .map(|t| {
-                let counted: Vec<f64> = t
-                    .pairs
-                    .iter()
-                    .zip(&self.tre_affine_mm)
-                    .filter(|(p, _)| !self.excluded_pairs.contains(&p.name))
-                    .map(|(_, &mm)| mm)
-                    .collect();
-                DistanceStats::of(&counted)
-            });
+        // Summaries over the pairs still counted, of values given in the order of the pairs.
+        let excluded = &self.excluded_pairs;
+        let counted = |pairs: &[PairError], values: &mut dyn Iterator<Item = f64>| {
+            let kept: Vec<f64> = pairs
+                .iter()
+                .zip(values)
+                .filter(|(p, _)| !excluded.contains(&p.name))
+                .map(|(_, v)| v)
+                .collect();
+            DistanceStats::of(&kept)
+        };
+        self.tre_affine = None;
+        if let Some(t) = &mut self.tre {
+            t.before = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.before_mm));
+            t.after = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.after_mm));
+            if !self.tre_affine_mm.is_empty() {
+                self.tre_affine = Some(counted(&t.pairs, &mut self.tre_affine_mm.iter().copied()));
+            }
+        }
     }
 }
 

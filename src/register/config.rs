@@ -43,12 +43,12 @@ impl RegistrationConfig {
 
     /// A preset as it runs on images of `fixed`'s grid. Presets are tuned for voxels of about
     /// 1 mm; on images of `n` mm voxels (`n` whole, along the finest axis) each deformable level's
-    /// shrink factor is divided by `n` (down to 1: the levels after the first at full resolution,
-    /// finer than the images, are dropped), so that its levels keep their size in mm. The deformable stage's
-    /// finest level bounds the detail it recovers: on the 2 mm demo, `ct-mr`'s 8 and 4 mm levels
-    /// left the landmarks 1.62 mm off after the deformable stage, worse than the rigid stage's
-    /// 1.00 mm, where 4 and 2 mm levels leave them 0.49 mm off. The affine stage fits globally and
-    /// keeps its levels.
+    /// shrink factor is divided by `n` (down to 1: the levels after the first at full
+    /// resolution, finer than the images, are dropped), so that its levels keep their size in
+    /// mm. The deformable stage's finest level bounds the detail it recovers: on the 2 mm demo,
+    /// `ct-mr`'s 8 and 4 mm levels left the landmarks 1.62 mm off after the deformable stage,
+    /// worse than the rigid stage's 1.00 mm, where 4 and 2 mm levels leave them 0.49 mm off. The
+    /// affine stage fits globally and keeps its levels.
     pub fn fitted_to(mut self, fixed: &Grid) -> RegistrationConfig {
         let n = fixed.min_spacing_mm().floor().max(1.0);
         if let Some(d) = &mut self.deformable

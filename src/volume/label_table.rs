@@ -121,7 +121,8 @@ const FREESURFER_APARC: [(&str, [u8; 3]); 35] = [
 ];
 
 /// FreeSurfer's Destrieux cortical parcels (`aparc.a2009s`): the `i`-th (from 1) is label
-/// 11100 + i `ctx_lh_…` on the left and 12100 + i `ctx_rh_…` on the right, one colour on both sides.
+/// 11100 + i `ctx_lh_…` on the left and 12100 + i `ctx_rh_…` on the right, in one colour on
+/// both sides.
 const FREESURFER_A2009S: [(&str, [u8; 3]); 75] = [
     ("G_and_S_frontomargin", [23, 220, 60]),
     ("G_and_S_occipital_inf", [23, 60, 180]),

@@ -23,6 +23,8 @@ pub enum TreOrder {
 struct RowKey {
     fixed: Option<usize>,
     moving: Option<usize>,
+    /// The pair's place in the TRE table (`Document::landmark_pairs`), for a pair.
+    pair: Option<usize>,
 }
 
 #[derive(Default)]
@@ -53,10 +55,12 @@ fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
         .landmark_pairs
         .iter()
         .zip(pairs)
-        .map(|(&(i, j), e)| {
+        .enumerate()
+        .map(|(n, (&(i, j), e))| {
             let key = RowKey {
                 fixed: Some(i),
                 moving: Some(j),
+                pair: Some(n),
             };
             (key, Some(e))
         })
@@ -73,6 +77,7 @@ fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
         let key = RowKey {
             fixed: Some(k),
             moving: None,
+            pair: None,
         };
         rows.push((key, None));
     }
@@ -80,6 +85,7 @@ fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
         let key = RowKey {
             fixed: None,
             moving: Some(k),
+            pair: None,
         };
         rows.push((key, None));
     }
@@ -266,12 +272,7 @@ impl LandmarkPanel {
                             // The affine stage's error has no column of its own (the table
                             // would push the views aside): it is the "now" cell's hover.
                             if k == 1
-                                && let Some(mm) = error
-                                    .zip(doc.tre.as_ref())
-                                    .and_then(|(e, t)| {
-                                        t.pairs.iter().position(|p| p.name == e.name)
-                                    })
-                                    .and_then(|n| doc.tre_affine_mm.get(n))
+                                && let Some(mm) = key.pair.and_then(|n| doc.tre_affine_mm.get(n))
                             {
                                 cell.on_hover_text(format!("{mm:.2} mm after the affine stage"));
                             }
