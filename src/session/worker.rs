@@ -321,7 +321,9 @@ impl Worker {
         publisher: &Publisher,
     ) -> Result<()> {
         while !registration.is_done() {
-            if let Flow::Cancel = self.apply_commands(registration, &mut live.paused_for)? {
+            if let Flow::Cancel =
+                self.apply_commands(registration, &mut live.paused_for, publisher)?
+            {
                 return Err(Error::Cancelled);
             }
             let report = registration.step()?;
@@ -430,6 +432,7 @@ impl Worker {
         &self,
         registration: &mut Registration,
         paused_for: &mut Duration,
+        publisher: &Publisher,
     ) -> Result<Flow> {
         let mut paused: Option<Instant> = None;
         loop {
@@ -450,6 +453,9 @@ impl Worker {
                 Command::Pause => {
                     if paused.is_none() {
                         paused = Some(Instant::now());
+                        // A snapshot still being built goes out first: once the window hears
+                        // "paused", its views stay still.
+                        publisher.wait();
                         self.send(Event::Paused);
                     }
                 }
