@@ -1173,3 +1173,82 @@ fn the_moving_image_flips_between_the_affine_stage_and_the_whole_transform() {
     assert!(!harness.state().viewers.display.affine_only);
     assert_eq!(view_pixels(&mut harness), whole);
 }
+
+#[test]
+fn the_images_tab_shows_each_grid_moves_the_window_with_its_histogram_and_goes_to_a_voxel() {
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    harness.get_by_label("Images").click();
+    harness.run_steps(3);
+    let grid = harness.state().doc.case.fixed.grid().clone();
+    let [ni, nj, nk] = grid.dims();
+    assert!(
+        harness
+            .query_by_label_contains(&format!("{ni} × {nj} × {nk} voxels of"))
+            .is_some()
+    );
+    // Two images and two label maps, none from a file.
+    assert_eq!(harness.query_all_by_label("built-in demo").count(), 4);
+
+    // The histogram spans the data and the window; an edge follows the pointer, and a drag inside
+    // moves the whole window.
+    let rect = harness.get_by_label("fixed histogram").rect();
+    let x_of = |harness: &Harness<'static, WarpbenchApp>, v: f32| {
+        let app = harness.state();
+        let h = &app.doc.facts.fixed_histogram;
+        let w = app.viewers.display.fixed.window;
+        let (lo, hi) = ((h.start as f32).min(w.lo), (h.end() as f32).max(w.hi));
+        rect.left() + (v - lo) / (hi - lo) * rect.width()
+    };
+    let window =
+        |harness: &Harness<'static, WarpbenchApp>| harness.state().viewers.display.fixed.window;
+    let before = window(&harness);
+    let y = rect.center().y;
+    let hi_x = x_of(&harness, before.hi);
+    drag(
+        &mut harness,
+        egui::pos2(hi_x, y),
+        egui::pos2(hi_x - 40.0, y),
+    );
+    let narrowed = window(&harness);
+    assert_eq!(narrowed.lo, before.lo);
+    assert!(
+        narrowed.hi < before.hi - 0.1 * (before.hi - before.lo),
+        "{before:?} -> {narrowed:?}"
+    );
+    let middle = x_of(&harness, narrowed.level());
+    drag(
+        &mut harness,
+        egui::pos2(middle, y),
+        egui::pos2(middle + 30.0, y),
+    );
+    let moved = window(&harness);
+    assert!(moved.lo > narrowed.lo, "{narrowed:?} -> {moved:?}");
+    assert!(((moved.hi - moved.lo) - (narrowed.hi - narrowed.lo)).abs() < 1e-3 * narrowed.width());
+    harness.snapshot("images_tab");
+
+    // Typing a fixed voxel index takes the crosshair to that voxel's centre.
+    let i_field = harness
+        .get_all_by_label("fixed voxel")
+        .next()
+        .expect("the fixed voxel's i field");
+    i_field.click();
+    harness.run_steps(2);
+    harness.event(egui::Event::Key {
+        key: egui::Key::A,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::COMMAND,
+    });
+    harness.event(egui::Event::Text("12".into()));
+    harness.key_press(egui::Key::Enter);
+    harness.run_steps(3);
+    let cursor = harness.state().viewers.cursor_mm;
+    let voxel = grid.world_to_voxel(cursor);
+    assert!((voxel[0] - 12.0).abs() < 1e-6, "{voxel:?}");
+    assert!(
+        (0..3).all(|a| (voxel[a] - voxel[a].round()).abs() < 1e-6),
+        "{voxel:?}"
+    );
+}

@@ -298,3 +298,26 @@ fn orientation_codes() {
         "LIA"
     );
 }
+
+#[test]
+fn box_cover_measures_how_far_two_images_lie_over_each_other() {
+    let grid = |dims: [usize; 3], origin: [f64; 3]| {
+        Grid::axis_aligned(dims, [2.0, 2.0, 2.0], origin).unwrap()
+    };
+    let a = grid([11, 11, 11], [0.0; 3]);
+    assert!((a.box_covered_by(&a) - 1.0).abs() < 1e-6);
+    // Half of it along x: 10 of its 20 mm.
+    let shifted = grid([11, 11, 11], [10.0, 0.0, 0.0]);
+    assert!((a.box_covered_by(&shifted) - 0.5).abs() < 1e-6);
+    let apart = grid([11, 11, 11], [100.0, 0.0, 0.0]);
+    assert_eq!(a.box_covered_by(&apart), 0.0);
+    // A small image inside a large one is covered whole; the large one only in part.
+    let small = grid([3, 3, 3], [4.0, 4.0, 4.0]);
+    assert!((small.box_covered_by(&a) - 1.0).abs() < 1e-6);
+    assert!((a.box_covered_by(&small) - 0.008).abs() < 1e-6);
+    // One slice inside the other's range is covered; beyond it, not.
+    let slice = grid([11, 11, 1], [0.0, 0.0, 6.0]);
+    assert!((slice.box_covered_by(&a) - 1.0).abs() < 1e-6);
+    let slice_beyond = grid([11, 11, 1], [0.0, 0.0, 30.0]);
+    assert_eq!(slice_beyond.box_covered_by(&a), 0.0);
+}

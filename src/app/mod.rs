@@ -91,6 +91,7 @@ enum Tab {
     Training,
     Landmarks,
     Metrics,
+    Images,
 }
 
 /// What fills the view area.
@@ -1040,10 +1041,13 @@ impl eframe::App for WarpbenchApp {
             .default_size(380.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
+                    // Five tabs in the panel's default width.
+                    ui.spacing_mut().item_spacing.x = 2.0;
                     ui.selectable_value(&mut self.tab, Tab::Registration, "Registration");
                     ui.selectable_value(&mut self.tab, Tab::Training, "Training");
                     ui.selectable_value(&mut self.tab, Tab::Landmarks, "Landmarks");
                     ui.selectable_value(&mut self.tab, Tab::Metrics, "Metrics");
+                    ui.selectable_value(&mut self.tab, Tab::Images, "Images");
                 });
                 ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
@@ -1057,6 +1061,12 @@ impl eframe::App for WarpbenchApp {
                         }
                     }
                     Tab::Metrics => metrics_request = self.metrics.ui(ui, &self.doc, self.scoring),
+                    Tab::Images => panels::images::images_ui(
+                        ui,
+                        &mut self.viewers.display,
+                        &mut self.viewers.cursor_mm,
+                        &self.doc,
+                    ),
                 });
             });
         egui::CentralPanel::default_margins()

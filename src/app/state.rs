@@ -3,16 +3,19 @@
 //! worker's events, and tests drive it directly.
 
 use crate::app::landmarks::LandmarkHistory;
-use crate::case::Case;
+use crate::case::{Case, CaseFiles};
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
 use crate::eval::tre::{DistanceStats, PairError, TreReport, distance, tre_of_pairs};
 use crate::eval::{EvalReport, Scoring};
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
+use crate::volume::histogram::Histogram;
 use crate::volume::landmarks::pair_landmarks;
+use crate::volume::nifti_io::{NiftiInfo, read_info};
 use crate::volume::{Affine, LabelSite, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 /// A transform to show: the whole displacement (affine included), its Jacobian determinant and
 /// where its tetrahedra fold.
@@ -92,10 +95,15 @@ pub struct ScorePoint {
     pub dice: Option<f64>,
 }
 
-/// Facts about the case's layers that take a pass over the voxels, computed once.
+/// Bins of the images' histograms: a bin per pixel of a panel's width or so.
+const HISTOGRAM_BINS: usize = 256;
+
+/// Facts about the case's layers that take a pass over the voxels or a read of a file's header,
+/// found once on the loading thread.
 pub struct LayerFacts {
-    pub fixed_range: (f32, f32),
-    pub moving_range: (f32, f32),
+    pub fixed_histogram: Histogram,
+    pub moving_histogram: Histogram,
+    pub headers: Headers,
     /// Each fixed label id (in order, background excluded) with its size and a point inside it
     /// (world mm), where "go to" takes the views.
     pub fixed_label_sites: BTreeMap<i32, LabelSite>,
@@ -110,10 +118,32 @@ impl LayerFacts {
         let sites =
             |l: &Option<LabelVolume>| l.as_ref().map_or(BTreeMap::new(), LabelVolume::sites);
         LayerFacts {
-            fixed_range: case.fixed.min_max(),
-            moving_range: case.moving.min_max(),
+            fixed_histogram: Histogram::of(case.fixed.data(), HISTOGRAM_BINS),
+            moving_histogram: Histogram::of(case.moving.data(), HISTOGRAM_BINS),
+            headers: Headers::of(&case.files),
             fixed_label_sites: sites(&case.fixed_labels),
             moving_label_sites: sites(&case.moving_labels),
+        }
+    }
+}
+
+/// Each layer's file header as it was read: none for the built-in demo (or a file gone since).
+#[derive(Default)]
+pub struct Headers {
+    pub fixed: Option<NiftiInfo>,
+    pub moving: Option<NiftiInfo>,
+    pub fixed_labels: Option<NiftiInfo>,
+    pub moving_labels: Option<NiftiInfo>,
+}
+
+impl Headers {
+    fn of(files: &CaseFiles) -> Headers {
+        let read = |p: &Option<PathBuf>| p.as_deref().and_then(|p| read_info(p).ok());
+        Headers {
+            fixed: read(&files.fixed),
+            moving: read(&files.moving),
+            fixed_labels: read(&files.fixed_labels),
+            moving_labels: read(&files.moving_labels),
         }
     }
 }

@@ -303,6 +303,24 @@ impl Grid {
         (0..3).all(|a| c[a] >= -0.5 && c[a] <= self.dims[a] as f64 - 0.5)
     }
 
+    /// The share (0 to 1) of this grid's world box (the axis-aligned bounds of its voxel
+    /// centres) that `other`'s box covers: near 1 when the headers put two images over each
+    /// other, 0 when they lie apart and only an initialisation can bring them together.
+    pub fn box_covered_by(&self, other: &Grid) -> f64 {
+        let (lo, hi) = self.world_bounds_mm();
+        let (other_lo, other_hi) = other.world_bounds_mm();
+        let mut covered = 1.0;
+        let mut whole = 1.0;
+        for a in 0..3 {
+            // A single slice has no extent along its axis: count it as covered when it lies in
+            // the other's range.
+            let side = (hi[a] - lo[a]).max(1e-9);
+            covered *= (hi[a].min(other_hi[a]) - lo[a].max(other_lo[a]) + 1e-9).clamp(0.0, side);
+            whole *= side;
+        }
+        covered / whole
+    }
+
     /// Whether two grids sample the same points (dims equal, affines within `tol_mm`).
     pub fn same_as(&self, other: &Grid, tol_mm: f64) -> bool {
         self.dims == other.dims

@@ -3,6 +3,7 @@
 pub mod affine_io;
 pub mod filter;
 pub mod grid;
+pub mod histogram;
 pub mod image;
 pub mod label_table;
 pub mod landmarks;

@@ -7,6 +7,7 @@ use crate::app::style::label_swatch;
 use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
 use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
 use crate::volume::ScalarVolume;
+use crate::volume::histogram::Histogram;
 
 /// The display panel; "go to" in the label list moves `cursor_mm` (world mm).
 pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
@@ -56,14 +57,14 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
         "fixed",
         &mut d.fixed,
         &doc.case.fixed,
-        doc.facts.fixed_range,
+        &doc.facts.fixed_histogram,
     );
     look_ui(
         ui,
         "moving",
         &mut d.moving,
         &doc.case.moving,
-        doc.facts.moving_range,
+        &doc.facts.moving_histogram,
     );
     ui.separator();
     labels_ui(ui, d, cursor_mm, doc);
@@ -76,13 +77,13 @@ fn look_ui(
     name: &str,
     look: &mut LayerLook,
     image: &ScalarVolume,
-    (lo, hi): (f32, f32),
+    histogram: &Histogram,
 ) {
     let title = ui
         .label(egui::RichText::new(format!("{name} image")).strong())
         .id;
     ui.horizontal(|ui| {
-        let speed = ((hi - lo) / 500.0).max(1e-6);
+        let speed = ((histogram.max - histogram.min) / 500.0).max(1e-6);
         let label = ui.label("window").id;
         ui.add(egui::DragValue::new(&mut look.window.lo).speed(speed))
             .labelled_by(label);

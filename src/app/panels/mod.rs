@@ -3,6 +3,7 @@
 
 pub mod display;
 pub mod history_plot;
+pub mod images;
 pub mod landmarks;
 pub mod metrics;
 pub mod open;
@@ -11,3 +12,4 @@ pub mod registration;
 pub mod session;
 pub mod sweep;
 pub mod training;
+pub mod window_histogram;
