@@ -54,3 +54,45 @@ fn ct_slab_lands_on_the_top_of_the_mr_head() {
     );
     assert!(angle < 10.0, "rotation {angle:.1}°");
 }
+
+/// The window's Images tab on this pair: the headers as read, CT values binned by whole
+/// Hounsfield levels, and the two boxes apart as loaded.
+#[test]
+fn the_window_reads_the_headers_bins_whole_levels_and_sees_the_images_apart() {
+    use warpbench::app::state::LayerFacts;
+    use warpbench::case::CaseFiles;
+    use warpbench::volume::nifti_io::{AffineSource, DataType};
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let files = CaseFiles {
+        fixed: Some(common::shared_file(
+            &data,
+            "ct-mr-visible-male/vm_head_mri.nii.gz",
+        )),
+        moving: Some(common::shared_file(
+            &data,
+            "ct-mr-visible-male/vm_head_ct.nii.gz",
+        )),
+        ..Default::default()
+    };
+    let case = files
+        .load(&std::sync::atomic::AtomicBool::new(false), |_, _| {})
+        .unwrap();
+    let facts = LayerFacts::of(&case);
+    for header in [&facts.headers.fixed, &facts.headers.moving] {
+        let header = header.as_ref().expect("a header read from the file");
+        assert_eq!(header.dtype, DataType::I16);
+        assert_eq!(header.affine_source, AffineSource::Sform);
+    }
+    let ct = &facts.moving_histogram;
+    assert_eq!(ct.width.fract(), 0.0, "whole levels per bin: {}", ct.width);
+    assert_eq!(
+        ct.start.fract().abs(),
+        0.5,
+        "bins centred on levels: {}",
+        ct.start
+    );
+    assert_eq!(ct.total() as usize, case.moving.grid().voxel_count());
+    assert_eq!(case.fixed.grid().box_covered_by(case.moving.grid()), 0.0);
+}

@@ -313,8 +313,10 @@ fn placement_ui(ui: &mut egui::Ui, fixed: &Grid, moving: &Grid) {
     if covered == 0.0 {
         ui.colored_label(
             ui.visuals().warn_fg_color,
-            "the images do not overlap: their headers disagree about where the patient is. \
-             Start the affine stage from the images' centres or centres of mass (advanced).",
+            "the images do not overlap as loaded: their headers disagree about where the \
+             patient is. The presets' affine stage starts by matching the centres of mass (or by \
+             a translation search), which brings them together; until a run, the views show \
+             them apart.",
         );
     }
 }
