@@ -14,6 +14,8 @@ pub struct LabelEntry {
     pub colour: Option<[u8; 3]>,
     /// ITK-SNAP's VIS column: whether the label starts shown.
     pub visible: bool,
+    /// ITK-SNAP's A column (0 to 1): the label's share of the overlay's opacity.
+    pub opacity: f32,
 }
 
 /// Label id → name and colour, and where they came from.
@@ -315,6 +317,11 @@ impl LabelTable {
         self.entries.get(&id).and_then(|e| e.colour)
     }
 
+    /// How much of the overlay's opacity label `id` is drawn with (1 unless the table says).
+    pub fn opacity(&self, id: i32) -> f32 {
+        self.entries.get(&id).map_or(1.0, |e| e.opacity)
+    }
+
     /// Ids the table says start hidden, other than the background (0, never drawn).
     pub fn hidden(&self) -> impl Iterator<Item = i32> + '_ {
         self.entries
@@ -329,6 +336,7 @@ fn entry(name: &str, colour: Option<[u8; 3]>) -> LabelEntry {
         name: name.to_string(),
         colour,
         visible: true,
+        opacity: 1.0,
     }
 }
 
@@ -363,6 +371,11 @@ fn parse_line(line: &str) -> std::result::Result<(i32, LabelEntry), String> {
             (Some(r), Some(g), Some(b)) => Some([r, g, b]),
             _ => None,
         };
+        let opacity = match number(4)? {
+            Some(a) if (0.0..=1.0).contains(&a) => a as f32,
+            Some(a) => return Err(format!("opacity {a} is outside 0–1")),
+            None => 1.0,
+        };
         let visible = number(5)?.is_none_or(|v| v != 0.0);
         let name = if name.is_empty() {
             id.to_string()
@@ -375,6 +388,7 @@ fn parse_line(line: &str) -> std::result::Result<(i32, LabelEntry), String> {
                 name,
                 colour,
                 visible,
+                opacity,
             },
         ));
     }
@@ -471,7 +485,9 @@ mod tests {
         assert_eq!(t.colour(1), Some([255, 0, 0]));
         assert_eq!(t.colour(2), Some([0, 255, 0]));
         assert_eq!(t.hidden().collect::<Vec<_>>(), vec![2]);
+        assert_eq!((t.opacity(1), t.opacity(2), t.opacity(7)), (1.0, 0.5, 1.0));
         assert!(LabelTable::parse("1 255 0 0 1 1 1 \"open\n").is_err());
+        assert!(LabelTable::parse("1 255 0 0 2 1 1 \"too opaque\"\n").is_err());
         assert!(LabelTable::parse("1 300 0 0 1 1 1 \"too red\"\n").is_err());
     }
 

@@ -289,7 +289,8 @@ fn overlay_labels(s: &SliceSamples, d: &Display, table: &LabelTable, rgb: &mut [
                 continue;
             }
         }
-        blend_pixel(rgb, n, label_colour(table, id), look.opacity);
+        let opacity = look.opacity * table.opacity(id);
+        blend_pixel(rgb, n, label_colour(table, id), opacity);
     }
 }
 
@@ -432,6 +433,15 @@ mod tests {
                 ly as usize
             ),
             [205, 62, 78]
+        );
+        // A table's per-label opacity (ITK-SNAP's A column) scales the overlay's.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("half.txt");
+        std::fs::write(&path, "3 205 62 78 0.5 1 1 \"half\"\n").unwrap();
+        let half = LabelTable::read(&path).unwrap();
+        assert_eq!(
+            pixel(&compose(&s, &d, false, &half), lx as usize, ly as usize),
+            [103, 31, 39]
         );
         d.labels.hidden.insert(3);
         assert_eq!(
