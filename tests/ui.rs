@@ -1252,3 +1252,53 @@ fn the_images_tab_shows_each_grid_moves_the_window_with_its_histogram_and_goes_t
         "{voxel:?}"
     );
 }
+
+#[test]
+fn the_measuring_tool_draws_a_ruler_moves_an_end_and_clears_without_moving_the_crosshair() {
+    use warpbench::app::views::slice::Plane;
+    use warpbench::app::views::viewer::Tool;
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    harness.get_by_label("measure").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.tool, Tool::Measure);
+    let cursor = harness.state().viewers.cursor_mm;
+    let axial = harness.get_by_label("axial view").rect();
+    let (from, to) = (
+        axial.center() - egui::vec2(60.0, 0.0),
+        axial.center() + egui::vec2(40.0, 0.0),
+    );
+    drag(&mut harness, from, to);
+    let ruler = |harness: &Harness<'static, WarpbenchApp>| {
+        harness.state().viewers.rulers[Plane::Axial.index()]
+    };
+    let drawn = ruler(&harness).expect("a ruler in the axial view");
+    let [a, b] = drawn.ends_mm;
+    // A level drag in the axial view spans R–L only, on the crosshair's slice, and ends under
+    // the pointer.
+    assert!((a[1] - b[1]).abs() < 1e-9 && a[2] == cursor[2] && b[2] == cursor[2]);
+    assert!((drawn.length_mm() - (a[0] - b[0]).abs()).abs() < 1e-9);
+    assert!(drawn.length_mm() > 10.0, "{drawn:?}");
+    let (_, under_pointer) = harness.state().viewers.hover.unwrap();
+    assert!((0..3).all(|k| (under_pointer[k] - b[k]).abs() < 1e-6));
+    assert_eq!(harness.state().viewers.cursor_mm, cursor);
+    harness.snapshot("ruler");
+
+    // Dragging an end moves that end alone.
+    drag(&mut harness, to, to + egui::vec2(0.0, 30.0));
+    let moved = ruler(&harness).unwrap();
+    assert_eq!(moved.ends_mm[0], a);
+    assert!(
+        moved.ends_mm[1][1] < b[1] - 5.0,
+        "down the screen is posterior"
+    );
+    assert!(moved.length_mm() > drawn.length_mm());
+
+    // A click clears the view's ruler; Esc leaves the tool.
+    click_at(&mut harness, axial.center() + egui::vec2(0.0, -50.0));
+    assert!(ruler(&harness).is_none());
+    assert_eq!(harness.state().viewers.cursor_mm, cursor);
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.tool, Tool::Navigate);
+}

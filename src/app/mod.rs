@@ -29,7 +29,7 @@ use std::sync::Arc;
 use views::colour::Window;
 use views::display::Display;
 use views::slice::Plane;
-use views::viewer::Viewers;
+use views::viewer::{Tool, Viewers};
 
 /// Opens the window on the case `args` names (the built-in demo without files) and blocks until
 /// it is closed.
@@ -853,6 +853,27 @@ impl WarpbenchApp {
                     })
                     .response
                     .labelled_by(label);
+            }
+            ui.separator();
+            let measuring = self.viewers.tool == Tool::Measure;
+            if ui
+                .selectable_label(measuring, "measure")
+                .on_hover_text(
+                    "drag in a view to measure in mm; drag an end to move it, click to clear; \
+                     Esc leaves the tool",
+                )
+                .clicked()
+            {
+                self.viewers.tool = if measuring {
+                    Tool::Navigate
+                } else {
+                    Tool::Measure
+                };
+            }
+            if self.viewers.rulers.iter().any(Option::is_some)
+                && ui.small_button("clear rulers").clicked()
+            {
+                self.viewers.rulers = [None; 3];
             }
         });
         if let Some(load) = &self.load {

@@ -5,7 +5,8 @@
 //! Bindings (as in ITK-SNAP and Slicer): left click or drag moves the crosshair (in wipe mode, a
 //! drag moves the wipe line; with the landmark tool, a click places a point and a drag moves the
 //! one under the pointer, Delete removes the selected one, ctrl + Z and ctrl + shift + Z or
-//! ctrl + Y undo and redo landmark edits); right drag sets window and level;
+//! ctrl + Y undo and redo landmark edits; with the measuring tool, a drag draws a ruler or moves
+//! an end of one, and a click clears the view's ruler); right drag sets window and level;
 //! middle drag or shift + left drag pans; scroll or ↑/↓/PgUp/PgDn steps slices; ctrl + scroll
 //! zooms about the pointer; double click resets zoom and pan.
 
@@ -14,6 +15,7 @@ use super::compose::{
     FOLD_COLOUR, HIDDEN_FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample,
 };
 use super::display::{CompareMode, Display, FieldMap};
+use super::ruler::Ruler;
 use super::slice::{Plane, PlaneView};
 use crate::app::gpu_bridge::SliceCallback;
 use crate::app::landmarks::{LandmarkEdit, Side};
@@ -65,6 +67,8 @@ pub enum Tool {
     Navigate,
     /// Places landmarks in the `Side`'s image and moves either side's points.
     Landmarks(Side),
+    /// Draws a ruler per view.
+    Measure,
 }
 
 /// The landmark pick radius, in screen points.
@@ -81,6 +85,9 @@ pub struct Viewers {
     pub show_landmarks: bool,
     pub selected: Option<(Side, usize)>,
     dragging: Option<(Side, usize)>,
+    /// Each plane's ruler, and the end a drag is moving.
+    pub rulers: [Option<Ruler>; 3],
+    ruler_end: Option<(Plane, usize)>,
     /// Landmark edits asked for this frame, for the app to apply.
     pub edits: Vec<LandmarkEdit>,
 }
@@ -100,6 +107,8 @@ impl Viewers {
             show_landmarks: true,
             selected: None,
             dragging: None,
+            rulers: [None; 3],
+            ruler_end: None,
             edits: Vec::new(),
         }
     }
@@ -382,6 +391,12 @@ impl Viewers {
             painter.text(pos, align, text, font.clone(), c);
         }
         self.landmarks_ui(painter, plane, view, fitted, doc);
+        let half_step = slice_step_mm(doc.case.fixed.grid(), plane.normal_axis()) / 2.0 + 1e-6;
+        if let Some(ruler) = &self.rulers[plane.index()]
+            && ruler.on_slice(plane, self.cursor_mm, half_step)
+        {
+            ruler.paint(painter, view, fitted);
+        }
         self.colour_bar_ui(painter, clip, doc);
     }
 
@@ -542,6 +557,53 @@ impl Viewers {
         }
         if response.drag_stopped() {
             self.dragging = None;
+        }
+    }
+
+    /// A drag draws this view's ruler on the current slice, or moves the end it starts on; a
+    /// click clears the ruler.
+    fn measure_tool_ui(
+        &mut self,
+        ui: &egui::Ui,
+        plane: Plane,
+        view: &PlaneView,
+        fitted: egui::Rect,
+        response: &egui::Response,
+        doc: &Document,
+    ) {
+        let Some(pos) = response.interact_pointer_pos() else {
+            return;
+        };
+        let half_step = slice_step_mm(doc.case.fixed.grid(), plane.normal_axis()) / 2.0 + 1e-6;
+        let cursor = self.cursor_mm;
+        let slot = &mut self.rulers[plane.index()];
+        if response.drag_started_by(egui::PointerButton::Primary) {
+            let origin = ui.input(|i| i.pointer.press_origin()).unwrap_or(pos);
+            let held = slot
+                .filter(|r| r.on_slice(plane, cursor, half_step))
+                .and_then(|r| r.end_near(view, fitted, origin, PICK_RADIUS));
+            let end = held.unwrap_or_else(|| {
+                let start = view.world_of(fitted, origin);
+                *slot = Some(Ruler {
+                    ends_mm: [start, start],
+                });
+                1
+            });
+            self.ruler_end = Some((plane, end));
+        }
+        if let (Some((held_plane, end)), Some(ruler)) = (self.ruler_end, slot.as_mut())
+            && held_plane == plane
+            && response.dragged_by(egui::PointerButton::Primary)
+        {
+            ruler.ends_mm[end] = view.world_of(fitted, pos);
+        }
+        if response.drag_stopped() {
+            self.ruler_end = None;
+            if slot.is_some_and(|r| r.length_mm() < 1e-6) {
+                *slot = None;
+            }
+        } else if response.clicked() {
+            *slot = None;
         }
     }
 
@@ -722,6 +784,10 @@ impl Viewers {
         if landmark_tool {
             self.landmark_tool_ui(ui, plane, view, fitted, response, doc);
         }
+        let measure_tool = self.tool == Tool::Measure && !modifiers.shift;
+        if measure_tool {
+            self.measure_tool_ui(ui, plane, view, fitted, response, doc);
+        }
         let state = &mut self.planes[plane.index()];
         if response.double_clicked() {
             state.zoom = 1.0;
@@ -742,6 +808,7 @@ impl Viewers {
             look.window = look.window.dragged(delta.x, delta.y);
         } else if let Some(pos) = response.interact_pointer_pos()
             && !landmark_tool
+            && !measure_tool
         {
             let wipe = self.display.mode == CompareMode::Wipe && response.dragged();
             if wipe {
