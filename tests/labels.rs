@@ -7,7 +7,7 @@ mod common;
 use common::{gpu, read, upload};
 use warpbench::gpu::kernels::label_dice::{LabelDiceKernel, LabelMaps, reference};
 use warpbench::register::config::RegistrationConfig;
-use warpbench::register::pipeline::Registration;
+use warpbench::register::pipeline::{Guides, Registration};
 use warpbench::volume::{Affine, Grid, LabelVolume};
 
 /// Smooth occupancies in 0..1 of `channels` labels that sum to at most 1 per voxel.
@@ -100,7 +100,8 @@ fn label_supervision_needs_two_label_maps_sharing_a_label() {
     let ctx = gpu();
     let case = warpbench::demo::load_builtin().unwrap();
     let images = (case.fixed.clone(), case.moving.clone());
-    let missing = Registration::with_labels(&ctx, images.clone(), None, supervised(0.5));
+    let missing =
+        Registration::with_guides(&ctx, images.clone(), Guides::default(), supervised(0.5));
     let message = missing.err().expect("no labels").to_string();
     assert!(message.contains("label_weight"), "{message}");
 
@@ -109,10 +110,13 @@ fn label_supervision_needs_two_label_maps_sharing_a_label() {
         case.moving_labels.data().iter().map(|&v| v * 10).collect(),
     )
     .unwrap();
-    let disjoint = Registration::with_labels(
+    let disjoint = Registration::with_guides(
         &ctx,
         images,
-        Some((&case.fixed_labels, &other)),
+        Guides {
+            labels: Some((&case.fixed_labels, &other)),
+            ..Default::default()
+        },
         supervised(0.5),
     );
     let message = disjoint.err().expect("no shared label").to_string();
@@ -124,10 +128,13 @@ fn label_supervision_raises_the_overlap_of_the_supervised_labels() {
     let ctx = gpu();
     let case = warpbench::demo::load_builtin().unwrap();
     let dice = |weight: f64| {
-        let mut registration = Registration::with_labels(
+        let mut registration = Registration::with_guides(
             &ctx,
             (case.fixed.clone(), case.moving.clone()),
-            Some((&case.fixed_labels, &case.moving_labels)),
+            Guides {
+                labels: Some((&case.fixed_labels, &case.moving_labels)),
+                ..Default::default()
+            },
             supervised(weight),
         )
         .unwrap();

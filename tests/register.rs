@@ -306,6 +306,7 @@ fn affine_stage_recovers_known_rigid_and_affine_transforms() {
             &ctx,
             Pyramid::new(case.fixed.clone(), moving),
             affine_settings(model),
+            None,
         )
         .unwrap();
         let mut losses = Vec::new();
@@ -334,6 +335,82 @@ fn affine_stage_recovers_known_rigid_and_affine_transforms() {
             "{model:?}: mean {mean} mm, max {max} mm"
         );
     }
+}
+
+/// A pose no start-rotation search reaches (a quarter turn and more, 100 mm away): the affine
+/// stage's own start fails on it, a start from four landmark pairs (placed 0.5 mm off) finds it.
+#[test]
+fn a_landmark_start_finds_a_pose_the_search_cannot() {
+    let ctx = GpuContext::new().unwrap();
+    let case = warpbench::demo::load_builtin().unwrap();
+    let known = Affine::from_linear_translation(
+        rotation([60f64.to_radians(), -10f64.to_radians(), 95f64.to_radians()]),
+        [80.0, -50.0, 30.0],
+    );
+    let moving = moved_copy(&known);
+    let mut fixed_points = LandmarkSet::default();
+    let mut moving_points = LandmarkSet::default();
+    for (i, p) in case
+        .fixed_landmarks
+        .points
+        .iter()
+        .step_by(5)
+        .take(4)
+        .enumerate()
+    {
+        let m = known.apply(p.world_mm);
+        fixed_points.points.push(p.clone());
+        moving_points.points.push(Landmark {
+            name: p.name.clone(),
+            world_mm: [m[0] + 0.5 * (i % 2) as f64, m[1], m[2] - 0.5],
+        });
+    }
+    let error_at_landmarks = |settings: AffineSettings| {
+        let mut run = AffineRun::new(
+            &ctx,
+            Pyramid::new(case.fixed.clone(), moving.clone()),
+            settings,
+            Some((&fixed_points, &moving_points)),
+        )
+        .unwrap();
+        while !run.is_done() {
+            run.step().unwrap();
+        }
+        let found = run.affine();
+        let errors: Vec<f64> = case
+            .fixed_landmarks
+            .points
+            .iter()
+            .map(|p| {
+                let (a, b) = (found.apply(p.world_mm), known.apply(p.world_mm));
+                (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
+            })
+            .collect();
+        errors.iter().sum::<f64>() / errors.len() as f64
+    };
+    let own_start = error_at_landmarks(affine_settings(AffineModel::Rigid));
+    let landmark_start = error_at_landmarks(AffineSettings {
+        initialisation: Initialisation::Landmarks,
+        ..affine_settings(AffineModel::Rigid)
+    });
+    eprintln!("mean error: own start {own_start:.2} mm, landmark start {landmark_start:.3} mm");
+    assert!(own_start > 5.0, "the search alone found it: {own_start} mm");
+    assert!(landmark_start < 0.5, "{landmark_start} mm");
+
+    let unpaired = AffineRun::new(
+        &ctx,
+        Pyramid::new(case.fixed.clone(), moving),
+        AffineSettings {
+            initialisation: Initialisation::Landmarks,
+            ..affine_settings(AffineModel::Rigid)
+        },
+        None,
+    );
+    let message = unpaired.err().expect("no landmarks").to_string();
+    assert!(
+        message.contains("needs fixed and moving landmarks"),
+        "{message}"
+    );
 }
 
 /// The `ct-mr` preset on the built-in demo, whose moving image lies on an LPS grid against an RAS

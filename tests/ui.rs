@@ -1302,3 +1302,80 @@ fn the_measuring_tool_draws_a_ruler_moves_an_end_and_clears_without_moving_the_c
     harness.run_steps(2);
     assert_eq!(harness.state().viewers.tool, Tool::Navigate);
 }
+
+#[test]
+fn a_landmark_start_is_ticked_keeps_its_preset_and_runs_as_a_command() {
+    use warpbench::register::affine::Initialisation;
+    use warpbench::register::config::RegistrationConfig;
+    let (mut harness, dir) = harness();
+    harness.run_steps(3);
+    let grid = harness.state().doc.case.fixed.grid().clone();
+    let fast = RegistrationConfig::preset("fast").unwrap().fitted_to(&grid);
+    harness.state_mut().registration.set_config(fast.clone());
+    harness.run_steps(2);
+    let start = |harness: &Harness<'static, WarpbenchApp>| {
+        harness
+            .state()
+            .registration
+            .config
+            .affine
+            .as_ref()
+            .unwrap()
+            .initialisation
+    };
+    let own = start(&harness);
+    let pairs = harness.state().doc.counted_pairs();
+    assert!(pairs >= 3);
+    harness
+        .get_by_label(&format!("start from the landmarks ({pairs} pairs)"))
+        .click();
+    harness.run_steps(2);
+    assert_eq!(start(&harness), Initialisation::Landmarks);
+    assert_eq!(harness.state().registration.preset, "fast");
+
+    harness.get_by_label("as command").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the command",
+        |app| app.registration.command.is_some(),
+    );
+    let line = harness.state().registration.command.clone().unwrap();
+    assert!(
+        line.contains(" --preset fast ") && line.ends_with(" --landmark-start"),
+        "{line}"
+    );
+    let words = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap()
+        .stdout;
+    let words: Vec<String> = String::from_utf8(words)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    let cwd = dir.path().join("terminal");
+    std::fs::create_dir(&cwd).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_warpbench"))
+        .args(&words[1..])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let ran = RegistrationConfig::read(&cwd.join("warpbench-register/config.toml")).unwrap();
+    assert_eq!(ran, fast.clone().with_landmark_start());
+
+    // Unticked, the preset's own start comes back.
+    harness
+        .get_by_label(&format!("start from the landmarks ({pairs} pairs)"))
+        .click();
+    harness.run_steps(2);
+    assert_eq!(start(&harness), own);
+    assert_eq!(harness.state().registration.config, fast);
+}

@@ -109,7 +109,7 @@ impl RunCommand {
             Method::Sweep(sweep) => Some(&sweep.config),
             Method::Network(_) => None,
         };
-        let preset = config.and_then(|c| c.preset_name(&self.fixed_grid));
+        let preset = config.and_then(|c| c.preset_and_start(&self.fixed_grid));
         let custom = config.filter(|_| preset.is_none()).map(|c| c.to_toml());
         let written = match &self.landmarks {
             Landmarks::Written(fixed, moving) => Some((fixed.to_csv(), moving.to_csv())),
@@ -133,7 +133,10 @@ impl RunCommand {
         }
         let config_file = folder.join("config.toml");
         let settings = match preset {
-            Some(name) => Settings::Preset(name),
+            Some((name, landmark_start)) => Settings::Preset {
+                name,
+                landmark_start,
+            },
             None => Settings::Config(&config_file),
         };
         let (job, out) = match &self.method {

@@ -331,6 +331,16 @@ impl Document {
     }
 
     /// The pairs still counted (not excluded), as two sets in pair order; `None` without pairs.
+    /// How many landmark pairs count (paired and not left out).
+    pub fn counted_pairs(&self) -> usize {
+        self.tre.as_ref().map_or(0, |tre| {
+            tre.pairs
+                .iter()
+                .filter(|p| !self.excluded_pairs.contains(&p.name))
+                .count()
+        })
+    }
+
     pub fn included_landmarks(&self) -> Option<(LandmarkSet, LandmarkSet)> {
         let (f, m) = (&self.case.fixed_landmarks, &self.case.moving_landmarks);
         let tre = self.tre.as_ref()?;

@@ -20,7 +20,8 @@ pub struct CaseArgs {
 /// Where a registration's settings come from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Settings<'a> {
-    Preset(&'a str),
+    /// A preset, with its affine stage started from the landmarks when `landmark_start`.
+    Preset { name: &'a str, landmark_start: bool },
     /// A TOML configuration file.
     Config(&'a Path),
 }
@@ -67,7 +68,7 @@ pub fn arguments(job: Job, case: &CaseArgs, out: &Path) -> Vec<String> {
         Job::Infer { .. } => None,
     };
     match settings {
-        Some(Settings::Preset(name)) => flag("preset", name.into()),
+        Some(Settings::Preset { name, .. }) => flag("preset", name.into()),
         Some(Settings::Config(file)) => flag("config", path(file)),
         None => {}
     }
@@ -84,6 +85,13 @@ pub fn arguments(job: Job, case: &CaseArgs, out: &Path) -> Vec<String> {
         Job::Register(_) => {}
     }
     flag("out", path(out));
+    if let Some(Settings::Preset {
+        landmark_start: true,
+        ..
+    }) = settings
+    {
+        args.push("--landmark-start".into());
+    }
     args
 }
 
@@ -108,6 +116,7 @@ pub fn shell_line(args: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
+    use crate::register::config::RegistrationConfig;
     use clap::Parser;
 
     fn case() -> CaseArgs {
@@ -132,7 +141,10 @@ mod tests {
     fn a_register_command_parses_back_to_the_case_and_settings() {
         let out = Path::new("out dir");
         let Command::Register(args) = parse(&arguments(
-            Job::Register(Settings::Preset("ct-mr")),
+            Job::Register(Settings::Preset {
+                name: "ct-mr",
+                landmark_start: false,
+            }),
             &case(),
             out,
         )) else {
@@ -162,7 +174,25 @@ mod tests {
         );
         assert_eq!(args.run.preset.as_deref(), Some("ct-mr"));
         assert_eq!(args.run.config, None);
+        assert!(!args.run.landmark_start);
         assert_eq!(args.out, out);
+        let Command::Register(args) = parse(&arguments(
+            Job::Register(Settings::Preset {
+                name: "ct-mr",
+                landmark_start: true,
+            }),
+            &case(),
+            out,
+        )) else {
+            panic!("not register")
+        };
+        assert!(args.run.landmark_start);
+        assert_eq!(
+            args.run.apply().unwrap(),
+            RegistrationConfig::preset("ct-mr")
+                .unwrap()
+                .with_landmark_start()
+        );
 
         let bare = CaseArgs {
             labels: Some(("fl.nii.gz".into(), None)),
@@ -189,7 +219,13 @@ mod tests {
     fn sweep_and_infer_commands_parse_back() {
         let weights = [0.01, 0.1, 2.5];
         let Command::Sweep(args) = parse(&arguments(
-            Job::Sweep(Settings::Preset("brain-mri"), &weights),
+            Job::Sweep(
+                Settings::Preset {
+                    name: "brain-mri",
+                    landmark_start: false,
+                },
+                &weights,
+            ),
             &case(),
             Path::new("s"),
         )) else {
@@ -222,7 +258,10 @@ mod tests {
     #[test]
     fn a_shell_reads_the_line_back_into_the_arguments() {
         let args = arguments(
-            Job::Register(Settings::Preset("brain-mri")),
+            Job::Register(Settings::Preset {
+                name: "brain-mri",
+                landmark_start: true,
+            }),
             &case(),
             Path::new("$HOME/out; rm -rf *"),
         );

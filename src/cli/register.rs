@@ -8,7 +8,7 @@ use crate::eval::{AffineStageScores, EvalReport};
 use crate::gpu::GpuContext;
 use crate::register::StepReport;
 use crate::register::outputs::{Results, write_results};
-use crate::register::pipeline::Registration;
+use crate::register::pipeline::{Guides, Registration};
 use crate::volume::nifti_io::read_scalar;
 use crate::volume::warp::{warp_labels, warp_scalar};
 use anyhow::Context;
@@ -85,13 +85,16 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let io_before = started.elapsed().as_secs_f64();
 
     let registered = Instant::now();
-    let mut registration = Registration::with_labels(
+    let mut registration = Registration::with_guides(
         &ctx,
         (fixed.clone(), moving.clone()),
-        scoring
-            .fixed_labels
-            .as_ref()
-            .zip(scoring.moving_labels.as_ref()),
+        Guides {
+            labels: scoring
+                .fixed_labels
+                .as_ref()
+                .zip(scoring.moving_labels.as_ref()),
+            landmarks: scoring.landmarks.as_ref().map(|(f, m)| (f, m)),
+        },
         config,
     )?;
     let bar = indicatif::ProgressBar::new(registration.total_iterations());

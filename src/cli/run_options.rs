@@ -15,6 +15,10 @@ pub struct RunOptions {
     /// A TOML configuration (as written to config.toml by an earlier run).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Start the affine stage from the rigid fit of the landmark pairs (--fixed-landmarks and
+    /// --moving-landmarks; three pairs or more), in place of the configuration's start.
+    #[arg(long)]
+    pub landmark_start: bool,
     /// CPU threads for loading, warping and scoring (GPU work is unaffected); all cores by default.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -27,10 +31,18 @@ impl RunOptions {
             anyhow::ensure!(n > 0, "--threads must be at least 1");
             crate::parallel::set_threads(n);
         }
-        Ok(match (&self.config, &self.preset) {
+        let mut config = match (&self.config, &self.preset) {
             (Some(path), _) => RegistrationConfig::read(path)?,
             (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
-        })
+        };
+        if self.landmark_start {
+            anyhow::ensure!(
+                config.affine.is_some(),
+                "--landmark-start: the configuration has no affine stage"
+            );
+            config = config.with_landmark_start();
+        }
+        Ok(config)
     }
 
     /// `config` (from [`RunOptions::apply`]) as it runs on images of `fixed`'s grid: a preset

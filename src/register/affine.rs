@@ -8,6 +8,7 @@
 //! respect to `M` and `t` comes from one GPU reduction per iteration
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
 
+use super::landmark_fit::{centroid, fit_rigid, landmark_pairs, rotation_angles};
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::translation_search::best_translation;
 use super::{LevelSettings, Losses, Stage, StepReport};
@@ -22,7 +23,7 @@ use crate::gpu::kernels::similarity::{
 };
 use crate::gpu::kernels::smooth::SmoothKernel;
 use crate::gpu::kernels::warp::{WarpCall, WarpKernel};
-use crate::volume::{Affine, ScalarVolume};
+use crate::volume::{Affine, LandmarkSet, ScalarVolume};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -50,6 +51,11 @@ pub enum Initialisation {
     /// FFT on grids of `spacing_mm` (`register::translation_search`): for scans in unrelated
     /// frames with different fields of view, where centres do not correspond.
     TranslationSearch { spacing_mm: f64 },
+    /// The rigid transform that best takes the fixed landmarks onto their moving partners
+    /// (`register::landmark_fit`; three pairs or more, not on one line): for pairs the images
+    /// alone cannot bring together. The start rotations are not searched: the landmarks fix the
+    /// rotation.
+    Landmarks,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -226,6 +232,8 @@ pub struct AffineRun {
     settings: AffineSettings,
     /// The initial translation `T` and the rotation centre `c`.
     initial: Affine,
+    /// The rotation the search starts from (Euler angles, radians): a landmark fit's, else none.
+    start_rotation: [f64; 3],
     centre: [f64; 3],
     radius: f64,
     phase: Phase,
@@ -237,10 +245,13 @@ pub struct AffineRun {
 }
 
 impl AffineRun {
+    /// The stage on `pyramid`; `landmarks` (fixed, moving) serve
+    /// [`Initialisation::Landmarks`].
     pub fn new(
         ctx: &GpuContext,
         pyramid: Arc<Pyramid>,
         settings: AffineSettings,
+        landmarks: Option<(&LandmarkSet, &LandmarkSet)>,
     ) -> Result<AffineRun> {
         if settings.levels.is_empty() {
             return Err(Error::Config(
@@ -255,6 +266,7 @@ impl AffineRun {
             reduce: ReduceKernel::new(ctx)?,
         };
         let (fixed, moving) = (pyramid.fixed(), pyramid.moving());
+        let mut start_rotation = [0.0; 3];
         let (from, to) = match settings.initialisation {
             Initialisation::Identity => (fixed.grid().centre_mm(), fixed.grid().centre_mm()),
             Initialisation::Centres => (fixed.grid().centre_mm(), moving.grid().centre_mm()),
@@ -269,6 +281,15 @@ impl AffineRun {
                 let c = centre_of_mass(fixed);
                 (c, std::array::from_fn(|a| c[a] + t[a]))
             }
+            Initialisation::Landmarks => {
+                // L(x) = L(c) + R (x − c): a translation taking c to L(c) after a rotation about
+                // c, which is the pose's own form.
+                let pairs = landmark_pairs(landmarks)?;
+                let fit = fit_rigid(&pairs)?;
+                start_rotation = rotation_angles(fit.affine.linear());
+                let c = centroid(pairs.iter().map(|p| p.0));
+                (c, fit.affine.apply(c))
+            }
         };
         let initial = Affine::from_linear_translation(
             Affine::IDENTITY.linear(),
@@ -276,13 +297,14 @@ impl AffineRun {
         );
         let (lo, hi) = fixed.grid().world_bounds_mm();
         let radius = ((0..3).map(|a| hi[a] - lo[a]).fold(0.0, f64::max) / 2.0).max(1.0);
-        let pose = Pose::rigid([0.0; 3], radius);
+        let pose = Pose::rigid(start_rotation, radius);
         Ok(AffineRun {
             ctx: ctx.clone(),
             kernels,
             pyramid,
             settings,
             initial,
+            start_rotation,
             centre: from,
             radius,
             phase: Phase::Search,
@@ -419,7 +441,8 @@ impl AffineRun {
 
     /// Every start rotation's loss on the first level; keeps the best `search_keep`.
     fn search(&mut self) -> Result<f64> {
-        let angles = if self.settings.search_angles_deg.is_empty() {
+        let landmarks = self.settings.initialisation == Initialisation::Landmarks;
+        let angles = if self.settings.search_angles_deg.is_empty() || landmarks {
             vec![0.0]
         } else {
             self.settings.search_angles_deg.clone()
@@ -428,7 +451,8 @@ impl AffineRun {
         for &a in &angles {
             for &b in &angles {
                 for &c in &angles {
-                    let theta = [a, b, c].map(f64::to_radians);
+                    let delta = [a, b, c].map(f64::to_radians);
+                    let theta = std::array::from_fn(|k| self.start_rotation[k] + delta[k]);
                     starts.push(Pose::rigid(theta, self.radius));
                 }
             }

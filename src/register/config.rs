@@ -41,6 +41,36 @@ impl RegistrationConfig {
             .find(|p| RegistrationConfig::preset(p).is_ok_and(|c| c.fitted_to(fixed) == *self))
     }
 
+    /// The preset this configuration is on images of `fixed`'s grid, and whether its affine
+    /// stage starts from the landmarks in place of the preset's own start (`--landmark-start`).
+    pub fn preset_and_start(&self, fixed: &Grid) -> Option<(&'static str, bool)> {
+        if let Some(name) = self.preset_name(fixed) {
+            return Some((name, false));
+        }
+        let landmarks = self
+            .affine
+            .as_ref()
+            .is_some_and(|a| a.initialisation == Initialisation::Landmarks);
+        if !landmarks {
+            return None;
+        }
+        PRESETS.iter().copied().find_map(|p| {
+            let preset = RegistrationConfig::preset(p).ok()?.fitted_to(fixed);
+            let mut own = self.clone();
+            own.affine.as_mut()?.initialisation = preset.affine.as_ref()?.initialisation;
+            (own == preset).then_some((p, true))
+        })
+    }
+
+    /// This configuration with its affine stage started from the landmarks (unchanged without
+    /// an affine stage).
+    pub fn with_landmark_start(mut self) -> RegistrationConfig {
+        if let Some(a) = &mut self.affine {
+            a.initialisation = Initialisation::Landmarks;
+        }
+        self
+    }
+
     /// A preset as it runs on images of `fixed`'s grid. Presets are tuned for voxels of about
     /// 1 mm; on images of `n` mm voxels (`n` whole, along the finest axis) each deformable level's
     /// shrink factor is divided by `n` (down to 1: the levels after the first at full

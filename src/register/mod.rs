@@ -6,6 +6,7 @@ pub mod affine;
 pub mod config;
 pub mod deformable;
 pub mod labels;
+pub mod landmark_fit;
 pub mod outputs;
 pub mod pipeline;
 pub mod pyramid;

@@ -9,10 +9,20 @@ use super::pyramid::{Pyramid, level_grid};
 use super::{Stage, StepReport};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::volume::{Affine, LabelVolume, ScalarVolume, VectorField};
+use crate::volume::{Affine, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What besides the images can steer a registration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Guides<'a> {
+    /// Label maps (fixed, moving) for a supervised deformable stage (`deformable.label_weight`).
+    pub labels: Option<(&'a LabelVolume, &'a LabelVolume)>,
+    /// Landmarks (fixed, moving; paired by name, else by order) for a landmark start of the
+    /// affine stage (`affine.initialisation = "landmarks"`).
+    pub landmarks: Option<(&'a LandmarkSet, &'a LandmarkSet)>,
+}
 
 pub struct Registration {
     ctx: GpuContext,
@@ -33,20 +43,21 @@ impl Registration {
         moving: ScalarVolume,
         config: RegistrationConfig,
     ) -> Result<Registration> {
-        Registration::with_labels(ctx, (fixed, moving), None, config)
+        Registration::with_guides(ctx, (fixed, moving), Guides::default(), config)
     }
 
-    /// A registration whose deformable stage may be supervised by `labels` (fixed, moving): they
-    /// are copied and used when `deformable.label_weight` is positive, which needs them.
-    pub fn with_labels(
+    /// A registration steered by `guides` where the configuration asks: label maps are copied
+    /// and used when `deformable.label_weight` is positive, landmarks when the affine stage
+    /// starts from them; either then needs them.
+    pub fn with_guides(
         ctx: &GpuContext,
         (fixed, moving): (ScalarVolume, ScalarVolume),
-        labels: Option<(&LabelVolume, &LabelVolume)>,
+        guides: Guides<'_>,
         config: RegistrationConfig,
     ) -> Result<Registration> {
         config.validate()?;
         let labels = match &config.deformable {
-            Some(d) => d.supervising(labels)?,
+            Some(d) => d.supervising(guides.labels)?,
             None => None,
         };
         let labels = labels
@@ -54,7 +65,12 @@ impl Registration {
             .transpose()?;
         let pyramid = Pyramid::new(fixed, moving);
         let affine = match &config.affine {
-            Some(settings) => Some(AffineRun::new(ctx, pyramid.clone(), settings.clone())?),
+            Some(settings) => Some(AffineRun::new(
+                ctx,
+                pyramid.clone(),
+                settings.clone(),
+                guides.landmarks,
+            )?),
             None => None,
         };
         Ok(Registration {

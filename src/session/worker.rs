@@ -18,7 +18,7 @@ use crate::learn::infer::TrainedModel;
 use crate::register::StepReport;
 use crate::register::config::RegistrationConfig;
 use crate::register::deformable::Regulariser;
-use crate::register::pipeline::Registration;
+use crate::register::pipeline::{Guides, Registration};
 use crate::volume::resample::resample_field;
 use crate::volume::{Grid, ScalarVolume, VectorField};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -227,7 +227,16 @@ impl Worker {
         moving: ScalarVolume,
     ) -> Result<Outcome> {
         let fixed_grid = fixed.grid().clone();
-        let mut registration = Registration::new(&self.ctx, fixed, moving, config.clone())?;
+        let scoring = &self.scoring;
+        let guides = Guides {
+            labels: scoring
+                .fixed_labels
+                .as_ref()
+                .zip(scoring.moving_labels.as_ref()),
+            landmarks: scoring.landmarks.as_ref().map(|(f, m)| (f, m)),
+        };
+        let mut registration =
+            Registration::with_guides(&self.ctx, (fixed, moving), guides, config.clone())?;
         if let Some(&first) = sweep.first() {
             registration.set_weight(Regulariser::Diffusion, first);
         }

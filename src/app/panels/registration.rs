@@ -6,10 +6,38 @@ use super::history_plot::{significant, stacked_history_ui};
 use super::path_field::{Dialog, PathField};
 use super::sweep::{SweepAction, SweepSection};
 use crate::app::state::{Document, RunStatus};
+use crate::register::affine::Initialisation;
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::register::deformable::Regulariser;
+use crate::register::landmark_fit::{fit_rigid, landmark_pairs};
 use crate::session::{Method, NetworkJob, Sweep};
 use crate::volume::Grid;
+
+/// How far the rigid fit of the counted landmark pairs leaves them apart, or why it cannot fit.
+fn rigid_fit_text(doc: &Document) -> String {
+    let sets = doc.included_landmarks();
+    let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m))).and_then(|p| fit_rigid(&p));
+    match fit {
+        Ok(fit) => {
+            let n = fit.residuals_mm.len() as f64;
+            let rms = (fit.residuals_mm.iter().map(|e| e * e).sum::<f64>() / n).sqrt();
+            let (worst, largest) = fit
+                .residuals_mm
+                .iter()
+                .enumerate()
+                .fold((0, 0.0), |b, (i, &e)| if e > b.1 { (i, e) } else { b });
+            let name = sets
+                .as_ref()
+                .and_then(|(f, _)| f.points[worst].name.clone())
+                .unwrap_or_else(|| format!("pair {}", worst + 1));
+            format!(
+                "the rigid fit leaves the pairs {rms:.1} mm apart (rms); the farthest, {name}, \
+                 {largest:.1} mm"
+            )
+        }
+        Err(e) => e.to_string(),
+    }
+}
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +71,8 @@ pub struct RegistrationPanel {
     pub sweep: SweepSection,
     /// The last command line put on the clipboard, shown until the next.
     pub command: Option<String>,
+    /// The affine stage's start a landmark start replaced, to go back to.
+    replaced_start: Option<Initialisation>,
 }
 
 impl RegistrationPanel {
@@ -63,6 +93,7 @@ impl RegistrationPanel {
             refinement_steps: 50,
             sweep: SweepSection::new(0.0),
             command: None,
+            replaced_start: None,
             config,
         };
         panel.config_changed();
@@ -72,23 +103,53 @@ impl RegistrationPanel {
     /// Takes `config` (a reopened session's) as the panel's parameters, under the name of the
     /// preset it is, else "custom".
     pub fn set_config(&mut self, config: RegistrationConfig) {
-        self.preset = config
-            .preset_name(&self.fixed)
-            .unwrap_or("custom")
-            .to_string();
         self.config = config;
+        self.name_preset();
         self.config_changed();
+    }
+
+    /// Names the parameters after the preset they are (with or without a landmark start), else
+    /// "custom".
+    fn name_preset(&mut self) {
+        self.preset = self
+            .config
+            .preset_and_start(&self.fixed)
+            .map_or("custom", |(name, _)| name)
+            .to_string();
+    }
+
+    /// The preset `name` fitted to the case, with the landmark start kept if it was on.
+    fn take_preset(&mut self, name: &str) {
+        let Ok(preset) = RegistrationConfig::preset(name) else {
+            return;
+        };
+        let landmarks = self.starts_from_landmarks();
+        let preset = preset.fitted_to(&self.fixed);
+        self.config = if landmarks {
+            preset.with_landmark_start()
+        } else {
+            preset
+        };
+        self.config_changed();
+    }
+
+    fn starts_from_landmarks(&self) -> bool {
+        self.config
+            .affine
+            .as_ref()
+            .is_some_and(|a| a.initialisation == Initialisation::Landmarks)
     }
 
     /// A new case's fixed grid: a preset left as it was is fitted to it, a configuration the
     /// user changed is kept.
     pub fn case_changed(&mut self, fixed: &Grid) {
-        let unchanged = RegistrationConfig::preset(&self.preset)
-            .is_ok_and(|preset| preset.fitted_to(&self.fixed) == self.config);
+        let unchanged = self
+            .config
+            .preset_and_start(&self.fixed)
+            .map(|(name, _)| name);
         self.fixed = fixed.clone();
-        if unchanged && let Ok(preset) = RegistrationConfig::preset(&self.preset) {
-            self.config = preset.fitted_to(fixed);
-            self.config_changed();
+        if let Some(name) = unchanged {
+            self.take_preset(name);
         }
     }
 
@@ -120,6 +181,53 @@ impl RegistrationPanel {
         self.toml = toml::to_string_pretty(&self.config).unwrap_or_default();
     }
 
+    /// "start from the landmarks": the affine stage starts from the rigid fit of the counted
+    /// landmark pairs in place of its own start; unticked, its own start comes back. Ticked, it
+    /// says how far the fit leaves the pairs apart, so a pair placed wrong shows before a run.
+    fn landmark_start_ui(&mut self, ui: &mut egui::Ui, doc: &Document) {
+        let counted = doc.counted_pairs();
+        let Some(affine) = &mut self.config.affine else {
+            return;
+        };
+        let mut from_landmarks = affine.initialisation == Initialisation::Landmarks;
+        let changed = ui
+            .add_enabled(
+                counted >= 3 || from_landmarks,
+                egui::Checkbox::new(
+                    &mut from_landmarks,
+                    format!("start from the landmarks ({counted} pairs)"),
+                ),
+            )
+            .on_hover_text(
+                "the affine stage starts from the rigid transform that best fits the landmark \
+                 pairs, in place of its own start: for images whose headers place them apart or \
+                 turned, where intensities alone cannot find the pose. The same pairs then \
+                 score the result: its TRE is no longer an independent check",
+            )
+            .on_disabled_hover_text("needs three landmark pairs or more (Landmarks tab)")
+            .changed();
+        if from_landmarks && !changed {
+            ui.weak(rigid_fit_text(doc));
+        }
+        if !changed {
+            return;
+        }
+        affine.initialisation = if from_landmarks {
+            self.replaced_start = Some(affine.initialisation);
+            Initialisation::Landmarks
+        } else {
+            let presets_start = RegistrationConfig::preset(&self.preset)
+                .ok()
+                .and_then(|p| p.affine.map(|a| a.initialisation));
+            self.replaced_start
+                .take()
+                .or(presets_start)
+                .unwrap_or(Initialisation::CentresOfMass)
+        };
+        self.name_preset();
+        self.config_changed();
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, doc: &Document) -> Option<RunRequest> {
         let mut request = None;
         let running = doc.run.is_running();
@@ -136,13 +244,12 @@ impl RegistrationPanel {
                     })
                     .response
                     .labelled_by(label);
-                if self.preset != before
-                    && let Ok(config) = RegistrationConfig::preset(&self.preset)
-                {
-                    self.config = config.fitted_to(&self.fixed);
-                    self.config_changed();
+                if self.preset != before {
+                    let name = self.preset.clone();
+                    self.take_preset(&name);
                 }
             });
+            self.landmark_start_ui(ui, doc);
             egui::CollapsingHeader::new("advanced").show(ui, |ui| {
                 ui.label("The whole run as TOML (the format `warpbench register --config` reads).");
                 let edited = egui::ScrollArea::vertical()
