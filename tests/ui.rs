@@ -1379,3 +1379,37 @@ fn a_landmark_start_is_ticked_keeps_its_preset_and_runs_as_a_command() {
     assert_eq!(start(&harness), own);
     assert_eq!(harness.state().registration.config, fast);
 }
+
+#[test]
+fn aligning_by_the_landmarks_shows_their_rigid_fit_with_its_errors() {
+    use warpbench::register::landmark_fit::{fit_rigid, landmark_pairs};
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    harness.get_by_label("Landmarks").click();
+    harness.run_steps(2);
+    let sets = harness.state().doc.included_landmarks().unwrap();
+    let expected = fit_rigid(&landmark_pairs(Some((&sets.0, &sets.1))).unwrap()).unwrap();
+    harness
+        .get_by_label("align by the landmarks (rigid)")
+        .click();
+    step_until(&mut harness, Duration::from_secs(60), "the fit", |app| {
+        app.doc.deformation.is_some()
+    });
+    harness.run_steps(2);
+    let app = harness.state();
+    let shown = app.doc.deformation.as_ref().unwrap();
+    assert!(shown.affine.max_abs_diff(&expected.affine) < 1e-9);
+    assert!(app.viewers.display.warped);
+    // "now" reads each pair's fit error.
+    let tre = app.doc.tre.as_ref().unwrap();
+    let mean = expected.residuals_mm.iter().sum::<f64>() / expected.residuals_mm.len() as f64;
+    assert!(
+        (tre.after.mean - mean).abs() < 1e-3,
+        "{} vs {mean}",
+        tre.after.mean
+    );
+    assert!(tre.after.mean < tre.before.mean);
+    // A rigid map neither folds nor changes volume.
+    assert_eq!(shown.stats.folded_voxels, 0);
+    assert!((shown.stats.min - 1.0).abs() < 1e-3 && (shown.stats.max - 1.0).abs() < 1e-3);
+}

@@ -111,6 +111,8 @@ enum Background {
     Scores(u64, Box<(crate::eval::EvalReport, crate::eval::EvalReport)>),
     /// The command line that repeats a run, its files written.
     Command(String),
+    /// A transform computed off the run (the landmarks' rigid fit), to show.
+    Transform(Box<state::Deformation>),
 }
 
 /// A message shown over the views until dismissed.
@@ -552,6 +554,36 @@ impl WarpbenchApp {
         }
     }
 
+    /// Applies an action of the landmark panel.
+    fn handle_landmarks(&mut self, action: panels::landmarks::LandmarkAction, ctx: &egui::Context) {
+        use crate::register::landmark_fit::{fit_rigid, landmark_pairs};
+        use panels::landmarks::LandmarkAction;
+        match action {
+            LandmarkAction::Notice(notice) => self.notice = Some(notice),
+            LandmarkAction::ShowRigidFit => {
+                let sets = self.doc.included_landmarks();
+                let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m)))
+                    .and_then(|pairs| fit_rigid(&pairs));
+                let fit = match fit {
+                    Ok(fit) => fit,
+                    Err(e) => {
+                        self.notice = Some(Notice {
+                            text: format!("cannot align by the landmarks: {e}"),
+                            error: true,
+                        });
+                        return;
+                    }
+                };
+                let grid = self.doc.case.fixed.grid().clone();
+                self.in_background(ctx, "landmark fit", move || {
+                    let field =
+                        crate::register::deformable::affine_displacement(&fit.affine, &grid);
+                    Background::Transform(Box::new(state::Deformation::new(fit.affine, field)))
+                });
+            }
+        }
+    }
+
     /// Applies a request of the metrics panel.
     fn handle_metrics(&mut self, request: panels::metrics::MetricsRequest, ctx: &egui::Context) {
         use panels::metrics::MetricsRequest;
@@ -762,6 +794,11 @@ impl WarpbenchApp {
                 Background::Command(line) => {
                     ctx.copy_text(line.clone());
                     self.registration.command = Some(line);
+                }
+                Background::Transform(deformation) => {
+                    self.doc.show_transform(*deformation);
+                    self.viewers.display.warped = true;
+                    self.viewers.display.affine_only = false;
                 }
             }
         }
@@ -1057,6 +1094,7 @@ impl eframe::App for WarpbenchApp {
         let mut request = None;
         let mut metrics_request = None;
         let mut training_request = None;
+        let mut landmark_action = None;
         egui::Panel::right("run")
             .frame(panel)
             .default_size(380.0)
@@ -1075,11 +1113,7 @@ impl eframe::App for WarpbenchApp {
                     Tab::Registration => request = self.registration.ui(ui, &self.doc),
                     Tab::Training => training_request = self.training.ui(ui),
                     Tab::Landmarks => {
-                        if let Some(notice) =
-                            self.landmark_panel.ui(ui, &self.doc, &mut self.viewers)
-                        {
-                            self.notice = Some(notice);
-                        }
+                        landmark_action = self.landmark_panel.ui(ui, &self.doc, &mut self.viewers)
                     }
                     Tab::Metrics => metrics_request = self.metrics.ui(ui, &self.doc, self.scoring),
                     Tab::Images => panels::images::images_ui(
@@ -1119,6 +1153,9 @@ impl eframe::App for WarpbenchApp {
         }
         if let Some(request) = metrics_request {
             self.handle_metrics(request, &ctx);
+        }
+        if let Some(action) = landmark_action {
+            self.handle_landmarks(action, &ctx);
         }
         if let Some(request) = training_request {
             self.handle_training(request, &ctx);

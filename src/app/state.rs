@@ -250,6 +250,11 @@ impl Document {
             Method::Sweep(sweep) => sweep.diffusion.clone(),
             _ => Vec::new(),
         };
+        self.forget_run_history();
+    }
+
+    /// Drops the last run's progress, curves, live scores and sweep points.
+    fn forget_run_history(&mut self) {
         self.progress = None;
         self.phase = None;
         self.elapsed_s = 0.0;
@@ -340,6 +345,17 @@ impl Document {
             .as_ref()
             .filter(|(generation, _)| *generation == self.generation)
             .map(|(_, report)| report)
+    }
+
+    /// Shows a transform computed off the run (the landmarks' rigid fit): the last run's
+    /// curves, scores and status no longer describe what is shown, so they go.
+    pub fn show_transform(&mut self, deformation: Deformation) {
+        self.run = RunStatus::Idle;
+        self.forget_run_history();
+        self.full_report = None;
+        self.affine_report = None;
+        self.sweep_weights.clear();
+        self.set_deformation(deformation);
     }
 
     pub fn set_deformation(&mut self, deformation: Deformation) {

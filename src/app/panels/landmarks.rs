@@ -10,6 +10,13 @@ use crate::app::views::viewer::{Tool, Viewers};
 use crate::eval::tre::PairError;
 use std::path::PathBuf;
 
+/// What the panel asks the app for.
+pub enum LandmarkAction {
+    Notice(Notice),
+    /// Show the moving image through the rigid fit of the counted pairs.
+    ShowRigidFit,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TreOrder {
     #[default]
@@ -93,13 +100,14 @@ fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
 }
 
 impl LandmarkPanel {
-    /// The panel; edits go to the views' queue (applied with theirs), problems come back.
+    /// The panel; edits go to the views' queue (applied with theirs), problems and the rigid fit
+    /// come back.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         doc: &Document,
         viewers: &mut Viewers,
-    ) -> Option<Notice> {
+    ) -> Option<LandmarkAction> {
         ui.horizontal(|ui| {
             ui.label("tool");
             for (tool, text) in [
@@ -167,9 +175,27 @@ impl LandmarkPanel {
             }
             None => {}
         }
+        let counted = doc.counted_pairs();
+        let align = ui
+            .add_enabled(
+                counted >= 3 && !doc.run.is_running(),
+                egui::Button::new("align by the landmarks (rigid)"),
+            )
+            .on_hover_text(
+                "the moving image through the rigid transform that best fits the counted pairs, \
+                 with no intensity registration (a fiducial registration): \"now\" then reads \
+                 each pair's fit error; it saves and exports as a run's result does",
+            )
+            .on_disabled_hover_text("needs three counted pairs or more, and no run going")
+            .clicked();
         self.table_ui(ui, doc, viewers);
         ui.separator();
-        self.files_ui(ui, doc, viewers)
+        let notice = self.files_ui(ui, doc, viewers).map(LandmarkAction::Notice);
+        if align {
+            Some(LandmarkAction::ShowRigidFit)
+        } else {
+            notice
+        }
     }
 
     fn table_ui(&mut self, ui: &mut egui::Ui, doc: &Document, viewers: &mut Viewers) {
