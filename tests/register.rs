@@ -262,6 +262,18 @@ fn moved_copy(known: &Affine) -> warpbench::volume::ScalarVolume {
     warp_scalar(&fixed, &VectorField::new(grid, d).unwrap(), 0.0)
 }
 
+/// How far `found` puts each of `points` from where `known` does (mm).
+fn errors_at(points: &LandmarkSet, found: &Affine, known: &Affine) -> Vec<f64> {
+    points
+        .points
+        .iter()
+        .map(|p| {
+            let (a, b) = (found.apply(p.world_mm), known.apply(p.world_mm));
+            (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
+        })
+        .collect()
+}
+
 fn affine_settings(model: AffineModel) -> AffineSettings {
     AffineSettings {
         model,
@@ -315,16 +327,7 @@ fn affine_stage_recovers_known_rigid_and_affine_transforms() {
                 losses.push(l.similarity);
             }
         }
-        let found = run.affine();
-        let errors: Vec<f64> = case
-            .fixed_landmarks
-            .points
-            .iter()
-            .map(|p| {
-                let (a, b) = (found.apply(p.world_mm), known.apply(p.world_mm));
-                (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
-            })
-            .collect();
+        let errors = errors_at(&case.fixed_landmarks, &run.affine(), &known);
         let mean = errors.iter().sum::<f64>() / errors.len() as f64;
         let max = errors.iter().fold(0f64, |m, &e| m.max(e));
         eprintln!(
@@ -376,16 +379,7 @@ fn a_landmark_start_finds_a_pose_the_search_cannot() {
         while !run.is_done() {
             run.step().unwrap();
         }
-        let found = run.affine();
-        let errors: Vec<f64> = case
-            .fixed_landmarks
-            .points
-            .iter()
-            .map(|p| {
-                let (a, b) = (found.apply(p.world_mm), known.apply(p.world_mm));
-                (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
-            })
-            .collect();
+        let errors = errors_at(&case.fixed_landmarks, &run.affine(), &known);
         errors.iter().sum::<f64>() / errors.len() as f64
     };
     let own_start = error_at_landmarks(affine_settings(AffineModel::Rigid));

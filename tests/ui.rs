@@ -229,9 +229,43 @@ fn a_run_starts_pauses_shows_its_deformation_and_cancels() {
     );
 }
 
-/// A smoothness sweep runs from the registration panel: each weight is registered and scored,
-/// the λ slider waits while the sweep sets λ itself, the trade-off is plotted and tabled, and
-/// clicking a point's λ takes it for the next run.
+/// Clicks the registration panel's "as command" and waits for the line it puts on the clipboard.
+fn command_from_panel(harness: &mut Harness<'static, WarpbenchApp>) -> String {
+    harness.get_by_label("as command").click();
+    step_until(harness, Duration::from_secs(60), "the command", |app| {
+        app.registration.command.is_some()
+    });
+    harness.state().registration.command.clone().unwrap()
+}
+
+/// Runs `line` as a terminal would, in a new folder `cwd`: the words the shell splits it into,
+/// the test's own `warpbench` in place of the first. Returns the words.
+fn run_in_terminal(line: &str, cwd: &std::path::Path) -> Vec<String> {
+    let words = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap()
+        .stdout;
+    let words: Vec<String> = String::from_utf8(words)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    std::fs::create_dir(cwd).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_warpbench"))
+        .args(&words[1..])
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    words
+}
+
 /// "as command" gives a `warpbench register` line that repeats the window's run from a terminal:
 /// a configuration edited away from its preset, and the landmark pairs the window scores (one
 /// left out), are written for it, and the line runs.
@@ -247,40 +281,11 @@ fn a_run_is_copied_as_a_command_that_runs_from_a_terminal() {
     let left_out = doc.tre.as_ref().unwrap().pairs[0].name.clone();
     harness.state_mut().doc.excluded_pairs.insert(left_out);
     harness.run_steps(2);
-    harness.get_by_label("as command").click();
-    step_until(
-        &mut harness,
-        Duration::from_secs(60),
-        "the command",
-        |app| app.registration.command.is_some(),
-    );
-    let line = harness.state().registration.command.clone().unwrap();
+    let line = command_from_panel(&mut harness);
     assert!(line.contains(" --config "), "{line}");
-    // The shell's words, as a terminal would run them.
-    let words = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("printf '%s\\0' {line}"))
-        .output()
-        .unwrap()
-        .stdout;
-    let words: Vec<String> = String::from_utf8(words)
-        .unwrap()
-        .split_terminator('\0')
-        .map(str::to_string)
-        .collect();
-    assert_eq!(words[..2], ["warpbench", "register"]);
     let cwd = dir.path().join("terminal");
-    std::fs::create_dir(&cwd).unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_warpbench"))
-        .args(&words[1..])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{line}: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let words = run_in_terminal(&line, &cwd);
+    assert_eq!(words[..2], ["warpbench", "register"]);
     let out = cwd.join("warpbench-register");
     let ran = warpbench::register::config::RegistrationConfig::read(&out.join("config.toml"));
     assert_eq!(
@@ -297,6 +302,9 @@ fn a_run_is_copied_as_a_command_that_runs_from_a_terminal() {
     );
 }
 
+/// A smoothness sweep runs from the registration panel: each weight is registered and scored,
+/// the λ slider waits while the sweep sets λ itself, the trade-off is plotted and tabled, and
+/// clicking a point's λ takes it for the next run.
 #[test]
 fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
     let (mut harness, _dir) = harness();
@@ -1333,41 +1341,13 @@ fn a_landmark_start_is_ticked_keeps_its_preset_and_runs_as_a_command() {
     assert_eq!(start(&harness), Initialisation::Landmarks);
     assert_eq!(harness.state().registration.preset, "fast");
 
-    harness.get_by_label("as command").click();
-    step_until(
-        &mut harness,
-        Duration::from_secs(60),
-        "the command",
-        |app| app.registration.command.is_some(),
-    );
-    let line = harness.state().registration.command.clone().unwrap();
+    let line = command_from_panel(&mut harness);
     assert!(
         line.contains(" --preset fast ") && line.ends_with(" --landmark-start"),
         "{line}"
     );
-    let words = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("printf '%s\\0' {line}"))
-        .output()
-        .unwrap()
-        .stdout;
-    let words: Vec<String> = String::from_utf8(words)
-        .unwrap()
-        .split_terminator('\0')
-        .map(str::to_string)
-        .collect();
     let cwd = dir.path().join("terminal");
-    std::fs::create_dir(&cwd).unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_warpbench"))
-        .args(&words[1..])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{line}: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_in_terminal(&line, &cwd);
     let ran = RegistrationConfig::read(&cwd.join("warpbench-register/config.toml")).unwrap();
     assert_eq!(ran, fast.clone().with_landmark_start());
 

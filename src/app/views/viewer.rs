@@ -391,7 +391,7 @@ impl Viewers {
             painter.text(pos, align, text, font.clone(), c);
         }
         self.landmarks_ui(painter, plane, view, fitted, doc);
-        let half_step = slice_step_mm(doc.case.fixed.grid(), plane.normal_axis()) / 2.0 + 1e-6;
+        let half_step = half_slice_mm(doc, plane);
         if let Some(ruler) = &self.rulers[plane.index()]
             && ruler.on_slice(plane, self.cursor_mm, half_step)
         {
@@ -410,7 +410,7 @@ impl Viewers {
         doc: &Document,
     ) -> Vec<(Side, usize, egui::Pos2)> {
         let a = plane.normal_axis();
-        let half_step = slice_step_mm(doc.case.fixed.grid(), a) / 2.0 + 1e-6;
+        let half_step = half_slice_mm(doc, plane);
         let mut found = Vec::new();
         for side in [Side::Fixed, Side::Moving] {
             for (index, point) in doc.landmarks(side).points.iter().enumerate() {
@@ -574,7 +574,7 @@ impl Viewers {
         let Some(pos) = response.interact_pointer_pos() else {
             return;
         };
-        let half_step = slice_step_mm(doc.case.fixed.grid(), plane.normal_axis()) / 2.0 + 1e-6;
+        let half_step = half_slice_mm(doc, plane);
         let cursor = self.cursor_mm;
         let slot = &mut self.rulers[plane.index()];
         if response.drag_started_by(egui::PointerButton::Primary) {
@@ -860,6 +860,12 @@ fn short_number(v: f32) -> String {
         a if a >= 1.0 => format!("{v:.1}"),
         _ => format!("{v:.3}"),
     }
+}
+
+/// How far from a plane's current slice a point still shows on it (mm): half a slice step, and a
+/// rounding's worth more.
+fn half_slice_mm(doc: &Document, plane: Plane) -> f64 {
+    slice_step_mm(doc.case.fixed.grid(), plane.normal_axis()) / 2.0 + 1e-6
 }
 
 /// The distance between slices along world axis `axis`: the spacing of the voxel axis closest to it.
