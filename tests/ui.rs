@@ -1361,17 +1361,19 @@ fn a_landmark_start_is_ticked_keeps_its_preset_and_runs_as_a_command() {
 }
 
 #[test]
-fn aligning_by_the_landmarks_shows_their_rigid_fit_with_its_errors() {
-    use warpbench::register::landmark_fit::{fit_rigid, landmark_pairs};
+fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
+    use warpbench::register::landmark_fit::{FitModel, fit_landmarks, landmark_pairs};
     let (mut harness, _dir) = harness();
     harness.run_steps(2);
     harness.get_by_label("Landmarks").click();
     harness.run_steps(2);
     let sets = harness.state().doc.included_landmarks().unwrap();
-    let expected = fit_rigid(&landmark_pairs(Some((&sets.0, &sets.1))).unwrap()).unwrap();
-    harness
-        .get_by_label("align by the landmarks (rigid)")
-        .click();
+    let expected = fit_landmarks(
+        &landmark_pairs(Some((&sets.0, &sets.1))).unwrap(),
+        FitModel::Rigid,
+    )
+    .unwrap();
+    harness.get_by_label("align by the landmarks").click();
     step_until(&mut harness, Duration::from_secs(60), "the fit", |app| {
         app.doc.deformation.is_some()
     });
@@ -1392,4 +1394,31 @@ fn aligning_by_the_landmarks_shows_their_rigid_fit_with_its_errors() {
     // A rigid map neither folds nor changes volume.
     assert_eq!(shown.stats.folded_voxels, 0);
     assert!((shown.stats.min - 1.0).abs() < 1e-3 && (shown.stats.max - 1.0).abs() < 1e-3);
+    let rms = |e: &[f64]| (e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64).sqrt();
+    let rigid_rms = rms(&expected.residuals_mm);
+
+    // An affine fit has more freedom: it fits the pairs at least as well.
+    harness.get_by_label("affine").click();
+    harness.run_steps(1);
+    let generation = harness.state().doc.generation;
+    harness.get_by_label("align by the landmarks").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the affine fit",
+        |app| app.doc.generation > generation,
+    );
+    let expected = fit_landmarks(
+        &landmark_pairs(Some((&sets.0, &sets.1))).unwrap(),
+        FitModel::Affine,
+    )
+    .unwrap();
+    let app = harness.state();
+    let shown = app.doc.deformation.as_ref().unwrap();
+    assert!(shown.affine.max_abs_diff(&expected.affine) < 1e-9);
+    let affine_mean =
+        expected.residuals_mm.iter().sum::<f64>() / expected.residuals_mm.len() as f64;
+    assert!((app.doc.tre.as_ref().unwrap().after.mean - affine_mean).abs() < 1e-3);
+    let affine_rms = rms(&expected.residuals_mm);
+    assert!(affine_rms <= rigid_rms + 1e-9, "{affine_rms} > {rigid_rms}");
 }

@@ -111,7 +111,7 @@ enum Background {
     Scores(u64, Box<(crate::eval::EvalReport, crate::eval::EvalReport)>),
     /// The command line that repeats a run, its files written.
     Command(String),
-    /// A transform computed off the run (the landmarks' rigid fit), to show.
+    /// A transform computed off the run (the landmarks' fit), to show.
     Transform(Box<state::Deformation>),
 }
 
@@ -556,14 +556,14 @@ impl WarpbenchApp {
 
     /// Applies an action of the landmark panel.
     fn handle_landmarks(&mut self, action: panels::landmarks::LandmarkAction, ctx: &egui::Context) {
-        use crate::register::landmark_fit::{fit_rigid, landmark_pairs};
+        use crate::register::landmark_fit::{fit_landmarks, landmark_pairs};
         use panels::landmarks::LandmarkAction;
         match action {
             LandmarkAction::Notice(notice) => self.notice = Some(notice),
-            LandmarkAction::ShowRigidFit => {
+            LandmarkAction::ShowFit(model) => {
                 let sets = self.doc.included_landmarks();
                 let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m)))
-                    .and_then(|pairs| fit_rigid(&pairs));
+                    .and_then(|pairs| fit_landmarks(&pairs, model));
                 let fit = match fit {
                     Ok(fit) => fit,
                     Err(e) => {

@@ -347,7 +347,7 @@ impl Document {
             .map(|(_, report)| report)
     }
 
-    /// Shows a transform computed off the run (the landmarks' rigid fit): the last run's
+    /// Shows a transform computed off the run (the landmarks' fit): the last run's
     /// curves, scores and status no longer describe what is shown, so they go.
     pub fn show_transform(&mut self, deformation: Deformation) {
         self.run = RunStatus::Idle;

@@ -8,7 +8,7 @@
 //! respect to `M` and `t` comes from one GPU reduction per iteration
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
 
-use super::landmark_fit::{centroid, fit_rigid, landmark_pairs, rotation_angles};
+use super::landmark_fit::{FitModel, centroid, fit_landmarks, landmark_pairs, rotation_angles};
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::translation_search::best_translation;
 use super::{LevelSettings, Losses, Stage, StepReport};
@@ -285,7 +285,7 @@ impl AffineRun {
                 // L(x) = L(c) + R (x − c): a translation taking c to L(c) after a rotation about
                 // c, which is the pose's own form.
                 let pairs = landmark_pairs(landmarks)?;
-                let fit = fit_rigid(&pairs)?;
+                let fit = fit_landmarks(&pairs, FitModel::Rigid)?;
                 start_rotation = rotation_angles(fit.affine.linear());
                 let c = centroid(pairs.iter().map(|p| p.0));
                 (c, fit.affine.apply(c))

@@ -1,6 +1,7 @@
-//! The rigid transform that best takes one set of points onto another (least squares, Horn's
-//! closed form with unit quaternions): how paired landmarks start the affine stage where the
-//! headers disagree and intensities alone cannot find the pose.
+//! The rigid, similarity or affine transform that best takes one set of points onto another
+//! (least squares; rotations by Horn's closed form with unit quaternions, the scale by Umeyama's):
+//! how paired landmarks start the affine stage where the headers disagree and intensities alone
+//! cannot find the pose, and the window's fiducial registration.
 
 use crate::error::{Error, Result};
 use crate::volume::landmarks::pair_landmarks;
@@ -17,30 +18,59 @@ pub fn centroid(points: impl IntoIterator<Item = [f64; 3]>) -> [f64; 3] {
     sum.map(|v| v / n.max(1) as f64)
 }
 
-/// A rigid fit of point pairs and how far each pair stays apart under it.
+/// Which transforms a landmark fit chooses from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FitModel {
+    /// Rotation and translation.
+    Rigid,
+    /// Rigid with one scale (Umeyama): for subjects of different size.
+    Similarity,
+    /// Any affine map (least squares): needs four pairs off one plane.
+    Affine,
+}
+
+impl FitModel {
+    pub const ALL: [FitModel; 3] = [FitModel::Rigid, FitModel::Similarity, FitModel::Affine];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FitModel::Rigid => "rigid",
+            FitModel::Similarity => "similarity",
+            FitModel::Affine => "affine",
+        }
+    }
+}
+
+/// A fit of point pairs and how far each pair stays apart under it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RigidFit {
+pub struct LandmarkFit {
     /// Fixed world (mm) to moving world (mm), as every transform in the registration.
     pub affine: Affine,
     /// `|A(fixed) − moving|` per pair (mm): the fiducial registration error.
     pub residuals_mm: Vec<f64>,
 }
 
-/// Fits `A` with `A(fixed) ≈ moving` over `pairs` of (fixed, moving) world points (mm).
+/// Fits `A` of `model` with `A(fixed) ≈ moving` over `pairs` of (fixed, moving) world points
+/// (mm), in the least-squares sense.
 ///
 /// Needs three pairs whose fixed points do not lie on one line (a rotation about that line would
-/// be free).
-pub fn fit_rigid(pairs: &[PointPair]) -> Result<RigidFit> {
-    if pairs.len() < 3 {
+/// be free); an affine fit, four not in one plane.
+pub fn fit_landmarks(pairs: &[PointPair], model: FitModel) -> Result<LandmarkFit> {
+    let (least, in_words) = match model {
+        FitModel::Affine => (4, "four"),
+        _ => (3, "three"),
+    };
+    if pairs.len() < least {
         return Err(Error::Config(format!(
-            "a landmark start needs at least three landmark pairs; there are {}",
+            "a {} landmark fit needs at least {in_words} landmark pairs; there are {}",
+            model.name(),
             pairs.len()
         )));
     }
     let n = pairs.len() as f64;
     let cf = centroid(pairs.iter().map(|p| p.0));
     let cm = centroid(pairs.iter().map(|p| p.1));
-    // Scatter of the fixed points, to refuse points on a line; cross-covariance for the rotation.
+    // Scatter of the fixed points, to refuse degenerate layouts; cross-covariance for the map.
     let mut scatter = [[0.0f64; 3]; 3];
     let mut s = [[0.0f64; 3]; 3];
     for (f, m) in pairs {
@@ -55,10 +85,9 @@ pub fn fit_rigid(pairs: &[PointPair]) -> Result<RigidFit> {
             }
         }
     }
-    let (spread, _) = symmetric_eigen(scatter);
-    let mut spread = spread;
+    let (mut spread, _) = symmetric_eigen(scatter);
     spread.sort_by(|a, b| b.total_cmp(a));
-    // The second spread below a tenth of a millimetre (rms) means one line.
+    // A spread below a tenth of a millimetre (rms) across a direction counts as none.
     if spread[1] / n < 0.01 {
         return Err(Error::Config(
             "the fixed landmarks lie on one line: a rotation about it is not fixed; place a \
@@ -66,7 +95,52 @@ pub fn fit_rigid(pairs: &[PointPair]) -> Result<RigidFit> {
                 .into(),
         ));
     }
-    let [[sxx, sxy, sxz], [syx, syy, syz], [szx, szy, szz]] = s;
+    if model == FitModel::Affine && spread[2] / n < 0.01 {
+        return Err(Error::Config(
+            "the fixed landmarks lie in one plane: an affine fit needs a pair off it".into(),
+        ));
+    }
+    let linear = match model {
+        FitModel::Rigid => horn_rotation(&s),
+        FitModel::Similarity => {
+            let r = horn_rotation(&s);
+            // Umeyama's scale: Σ bᵀ R a / Σ |a|².
+            let turned: f64 = (0..3)
+                .map(|i| (0..3).map(|k| r[i][k] * s[k][i]).sum::<f64>())
+                .sum();
+            let size: f64 = (0..3).map(|i| scatter[i][i]).sum();
+            r.map(|row| row.map(|v| v * turned / size))
+        }
+        FitModel::Affine => {
+            // M = (Σ b aᵀ)(Σ a aᵀ)⁻¹.
+            let inverse = Affine::from_linear_translation(scatter, [0.0; 3])
+                .inverse()
+                .ok_or_else(|| Error::Config("the fixed landmarks lie in one plane".into()))?
+                .linear();
+            std::array::from_fn(|r| {
+                std::array::from_fn(|c| (0..3).map(|k| s[k][r] * inverse[k][c]).sum())
+            })
+        }
+    };
+    let mc: [f64; 3] = std::array::from_fn(|i| (0..3).map(|k| linear[i][k] * cf[k]).sum());
+    let affine = Affine::from_linear_translation(linear, std::array::from_fn(|i| cm[i] - mc[i]));
+    let residuals_mm = pairs
+        .iter()
+        .map(|(f, m)| {
+            let p = affine.apply(*f);
+            (0..3).map(|k| (p[k] - m[k]).powi(2)).sum::<f64>().sqrt()
+        })
+        .collect();
+    Ok(LandmarkFit {
+        affine,
+        residuals_mm,
+    })
+}
+
+/// The rotation `R` maximising `Σ bᵀ R a` for cross-covariance `s = Σ a bᵀ`: the unit
+/// quaternion of the largest eigenvalue of Horn's 4 × 4 matrix.
+fn horn_rotation(s: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let [[sxx, sxy, sxz], [syx, syy, syz], [szx, szy, szz]] = *s;
     let horn = [
         [sxx + syy + szz, syz - szy, szx - sxz, sxy - syx],
         [syz - szy, sxx - syy - szz, sxy + syx, szx + sxz],
@@ -77,28 +151,14 @@ pub fn fit_rigid(pairs: &[PointPair]) -> Result<RigidFit> {
     let best = (0..4)
         .max_by(|&a, &b| values[a].total_cmp(&values[b]))
         .expect("four eigenvalues");
-    let q: [f64; 4] = std::array::from_fn(|r| vectors[r][best]);
-    let r = quaternion_rotation(q);
-    let rc: [f64; 3] = std::array::from_fn(|i| (0..3).map(|k| r[i][k] * cf[k]).sum());
-    let affine = Affine::from_linear_translation(r, std::array::from_fn(|i| cm[i] - rc[i]));
-    let residuals_mm = pairs
-        .iter()
-        .map(|(f, m)| {
-            let p = affine.apply(*f);
-            (0..3).map(|k| (p[k] - m[k]).powi(2)).sum::<f64>().sqrt()
-        })
-        .collect();
-    Ok(RigidFit {
-        affine,
-        residuals_mm,
-    })
+    quaternion_rotation(std::array::from_fn(|r| vectors[r][best]))
 }
 
 /// `landmarks` (fixed, moving) as point pairs (world mm), paired by name or else by order.
 pub fn landmark_pairs(landmarks: Option<(&LandmarkSet, &LandmarkSet)>) -> Result<Vec<PointPair>> {
     let Some((fixed, moving)) = landmarks else {
         return Err(Error::Config(
-            "a landmark start needs fixed and moving landmarks".into(),
+            "a landmark fit needs fixed and moving landmarks".into(),
         ));
     };
     Ok(pair_landmarks(fixed, moving)?
@@ -205,7 +265,7 @@ mod tests {
         let t = [4.0, -60.0, 120.0];
         let moved = Affine::from_linear_translation(r, t);
         let pairs: Vec<_> = points().into_iter().map(|p| (p, moved.apply(p))).collect();
-        let fit = fit_rigid(&pairs).unwrap();
+        let fit = fit_landmarks(&pairs, FitModel::Rigid).unwrap();
         assert!(fit.affine.max_abs_diff(&moved) < 1e-9, "{:?}", fit.affine);
         assert!(fit.residuals_mm.iter().all(|&e| e < 1e-9));
         let angles = rotation_angles(fit.affine.linear());
@@ -227,24 +287,49 @@ mod tests {
                 (p, [m[0] + e, m[1] - e, m[2]])
             })
             .collect();
-        let fit = fit_rigid(&pairs).unwrap();
+        let fit = fit_landmarks(&pairs, FitModel::Rigid).unwrap();
         assert!(fit.affine.max_abs_diff(&moved) < 0.1, "{:?}", fit.affine);
         let rms = (fit.residuals_mm.iter().map(|e| e * e).sum::<f64>() / 5.0).sqrt();
         assert!(rms > 0.05 && rms < 0.45, "{rms}");
     }
 
     #[test]
-    fn too_few_pairs_or_pairs_on_a_line_are_refused() {
+    fn a_scaled_and_a_sheared_map_are_recovered_by_their_models() {
+        let r = rotation([-0.2, 0.4, 0.1]);
+        let scaled = Affine::from_linear_translation(r.map(|row| row.map(|v| v * 1.15)), [3.0; 3]);
+        let mut sheared_m = r;
+        sheared_m[0][1] += 0.2;
+        sheared_m[2] = sheared_m[2].map(|v| v * 0.9);
+        let sheared = Affine::from_linear_translation(sheared_m, [-5.0, 0.0, 7.0]);
+        for (model, known) in [(FitModel::Similarity, scaled), (FitModel::Affine, sheared)] {
+            let pairs: Vec<_> = points().into_iter().map(|p| (p, known.apply(p))).collect();
+            let fit = fit_landmarks(&pairs, model).unwrap();
+            assert!(
+                fit.affine.max_abs_diff(&known) < 1e-9,
+                "{model:?}: {:?}",
+                fit.affine
+            );
+            // A rigid fit cannot follow the scale: its residuals show it.
+            let rigid = fit_landmarks(&pairs, FitModel::Rigid).unwrap();
+            assert!(rigid.residuals_mm.iter().any(|&e| e > 0.5));
+        }
+    }
+
+    #[test]
+    fn too_few_pairs_pairs_on_a_line_or_for_an_affine_in_a_plane_are_refused() {
         let pairs = [([0.0; 3], [1.0; 3]), ([1.0, 0.0, 0.0], [2.0, 1.0, 1.0])];
-        assert!(fit_rigid(&pairs).unwrap_err().to_string().contains("three"));
+        let refused =
+            |pairs: &[PointPair], model| fit_landmarks(pairs, model).unwrap_err().to_string();
+        assert!(refused(&pairs, FitModel::Rigid).contains("three"));
         let line: Vec<_> = (0..4)
             .map(|i| ([i as f64 * 10.0, 0.0, 0.0], [0.0, i as f64 * 10.0, 0.0]))
             .collect();
-        assert!(
-            fit_rigid(&line)
-                .unwrap_err()
-                .to_string()
-                .contains("one line")
-        );
+        assert!(refused(&line, FitModel::Similarity).contains("one line"));
+        let plane: Vec<_> = points()
+            .into_iter()
+            .map(|p| ([p[0], p[1], 0.0], [p[1], p[0], 2.0]))
+            .collect();
+        assert!(refused(&plane, FitModel::Affine).contains("one plane"));
+        assert!(fit_landmarks(&plane, FitModel::Rigid).is_ok());
     }
 }

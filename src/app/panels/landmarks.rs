@@ -8,13 +8,14 @@ use crate::app::landmarks::{LandmarkEdit, Side, import, side_grid};
 use crate::app::state::Document;
 use crate::app::views::viewer::{Tool, Viewers};
 use crate::eval::tre::PairError;
+use crate::register::landmark_fit::FitModel;
 use std::path::PathBuf;
 
 /// What the panel asks the app for.
 pub enum LandmarkAction {
     Notice(Notice),
-    /// Show the moving image through the rigid fit of the counted pairs.
-    ShowRigidFit,
+    /// Show the moving image through the fit of the counted pairs.
+    ShowFit(FitModel),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -34,7 +35,6 @@ struct RowKey {
     pair: Option<usize>,
 }
 
-#[derive(Default)]
 pub struct LandmarkPanel {
     pub order: TreOrder,
     pub descending: bool,
@@ -43,6 +43,21 @@ pub struct LandmarkPanel {
     pub file: PathField,
     /// An export that would replace an existing file, waiting for a yes.
     confirm_replace: Option<(Side, PathBuf)>,
+    /// What "align by the landmarks" fits.
+    pub fit_model: FitModel,
+}
+
+impl Default for LandmarkPanel {
+    fn default() -> LandmarkPanel {
+        LandmarkPanel {
+            order: TreOrder::default(),
+            descending: false,
+            editing: None,
+            file: PathField::default(),
+            confirm_replace: None,
+            fit_model: FitModel::Rigid,
+        }
+    }
 }
 
 /// Green under 2 mm, amber under 5 mm, red above: the usual reading of TRE at brain scale.
@@ -177,22 +192,31 @@ impl LandmarkPanel {
         }
         let counted = doc.counted_pairs();
         let align = ui
-            .add_enabled(
-                counted >= 3 && !doc.run.is_running(),
-                egui::Button::new("align by the landmarks (rigid)"),
-            )
-            .on_hover_text(
-                "the moving image through the rigid transform that best fits the counted pairs, \
-                 with no intensity registration (a fiducial registration): \"now\" then reads \
-                 each pair's fit error; it saves and exports as a run's result does",
-            )
-            .on_disabled_hover_text("needs three counted pairs or more, and no run going")
-            .clicked();
+            .horizontal(|ui| {
+                let clicked = ui
+                    .add_enabled(
+                        counted >= 3 && !doc.run.is_running(),
+                        egui::Button::new("align by the landmarks"),
+                    )
+                    .on_hover_text(
+                        "the moving image through the transform that best fits the counted \
+                         pairs, with no intensity registration (a fiducial registration): \
+                         \"now\" then reads each pair's fit error; it saves and exports as a \
+                         run's result does",
+                    )
+                    .on_disabled_hover_text("needs three counted pairs or more, and no run going")
+                    .clicked();
+                for model in FitModel::ALL {
+                    ui.selectable_value(&mut self.fit_model, model, model.name());
+                }
+                clicked
+            })
+            .inner;
         self.table_ui(ui, doc, viewers);
         ui.separator();
         let notice = self.files_ui(ui, doc, viewers).map(LandmarkAction::Notice);
         if align {
-            Some(LandmarkAction::ShowRigidFit)
+            Some(LandmarkAction::ShowFit(self.fit_model))
         } else {
             notice
         }

@@ -9,14 +9,15 @@ use crate::app::state::{Document, RunStatus};
 use crate::register::affine::Initialisation;
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::register::deformable::Regulariser;
-use crate::register::landmark_fit::{fit_rigid, landmark_pairs};
+use crate::register::landmark_fit::{FitModel, fit_landmarks, landmark_pairs};
 use crate::session::{Method, NetworkJob, Sweep};
 use crate::volume::Grid;
 
 /// How far the rigid fit of the counted landmark pairs leaves them apart, or why it cannot fit.
 fn rigid_fit_text(doc: &Document) -> String {
     let sets = doc.included_landmarks();
-    let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m))).and_then(|p| fit_rigid(&p));
+    let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m)))
+        .and_then(|p| fit_landmarks(&p, FitModel::Rigid));
     match fit {
         Ok(fit) => {
             let n = fit.residuals_mm.len() as f64;
