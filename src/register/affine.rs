@@ -1,9 +1,11 @@
-//! The affine stage as a stepper: an initial translation (image centres or centres of mass), an
-//! exhaustive search over start rotations on the coarsest level, a short rigid refinement of the
-//! best few starts, then rigid or affine optimisation per pyramid level, all on the GPU.
+//! The affine stage as a stepper: a start (image centres, centres of mass, a translation search,
+//! or the landmarks' rigid fit), an exhaustive search over start rotations on the coarsest level
+//! (none after a landmark start), a short rigid refinement of the best few starts, then rigid or
+//! affine optimisation per pyramid level, all on the GPU.
 //!
 //! The transform maps fixed world to moving world: `A(x) = T(c + M (x − c) + t)`, with `T` the
-//! initial translation, `c` the fixed image's centre (of mass), `M` a rotation `R(θ)` (rigid) or a
+//! initial translation, `c` the fixed image's centre (of mass; the fixed landmarks' centroid after
+//! a landmark start, whose rotation `M` then starts from), `M` a rotation `R(θ)` (rigid) or a
 //! general 3 × 3 matrix (affine) and `t` a translation in mm. The similarity's gradient with
 //! respect to `M` and `t` comes from one GPU reduction per iteration
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
