@@ -4,6 +4,7 @@
 
 use crate::app::state::Document;
 use crate::case::CaseFiles;
+use crate::register::landmark_fit::{FitModel, LandmarkFit, fit_landmarks, landmark_pairs};
 use crate::volume::Grid;
 use crate::volume::landmarks::{Landmark, LandmarkSet};
 use crossbeam_channel::{Receiver, Sender};
@@ -330,7 +331,6 @@ impl Document {
             .expect("some name is free")
     }
 
-    /// The pairs still counted (not excluded), as two sets in pair order; `None` without pairs.
     /// How many landmark pairs count (paired and not left out).
     pub fn counted_pairs(&self) -> usize {
         self.tre.as_ref().map_or(0, |tre| {
@@ -341,6 +341,13 @@ impl Document {
         })
     }
 
+    /// The `model` transform that best fits the counted pairs (fixed world to moving world).
+    pub fn landmark_fit(&self, model: FitModel) -> crate::error::Result<LandmarkFit> {
+        let sets = self.included_landmarks();
+        fit_landmarks(&landmark_pairs(sets.as_ref().map(|(f, m)| (f, m)))?, model)
+    }
+
+    /// The pairs still counted (not excluded), as two sets in pair order; `None` without pairs.
     pub fn included_landmarks(&self) -> Option<(LandmarkSet, LandmarkSet)> {
         let (f, m) = (&self.case.fixed_landmarks, &self.case.moving_landmarks);
         let tre = self.tre.as_ref()?;

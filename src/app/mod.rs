@@ -556,15 +556,11 @@ impl WarpbenchApp {
 
     /// Applies an action of the landmark panel.
     fn handle_landmarks(&mut self, action: panels::landmarks::LandmarkAction, ctx: &egui::Context) {
-        use crate::register::landmark_fit::{fit_landmarks, landmark_pairs};
         use panels::landmarks::LandmarkAction;
         match action {
             LandmarkAction::Notice(notice) => self.notice = Some(notice),
             LandmarkAction::ShowFit(model) => {
-                let sets = self.doc.included_landmarks();
-                let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m)))
-                    .and_then(|pairs| fit_landmarks(&pairs, model));
-                let fit = match fit {
+                let fit = match self.doc.landmark_fit(model) {
                     Ok(fit) => fit,
                     Err(e) => {
                         self.notice = Some(Notice {

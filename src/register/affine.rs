@@ -10,7 +10,7 @@
 //! respect to `M` and `t` comes from one GPU reduction per iteration
 //! (`gpu::kernels::affine_gradient`); the few parameters are updated by Adam on the host.
 
-use super::landmark_fit::{FitModel, centroid, fit_landmarks, landmark_pairs, rotation_angles};
+use super::landmark_fit::{FitModel, centroid, fit_landmarks, landmark_pairs};
 use super::pyramid::{LevelPair, MovingPlacement, Pyramid};
 use super::translation_search::best_translation;
 use super::{LevelSettings, Losses, Stage, StepReport};
@@ -90,6 +90,13 @@ pub fn rotation(theta: [f64; 3]) -> [[f64; 3]; 3] {
         [sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx],
         [-sy, cy * sx, cy * cx],
     ]
+}
+
+/// Euler angles `θ` (radians) with `rotation(θ) == r`, for a rotation matrix `r`
+/// (`R = Rz Ry Rx`).
+pub fn rotation_angles(r: [[f64; 3]; 3]) -> [f64; 3] {
+    let y = (-r[2][0]).clamp(-1.0, 1.0).asin();
+    [r[2][1].atan2(r[2][2]), y, r[1][0].atan2(r[0][0])]
 }
 
 /// The optimised parameters, in Adam's units: translation in mm, then angles or matrix entries

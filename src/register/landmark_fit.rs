@@ -19,9 +19,10 @@ pub fn centroid(points: impl IntoIterator<Item = [f64; 3]>) -> [f64; 3] {
 }
 
 /// Which transforms a landmark fit chooses from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FitModel {
     /// Rotation and translation.
+    #[default]
     Rigid,
     /// Rigid with one scale (Umeyama): for subjects of different size.
     Similarity,
@@ -237,17 +238,10 @@ fn symmetric_eigen<const N: usize>(mut a: [[f64; N]; N]) -> ([f64; N], [[f64; N]
     (std::array::from_fn(|i| a[i][i]), v)
 }
 
-/// Euler angles `θ` (radians) with `affine::rotation(θ) == r`, for a rotation matrix `r`
-/// (`R = Rz Ry Rx`).
-pub fn rotation_angles(r: [[f64; 3]; 3]) -> [f64; 3] {
-    let y = (-r[2][0]).clamp(-1.0, 1.0).asin();
-    [r[2][1].atan2(r[2][2]), y, r[1][0].atan2(r[0][0])]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::register::affine::rotation;
+    use crate::register::affine::{rotation, rotation_angles};
 
     fn points() -> Vec<[f64; 3]> {
         vec![

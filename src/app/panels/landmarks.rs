@@ -35,6 +35,7 @@ struct RowKey {
     pair: Option<usize>,
 }
 
+#[derive(Default)]
 pub struct LandmarkPanel {
     pub order: TreOrder,
     pub descending: bool,
@@ -45,19 +46,6 @@ pub struct LandmarkPanel {
     confirm_replace: Option<(Side, PathBuf)>,
     /// What "align by the landmarks" fits.
     pub fit_model: FitModel,
-}
-
-impl Default for LandmarkPanel {
-    fn default() -> LandmarkPanel {
-        LandmarkPanel {
-            order: TreOrder::default(),
-            descending: false,
-            editing: None,
-            file: PathField::default(),
-            confirm_replace: None,
-            fit_model: FitModel::Rigid,
-        }
-    }
 }
 
 /// Green under 2 mm, amber under 5 mm, red above: the usual reading of TRE at brain scale.
@@ -115,8 +103,8 @@ fn rows(doc: &Document) -> Vec<(RowKey, Option<&PairError>)> {
 }
 
 impl LandmarkPanel {
-    /// The panel; edits go to the views' queue (applied with theirs), problems and the rigid fit
-    /// come back.
+    /// The panel; edits go to the views' queue (applied with theirs), problems and asks for a
+    /// landmark fit come back.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
@@ -166,7 +154,7 @@ impl LandmarkPanel {
         });
         match &doc.tre {
             Some(tre) => {
-                let counted = tre.pairs.len() - doc.excluded_pairs.len().min(tre.pairs.len());
+                let counted = doc.counted_pairs();
                 let affine = doc.tre_affine.as_ref().map_or(String::new(), |a| {
                     format!("{:.2} mm after the affine stage, ", a.mean)
                 });

@@ -9,16 +9,13 @@ use crate::app::state::{Document, RunStatus};
 use crate::register::affine::Initialisation;
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::register::deformable::Regulariser;
-use crate::register::landmark_fit::{FitModel, fit_landmarks, landmark_pairs};
+use crate::register::landmark_fit::FitModel;
 use crate::session::{Method, NetworkJob, Sweep};
 use crate::volume::Grid;
 
 /// How far the rigid fit of the counted landmark pairs leaves them apart, or why it cannot fit.
 fn rigid_fit_text(doc: &Document) -> String {
-    let sets = doc.included_landmarks();
-    let fit = landmark_pairs(sets.as_ref().map(|(f, m)| (f, m)))
-        .and_then(|p| fit_landmarks(&p, FitModel::Rigid));
-    match fit {
+    match doc.landmark_fit(FitModel::Rigid) {
         Ok(fit) => {
             let n = fit.residuals_mm.len() as f64;
             let rms = (fit.residuals_mm.iter().map(|e| e * e).sum::<f64>() / n).sqrt();
@@ -27,10 +24,15 @@ fn rigid_fit_text(doc: &Document) -> String {
                 .iter()
                 .enumerate()
                 .fold((0, 0.0), |b, (i, &e)| if e > b.1 { (i, e) } else { b });
-            let name = sets
-                .as_ref()
-                .and_then(|(f, _)| f.points[worst].name.clone())
-                .unwrap_or_else(|| format!("pair {}", worst + 1));
+            // The fit's pairs are the counted rows of the TRE table, in its order.
+            let name = doc.tre.as_ref().and_then(|t| {
+                t.pairs
+                    .iter()
+                    .filter(|p| !doc.excluded_pairs.contains(&p.name))
+                    .nth(worst)
+                    .map(|p| p.name.clone())
+            });
+            let name = name.unwrap_or_else(|| format!("pair {}", worst + 1));
             format!(
                 "the rigid fit leaves the pairs {rms:.1} mm apart (rms); the farthest, {name}, \
                  {largest:.1} mm"
