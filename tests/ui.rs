@@ -743,6 +743,11 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     app.viewers.display.mode = CompareMode::Checkerboard;
     app.viewers.cursor_mm[2] += 6.0;
     app.viewers.planes[0].zoom = 2.0;
+    let c = app.viewers.cursor_mm;
+    let ruler = warpbench::app::views::ruler::Ruler {
+        ends_mm: [[c[0] - 20.0, c[1], c[2]], [c[0] + 10.0, c[1] + 40.0, c[2]]],
+    };
+    app.viewers.rulers[0] = Some(ruler);
     app.doc.edit_landmarks(
         [LandmarkEdit::Place {
             side: Side::Fixed,
@@ -799,6 +804,7 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     let app = harness.state_mut();
     app.viewers.display.mode = CompareMode::Fusion;
     app.viewers.cursor_mm[2] -= 6.0;
+    app.viewers.rulers = [None; 3];
     app.doc.deformation = None;
     app.doc.edit_landmarks(
         [LandmarkEdit::Delete {
@@ -820,6 +826,7 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     assert_eq!(app.viewers.display.mode, CompareMode::Checkerboard);
     assert_eq!(app.viewers.cursor_mm, cursor);
     assert_eq!(app.viewers.planes[0].zoom, 2.0);
+    assert_eq!(app.viewers.rulers, [Some(ruler), None, None]);
     assert_eq!(app.doc.case.fixed_landmarks, fixed_points);
     assert!(app.doc.excluded_pairs.contains(&pair));
     assert_eq!(

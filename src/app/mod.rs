@@ -488,6 +488,7 @@ impl WarpbenchApp {
             plane.zoom = z.zoom;
             plane.pan = egui::vec2(z.pan[0], z.pan[1]);
         }
+        self.viewers.rulers = view.rulers;
         self.viewers.forget_caches();
         self.layout = view.layout;
         self.registration.set_config(session.registration);
@@ -514,6 +515,7 @@ impl WarpbenchApp {
                 display: self.viewers.display.clone(),
                 layout: self.layout,
                 zoom,
+                rulers: self.viewers.rulers,
             },
             &self.registration.config,
         )

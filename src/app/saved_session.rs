@@ -7,6 +7,7 @@
 use crate::app::Layout;
 use crate::app::state::Deformation;
 use crate::app::views::display::Display;
+use crate::app::views::ruler::Ruler;
 use crate::case::{Case, CaseFiles};
 use crate::error::{Error, Result};
 use crate::register::config::RegistrationConfig;
@@ -33,6 +34,9 @@ pub struct ViewState {
     pub layout: Layout,
     /// Axial, coronal, sagittal.
     pub zoom: [ViewZoom; 3],
+    /// The measuring tool's rulers, per view as `zoom`; sessions saved before rulers had none.
+    #[serde(default)]
+    pub rulers: [Option<Ruler>; 3],
 }
 
 /// The transform part: the affine, and whether a displacement file goes with the session.
@@ -167,6 +171,22 @@ impl SavedSession {
 mod tests {
     use super::*;
 
+    fn a_view() -> ViewState {
+        ViewState {
+            cursor_mm: [0.0; 3],
+            display: Display::new(
+                crate::app::views::colour::Window { lo: 0.0, hi: 1.0 },
+                crate::app::views::colour::Window { lo: 0.0, hi: 1.0 },
+            ),
+            layout: Layout::Single(crate::app::views::slice::Plane::Axial),
+            zoom: [ViewZoom {
+                zoom: 1.0,
+                pan: [0.0; 2],
+            }; 3],
+            rulers: [None; 3],
+        }
+    }
+
     #[test]
     fn a_broken_session_or_a_displacement_off_the_grid_is_named() {
         let dir = tempfile::tempdir().unwrap();
@@ -181,23 +201,11 @@ mod tests {
             "{e}"
         );
 
-        let view = ViewState {
-            cursor_mm: [0.0; 3],
-            display: Display::new(
-                crate::app::views::colour::Window { lo: 0.0, hi: 1.0 },
-                crate::app::views::colour::Window { lo: 0.0, hi: 1.0 },
-            ),
-            layout: Layout::Single(crate::app::views::slice::Plane::Axial),
-            zoom: [ViewZoom {
-                zoom: 1.0,
-                pan: [0.0; 2],
-            }; 3],
-        };
         let session = SavedSession::new(
             &CaseFiles::default(),
             (&LandmarkSet::default(), &LandmarkSet::default()),
             &BTreeSet::new(),
-            view,
+            a_view(),
             &RegistrationConfig::preset("fast").unwrap(),
         );
         let grid = crate::volume::Grid::new([4, 4, 4], Affine::IDENTITY).unwrap();
@@ -225,5 +233,35 @@ mod tests {
             displacement_path(Path::new("s")).0,
             Path::new("s.displacement.nii.gz")
         );
+    }
+
+    #[test]
+    fn a_session_saved_before_rulers_reads_with_none_and_rulers_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.warpbench.json");
+        let mut view = a_view();
+        let ruler = Ruler {
+            ends_mm: [[1.0, 2.0, 3.0], [4.0, -5.0, 3.0]],
+        };
+        view.rulers[1] = Some(ruler);
+        let session = SavedSession::new(
+            &CaseFiles::default(),
+            (&LandmarkSet::default(), &LandmarkSet::default()),
+            &BTreeSet::new(),
+            view,
+            &RegistrationConfig::preset("fast").unwrap(),
+        );
+        session.clone().write(&path, None).unwrap();
+        assert_eq!(SavedSession::read(&path).unwrap(), session);
+
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        json["view"]
+            .as_object_mut()
+            .unwrap()
+            .remove("rulers")
+            .unwrap();
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        assert_eq!(SavedSession::read(&path).unwrap().view.rulers, [None; 3]);
     }
 }

@@ -2,9 +2,10 @@
 //! shown on the slice it was drawn on (as ITK-SNAP's ruler), to read off a misalignment or a size.
 
 use super::slice::{Plane, PlaneView};
+use serde::{Deserialize, Serialize};
 
 /// A straight line between two world points (mm) in one view's slice.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ruler {
     pub ends_mm: [[f64; 3]; 2],
 }
