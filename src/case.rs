@@ -8,6 +8,7 @@ use crate::volume::nifti_io::{read_labels, read_scalar};
 use crate::volume::{LabelTable, LabelVolume, LandmarkSet, ScalarVolume};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where a case's layers come from. `None` for the images means the built-in demo case.
@@ -29,11 +30,12 @@ pub struct CaseFiles {
     pub label_names: Option<PathBuf>,
 }
 
-/// The loaded layers.
+/// The loaded layers. The images are shared, so that helper threads (scoring, export, the joint
+/// histogram) take them without a copy on the window's thread.
 #[derive(Clone, Debug)]
 pub struct Case {
-    pub fixed: ScalarVolume,
-    pub moving: ScalarVolume,
+    pub fixed: Arc<ScalarVolume>,
+    pub moving: Arc<ScalarVolume>,
     pub fixed_labels: Option<LabelVolume>,
     pub moving_labels: Option<LabelVolume>,
     pub fixed_landmarks: LandmarkSet,
@@ -45,8 +47,8 @@ pub struct Case {
 impl From<DemoCase> for Case {
     fn from(demo: DemoCase) -> Case {
         Case {
-            fixed: demo.fixed,
-            moving: demo.moving,
+            fixed: Arc::new(demo.fixed),
+            moving: Arc::new(demo.moving),
             fixed_labels: Some(demo.fixed_labels),
             moving_labels: Some(demo.moving_labels),
             fixed_landmarks: demo.fixed_landmarks,
@@ -179,8 +181,8 @@ impl CaseFiles {
             }
         }
         Ok(Case {
-            fixed,
-            moving,
+            fixed: Arc::new(fixed),
+            moving: Arc::new(moving),
             fixed_labels,
             moving_labels,
             fixed_landmarks,

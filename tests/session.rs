@@ -66,7 +66,7 @@ fn start_method(method: Method, options: SessionOptions) -> warpbench::Result<Se
     };
     session::start_method(
         &ctx,
-        (case.fixed, case.moving),
+        (case.fixed.into(), case.moving.into()),
         method,
         scoring,
         options,

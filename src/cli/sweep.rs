@@ -61,7 +61,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
     };
     let handle = crate::session::start_method(
         &ctx,
-        (fixed, moving),
+        (fixed.into(), moving.into()),
         Method::Sweep(Box::new(sweep.clone())),
         scoring,
         options,

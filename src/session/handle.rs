@@ -8,6 +8,7 @@ use crate::gpu::GpuContext;
 use crate::register::config::RegistrationConfig;
 use crate::volume::ScalarVolume;
 use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub struct SessionHandle {
@@ -21,7 +22,7 @@ pub struct SessionHandle {
 /// batch of events (a GUI requests a repaint there).
 pub fn start(
     ctx: &GpuContext,
-    images: (ScalarVolume, ScalarVolume),
+    images: (Arc<ScalarVolume>, Arc<ScalarVolume>),
     config: RegistrationConfig,
     scoring: Scoring,
     options: SessionOptions,
@@ -32,10 +33,11 @@ pub fn start(
 }
 
 /// [`start`] for either method: a trained network's run reports as an iterative one does, with
-/// phases in place of iterations.
+/// phases in place of iterations. The worker copies shared images on its own thread, so a window
+/// that starts a run keeps its frames.
 pub fn start_method(
     ctx: &GpuContext,
-    (fixed, moving): (ScalarVolume, ScalarVolume),
+    (fixed, moving): (Arc<ScalarVolume>, Arc<ScalarVolume>),
     method: Method,
     scoring: Scoring,
     options: SessionOptions,
@@ -57,13 +59,13 @@ pub fn start_method(
         commands: command_rx,
         events: event_tx,
         snapshots: snapshots.clone(),
-        wake: std::sync::Arc::new(wake),
+        wake: Arc::new(wake),
     };
     let thread = std::thread::Builder::new()
         .name("registration".into())
         .spawn(move || {
             crate::parallel::lower_priority();
-            worker.run(fixed, moving)
+            worker.run(Arc::unwrap_or_clone(fixed), Arc::unwrap_or_clone(moving))
         })
         .map_err(|e| Error::Registration(format!("cannot start the worker thread: {e}")))?;
     Ok(SessionHandle {
