@@ -9,6 +9,10 @@ build. The window is 1400 x 900, the default size.
 
 usage: python3 benches/frame_times.py [--data ../shared/data] [--warpbench PATH]
                                       [--idle-s 15] [--run-s 90] [--preset brain-mri]
+                                      [--tab registration]
+
+`--tab images` measures with the Images tab open, whose joint histogram is recomputed on a helper
+thread for each new snapshot.
 """
 
 import argparse
@@ -56,6 +60,7 @@ def main():
     ap.add_argument("--idle-s", type=float, default=15)
     ap.add_argument("--run-s", type=float, default=90)
     ap.add_argument("--preset", default="brain-mri")
+    ap.add_argument("--tab", default="registration")
     a = ap.parse_args()
     pair = os.path.join(a.data, "brain-pair")
     files = [
@@ -63,6 +68,7 @@ def main():
         "--moving", os.path.join(pair, "subjB_t1.nii.gz"),
         "--fixed-labels", os.path.join(pair, "subjA_aseg.nii.gz"),
         "--moving-labels", os.path.join(pair, "subjB_aseg.nii.gz"),
+        "--tab", a.tab,
     ]
     with tempfile.TemporaryDirectory() as tmp:
         runs = [("idle", "0", a.idle_s, []), ("registering", "1", a.run_s, ["--run", "--preset", a.preset])]

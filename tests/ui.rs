@@ -1240,6 +1240,7 @@ fn the_images_tab_shows_each_grid_moves_the_window_with_its_histogram_and_goes_t
     let moved = window(&harness);
     assert!(moved.lo > narrowed.lo, "{narrowed:?} -> {moved:?}");
     assert!(((moved.hi - moved.lo) - (narrowed.hi - narrowed.lo)).abs() < 1e-3 * narrowed.width());
+    joint_nmi(&mut harness);
     harness.snapshot("images_tab");
 
     // Typing a fixed voxel index takes the crosshair to that voxel's centre.
@@ -1266,6 +1267,59 @@ fn the_images_tab_shows_each_grid_moves_the_window_with_its_histogram_and_goes_t
         (0..3).all(|a| (voxel[a] - voxel[a].round()).abs() < 1e-6),
         "{voxel:?}"
     );
+}
+
+/// Waits for the Images tab's joint histogram of what the views show now; its NMI.
+fn joint_nmi(harness: &mut Harness<'static, WarpbenchApp>) -> f64 {
+    step_until(
+        harness,
+        Duration::from_secs(60),
+        "the joint histogram",
+        |app| app.joint_histogram.histogram(app.joint_key()).is_some(),
+    );
+    // The spinner goes with the frame after.
+    harness.run_steps(2);
+    let app = harness.state();
+    let histogram = app.joint_histogram.histogram(app.joint_key()).unwrap();
+    histogram.information().expect("overlapping images").1
+}
+
+#[test]
+fn the_joint_histogram_follows_the_transform_the_views_show() {
+    use warpbench::register::landmark_fit::FitModel;
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    let as_loaded = joint_nmi(&mut harness);
+    assert_eq!(harness.state().joint_key().pull, "as loaded");
+    assert!(
+        harness
+            .query_by_role_and_label(egui::accesskit::Role::Image, "joint histogram")
+            .is_some()
+    );
+
+    // The demo's landmarks bring its images into line: the joint histogram tightens.
+    let app = harness.state_mut();
+    let fit = app.doc.landmark_fit(FitModel::Affine).unwrap();
+    let grid = app.doc.case.fixed.grid().clone();
+    let field = warpbench::register::deformable::affine_displacement(&fit.affine, &grid);
+    app.doc
+        .show_transform(warpbench::app::state::Deformation::new(fit.affine, field));
+    app.viewers.display.warped = true;
+    let aligned = joint_nmi(&mut harness);
+    assert_eq!(harness.state().joint_key().pull, "whole");
+    assert!(aligned > as_loaded + 0.1, "NMI {as_loaded} -> {aligned}");
+    let text = format!("NMI {aligned:.3}");
+    assert!(harness.query_by_label_contains(&text).is_some(), "{text}");
+
+    // The affine stage alone is this transform too, sampled without the field.
+    harness.get_by_label("affine stage only").click();
+    harness.run_steps(2);
+    let affine = joint_nmi(&mut harness);
+    assert_eq!(harness.state().joint_key().pull, "affine");
+    assert!((affine - aligned).abs() < 0.01, "{affine} vs {aligned}");
+    harness.snapshot("joint_histogram_aligned");
 }
 
 #[test]

@@ -19,11 +19,12 @@ pub mod style;
 pub mod views;
 
 use crate::case::Case;
-use crate::cli::OpenArgs;
+use crate::cli::{OpenArgs, Tab};
 use crate::gpu::GpuContext;
 use crate::session::{Command, Method, SessionHandle, SessionOptions};
 use crate::volume::resample::resample_field;
 use panels::registration::{RegistrationPanel, RunRequest};
+use pull::Pull;
 use state::Document;
 use std::sync::Arc;
 use views::colour::Window;
@@ -84,16 +85,6 @@ pub fn run(args: OpenArgs) -> anyhow::Result<()> {
 /// The shortest interval between frames that a run's progress alone asks for.
 const RUN_REPAINT: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// The right panel's tabs.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tab {
-    Registration,
-    Training,
-    Landmarks,
-    Metrics,
-    Images,
-}
-
 /// What fills the view area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layout {
@@ -113,6 +104,8 @@ enum Background {
     Command(String),
     /// A transform computed off the run (the landmarks' fit), to show.
     Transform(Box<state::Deformation>),
+    /// The joint histogram of a request of the Images tab.
+    JointHistogram(u64, Box<crate::eval::joint_histogram::JointHistogram>),
 }
 
 /// A message shown over the views until dismissed.
@@ -150,6 +143,7 @@ pub struct WarpbenchApp {
     training_run: Option<crate::session::training::TrainingHandle>,
     pub metrics: panels::metrics::MetricsPanel,
     landmark_panel: panels::landmarks::LandmarkPanel,
+    pub joint_histogram: panels::joint_histogram::JointPanel,
     autosave: Option<landmarks::Autosave>,
     /// Where the window keeps what outlives it (recent files, autosaves, commands' inputs).
     state_dir: Option<std::path::PathBuf>,
@@ -238,6 +232,7 @@ impl WarpbenchApp {
             training_run: None,
             metrics: Default::default(),
             landmark_panel: Default::default(),
+            joint_histogram: Default::default(),
             autosave: state_dir.clone().map(landmarks::Autosave::new),
             state_dir,
             autosaved_edits: 0,
@@ -246,7 +241,7 @@ impl WarpbenchApp {
             background: crossbeam_channel::unbounded(),
             background_jobs: 0,
             scoring: false,
-            tab: Tab::Registration,
+            tab: args.tab,
             gpu_name: gpu
                 .as_ref()
                 .map_or_else(|| "no GPU".into(), |g| g.adapter.get_info().name),
@@ -461,6 +456,7 @@ impl WarpbenchApp {
         self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
         self.registration.case_changed(case.fixed.grid());
         self.doc = Document::with_facts(facts, case);
+        self.joint_histogram.forget();
         self.autosaved_edits = 0;
     }
 
@@ -521,21 +517,58 @@ impl WarpbenchApp {
         )
     }
 
-    /// The current transform, copied for a helper thread. Snapshots of coarse levels hold the
+    /// The current transform, shared with a helper thread. Snapshots of coarse levels hold the
     /// field on their level's grid: the helper brings it onto the fixed grid (`resample_field`),
     /// where saved, exported and scored fields live.
-    fn transform_copy(&self) -> Option<(crate::volume::Affine, crate::volume::VectorField)> {
-        let d = self.doc.deformation.as_ref()?;
-        Some((d.affine, d.field.clone()))
+    fn shared_transform(&self) -> Option<Arc<state::Deformation>> {
+        self.doc.deformation.clone()
     }
 
-    /// Runs `job` on a helper thread; `logic` takes in what it reports.
+    /// What the Images tab's joint histogram is of now.
+    pub fn joint_key(&self) -> panels::joint_histogram::JointKey {
+        panels::joint_histogram::JointKey {
+            generation: self.doc.generation,
+            pull: Pull::of(&self.doc, &self.viewers.display).name(),
+        }
+    }
+
+    /// Starts the joint histogram of what the views show, unless it is shown or one is computing.
+    fn refresh_joint_histogram(&mut self, ctx: &egui::Context) {
+        use panels::joint_histogram::{BINS, SAMPLES};
+        let Some(number) = self.joint_histogram.request(self.joint_key()) else {
+            return;
+        };
+        let (fixed, moving) = (self.doc.case.fixed.clone(), self.doc.case.moving.clone());
+        let deformation = self.shared_transform();
+        let display = &self.viewers.display;
+        let (warped, affine_only) = (display.warped, display.affine_only);
+        let empty =
+            crate::eval::joint_histogram::JointHistogram::new(BINS, self.doc.facts.joint_ranges);
+        let started = self.in_background(ctx, "joint histogram", move || {
+            crate::parallel::lower_priority();
+            let pull = Pull::through(deformation.as_deref(), warped, affine_only);
+            let histogram = crate::eval::joint_histogram::joint_histogram_through(
+                &fixed,
+                &moving,
+                |p| pull.moving_point(p),
+                SAMPLES,
+                empty,
+            );
+            Background::JointHistogram(number, Box::new(histogram))
+        });
+        if !started {
+            self.joint_histogram.not_started();
+        }
+    }
+
+    /// Runs `job` on a helper thread; `logic` takes in what it reports. Whether it started (when
+    /// not, a notice says why).
     fn in_background(
         &mut self,
         ctx: &egui::Context,
         name: &str,
         job: impl FnOnce() -> Background + Send + 'static,
-    ) {
+    ) -> bool {
         let tx = self.background.0.clone();
         let wake = ctx.clone();
         let spawned = std::thread::Builder::new()
@@ -545,13 +578,17 @@ impl WarpbenchApp {
                 wake.request_repaint();
             });
         match spawned {
-            Ok(_) => self.background_jobs += 1,
+            Ok(_) => {
+                self.background_jobs += 1;
+                true
+            }
             Err(e) => {
                 self.scoring = false;
                 self.notice = Some(Notice {
                     text: format!("cannot start {name}: {e}"),
                     error: true,
-                })
+                });
+                false
             }
         }
     }
@@ -592,7 +629,7 @@ impl WarpbenchApp {
                 }
             }
             MetricsRequest::ScoreInFull => {
-                let Some((affine, field)) = self.transform_copy() else {
+                let Some(transform) = self.shared_transform() else {
                     return;
                 };
                 let case = &self.doc.case;
@@ -602,13 +639,13 @@ impl WarpbenchApp {
                 let generation = self.doc.generation;
                 self.scoring = true;
                 self.in_background(ctx, "scoring", move || {
-                    let field = resample_field(&field, &grid);
+                    let field = resample_field(&transform.field, &grid);
                     let inputs = crate::eval::EvalInputs {
                         images: Some((&images.0, &images.1)),
                         ..scoring.inputs(&field)
                     };
                     let affine_field =
-                        crate::register::deformable::affine_displacement(&affine, &grid);
+                        crate::register::deformable::affine_displacement(&transform.affine, &grid);
                     let affine_inputs = scoring.inputs(&affine_field);
                     let scores = crate::eval::evaluate(&inputs, crate::eval::SlowMeasures::ALL)
                         .and_then(|whole| {
@@ -658,10 +695,10 @@ impl WarpbenchApp {
             SessionRequest::Open(path) => self.open(loader::Source::Session(path), ctx),
             SessionRequest::Save(path) => {
                 let session = self.saved_session();
-                let transform = self.transform_copy();
+                let transform = self.shared_transform();
                 let grid = self.doc.case.fixed.grid().clone();
                 self.in_background(ctx, "session save", move || {
-                    let transform = transform.map(|(a, f)| (a, resample_field(&f, &grid)));
+                    let transform = transform.map(|t| (t.affine, resample_field(&t.field, &grid)));
                     let written = session.write(&path, transform.as_ref().map(|(a, f)| (a, f)));
                     Background::Notice(Notice::outcome(
                         written,
@@ -671,7 +708,7 @@ impl WarpbenchApp {
                 });
             }
             SessionRequest::Export(folder) => {
-                let Some((affine, field)) = self.transform_copy() else {
+                let Some(transform) = self.shared_transform() else {
                     return;
                 };
                 let grid = self.doc.case.fixed.grid().clone();
@@ -680,14 +717,14 @@ impl WarpbenchApp {
                 let config = self.registration.config.clone();
                 self.in_background(ctx, "export", move || {
                     use crate::volume::warp::{warp_labels, warp_scalar};
-                    let field = resample_field(&field, &grid);
+                    let field = resample_field(&transform.field, &grid);
                     let warped = warp_scalar(&moving, &field, f32::NAN);
                     let warped_labels = labels.as_ref().map(|l| warp_labels(l, &field));
                     let results = crate::register::outputs::Results {
                         warped: &warped,
                         warped_labels: warped_labels.as_ref(),
                         field: &field,
-                        affine: &affine,
+                        affine: &transform.affine,
                         config_toml: &config.to_toml(),
                     };
                     Background::Notice(Notice::outcome(
@@ -798,7 +835,13 @@ impl WarpbenchApp {
                     self.viewers.display.warped = true;
                     self.viewers.display.affine_only = false;
                 }
+                Background::JointHistogram(number, histogram) => {
+                    self.joint_histogram.receive(ctx, number, *histogram)
+                }
             }
+        }
+        if self.tab == Tab::Images {
+            self.refresh_joint_histogram(ctx);
         }
         while let Ok(image) = self.screenshots.1.try_recv() {
             if let Some(path) = self.screenshot_to.take() {
@@ -1093,6 +1136,7 @@ impl eframe::App for WarpbenchApp {
         let mut metrics_request = None;
         let mut training_request = None;
         let mut landmark_action = None;
+        let joint_key = self.joint_key();
         egui::Panel::right("run")
             .frame(panel)
             .default_size(380.0)
@@ -1119,6 +1163,7 @@ impl eframe::App for WarpbenchApp {
                         &mut self.viewers.display,
                         &mut self.viewers.cursor_mm,
                         &self.doc,
+                        (&self.joint_histogram, joint_key),
                     ),
                 });
             });

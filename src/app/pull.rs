@@ -1,7 +1,7 @@
 //! How the views bring the moving layers into the fixed space: as loaded, through the affine
 //! stage alone, or through the whole transform; and where a moving point then shows.
 
-use crate::app::state::Document;
+use crate::app::state::{Deformation, Document};
 use crate::app::views::display::Display;
 use crate::volume::warp::displacement_at;
 use crate::volume::{Affine, VectorField};
@@ -20,9 +20,23 @@ pub enum Pull<'a> {
 impl<'a> Pull<'a> {
     /// What `display` asks of `doc`'s deformation (as loaded without one).
     pub fn of(doc: &'a Document, display: &Display) -> Pull<'a> {
-        match &doc.deformation {
-            Some(d) if display.warped && display.affine_only => Pull::Affine(&d.affine),
-            Some(d) if display.warped => Pull::Whole(&d.field),
+        Pull::through(
+            doc.deformation.as_deref(),
+            display.warped,
+            display.affine_only,
+        )
+    }
+
+    /// [`of`](Self::of) from the display's two switches, for a helper thread that holds the
+    /// deformation but not the document.
+    pub fn through(
+        deformation: Option<&'a Deformation>,
+        warped: bool,
+        affine_only: bool,
+    ) -> Pull<'a> {
+        match deformation {
+            Some(d) if warped && affine_only => Pull::Affine(&d.affine),
+            Some(d) if warped => Pull::Whole(&d.field),
             _ => Pull::AsLoaded,
         }
     }

@@ -3,6 +3,7 @@
 //! worker's events, and tests drive it directly.
 
 use crate::app::landmarks::LandmarkHistory;
+use crate::app::panels::joint_histogram::BINS as JOINT_BINS;
 use crate::case::{Case, CaseFiles};
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
@@ -16,6 +17,7 @@ use crate::volume::nifti_io::{NiftiInfo, read_info};
 use crate::volume::{Affine, LabelSite, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A transform to show: the whole displacement (affine included), its Jacobian determinant and
 /// where its tetrahedra fold.
@@ -103,6 +105,10 @@ const HISTOGRAM_BINS: usize = 256;
 pub struct LayerFacts {
     pub fixed_histogram: Histogram,
     pub moving_histogram: Histogram,
+    /// The fixed then the moving value range the joint histogram bins ([`joint_range`]): the 0.1
+    /// to 99.9 percentiles, so that a few extreme voxels (metal, a bright vessel) do not squeeze
+    /// the tissue into a few bins.
+    pub joint_ranges: [(f64, f64); 2],
     pub headers: Headers,
     /// Each fixed label id (in order, background excluded) with its size and a point inside it
     /// (world mm), where "go to" takes the views.
@@ -120,10 +126,35 @@ impl LayerFacts {
         LayerFacts {
             fixed_histogram: Histogram::of(case.fixed.data(), HISTOGRAM_BINS),
             moving_histogram: Histogram::of(case.moving.data(), HISTOGRAM_BINS),
+            joint_ranges: [&case.fixed, &case.moving].map(|image| joint_range(image, JOINT_BINS)),
             headers: Headers::of(&case.files),
             fixed_label_sites: sites(&case.fixed_labels),
             moving_label_sites: sites(&case.moving_labels),
         }
+    }
+}
+
+/// The range of `image` that `bins` joint-histogram bins span: its 0.1 to 99.9 percentiles (its
+/// whole range where they meet: a mask, an image mostly of one value). For an image of whole
+/// levels (CT, most MR) it is widened so that each bin holds the same number of levels; bins
+/// holding one level more than their neighbours would show as stripes.
+fn joint_range(image: &ScalarVolume, bins: usize) -> (f64, f64) {
+    let [lo, hi] = image.quantiles([0.001, 0.999]);
+    let (lo, hi) = if hi > lo {
+        (lo as f64, hi as f64)
+    } else {
+        let (lo, hi) = image.min_max();
+        (lo as f64, hi as f64)
+    };
+    let whole_levels = image
+        .data()
+        .iter()
+        .all(|v| !v.is_finite() || v.fract() == 0.0);
+    if whole_levels {
+        let per_bin = ((hi - lo + 1.0) / bins as f64).ceil();
+        (lo - 0.5, lo - 0.5 + per_bin * bins as f64)
+    } else {
+        (lo, hi)
     }
 }
 
@@ -151,7 +182,9 @@ impl Headers {
 pub struct Document {
     pub case: Case,
     pub facts: LayerFacts,
-    pub deformation: Option<Deformation>,
+    /// Shared, so that helper threads (save, export, scoring, the joint histogram) take it
+    /// without a copy on the window's thread.
+    pub deformation: Option<Arc<Deformation>>,
     /// Bumped whenever the case or the deformation changes, so cached slices know they are stale.
     pub generation: u64,
     pub run: RunStatus,
@@ -359,7 +392,7 @@ impl Document {
     }
 
     pub fn set_deformation(&mut self, deformation: Deformation) {
-        self.deformation = Some(deformation);
+        self.deformation = Some(Arc::new(deformation));
         self.generation += 1;
         self.update_tre();
     }

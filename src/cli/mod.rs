@@ -63,6 +63,17 @@ pub enum Command {
     },
 }
 
+/// The window's right-hand tabs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tab {
+    #[default]
+    Registration,
+    Training,
+    Landmarks,
+    Metrics,
+    Images,
+}
+
 /// `warpbench open`: the files of a case, and what benchmarks need (frame-time log, a run started
 /// at once, continuous redraw, a time limit).
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -88,6 +99,9 @@ pub struct OpenArgs {
     /// Start the registration as soon as the case is loaded.
     #[arg(long)]
     pub run: bool,
+    /// The tab the right-hand panel opens on.
+    #[arg(long, value_enum, default_value_t = Tab::Registration)]
+    pub tab: Tab,
     /// Write every frame's interval and UI time (CSV) here when the window closes.
     #[arg(long)]
     pub frame_log: Option<PathBuf>,

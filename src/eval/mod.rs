@@ -4,6 +4,7 @@
 //! image similarity.
 
 pub mod jacobian;
+pub mod joint_histogram;
 pub mod motion;
 pub mod non_diffeomorphic;
 pub mod overlap;

@@ -7,6 +7,7 @@
 //! - SSIM: mean over voxels of Wang et al.'s local SSIM with a 3D Gaussian window (σ = 1.5 voxels),
 //!   `C1 = (0.01 L)²`, `C2 = (0.03 L)²`, `L` the fixed image's intensity range.
 
+use super::joint_histogram::JointHistogram;
 use crate::volume::ScalarVolume;
 use crate::volume::filter::gaussian_blur;
 
@@ -41,48 +42,11 @@ pub fn ncc(a: &ScalarVolume, b: &ScalarVolume) -> f64 {
     cov / (va * vb).sqrt()
 }
 
-/// `(MI in nats, NMI)`.
+/// `(MI in nats, NMI)`, NaN when nothing overlaps.
 pub fn mutual_information(a: &ScalarVolume, b: &ScalarVolume) -> (f64, f64) {
-    let range = |it: &mut dyn Iterator<Item = f64>| {
-        it.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(v), h.max(v))
-        })
-    };
-    let (alo, ahi) = range(&mut pairs(a, b).map(|p| p.0));
-    let (blo, bhi) = range(&mut pairs(a, b).map(|p| p.1));
-    let bin = |v: f64, lo: f64, hi: f64| {
-        if hi > lo {
-            (((v - lo) / (hi - lo)) * BINS as f64).min(BINS as f64 - 1.0) as usize
-        } else {
-            0
-        }
-    };
-    let mut joint = vec![0f64; BINS * BINS];
-    let mut n = 0.0;
-    for (x, y) in pairs(a, b) {
-        joint[bin(x, alo, ahi) * BINS + bin(y, blo, bhi)] += 1.0;
-        n += 1.0;
-    }
-    let (mut pa, mut pb) = (vec![0f64; BINS], vec![0f64; BINS]);
-    for i in 0..BINS {
-        for j in 0..BINS {
-            let p = joint[i * BINS + j] / n;
-            pa[i] += p;
-            pb[j] += p;
-        }
-    }
-    let entropy = |p: &[f64]| {
-        -p.iter()
-            .filter(|&&v| v > 0.0)
-            .map(|v| v * v.ln())
-            .sum::<f64>()
-    };
-    let joint_p: Vec<f64> = joint.iter().map(|c| c / n).collect();
-    let (ha, hb, hab) = (entropy(&pa), entropy(&pb), entropy(&joint_p));
-    (
-        ha + hb - hab,
-        if hab > 0.0 { (ha + hb) / hab } else { f64::NAN },
-    )
+    JointHistogram::of_pairs(pairs(a, b), BINS)
+        .information()
+        .unwrap_or((f64::NAN, f64::NAN))
 }
 
 /// Mean local SSIM (3D Gaussian window).

@@ -1,7 +1,9 @@
 //! The images tab: the crosshair in each image's voxels (typed to go there), each layer's grid and
-//! file header, each image's histogram under its window, and how the two images lie in the world.
+//! file header, each image's histogram under its window, how the two images lie in the world, and
+//! their joint histogram as the views show them.
 
 use super::history_plot::significant;
+use super::joint_histogram::{JointKey, JointPanel};
 use crate::app::pull::Pull;
 use crate::app::state::Document;
 use crate::app::views::colour::Window;
@@ -14,7 +16,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The tab; typing a voxel index or a world coordinate moves `cursor_mm` (world mm).
-pub fn images_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
+pub fn images_ui(
+    ui: &mut egui::Ui,
+    d: &mut Display,
+    cursor_mm: &mut [f64; 3],
+    doc: &Document,
+    (joint, joint_now): (&JointPanel, JointKey),
+) {
     crosshair_ui(ui, d, cursor_mm, doc);
     ui.separator();
     let case = &doc.case;
@@ -60,6 +68,8 @@ pub fn images_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], d
         ui.separator();
     }
     placement_ui(ui, case.fixed.grid(), case.moving.grid());
+    ui.separator();
+    joint.ui(ui, joint_now);
 }
 
 /// Where the crosshair is: world mm, and the nearest voxel (0-based, as NIfTI counts) of each

@@ -1,9 +1,11 @@
-//! The side panels: display settings, registration (with its smoothness sweep), network training, landmarks, metrics, the
-//! open-case form, the session window, and the typed-path field they share.
+//! The side panels: display settings, registration (with its smoothness sweep), network training,
+//! landmarks, metrics, the images (with their joint histogram), the open-case form, the session
+//! window, and the typed-path field they share.
 
 pub mod display;
 pub mod history_plot;
 pub mod images;
+pub mod joint_histogram;
 pub mod landmarks;
 pub mod metrics;
 pub mod open;
