@@ -53,6 +53,34 @@ fn ct_slab_lands_on_the_top_of_the_mr_head() {
         100.0 * height
     );
     assert!(angle < 10.0, "rotation {angle:.1}°");
+
+    // The Images tab's joint histogram: nothing overlaps as loaded; the registered slab's
+    // intensities predict the MR's better than the same slab 15 mm lower.
+    use warpbench::eval::joint_histogram::{JointHistogram, joint_histogram_through};
+    use warpbench::volume::warp::displacement_at;
+    let range = |image: &warpbench::volume::ScalarVolume| {
+        let [lo, hi] = image.quantiles([0.001, 0.999]);
+        (lo as f64, hi as f64)
+    };
+    let empty = JointHistogram::new(64, [range(&mr), range(&ct)]);
+    let nmi_through = |offset_mm: f64| {
+        let joint = joint_histogram_through(
+            &mr,
+            &ct,
+            |p| {
+                let u = displacement_at(&field, p);
+                [p[0] + u[0], p[1] + u[1], p[2] + u[2] + offset_mm]
+            },
+            250_000,
+            empty.clone(),
+        );
+        joint.information().map(|(_, nmi)| nmi)
+    };
+    let as_loaded = joint_histogram_through(&mr, &ct, |p| p, 250_000, empty.clone());
+    assert_eq!(as_loaded.information(), None);
+    let (registered, lower) = (nmi_through(0.0).unwrap(), nmi_through(15.0).unwrap());
+    eprintln!("joint histogram NMI: registered {registered:.4}, 15 mm lower {lower:.4}");
+    assert!(registered > lower + 0.05, "{registered} vs {lower}");
 }
 
 /// The window's Images tab on this pair: the headers as read, CT values binned by whole
