@@ -11,7 +11,7 @@ use crate::eval::tre::{DistanceStats, PairError, TreReport, distance, tre_of_pai
 use crate::eval::{EvalReport, Scoring};
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
-use crate::volume::histogram::Histogram;
+use crate::volume::histogram::{Histogram, level_step};
 use crate::volume::landmarks::pair_landmarks;
 use crate::volume::nifti_io::{NiftiInfo, read_info};
 use crate::volume::{Affine, LabelSite, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
@@ -135,8 +135,8 @@ impl LayerFacts {
 }
 
 /// The range of `image` that `bins` joint-histogram bins span: its 0.1 to 99.9 percentiles (its
-/// whole range where they meet: a mask, an image mostly of one value). For an image of whole
-/// levels (CT, most MR) it is widened so that each bin holds the same number of levels; bins
+/// whole range where they meet: a mask, an image mostly of one value). For an image of discrete
+/// levels ([`level_step`]) it is widened so that each bin holds the same number of levels; bins
 /// holding one level more than their neighbours would show as stripes.
 fn joint_range(image: &ScalarVolume, bins: usize) -> (f64, f64) {
     let [lo, hi] = image.quantiles([0.001, 0.999]);
@@ -146,15 +146,13 @@ fn joint_range(image: &ScalarVolume, bins: usize) -> (f64, f64) {
         let (lo, hi) = image.min_max();
         (lo as f64, hi as f64)
     };
-    let whole_levels = image
-        .data()
-        .iter()
-        .all(|v| !v.is_finite() || v.fract() == 0.0);
-    if whole_levels {
-        let per_bin = ((hi - lo + 1.0) / bins as f64).ceil();
-        (lo - 0.5, lo - 0.5 + per_bin * bins as f64)
-    } else {
-        (lo, hi)
+    match level_step(image.data()) {
+        Some(step) => {
+            let per_bin = (((hi - lo) / step).round() + 1.0) / bins as f64;
+            let start = lo - step / 2.0;
+            (start, start + per_bin.ceil() * step * bins as f64)
+        }
+        None => (lo, hi),
     }
 }
 

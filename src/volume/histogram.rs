@@ -1,8 +1,12 @@
 //! Intensity histograms of scalar images: what a window is set against.
 
-/// Counts of values in equal bins from `start`, each `width` wide. Integer-valued images (CT in
-/// HU, most MR) get bins of a whole number of levels centred on them, so that no bin falls between
-/// two levels and shows as a false gap.
+/// The most levels [`level_step`] looks for a lattice among.
+const MAX_LEVELS: f64 = 65_536.0;
+
+/// Counts of values in equal bins from `start`, each `width` wide. Images of discrete levels (CT
+/// in HU, most MR, 8-bit data stored as floats in 0..1) get bins of a whole number of levels
+/// centred on them ([`level_step`]), so that no bin falls between two levels and shows as a false
+/// gap.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Histogram {
     /// The smallest and largest finite value.
@@ -11,6 +15,44 @@ pub struct Histogram {
     pub start: f64,
     pub width: f64,
     pub counts: Vec<u64>,
+}
+
+/// The step between an image's levels when all its finite values lie on one lattice
+/// `min + k · step` of at most 65 536 levels: 1 for whole numbers, 1/255 for 8-bit data scaled to
+/// 0..1. `None` for continuous values (or none finite).
+pub fn level_step(values: &[f32]) -> Option<f64> {
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
+    let lo = finite().fold(f32::INFINITY, f32::min) as f64;
+    if lo.is_infinite() {
+        return None;
+    }
+    if finite().all(|v| v.fract() == 0.0) {
+        return Some(1.0);
+    }
+    // The step is the smallest gap between the levels of an even sample; every value must then
+    // lie on its lattice, which a sample missing some levels fails safely.
+    let stride = (values.len() / 200_000).max(1);
+    let mut sample: Vec<f32> = finite().step_by(stride).collect();
+    sample.sort_by(f32::total_cmp);
+    sample.dedup();
+    if sample.len() as f64 > MAX_LEVELS {
+        return None;
+    }
+    let step = sample
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64)
+        .fold(f64::INFINITY, f64::min);
+    if !step.is_finite() {
+        return None;
+    }
+    // A gap between two large f32 values is rounded: the whole range over the level count is not.
+    let hi = sample[sample.len() - 1] as f64;
+    let step = (hi - lo) / ((hi - lo) / step).round();
+    let on_lattice = |v: f32| {
+        let k = (v as f64 - lo) / step;
+        k <= MAX_LEVELS && (k - k.round()).abs() <= 1e-3
+    };
+    finite().all(on_lattice).then_some(step)
 }
 
 impl Histogram {
@@ -32,14 +74,18 @@ impl Histogram {
             };
         }
         let (lo, hi) = (min as f64, max as f64);
-        let (start, width, n) = if finite().all(|v| v.fract() == 0.0) {
-            let levels = hi - lo + 1.0;
-            let width = (levels / bins as f64).ceil();
-            (lo - 0.5, width, (levels / width).ceil() as usize)
-        } else if hi > lo {
-            (lo, (hi - lo) / bins as f64, bins)
-        } else {
-            (lo - 0.5, 1.0, 1)
+        let (start, width, n) = match level_step(values) {
+            Some(step) => {
+                let levels = ((hi - lo) / step).round() + 1.0;
+                let per_bin = (levels / bins as f64).ceil();
+                (
+                    lo - step / 2.0,
+                    per_bin * step,
+                    (levels / per_bin).ceil() as usize,
+                )
+            }
+            None if hi > lo => (lo, (hi - lo) / bins as f64, bins),
+            None => (lo - 0.5, 1.0, 1),
         };
         let mut counts = vec![0u64; n];
         for v in finite() {
@@ -102,9 +148,9 @@ mod tests {
                 0.0,
                 0.5,
                 1.0,
-                2.4,
+                2.41421,
                 2.5,
-                9.99,
+                9.987654,
                 10.0,
                 0.25,
                 f32::NAN,
@@ -133,6 +179,33 @@ mod tests {
         let h = Histogram::of(&ct, 256);
         assert_eq!((h.start, h.width, h.counts.len()), (-1024.5, 16.0, 256));
         assert!(h.counts.iter().all(|&c| c == 16));
+    }
+
+    #[test]
+    fn levels_stored_as_floats_fill_whole_bins_too() {
+        // 8-bit data scaled to 0..1 (as the brain pair's T1s are), every level once but 7.
+        let levels: Vec<f32> = (0..=255)
+            .filter(|&k| k != 7)
+            .map(|k| k as f32 / 255.0)
+            .collect();
+        let step = level_step(&levels).unwrap();
+        assert!((step - 1.0 / 255.0).abs() < 1e-6, "{step}");
+        let h = Histogram::of(&levels, 256);
+        assert_eq!(h.counts.len(), 256);
+        assert!((h.width - 1.0 / 255.0).abs() < 1e-6);
+        let empty: Vec<usize> = (0..256).filter(|&i| h.counts[i] == 0).collect();
+        assert_eq!(empty, vec![7]);
+        // Over 64 bins: four levels a bin.
+        let h = Histogram::of(&levels, 64);
+        assert_eq!(h.counts.len(), 64);
+        assert_eq!(h.counts[1], 3);
+        assert!(h.counts.iter().enumerate().all(|(i, &c)| i == 1 || c == 4));
+        // Values off any lattice are continuous; hundredths are levels.
+        assert_eq!(level_step(&[0.0, 0.1, 0.25, 1.0 / 3.0]), None);
+        let hundredths = level_step(&[0.0, 2.4, 9.99, 10.0]).unwrap();
+        assert!((hundredths - 0.01).abs() < 1e-9, "{hundredths}");
+        assert_eq!(level_step(&[2.0, -7.0, f32::NAN]), Some(1.0));
+        assert_eq!(level_step(&[f32::NAN]), None);
     }
 
     #[test]
