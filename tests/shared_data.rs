@@ -163,6 +163,33 @@ fn brain_pair_shares_world_space_despite_different_grids() {
 }
 
 #[test]
+fn the_brain_pair_float_t1_is_binned_by_its_8_bit_levels() {
+    // subjA_t1 holds k/255 as float32: each histogram bin must hold one level, so that a bin is
+    // empty only where the image has no voxel of its level.
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    use warpbench::volume::histogram::{Histogram, level_step};
+    use warpbench::volume::nifti_io::read_scalar;
+    let t1 = read_scalar(&common::shared_file(&dir, "brain-pair/subjA_t1.nii.gz")).unwrap();
+    let step = level_step(t1.data()).expect("a lattice of levels");
+    assert!((step - 1.0 / 255.0).abs() < 1e-7, "{step}");
+    let h = Histogram::of(t1.data(), 256);
+    assert!((h.width - step).abs() < 1e-9);
+    let levels: std::collections::BTreeSet<i64> = t1
+        .data()
+        .iter()
+        .map(|&v| (v as f64 * 255.0).round() as i64)
+        .collect();
+    let lo = *levels.first().unwrap();
+    let empty: Vec<usize> = (0..h.counts.len()).filter(|&i| h.counts[i] == 0).collect();
+    let missing: Vec<usize> = (0..h.counts.len())
+        .filter(|&i| !levels.contains(&(lo + i as i64)))
+        .collect();
+    assert_eq!(empty, missing);
+}
+
+#[test]
 fn the_aal_atlas_names_its_regions() {
     let Some(dir) = common::shared_data() else {
         return;
