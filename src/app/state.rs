@@ -11,7 +11,7 @@ use crate::eval::tre::{DistanceStats, PairError, TreReport, distance, tre_of_pai
 use crate::eval::{EvalReport, Scoring};
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
-use crate::volume::histogram::{Histogram, level_step};
+use crate::volume::histogram::{Histogram, level_bins};
 use crate::volume::landmarks::pair_landmarks;
 use crate::volume::nifti_io::{NiftiInfo, read_info};
 use crate::volume::{Affine, LabelSite, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
@@ -123,10 +123,15 @@ impl LayerFacts {
     pub fn of(case: &Case) -> LayerFacts {
         let sites =
             |l: &Option<LabelVolume>| l.as_ref().map_or(BTreeMap::new(), LabelVolume::sites);
+        let fixed_histogram = Histogram::of(case.fixed.data(), HISTOGRAM_BINS);
+        let moving_histogram = Histogram::of(case.moving.data(), HISTOGRAM_BINS);
         LayerFacts {
-            fixed_histogram: Histogram::of(case.fixed.data(), HISTOGRAM_BINS),
-            moving_histogram: Histogram::of(case.moving.data(), HISTOGRAM_BINS),
-            joint_ranges: [&case.fixed, &case.moving].map(|image| joint_range(image, JOINT_BINS)),
+            joint_ranges: [
+                joint_range(&case.fixed, &fixed_histogram, JOINT_BINS),
+                joint_range(&case.moving, &moving_histogram, JOINT_BINS),
+            ],
+            fixed_histogram,
+            moving_histogram,
             headers: Headers::of(&case.files),
             fixed_label_sites: sites(&case.fixed_labels),
             moving_label_sites: sites(&case.moving_labels),
@@ -136,21 +141,19 @@ impl LayerFacts {
 
 /// The range of `image` that `bins` joint-histogram bins span: its 0.1 to 99.9 percentiles (its
 /// whole range where they meet: a mask, an image mostly of one value). For an image of discrete
-/// levels ([`level_step`]) it is widened so that each bin holds the same number of levels; bins
-/// holding one level more than their neighbours would show as stripes.
-fn joint_range(image: &ScalarVolume, bins: usize) -> (f64, f64) {
+/// levels (its `histogram`'s step) it is widened so that each bin holds the same number of
+/// levels; bins holding one level more than their neighbours would show as stripes.
+fn joint_range(image: &ScalarVolume, histogram: &Histogram, bins: usize) -> (f64, f64) {
     let [lo, hi] = image.quantiles([0.001, 0.999]);
     let (lo, hi) = if hi > lo {
         (lo as f64, hi as f64)
     } else {
-        let (lo, hi) = image.min_max();
-        (lo as f64, hi as f64)
+        (histogram.min as f64, histogram.max as f64)
     };
-    match level_step(image.data()) {
+    match histogram.step {
         Some(step) => {
-            let per_bin = (((hi - lo) / step).round() + 1.0) / bins as f64;
-            let start = lo - step / 2.0;
-            (start, start + per_bin.ceil() * step * bins as f64)
+            let (start, width, _) = level_bins(lo, hi, step, bins);
+            (start, start + width * bins as f64)
         }
         None => (lo, hi),
     }

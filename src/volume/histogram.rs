@@ -15,6 +15,20 @@ pub struct Histogram {
     pub start: f64,
     pub width: f64,
     pub counts: Vec<u64>,
+    /// The step between the values' levels ([`level_step`]), `None` for continuous values.
+    pub step: Option<f64>,
+}
+
+/// Bins of whole levels over `lo..=hi` (levels `step` apart), at most `bins` of them: the first
+/// bin's start, each bin's width, and how many there are.
+pub fn level_bins(lo: f64, hi: f64, step: f64, bins: usize) -> (f64, f64, usize) {
+    let levels = ((hi - lo) / step).round() + 1.0;
+    let per_bin = (levels / bins.max(1) as f64).ceil();
+    (
+        lo - step / 2.0,
+        per_bin * step,
+        (levels / per_bin).ceil() as usize,
+    )
 }
 
 /// The step between an image's levels when all its finite values lie on one lattice
@@ -71,19 +85,13 @@ impl Histogram {
                 start: -0.5,
                 width: 1.0,
                 counts: vec![0],
+                step: None,
             };
         }
         let (lo, hi) = (min as f64, max as f64);
-        let (start, width, n) = match level_step(values) {
-            Some(step) => {
-                let levels = ((hi - lo) / step).round() + 1.0;
-                let per_bin = (levels / bins as f64).ceil();
-                (
-                    lo - step / 2.0,
-                    per_bin * step,
-                    (levels / per_bin).ceil() as usize,
-                )
-            }
+        let step = level_step(values);
+        let (start, width, n) = match step {
+            Some(step) => level_bins(lo, hi, step, bins),
             None if hi > lo => (lo, (hi - lo) / bins as f64, bins),
             None => (lo - 0.5, 1.0, 1),
         };
@@ -98,6 +106,7 @@ impl Histogram {
             start,
             width,
             counts,
+            step,
         }
     }
 
