@@ -30,12 +30,20 @@ fn harness_with(args: OpenArgs) -> Harness<'static, WarpbenchApp> {
 }
 
 fn harness_on(case: warpbench::case::Case, args: OpenArgs) -> Harness<'static, WarpbenchApp> {
+    harness_sized(case, args, egui::vec2(1200.0, 1000.0))
+}
+
+fn harness_sized(
+    case: warpbench::case::Case,
+    args: OpenArgs,
+    size: egui::Vec2,
+) -> Harness<'static, WarpbenchApp> {
     let mut setup = egui_kittest::wgpu::default_wgpu_setup();
     if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
         create.device_descriptor = Arc::new(warpbench::gpu::context::device_descriptor);
     }
     Harness::builder()
-        .with_size(egui::vec2(1200.0, 1000.0))
+        .with_size(size)
         .wgpu_setup(setup)
         .build_eframe(move |cc| WarpbenchApp::create(cc, case, &args))
 }
@@ -1148,16 +1156,7 @@ fn the_moving_image_flips_between_the_affine_stage_and_the_whole_transform() {
         .set_deformation(warpbench::app::state::Deformation::new(affine, field));
     harness.run_steps(3);
     let axial = harness.get_by_label("axial view").rect();
-    let view_pixels = |harness: &mut Harness<'static, WarpbenchApp>| {
-        let image = harness.render().unwrap();
-        let scale = image.width() as f32 / 1200.0;
-        let (x0, y0) = ((axial.left() * scale) as u32, (axial.top() * scale) as u32);
-        let (w, h) = (
-            (axial.width() * scale) as u32,
-            (axial.height() * scale) as u32,
-        );
-        image::imageops::crop_imm(&image, x0, y0, w, h).to_image()
-    };
+    let view_pixels = |harness: &mut Harness<'static, WarpbenchApp>| rendered(harness, axial);
     let p = [1.0, 2.0, 3.0];
     let shown = |harness: &Harness<'static, WarpbenchApp>| {
         let app = harness.state();
@@ -1269,6 +1268,18 @@ fn the_images_tab_shows_each_grid_moves_the_window_with_its_histogram_and_goes_t
     );
 }
 
+/// The window as drawn, cropped to `rect` (points).
+fn rendered(harness: &mut Harness<'static, WarpbenchApp>, rect: egui::Rect) -> image::RgbaImage {
+    let image = harness.render().unwrap();
+    let scale = image.width() as f32 / 1200.0;
+    let (x0, y0) = ((rect.left() * scale) as u32, (rect.top() * scale) as u32);
+    let (w, h) = (
+        (rect.width() * scale) as u32,
+        (rect.height() * scale) as u32,
+    );
+    image::imageops::crop_imm(&image, x0, y0, w, h).to_image()
+}
+
 /// Waits for the Images tab's joint histogram of what the views show now; its NMI.
 fn joint_nmi(harness: &mut Harness<'static, WarpbenchApp>) -> f64 {
     step_until(
@@ -1320,6 +1331,135 @@ fn the_joint_histogram_follows_the_transform_the_views_show() {
     assert_eq!(harness.state().joint_key().pull, "affine");
     assert!((affine - aligned).abs() < 0.01, "{affine} vs {aligned}");
     harness.snapshot("joint_histogram_aligned");
+}
+
+#[test]
+fn bins_picked_in_the_joint_histogram_highlight_their_places_in_the_views() {
+    use warpbench::app::views::compose::JOINT_BOX_COLOUR;
+    use warpbench::eval::joint_histogram::BinBox;
+    // Tall enough for the whole Images tab, so the plot needs no scrolling to.
+    let dir = tempfile::tempdir().unwrap();
+    let args = OpenArgs {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let case = warpbench::demo::load_builtin().unwrap().into();
+    let mut harness = harness_sized(case, args, egui::vec2(1200.0, 1400.0));
+    harness.run_steps(2);
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    joint_nmi(&mut harness);
+    let plot = harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, "joint histogram")
+        .rect();
+    let (h, fullest) = {
+        let app = harness.state();
+        let h = app
+            .joint_histogram
+            .histogram(app.joint_key())
+            .unwrap()
+            .clone();
+        let fullest = (1..h.bins)
+            .flat_map(|m| (1..h.bins).map(move |f| [f, m]))
+            .max_by_key(|&[f, m]| h.counts[m * h.bins + f])
+            .unwrap();
+        (h, fullest)
+    };
+    let centre = |[f, m]: [usize; 2]| {
+        egui::pos2(
+            plot.left() + plot.width() * (f as f32 + 0.5) / h.bins as f32,
+            plot.bottom() - plot.height() * (m as f32 + 0.5) / h.bins as f32,
+        )
+    };
+    let (a, b) = (
+        [fullest[0] - 1, fullest[1] - 1],
+        [
+            (fullest[0] + 1).min(h.bins - 1),
+            (fullest[1] + 1).min(h.bins - 1),
+        ],
+    );
+    // Highlighted pixels: mostly the highlight's red-orange, whatever the fusion shows beneath.
+    let axial = harness.get_by_label("axial view").rect();
+    let highlighted = |harness: &mut Harness<'static, WarpbenchApp>| {
+        let [r, g, b] = JOINT_BOX_COLOUR;
+        rendered(harness, axial)
+            .pixels()
+            .filter(|p| {
+                let [pr, pg, pb, _] = p.0;
+                pr.abs_diff(r) < 70 && pg.abs_diff(g) < 70 && pb.abs_diff(b) < 70
+            })
+            .count()
+    };
+    let before = highlighted(&mut harness);
+
+    drag(&mut harness, centre(b), centre(a));
+    harness.run_steps(2);
+    let picked = BinBox::between(&h, a, b);
+    assert_eq!(
+        harness.state().viewers.display.joint_box,
+        Some(picked.clone())
+    );
+    let count = picked.count(&h);
+    assert!(count >= h.counts[fullest[1] * h.bins + fullest[0]] && count > 0);
+    assert!(
+        harness
+            .query_by_label_contains(&format!("{count} voxels sampled ("))
+            .is_some()
+    );
+    let after = highlighted(&mut harness);
+    assert!(
+        after > before + 200,
+        "{before} -> {after} highlighted pixels"
+    );
+    assert!(
+        harness
+            .query_by_label_contains("highlighted: the values picked")
+            .is_some()
+    );
+    harness.snapshot("joint_histogram_picked");
+
+    // "go to the nearest" takes the crosshair from a corner to a voxel whose pair is in the box.
+    let corner = harness
+        .state()
+        .doc
+        .case
+        .fixed
+        .grid()
+        .voxel_to_world([0.0; 3]);
+    harness.state_mut().viewers.cursor_mm = corner;
+    harness.run_steps(2);
+    harness.get_by_label("go to the nearest").click();
+    harness.run_steps(2);
+    let to = harness.state().viewers.cursor_mm;
+    assert_ne!(to, corner);
+    let case = &harness.state().doc.case;
+    let value = |image: &warpbench::volume::ScalarVolume| {
+        warpbench::volume::resample::sample_world(image, to).unwrap() as f64
+    };
+    assert!(
+        picked.contains(value(&case.fixed), value(&case.moving)),
+        "{to:?}"
+    );
+
+    // A click picks one bin; a click on it again clears it, as does a right click or the button.
+    click_at(&mut harness, centre(fullest));
+    assert_eq!(
+        harness.state().viewers.display.joint_box,
+        Some(BinBox::between(&h, fullest, fullest))
+    );
+    click_at(&mut harness, centre(fullest));
+    assert_eq!(harness.state().viewers.display.joint_box, None);
+    click_at(&mut harness, centre(fullest));
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Image, "joint histogram")
+        .click_secondary();
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.display.joint_box, None);
+    drag(&mut harness, centre(a), centre(b));
+    harness.get_by_label("clear picked bins").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.display.joint_box, None);
+    assert_eq!(highlighted(&mut harness), before);
 }
 
 #[test]

@@ -74,9 +74,9 @@ fn ct_slab_lands_on_the_top_of_the_mr_head() {
             250_000,
             empty.clone(),
         );
-        joint.information().map(|(_, nmi)| nmi)
+        joint.histogram.information().map(|(_, nmi)| nmi)
     };
-    let as_loaded = joint_histogram_through(&mr, &ct, |p| p, 250_000, empty.clone());
+    let as_loaded = joint_histogram_through(&mr, &ct, |p| p, 250_000, empty.clone()).histogram;
     assert_eq!(as_loaded.information(), None);
     let (registered, lower) = (nmi_through(0.0).unwrap(), nmi_through(15.0).unwrap());
     eprintln!("joint histogram NMI: registered {registered:.4}, 15 mm lower {lower:.4}");

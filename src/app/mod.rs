@@ -105,7 +105,7 @@ enum Background {
     /// A transform computed off the run (the landmarks' fit), to show.
     Transform(Box<state::Deformation>),
     /// The joint histogram of a request of the Images tab.
-    JointHistogram(u64, Box<crate::eval::joint_histogram::JointHistogram>),
+    JointHistogram(u64, Box<crate::eval::joint_histogram::JointSample>),
 }
 
 /// A message shown over the views until dismissed.
@@ -547,14 +547,14 @@ impl WarpbenchApp {
         let started = self.in_background(ctx, "joint histogram", move || {
             crate::parallel::lower_priority();
             let pull = Pull::through(deformation.as_deref(), warped, affine_only);
-            let histogram = crate::eval::joint_histogram::joint_histogram_through(
+            let sample = crate::eval::joint_histogram::joint_histogram_through(
                 &fixed,
                 &moving,
                 |p| pull.moving_point(p),
                 SAMPLES,
                 empty,
             );
-            Background::JointHistogram(number, Box::new(histogram))
+            Background::JointHistogram(number, Box::new(sample))
         });
         if !started {
             self.joint_histogram.not_started();
@@ -835,8 +835,8 @@ impl WarpbenchApp {
                     self.viewers.display.warped = true;
                     self.viewers.display.affine_only = false;
                 }
-                Background::JointHistogram(number, histogram) => {
-                    self.joint_histogram.receive(ctx, number, *histogram)
+                Background::JointHistogram(number, sample) => {
+                    self.joint_histogram.receive(ctx, number, *sample)
                 }
             }
         }

@@ -5,6 +5,7 @@ use crate::app::pull::Pull;
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
+use crate::app::views::compose::JOINT_BOX_COLOUR;
 use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
 use crate::volume::ScalarVolume;
 use crate::volume::histogram::Histogram;
@@ -31,6 +32,15 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
             ui.add(egui::Slider::new(&mut d.wipe, 0.0..=1.0).text("wipe (drag in a view)"));
         }
         _ => {}
+    }
+    if d.joint_box.is_some() {
+        ui.horizontal_wrapped(|ui| {
+            label_swatch(ui, JOINT_BOX_COLOUR);
+            ui.label("highlighted: the values picked in the joint histogram (Images tab)");
+            if ui.button("clear highlight").clicked() {
+                d.joint_box = None;
+            }
+        });
     }
     ui.add_enabled(
         doc.deformation.is_some(),

@@ -69,7 +69,11 @@ pub fn images_ui(
     }
     placement_ui(ui, case.fixed.grid(), case.moving.grid());
     ui.separator();
-    joint.ui(ui, joint_now);
+    let pull = Pull::of(doc, d);
+    let crosshair = sample_world(&case.fixed, *cursor_mm)
+        .zip(sample_world(&case.moving, pull.moving_point(*cursor_mm)))
+        .map(|(f, m)| [f as f64, m as f64]);
+    joint.ui(ui, joint_now, d, (cursor_mm, crosshair), case.fixed.grid());
 }
 
 /// Where the crosshair is: world mm, and the nearest voxel (0-based, as NIfTI counts) of each

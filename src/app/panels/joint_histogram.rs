@@ -2,11 +2,17 @@
 //! views show it (as loaded, through the affine stage, or through the whole transform), with its
 //! mutual information. In a multimodal pair its clusters tighten as the images come into line, so
 //! it shows alignment where a difference image cannot. It is recomputed on a helper thread for each
-//! new transform while the tab is open, live during a run.
+//! new transform while the tab is open, live during a run. Bins picked in it (a click, or a drag
+//! over several) highlight in the views the places whose value pairs fall in them, and a ring marks
+//! the crosshair's pair: together they tell where in the anatomy a cluster comes from.
 
 use super::history_plot::significant;
+use crate::app::style::label_swatch;
 use crate::app::views::colour::ColourMap;
-use crate::eval::joint_histogram::JointHistogram;
+use crate::app::views::compose::JOINT_BOX_COLOUR;
+use crate::app::views::display::Display;
+use crate::eval::joint_histogram::{BinBox, JointHistogram, JointSample};
+use crate::volume::Grid;
 
 /// Bins along each axis.
 pub const BINS: usize = 64;
@@ -34,7 +40,7 @@ pub struct JointPanel {
 
 struct Shown {
     key: JointKey,
-    histogram: JointHistogram,
+    sample: JointSample,
     texture: egui::TextureHandle,
 }
 
@@ -51,7 +57,7 @@ impl JointPanel {
     }
 
     /// Takes in request `number`'s result.
-    pub fn receive(&mut self, ctx: &egui::Context, number: u64, histogram: JointHistogram) {
+    pub fn receive(&mut self, ctx: &egui::Context, number: u64, sample: JointSample) {
         let Some((computing, key)) = self.computing else {
             return;
         };
@@ -61,12 +67,12 @@ impl JointPanel {
         self.computing = None;
         let texture = ctx.load_texture(
             "joint histogram",
-            image_of(&histogram),
+            image_of(&sample.histogram),
             egui::TextureOptions::NEAREST,
         );
         self.shown = Some(Shown {
             key,
-            histogram,
+            sample,
             texture,
         });
     }
@@ -87,17 +93,28 @@ impl JointPanel {
         self.shown
             .as_ref()
             .filter(|s| s.key == key)
-            .map(|s| &s.histogram)
+            .map(|s| &s.sample.histogram)
     }
 
-    /// Draws the histogram, saying when it is of an older transform than `now`'s.
-    pub fn ui(&self, ui: &mut egui::Ui, now: JointKey) {
+    /// Draws the histogram, saying when it is of an older transform than `now`'s, with a ring at
+    /// the crosshair's `[fixed, moving]` values; a click or a drag picks bins into `d.joint_box`,
+    /// and "go to the nearest" moves `cursor_mm` (world mm) to a voxel counted in them.
+    pub fn ui(
+        &self,
+        ui: &mut egui::Ui,
+        now: JointKey,
+        d: &mut Display,
+        (cursor_mm, crosshair): (&mut [f64; 3], Option<[f64; 2]>),
+        fixed_grid: &Grid,
+    ) {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new("joint histogram").strong())
                 .on_hover_text(
                     "each fixed voxel's value (across) against the moving image's value at the \
                      same point as the views show it (up), in log counts. Aligned images make \
-                     tight clusters; misaligned ones smear them.",
+                     tight clusters; misaligned ones smear them. Click a bin, or drag over \
+                     several, to highlight in the views where their values lie; right click \
+                     clears. The ring is the crosshair's values.",
                 );
             if self.shown.as_ref().is_none_or(|s| s.key != now) {
                 ui.spinner();
@@ -106,13 +123,23 @@ impl JointPanel {
         let Some(shown) = &self.shown else {
             return;
         };
-        let h = &shown.histogram;
+        let h = &shown.sample.histogram;
         let [(flo, fhi), (mlo, mhi)] = h.ranges;
         let side = ui.available_width().min(SIDE);
-        let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+        let (rect, response) =
+            ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::click_and_drag());
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::Role::Image, ui.is_enabled(), "joint histogram")
         });
+        let bin_at = |pos: egui::Pos2| {
+            // Outside the plot (a drag that left it) stops at the end bins.
+            let bin = |t: f32| ((t * h.bins as f32) as usize).min(h.bins - 1);
+            [
+                bin((pos.x - rect.left()) / rect.width()),
+                bin((rect.bottom() - pos.y) / rect.height()),
+            ]
+        };
+        pick(ui, &response, h, bin_at, d);
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 0.0, egui::Color32::BLACK);
         painter.image(
@@ -121,10 +148,35 @@ impl JointPanel {
             egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
             egui::Color32::WHITE,
         );
+        let [r, g, b] = JOINT_BOX_COLOUR;
+        let box_colour = egui::Color32::from_rgb(r, g, b);
+        let picked = d.joint_box.clone().filter(|b| b.fits(h));
+        if let Some(b) = &picked {
+            let x = |f: usize| rect.left() + rect.width() * f as f32 / h.bins as f32;
+            let y = |m: usize| rect.bottom() - rect.height() * m as f32 / h.bins as f32;
+            painter.rect_stroke(
+                egui::Rect::from_x_y_ranges(
+                    x(b.fixed[0])..=x(b.fixed[1] + 1),
+                    y(b.moving[1] + 1)..=y(b.moving[0]),
+                ),
+                0.0,
+                egui::Stroke::new(2.0, box_colour),
+                egui::StrokeKind::Middle,
+            );
+        }
+        if let Some([f, m]) = crosshair {
+            let t = |v: f64, (lo, hi): (f64, f64)| {
+                (if hi > lo { (v - lo) / (hi - lo) } else { 0.0 }).clamp(0.0, 1.0) as f32
+            };
+            let at = egui::pos2(
+                rect.left() + rect.width() * t(f, h.ranges[0]),
+                rect.bottom() - rect.height() * t(m, h.ranges[1]),
+            );
+            painter.circle_stroke(at, 5.0, egui::Stroke::new(3.0, egui::Color32::BLACK));
+            painter.circle_stroke(at, 5.0, egui::Stroke::new(1.5, egui::Color32::WHITE));
+        }
         if let Some(pos) = response.hover_pos() {
-            let bin = |t: f32| ((t * h.bins as f32) as usize).min(h.bins - 1);
-            let f = bin((pos.x - rect.left()) / rect.width());
-            let m = bin((rect.bottom() - pos.y) / rect.height());
+            let [f, m] = bin_at(pos);
             let edge = |(lo, hi): (f64, f64), b: usize| lo + (hi - lo) * b as f64 / h.bins as f64;
             response.on_hover_text_at_pointer(format!(
                 "fixed {} to {}, moving {} to {}: {} voxels",
@@ -157,6 +209,64 @@ impl JointPanel {
                 format!("the moving image does not overlap the fixed image {through}"),
             ),
         };
+        if let Some(b) = picked {
+            let count = b.count(h);
+            let range = |axis: usize| {
+                let (lo, hi) = b.value_range(axis);
+                format!("{} to {}", significant(lo), significant(hi))
+            };
+            ui.horizontal_wrapped(|ui| {
+                label_swatch(ui, JOINT_BOX_COLOUR);
+                ui.label(format!(
+                    "picked: fixed {}, moving {}: {count} voxels sampled ({:.1} %)",
+                    range(0),
+                    range(1),
+                    100.0 * count as f64 / h.total().max(1) as f64
+                ))
+                .on_hover_text(
+                    "highlighted in the views where the fixed and the moving value both fall in \
+                     these bins (the end bins also take the values beyond the range)",
+                );
+                let nearest = shown.sample.nearest_in(&b, fixed_grid, *cursor_mm);
+                let go = ui
+                    .add_enabled(nearest.is_some(), egui::Button::new("go to the nearest"))
+                    .on_hover_text(
+                        "moves the crosshair to the voxel counted in these bins nearest it, so \
+                         the views show the place",
+                    );
+                if let Some(to) = nearest.filter(|_| go.clicked()) {
+                    *cursor_mm = to;
+                }
+                if ui.button("clear picked bins").clicked() {
+                    d.joint_box = None;
+                }
+            });
+        }
+    }
+}
+
+/// A drag picks the bins between where it started and the pointer; a click picks one bin, or
+/// clears it when it is the one picked; a right click clears.
+fn pick(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    h: &JointHistogram,
+    bin_at: impl Fn(egui::Pos2) -> [usize; 2],
+    d: &mut Display,
+) {
+    if response.secondary_clicked() {
+        d.joint_box = None;
+    } else if response.dragged() {
+        let origin = ui.input(|i| i.pointer.press_origin());
+        if let (Some(origin), Some(pos)) = (origin, response.interact_pointer_pos()) {
+            d.joint_box = Some(BinBox::between(h, bin_at(origin), bin_at(pos)));
+        }
+    } else if response.clicked()
+        && let Some(pos) = response.interact_pointer_pos()
+    {
+        let bin = bin_at(pos);
+        let one = BinBox::between(h, bin, bin);
+        d.joint_box = (d.joint_box.as_ref() != Some(&one)).then_some(one);
     }
 }
 

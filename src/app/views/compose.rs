@@ -102,6 +102,9 @@ pub const FOLD_COLOUR: [u8; 3] = [255, 235, 0];
 /// The colour of folds that det J misses: det J > 0, yet tetrahedra between voxel centres fold.
 pub const HIDDEN_FOLD_COLOUR: [u8; 3] = [0, 255, 255];
 const EDGE_COLOUR: [u8; 3] = [255, 220, 0];
+/// The colour of pixels whose value pair lies in the bins picked in the joint histogram: apart
+/// from the fold colours, the grey of images and the fusion's magenta.
+pub const JOINT_BOX_COLOUR: [u8; 3] = [255, 60, 20];
 
 /// det J's place on the diverging map: log₂ from −2 (¼, blue) through 0 (1, grey) to 2 (4, red).
 pub fn jacobian_unit(j: f32) -> f32 {
@@ -186,6 +189,7 @@ pub fn compose(
     }
     overlay_field(s, d, &mut rgb);
     overlay_labels(s, d, table, &mut rgb);
+    overlay_joint_box(s, d, &mut rgb);
     egui::ColorImage::from_rgb([w, h], &rgb)
 }
 
@@ -291,6 +295,16 @@ fn overlay_labels(s: &SliceSamples, d: &Display, table: &LabelTable, rgb: &mut [
         }
         let opacity = look.opacity * table.opacity(id);
         blend_pixel(rgb, n, label_colour(table, id), opacity);
+    }
+}
+
+/// Last, over labels and maps: it answers the question the user is asking now.
+fn overlay_joint_box(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
+    let Some(b) = &d.joint_box else { return };
+    for (n, (&f, &m)) in s.fixed.iter().zip(&s.moving).enumerate() {
+        if b.contains(f as f64, m as f64) {
+            blend_pixel(rgb, n, JOINT_BOX_COLOUR, 0.75);
+        }
     }
 }
 
@@ -476,5 +490,56 @@ mod tests {
         let sliver = pixel(&image, sx as usize, sy as usize);
         assert!(sliver != before && sliver != HIDDEN_FOLD_COLOUR && sliver[2] > sliver[0]);
         assert_eq!(jacobian_unit(1.0), 0.5);
+    }
+
+    #[test]
+    fn pixels_whose_values_lie_in_the_joint_histograms_box_are_highlighted() {
+        use crate::eval::joint_histogram::{BinBox, JointHistogram};
+        let (mut fixed, moving) = case();
+        let grid = fixed.grid().clone();
+        for n in 0..grid.voxel_count() {
+            if grid.voxel_of(n)[0] >= 8 {
+                fixed.data_mut()[n] = 0.0;
+            }
+        }
+        let sources = Sources {
+            fixed: &fixed,
+            moving: &moving,
+            fixed_labels: None,
+            moving_labels: None,
+            pull: Pull::AsLoaded,
+            field: None,
+            jacobian: None,
+            folded_cubes: None,
+        };
+        let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
+        let s = sample(
+            view.clone(),
+            &sources,
+            Wanted {
+                labels: None,
+                map: FieldMap::None,
+            },
+        );
+        let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
+        d.mode = CompareMode::Fixed;
+        let joint = JointHistogram::new(10, [(0.0, 100.0), (0.0, 100.0)]);
+        // The bright fixed voxels (bin 9) over a dark moving image (bin 0).
+        d.joint_box = Some(BinBox::between(&joint, [9, 0], [8, 0]));
+        let at = |d: &Display, world: [f64; 3]| {
+            let [x, y] = view.pixel_of(world);
+            pixel(
+                &compose(&s, d, false, &LabelTable::default()),
+                x as usize,
+                y as usize,
+            )
+        };
+        assert_eq!(
+            at(&d, [3.0, 8.0, 4.0]),
+            mix([255; 3], JOINT_BOX_COLOUR, 0.75)
+        );
+        assert_eq!(at(&d, [12.0, 8.0, 4.0]), [0, 0, 0]);
+        d.joint_box = None;
+        assert_eq!(at(&d, [3.0, 8.0, 4.0]), [255; 3]);
     }
 }

@@ -3,6 +3,7 @@
 //! slice image must be composed again.
 
 use super::colour::{ColourMap, Window};
+use crate::eval::joint_histogram::BinBox;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -118,6 +119,10 @@ pub struct Display {
     pub deformation: DeformationLook,
     /// Patient right on the screen's left.
     pub radiological: bool,
+    /// Bins picked in the joint histogram: the pixels whose fixed and moving values fall in them
+    /// are highlighted.
+    #[serde(default)]
+    pub joint_box: Option<BinBox>,
 }
 
 impl Display {
@@ -157,6 +162,7 @@ impl Display {
                 arrow_scale: 1.0,
             },
             radiological: true,
+            joint_box: None,
         }
     }
 }
