@@ -36,8 +36,8 @@ pub struct CaseFiles {
 pub struct Case {
     pub fixed: Arc<ScalarVolume>,
     pub moving: Arc<ScalarVolume>,
-    pub fixed_labels: Option<LabelVolume>,
-    pub moving_labels: Option<LabelVolume>,
+    pub fixed_labels: Option<Arc<LabelVolume>>,
+    pub moving_labels: Option<Arc<LabelVolume>>,
     pub fixed_landmarks: LandmarkSet,
     pub moving_landmarks: LandmarkSet,
     pub label_table: LabelTable,
@@ -49,8 +49,8 @@ impl From<DemoCase> for Case {
         Case {
             fixed: Arc::new(demo.fixed),
             moving: Arc::new(demo.moving),
-            fixed_labels: Some(demo.fixed_labels),
-            moving_labels: Some(demo.moving_labels),
+            fixed_labels: Some(Arc::new(demo.fixed_labels)),
+            moving_labels: Some(Arc::new(demo.moving_labels)),
             fixed_landmarks: demo.fixed_landmarks,
             moving_landmarks: demo.moving_landmarks,
             label_table: LabelTable::from_names(crate::demo::LABEL_NAMES, "the built-in demo's"),
@@ -183,8 +183,8 @@ impl CaseFiles {
         Ok(Case {
             fixed: Arc::new(fixed),
             moving: Arc::new(moving),
-            fixed_labels,
-            moving_labels,
+            fixed_labels: fixed_labels.map(Arc::new),
+            moving_labels: moving_labels.map(Arc::new),
             fixed_landmarks,
             moving_landmarks,
             label_table,

@@ -127,7 +127,7 @@ fn lung_ct_recovers_a_known_deformation_at_full_resolution() {
     let labels = LabelVolume::new(grid.clone(), labels).unwrap();
     let report = evaluate(
         &Scoring {
-            fixed_labels: Some(labels.clone()),
+            fixed_labels: Some(std::sync::Arc::new(labels.clone())),
             ..Default::default()
         }
         .inputs(&field),

@@ -1,6 +1,7 @@
 //! The registration worker: events, snapshots and live scores; pause, resume, cancel and a weight
 //! change mid-run; a smoothness sweep; driven as the app drives it.
 
+use std::sync::Arc;
 use std::time::Duration;
 use warpbench::gpu::GpuContext;
 use warpbench::gpu::kernels::similarity::Similarity;
@@ -59,8 +60,8 @@ fn start_method(method: Method, options: SessionOptions) -> warpbench::Result<Se
     let ctx = GpuContext::new().unwrap();
     let case = warpbench::demo::load_builtin().unwrap();
     let scoring = Scoring {
-        fixed_labels: Some(case.fixed_labels.clone()),
-        moving_labels: Some(case.moving_labels.clone()),
+        fixed_labels: Some(Arc::new(case.fixed_labels.clone())),
+        moving_labels: Some(Arc::new(case.moving_labels.clone())),
         landmarks: Some((case.fixed_landmarks.clone(), case.moving_landmarks.clone())),
         label_table: Default::default(),
     };

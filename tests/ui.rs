@@ -1331,6 +1331,38 @@ fn the_joint_histogram_follows_the_transform_the_views_show() {
     assert_eq!(harness.state().joint_key().pull, "affine");
     assert!((affine - aligned).abs() < 0.01, "{affine} vs {aligned}");
     harness.snapshot("joint_histogram_aligned");
+
+    // Counting the left white matter alone: its voxels, sampled more densely than the image.
+    let everywhere = harness
+        .state()
+        .joint_histogram
+        .histogram(harness.state().joint_key())
+        .unwrap()
+        .total();
+    harness.get_by_label("voxels counted").click();
+    harness.run_steps(2);
+    harness.get_by_label("inside 3 left white matter").click();
+    harness.run_steps(2);
+    use warpbench::eval::joint_histogram::Region;
+    assert_eq!(harness.state().joint_key().region, Region::Label(3));
+    joint_nmi(&mut harness);
+    let app = harness.state();
+    let white = app
+        .joint_histogram
+        .histogram(app.joint_key())
+        .unwrap()
+        .total();
+    let voxels = app.doc.facts.fixed_label_sites[&3].voxels as u64;
+    // Fewer voxels than the samples asked for: every one (that the moving image covers) counts.
+    assert!(
+        white < everywhere && white * 10 > voxels * 9,
+        "{white} of {voxels}"
+    );
+    assert!(
+        harness
+            .query_by_label_contains("through the affine stage alone, inside 3 left white matter")
+            .is_some()
+    );
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn ct_slab_lands_on_the_top_of_the_mr_head() {
 
     // The Images tab's joint histogram: nothing overlaps as loaded; the registered slab's
     // intensities predict the MR's better than the same slab 15 mm lower.
-    use warpbench::eval::joint_histogram::{JointHistogram, joint_histogram_through};
+    use warpbench::eval::joint_histogram::{JointHistogram, Region, joint_histogram_through};
     use warpbench::volume::warp::displacement_at;
     let range = |image: &warpbench::volume::ScalarVolume| {
         let [lo, hi] = image.quantiles([0.001, 0.999]);
@@ -71,12 +71,21 @@ fn ct_slab_lands_on_the_top_of_the_mr_head() {
                 let u = displacement_at(&field, p);
                 [p[0] + u[0], p[1] + u[1], p[2] + u[2] + offset_mm]
             },
+            (Region::Everywhere, None),
             250_000,
             empty.clone(),
         );
         joint.histogram.information().map(|(_, nmi)| nmi)
     };
-    let as_loaded = joint_histogram_through(&mr, &ct, |p| p, 250_000, empty.clone()).histogram;
+    let as_loaded = joint_histogram_through(
+        &mr,
+        &ct,
+        |p| p,
+        (Region::Everywhere, None),
+        250_000,
+        empty.clone(),
+    )
+    .histogram;
     assert_eq!(as_loaded.information(), None);
     let (registered, lower) = (nmi_through(0.0).unwrap(), nmi_through(15.0).unwrap());
     eprintln!("joint histogram NMI: registered {registered:.4}, 15 mm lower {lower:.4}");

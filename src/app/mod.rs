@@ -529,6 +529,7 @@ impl WarpbenchApp {
         panels::joint_histogram::JointKey {
             generation: self.doc.generation,
             pull: Pull::of(&self.doc, &self.viewers.display).name(),
+            region: self.joint_histogram.region,
         }
     }
 
@@ -539,6 +540,8 @@ impl WarpbenchApp {
             return;
         };
         let (fixed, moving) = (self.doc.case.fixed.clone(), self.doc.case.moving.clone());
+        let labels = self.doc.case.fixed_labels.clone();
+        let region = self.joint_histogram.region;
         let deformation = self.shared_transform();
         let display = &self.viewers.display;
         let (warped, affine_only) = (display.warped, display.affine_only);
@@ -551,6 +554,7 @@ impl WarpbenchApp {
                 &fixed,
                 &moving,
                 |p| pull.moving_point(p),
+                (region, labels.as_deref()),
                 SAMPLES,
                 empty,
             );
@@ -1163,7 +1167,7 @@ impl eframe::App for WarpbenchApp {
                         &mut self.viewers.display,
                         &mut self.viewers.cursor_mm,
                         &self.doc,
-                        (&self.joint_histogram, joint_key),
+                        (&mut self.joint_histogram, joint_key),
                     ),
                 });
             });

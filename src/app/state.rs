@@ -121,8 +121,7 @@ impl LayerFacts {
     /// A pass or two over every layer (a tenth of a second for a 256³ label map): the loader
     /// finds them on its thread.
     pub fn of(case: &Case) -> LayerFacts {
-        let sites =
-            |l: &Option<LabelVolume>| l.as_ref().map_or(BTreeMap::new(), LabelVolume::sites);
+        let sites = |l: Option<&LabelVolume>| l.map_or(BTreeMap::new(), LabelVolume::sites);
         let fixed_histogram = Histogram::of(case.fixed.data(), HISTOGRAM_BINS);
         let moving_histogram = Histogram::of(case.moving.data(), HISTOGRAM_BINS);
         LayerFacts {
@@ -133,8 +132,8 @@ impl LayerFacts {
             fixed_histogram,
             moving_histogram,
             headers: Headers::of(&case.files),
-            fixed_label_sites: sites(&case.fixed_labels),
-            moving_label_sites: sites(&case.moving_labels),
+            fixed_label_sites: sites(case.fixed_labels.as_deref()),
+            moving_label_sites: sites(case.moving_labels.as_deref()),
         }
     }
 }

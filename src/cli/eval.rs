@@ -10,6 +10,7 @@ use crate::volume::{
 };
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -79,8 +80,8 @@ impl ScoringFiles {
             [&self.fixed_labels, &self.moving_labels],
         )?;
         Ok(Scoring {
-            fixed_labels,
-            moving_labels,
+            fixed_labels: fixed_labels.map(Arc::new),
+            moving_labels: moving_labels.map(Arc::new),
             landmarks,
             label_table,
         })

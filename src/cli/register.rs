@@ -91,8 +91,8 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         Guides {
             labels: scoring
                 .fixed_labels
-                .as_ref()
-                .zip(scoring.moving_labels.as_ref()),
+                .as_deref()
+                .zip(scoring.moving_labels.as_deref()),
             landmarks: scoring.landmarks.as_ref().map(|(f, m)| (f, m)),
         },
         config,

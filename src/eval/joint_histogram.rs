@@ -1,8 +1,8 @@
 //! Joint intensity histograms of a fixed and a moving image, and the mutual information they hold:
 //! how well one image's intensity predicts the other's, which a multimodal registration tightens.
 
-use crate::volume::resample::sample_world;
-use crate::volume::{Grid, ScalarVolume};
+use crate::volume::resample::{label_at_world, sample_world};
+use crate::volume::{Grid, LabelVolume, ScalarVolume};
 use serde::{Deserialize, Serialize};
 
 /// Counts of `(fixed, moving)` value pairs in `bins × bins` equal bins over `ranges`; values
@@ -199,23 +199,56 @@ fn distance2(a: [f64; 3], b: [f64; 3]) -> f64 {
     (0..3).map(|k| (a[k] - b[k]).powi(2)).sum()
 }
 
+/// Which fixed voxels a joint histogram counts: the whole image, or the part a label map of the
+/// fixed image marks (any label, or one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Region {
+    #[default]
+    Everywhere,
+    Labelled,
+    Label(i32),
+}
+
+impl Region {
+    fn keeps(self, id: i32) -> bool {
+        match self {
+            Region::Everywhere => true,
+            Region::Labelled => id != 0,
+            Region::Label(one) => id == one,
+        }
+    }
+
+    /// Its volume in mm³ as `labels` mark it (`None` for the whole image).
+    fn volume_mm3(self, labels: &LabelVolume) -> Option<f64> {
+        (self != Region::Everywhere).then(|| {
+            let voxels = labels.data().iter().filter(|&&id| self.keeps(id)).count();
+            voxels as f64 * labels.grid().voxel_volume_mm3()
+        })
+    }
+}
+
 /// The joint histogram of `fixed` against `moving` seen through `moving_point` (fixed world mm ↦
-/// moving world mm), from fixed voxels on an even lattice of about `samples` voxels. Voxels whose
-/// moving point falls outside the moving image, and NaNs, are left out.
+/// moving world mm), from the fixed voxels of `region` (as `labels`, a label map of the fixed
+/// image on any grid, marks it; the whole image without one) on an even lattice spaced for about
+/// `samples` of them. Voxels whose moving point falls outside the moving image, and NaNs, are
+/// left out.
 pub fn joint_histogram_through(
     fixed: &ScalarVolume,
     moving: &ScalarVolume,
     moving_point: impl Fn([f64; 3]) -> [f64; 3],
+    (region, labels): (Region, Option<&LabelVolume>),
     samples: usize,
     mut joint: JointHistogram,
 ) -> JointSample {
     let mut sites = Vec::new();
     let grid = fixed.grid();
     let dims = grid.dims();
-    let stride = ((grid.voxel_count() as f64 / samples.max(1) as f64)
-        .cbrt()
-        .ceil() as usize)
-        .max(1);
+    let region_voxels = labels
+        .and_then(|l| region.volume_mm3(l))
+        .map_or(grid.voxel_count() as f64, |mm3| {
+            mm3 / grid.voxel_volume_mm3()
+        });
+    let stride = ((region_voxels / samples.max(1) as f64).cbrt().ceil() as usize).max(1);
     for k in (0..dims[2]).step_by(stride) {
         for j in (0..dims[1]).step_by(stride) {
             for i in (0..dims[0]).step_by(stride) {
@@ -224,6 +257,9 @@ pub fn joint_histogram_through(
                     continue;
                 }
                 let p = grid.voxel_to_world([i as f64, j as f64, k as f64]);
+                if labels.is_some_and(|l| !region.keeps(label_at_world(l, p))) {
+                    continue;
+                }
                 if let Some(m) = sample_world(moving, moving_point(p))
                     && m.is_finite()
                 {
@@ -247,6 +283,8 @@ mod tests {
     use super::*;
     use crate::volume::{Affine, Grid};
 
+    const ALL: (Region, Option<&LabelVolume>) = (Region::Everywhere, None);
+
     fn ramp(dims: [usize; 3]) -> ScalarVolume {
         let grid = Grid::new(dims, Affine::IDENTITY).unwrap();
         let data = (0..grid.voxel_count())
@@ -261,7 +299,8 @@ mod tests {
         let (lo, hi) = image.min_max();
         let range = (lo as f64, hi as f64);
         let empty = JointHistogram::new(16, [range; 2]);
-        let same = joint_histogram_through(&image, &image, |p| p, 100_000, empty.clone()).histogram;
+        let same =
+            joint_histogram_through(&image, &image, |p| p, ALL, 100_000, empty.clone()).histogram;
         assert_eq!(same.total(), 24 * 24 * 24);
         let off_diagonal: u64 = (0..16)
             .flat_map(|m| (0..16).filter(move |&f| f != m).map(move |f| (m, f)))
@@ -272,9 +311,15 @@ mod tests {
         assert!((nmi - 2.0).abs() < 1e-9, "{nmi}");
 
         // Shifted by 1.5 voxels along i: fewer voxels overlap, and the pairs spread.
-        let shifted =
-            joint_histogram_through(&image, &image, |p| [p[0] + 1.5, p[1], p[2]], 100_000, empty)
-                .histogram;
+        let shifted = joint_histogram_through(
+            &image,
+            &image,
+            |p| [p[0] + 1.5, p[1], p[2]],
+            ALL,
+            100_000,
+            empty,
+        )
+        .histogram;
         assert!(shifted.total() < same.total() && shifted.total() > 0);
         let (shifted_mi, shifted_nmi) = shifted.information().unwrap();
         assert!(shifted_mi < mi && shifted_nmi < nmi - 0.1, "{shifted_nmi}");
@@ -284,7 +329,7 @@ mod tests {
     fn sampling_thins_evenly_and_nothing_overlapping_has_no_information() {
         let image = ramp([20, 20, 20]);
         let empty = JointHistogram::new(8, [(-60.0, 80.0); 2]);
-        let thin = joint_histogram_through(&image, &image, |p| p, 1000, empty.clone());
+        let thin = joint_histogram_through(&image, &image, |p| p, ALL, 1000, empty.clone());
         // 8000 voxels for 1000 samples: every second voxel along each axis.
         assert_eq!(thin.histogram.total(), 1000);
         assert_eq!(thin.sites.len(), 1000);
@@ -293,9 +338,15 @@ mod tests {
                 .iter()
                 .all(|s| s.voxel.iter().all(|v| v % 2 == 0))
         );
-        let apart =
-            joint_histogram_through(&image, &image, |p| [p[0] + 500.0, p[1], p[2]], 1000, empty)
-                .histogram;
+        let apart = joint_histogram_through(
+            &image,
+            &image,
+            |p| [p[0] + 500.0, p[1], p[2]],
+            ALL,
+            1000,
+            empty,
+        )
+        .histogram;
         assert_eq!(apart.total(), 0);
         assert_eq!(apart.information(), None);
     }
@@ -342,6 +393,42 @@ mod tests {
     }
 
     #[test]
+    fn a_region_of_the_fixed_labels_is_sampled_densely_enough_and_alone() {
+        let image = ramp([20, 20, 20]);
+        let grid = image.grid().clone();
+        let cube = |v: [usize; 3]| v.iter().all(|&c| (4..10).contains(&c));
+        let ids = (0..grid.voxel_count())
+            .map(|n| if cube(grid.voxel_of(n)) { 5 } else { 0 })
+            .collect();
+        let labels = LabelVolume::new(grid, ids).unwrap();
+        let empty = JointHistogram::new(8, [(-60.0, 80.0); 2]);
+        let within = |region| {
+            joint_histogram_through(
+                &image,
+                &image,
+                |p| p,
+                (region, Some(&labels)),
+                1000,
+                empty.clone(),
+            )
+        };
+        // The cube's 216 voxels are fewer than the samples asked for: every one counts.
+        for region in [Region::Label(5), Region::Labelled] {
+            let sample = within(region);
+            assert_eq!(sample.sites.len(), 216, "{region:?}");
+            assert!(
+                sample
+                    .sites
+                    .iter()
+                    .all(|s| cube(s.voxel.map(|c| c as usize)))
+            );
+        }
+        assert_eq!(within(Region::Label(7)).histogram.total(), 0);
+        // The whole image keeps its lattice of every second voxel.
+        assert_eq!(within(Region::Everywhere).histogram.total(), 1000);
+    }
+
+    #[test]
     fn the_nearest_voxel_counted_in_a_box_is_found_in_the_world() {
         // A bright cube in one corner of a dark image, registered to itself.
         let grid = Grid::axis_aligned([10, 10, 10], [2.0, 2.0, 2.0], [-10.0, 0.0, 0.0]).unwrap();
@@ -360,6 +447,7 @@ mod tests {
             &image,
             &image,
             |p| p,
+            ALL,
             10_000,
             JointHistogram::new(4, [(0.0, 100.0); 2]),
         );

@@ -17,6 +17,7 @@ use crate::volume::warp::{warp_labels, warp_scalar};
 use crate::volume::{LabelTable, LabelVolume, LandmarkSet, ScalarVolume, VectorField};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What to score: a displacement on the fixed grid plus any of labels, landmarks and images.
 pub struct EvalInputs<'a> {
@@ -39,8 +40,8 @@ pub struct EvalInputs<'a> {
 /// Labels and landmarks to score a registration against (the fixed labels on the fixed grid).
 #[derive(Clone, Default)]
 pub struct Scoring {
-    pub fixed_labels: Option<LabelVolume>,
-    pub moving_labels: Option<LabelVolume>,
+    pub fixed_labels: Option<Arc<LabelVolume>>,
+    pub moving_labels: Option<Arc<LabelVolume>>,
     pub landmarks: Option<(LandmarkSet, LandmarkSet)>,
     pub label_table: LabelTable,
 }
@@ -55,8 +56,8 @@ impl Scoring {
     pub fn inputs<'a>(&'a self, field: &'a VectorField) -> EvalInputs<'a> {
         EvalInputs {
             field,
-            fixed_labels: self.fixed_labels.as_ref(),
-            moving_labels: self.moving_labels.as_ref(),
+            fixed_labels: self.fixed_labels.as_deref(),
+            moving_labels: self.moving_labels.as_deref(),
             warped_labels: None,
             landmarks: self.landmarks.as_ref().map(|(f, m)| (f, m)),
             images: None,

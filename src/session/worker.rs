@@ -231,8 +231,8 @@ impl Worker {
         let guides = Guides {
             labels: scoring
                 .fixed_labels
-                .as_ref()
-                .zip(scoring.moving_labels.as_ref()),
+                .as_deref()
+                .zip(scoring.moving_labels.as_deref()),
             landmarks: scoring.landmarks.as_ref().map(|(f, m)| (f, m)),
         };
         let mut registration =

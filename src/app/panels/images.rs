@@ -21,7 +21,7 @@ pub fn images_ui(
     d: &mut Display,
     cursor_mm: &mut [f64; 3],
     doc: &Document,
-    (joint, joint_now): (&JointPanel, JointKey),
+    (joint, joint_now): (&mut JointPanel, JointKey),
 ) {
     crosshair_ui(ui, d, cursor_mm, doc);
     ui.separator();
@@ -73,7 +73,7 @@ pub fn images_ui(
     let crosshair = sample_world(&case.fixed, *cursor_mm)
         .zip(sample_world(&case.moving, pull.moving_point(*cursor_mm)))
         .map(|(f, m)| [f as f64, m as f64]);
-    joint.ui(ui, joint_now, d, (cursor_mm, crosshair), case.fixed.grid());
+    joint.ui(ui, joint_now, d, (cursor_mm, crosshair), doc);
 }
 
 /// Where the crosshair is: world mm, and the nearest voxel (0-based, as NIfTI counts) of each
@@ -119,8 +119,8 @@ fn crosshair_ui(ui: &mut egui::Ui, d: &Display, cursor_mm: &mut [f64; 3], doc: &
     let moving_at = pull.moving_point(*cursor_mm);
     ui.label(format!(
         "fixed value {}; moving value {}",
-        value_text(&case.fixed, *cursor_mm, &case.fixed_labels, doc),
-        value_text(&case.moving, moving_at, &case.moving_labels, doc),
+        value_text(&case.fixed, *cursor_mm, case.fixed_labels.as_deref(), doc),
+        value_text(&case.moving, moving_at, case.moving_labels.as_deref(), doc),
     ));
 }
 
@@ -156,7 +156,7 @@ fn voxel_ui(ui: &mut egui::Ui, caption: &str, grid: &Grid, world_mm: [f64; 3]) -
 fn value_text(
     image: &ScalarVolume,
     at_mm: [f64; 3],
-    labels: &Option<LabelVolume>,
+    labels: Option<&LabelVolume>,
     doc: &Document,
 ) -> String {
     let Some(v) = sample_world(image, at_mm) else {

@@ -7,12 +7,12 @@
 //! the crosshair's pair: together they tell where in the anatomy a cluster comes from.
 
 use super::history_plot::significant;
+use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::ColourMap;
 use crate::app::views::compose::JOINT_BOX_COLOUR;
 use crate::app::views::display::Display;
-use crate::eval::joint_histogram::{BinBox, JointHistogram, JointSample};
-use crate::volume::Grid;
+use crate::eval::joint_histogram::{BinBox, JointHistogram, JointSample, Region};
 
 /// Bins along each axis.
 pub const BINS: usize = 64;
@@ -22,16 +22,19 @@ pub const SAMPLES: usize = 250_000;
 const SIDE: f32 = 240.0;
 
 /// What a joint histogram is of: one of the document's transforms, seen through one of the views'
-/// pulls ([`crate::app::pull::Pull::name`]).
+/// pulls ([`crate::app::pull::Pull::name`]), over a region of the fixed image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JointKey {
     pub generation: u64,
     pub pull: &'static str,
+    pub region: Region,
 }
 
-/// The histogram shown, and the one computing.
+/// The histogram shown, the one computing, and the region asked for.
 #[derive(Default)]
 pub struct JointPanel {
+    /// The fixed voxels counted: the whole image, or the part the fixed labels mark.
+    pub region: Region,
     /// The newest request's number: a result for an older one is dropped.
     requests: u64,
     computing: Option<(u64, JointKey)>,
@@ -86,6 +89,7 @@ impl JointPanel {
     pub fn forget(&mut self) {
         self.computing = None;
         self.shown = None;
+        self.region = Region::Everywhere;
     }
 
     /// The histogram shown, if it is of `key`.
@@ -98,14 +102,15 @@ impl JointPanel {
 
     /// Draws the histogram, saying when it is of an older transform than `now`'s, with a ring at
     /// the crosshair's `[fixed, moving]` values; a click or a drag picks bins into `d.joint_box`,
-    /// and "go to the nearest" moves `cursor_mm` (world mm) to a voxel counted in them.
+    /// and "go to the nearest" moves `cursor_mm` (world mm) to a voxel counted in them. With
+    /// fixed labels, a choice of region restricts the voxels counted.
     pub fn ui(
-        &self,
+        &mut self,
         ui: &mut egui::Ui,
         now: JointKey,
         d: &mut Display,
         (cursor_mm, crosshair): (&mut [f64; 3], Option<[f64; 2]>),
-        fixed_grid: &Grid,
+        doc: &Document,
     ) {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new("joint histogram").strong())
@@ -120,6 +125,9 @@ impl JointPanel {
                 ui.spinner();
             }
         });
+        if doc.case.fixed_labels.is_some() {
+            region_ui(ui, &mut self.region, doc);
+        }
         let Some(shown) = &self.shown else {
             return;
         };
@@ -199,6 +207,10 @@ impl JointPanel {
             "whole" => "through the whole transform",
             _ => "as loaded",
         };
+        let through = match shown.key.region {
+            Region::Everywhere => through.to_string(),
+            region => format!("{through}, {}", region_name(region, doc)),
+        };
         match h.information() {
             Some((mi, nmi)) => ui.label(format!(
                 "NMI {nmi:.3} · MI {mi:.3} nats · {} voxels sampled, {through}",
@@ -227,7 +239,9 @@ impl JointPanel {
                     "highlighted in the views where the fixed and the moving value both fall in \
                      these bins (the end bins also take the values beyond the range)",
                 );
-                let nearest = shown.sample.nearest_in(&b, fixed_grid, *cursor_mm);
+                let nearest = shown
+                    .sample
+                    .nearest_in(&b, doc.case.fixed.grid(), *cursor_mm);
                 let go = ui
                     .add_enabled(nearest.is_some(), egui::Button::new("go to the nearest"))
                     .on_hover_text(
@@ -242,6 +256,36 @@ impl JointPanel {
                 }
             });
         }
+    }
+}
+
+/// The region's choice: everywhere, inside any fixed label, or inside one.
+fn region_ui(ui: &mut egui::Ui, region: &mut Region, doc: &Document) {
+    egui::ComboBox::from_label("voxels counted")
+        .selected_text(region_name(*region, doc))
+        .show_ui(ui, |ui| {
+            let choices = [Region::Everywhere, Region::Labelled].into_iter().chain(
+                doc.facts
+                    .fixed_label_sites
+                    .keys()
+                    .map(|&id| Region::Label(id)),
+            );
+            for choice in choices {
+                ui.selectable_value(region, choice, region_name(choice, doc));
+            }
+        })
+        .response
+        .on_hover_text(
+            "count only the fixed voxels inside the fixed labels, or inside one: the histogram \
+             of one structure shows how well it alone is aligned",
+        );
+}
+
+fn region_name(region: Region, doc: &Document) -> String {
+    match region {
+        Region::Everywhere => "everywhere".into(),
+        Region::Labelled => "inside the fixed labels".into(),
+        Region::Label(id) => format!("inside {}", doc.case.label_table.title(id)),
     }
 }
 
