@@ -329,6 +329,31 @@ mod tests {
         (fixed, moving)
     }
 
+    /// The case with the fixed image dark from x = 8 mm on.
+    fn half_dark_case() -> (ScalarVolume, ScalarVolume) {
+        let (mut fixed, moving) = case();
+        let grid = fixed.grid().clone();
+        for n in 0..grid.voxel_count() {
+            if grid.voxel_of(n)[0] >= 8 {
+                fixed.data_mut()[n] = 0.0;
+            }
+        }
+        (fixed, moving)
+    }
+
+    fn images_only<'a>(fixed: &'a ScalarVolume, moving: &'a ScalarVolume) -> Sources<'a> {
+        Sources {
+            fixed,
+            moving,
+            fixed_labels: None,
+            moving_labels: None,
+            pull: Pull::AsLoaded,
+            field: None,
+            jacobian: None,
+            folded_cubes: None,
+        }
+    }
+
     fn pixel(image: &egui::ColorImage, x: usize, y: usize) -> [u8; 3] {
         let c = image.pixels[x + image.size[0] * y];
         [c.r(), c.g(), c.b()]
@@ -337,16 +362,7 @@ mod tests {
     #[test]
     fn every_mode_shows_what_it_says() {
         let (fixed, moving) = case();
-        let sources = Sources {
-            fixed: &fixed,
-            moving: &moving,
-            fixed_labels: None,
-            moving_labels: None,
-            pull: Pull::AsLoaded,
-            field: None,
-            jacobian: None,
-            folded_cubes: None,
-        };
+        let sources = images_only(&fixed, &moving);
         let view = PlaneView::new(Plane::Axial, fixed.grid(), fixed.grid().centre_mm(), true);
         let s = sample(
             view,
@@ -391,13 +407,8 @@ mod tests {
 
     #[test]
     fn contours_and_labels_and_folds() {
-        let (mut fixed, moving) = case();
+        let (fixed, moving) = half_dark_case();
         let grid = fixed.grid().clone();
-        for n in 0..grid.voxel_count() {
-            if grid.voxel_of(n)[0] >= 8 {
-                fixed.data_mut()[n] = 0.0;
-            }
-        }
         let labels = LabelVolume::new(
             grid.clone(),
             (0..grid.voxel_count())
@@ -495,23 +506,9 @@ mod tests {
     #[test]
     fn pixels_whose_values_lie_in_the_joint_histograms_box_are_highlighted() {
         use crate::eval::joint_histogram::{BinBox, JointHistogram};
-        let (mut fixed, moving) = case();
+        let (fixed, moving) = half_dark_case();
         let grid = fixed.grid().clone();
-        for n in 0..grid.voxel_count() {
-            if grid.voxel_of(n)[0] >= 8 {
-                fixed.data_mut()[n] = 0.0;
-            }
-        }
-        let sources = Sources {
-            fixed: &fixed,
-            moving: &moving,
-            fixed_labels: None,
-            moving_labels: None,
-            pull: Pull::AsLoaded,
-            field: None,
-            jacobian: None,
-            folded_cubes: None,
-        };
+        let sources = images_only(&fixed, &moving);
         let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
         let s = sample(
             view.clone(),
