@@ -239,16 +239,18 @@ impl JointPanel {
                     "highlighted in the views where the fixed and the moving value both fall in \
                      these bins (the end bins also take the values beyond the range)",
                 );
-                let nearest = shown
-                    .sample
-                    .nearest_in(&b, doc.case.fixed.grid(), *cursor_mm);
                 let go = ui
-                    .add_enabled(nearest.is_some(), egui::Button::new("go to the nearest"))
+                    .add_enabled(count > 0, egui::Button::new("go to the nearest"))
                     .on_hover_text(
                         "moves the crosshair to the voxel counted in these bins nearest it, so \
                          the views show the place",
                     );
-                if let Some(to) = nearest.filter(|_| go.clicked()) {
+                // A pass over every voxel counted: only on a click, not every frame.
+                if go.clicked()
+                    && let Some(to) = shown
+                        .sample
+                        .nearest_in(&b, doc.case.fixed.grid(), *cursor_mm)
+                {
                     *cursor_mm = to;
                 }
                 if ui.button("clear picked bins").clicked() {
