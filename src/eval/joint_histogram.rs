@@ -130,10 +130,18 @@ impl BinBox {
 
     /// Whether the pair's bins lie in the box; never for a NaN.
     pub fn contains(&self, fixed: f64, moving: f64) -> bool {
-        let inside = |v: f64, axis: usize, [first, last]: [usize; 2]| {
-            !v.is_nan() && (first..=last).contains(&bin_of(v, self.ranges[axis], self.bins))
-        };
-        inside(fixed, 0, self.fixed) && inside(moving, 1, self.moving)
+        !fixed.is_nan()
+            && !moving.is_nan()
+            && self.holds([
+                bin_of(fixed, self.ranges[0], self.bins),
+                bin_of(moving, self.ranges[1], self.bins),
+            ])
+    }
+
+    /// Whether `[fixed bin, moving bin]` is one of its bins.
+    fn holds(&self, [f, m]: [usize; 2]) -> bool {
+        (self.fixed[0]..=self.fixed[1]).contains(&f)
+            && (self.moving[0]..=self.moving[1]).contains(&m)
     }
 
     /// Whether it was picked in `h`'s binning.
@@ -183,13 +191,9 @@ impl JointSample {
         if !picked.fits(&self.histogram) {
             return None;
         }
-        let holds = |[f, m]: [u16; 2]| {
-            (picked.fixed[0]..=picked.fixed[1]).contains(&(f as usize))
-                && (picked.moving[0]..=picked.moving[1]).contains(&(m as usize))
-        };
         self.sites
             .iter()
-            .filter(|s| holds(s.bins))
+            .filter(|s| picked.holds(s.bins.map(usize::from)))
             .map(|s| grid.voxel_to_world(s.voxel.map(|v| v as f64)))
             .min_by(|a, b| distance2(*a, to_mm).total_cmp(&distance2(*b, to_mm)))
     }
