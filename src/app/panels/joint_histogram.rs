@@ -184,15 +184,12 @@ impl JointPanel {
             painter.circle_stroke(at, 5.0, egui::Stroke::new(1.5, egui::Color32::WHITE));
         }
         if let Some(pos) = response.hover_pos() {
-            let [f, m] = bin_at(pos);
-            let edge = |(lo, hi): (f64, f64), b: usize| lo + (hi - lo) * b as f64 / h.bins as f64;
+            let bin = bin_at(pos);
+            let one = BinBox::between(h, bin, bin);
             response.on_hover_text_at_pointer(format!(
-                "fixed {} to {}, moving {} to {}: {} voxels",
-                significant(edge(h.ranges[0], f)),
-                significant(edge(h.ranges[0], f + 1)),
-                significant(edge(h.ranges[1], m)),
-                significant(edge(h.ranges[1], m + 1)),
-                h.counts[m * h.bins + f]
+                "{}: {} voxels",
+                ranges_text(&one),
+                one.count(h)
             ));
         }
         ui.label(format!(
@@ -223,16 +220,11 @@ impl JointPanel {
         };
         if let Some(b) = picked {
             let count = b.count(h);
-            let range = |axis: usize| {
-                let (lo, hi) = b.value_range(axis);
-                format!("{} to {}", significant(lo), significant(hi))
-            };
             ui.horizontal_wrapped(|ui| {
                 label_swatch(ui, JOINT_BOX_COLOUR);
                 ui.label(format!(
-                    "picked: fixed {}, moving {}: {count} voxels sampled ({:.1} %)",
-                    range(0),
-                    range(1),
+                    "picked: {}: {count} voxels sampled ({:.1} %)",
+                    ranges_text(&b),
                     100.0 * count as f64 / h.total().max(1) as f64
                 ))
                 .on_hover_text(
@@ -259,6 +251,15 @@ impl JointPanel {
             });
         }
     }
+}
+
+/// "fixed a to b, moving c to d": the values a box's bins span.
+fn ranges_text(b: &BinBox) -> String {
+    let range = |axis: usize| {
+        let (lo, hi) = b.value_range(axis);
+        format!("{} to {}", significant(lo), significant(hi))
+    };
+    format!("fixed {}, moving {}", range(0), range(1))
 }
 
 /// The region's choice: everywhere, inside any fixed label, or inside one.
