@@ -1473,6 +1473,25 @@ fn bins_picked_in_the_joint_histogram_highlight_their_places_in_the_views() {
         "{to:?}"
     );
 
+    // Counting one label keeps the pick, and the highlight to that label's places.
+    let everywhere = highlighted(&mut harness);
+    harness.get_by_label("voxels counted").click();
+    harness.run_steps(2);
+    harness.get_by_label("inside 3 left white matter").click();
+    harness.run_steps(2);
+    joint_nmi(&mut harness);
+    assert_eq!(
+        harness.state().viewers.display.joint_box,
+        Some(picked.clone())
+    );
+    let in_label = highlighted(&mut harness);
+    assert!(in_label < everywhere, "{everywhere} -> {in_label}");
+    assert!(
+        harness
+            .query_by_label_contains("joint histogram (Images tab), inside 3 left white matter")
+            .is_some()
+    );
+
     // A click picks one bin; a click on it again clears it, as does a right click or the button.
     click_at(&mut harness, centre(fullest));
     assert_eq!(

@@ -529,7 +529,7 @@ impl WarpbenchApp {
         panels::joint_histogram::JointKey {
             generation: self.doc.generation,
             pull: Pull::of(&self.doc, &self.viewers.display).name(),
-            region: self.joint_histogram.region,
+            region: self.viewers.display.joint_region,
         }
     }
 
@@ -541,7 +541,7 @@ impl WarpbenchApp {
         };
         let (fixed, moving) = (self.doc.case.fixed.clone(), self.doc.case.moving.clone());
         let labels = self.doc.case.fixed_labels.clone();
-        let region = self.joint_histogram.region;
+        let region = self.viewers.display.joint_region;
         let deformation = self.shared_transform();
         let display = &self.viewers.display;
         let (warped, affine_only) = (display.warped, display.affine_only);

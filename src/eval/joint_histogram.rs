@@ -205,7 +205,7 @@ fn distance2(a: [f64; 3], b: [f64; 3]) -> f64 {
 
 /// Which fixed voxels a joint histogram counts: the whole image, or the part a label map of the
 /// fixed image marks (any label, or one).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Region {
     #[default]
     Everywhere,
@@ -214,7 +214,8 @@ pub enum Region {
 }
 
 impl Region {
-    fn keeps(self, id: i32) -> bool {
+    /// Whether a voxel of label `id` (0: unlabelled) is in the region.
+    pub fn keeps(self, id: i32) -> bool {
         match self {
             Region::Everywhere => true,
             Region::Labelled => id != 0,

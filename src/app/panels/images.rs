@@ -23,7 +23,7 @@ pub fn images_ui(
     doc: &Document,
     (joint, joint_now): (&mut JointPanel, JointKey),
 ) {
-    crosshair_ui(ui, d, cursor_mm, doc);
+    let crosshair = crosshair_ui(ui, d, cursor_mm, doc);
     ui.separator();
     let case = &doc.case;
     let headers = &doc.facts.headers;
@@ -69,16 +69,18 @@ pub fn images_ui(
     }
     placement_ui(ui, case.fixed.grid(), case.moving.grid());
     ui.separator();
-    let pull = Pull::of(doc, d);
-    let crosshair = sample_world(&case.fixed, *cursor_mm)
-        .zip(sample_world(&case.moving, pull.moving_point(*cursor_mm)))
-        .map(|(f, m)| [f as f64, m as f64]);
     joint.ui(ui, joint_now, d, (cursor_mm, crosshair), doc);
 }
 
 /// Where the crosshair is: world mm, and the nearest voxel (0-based, as NIfTI counts) of each
-/// image with its value; the moving image's through the transform the views show.
-fn crosshair_ui(ui: &mut egui::Ui, d: &Display, cursor_mm: &mut [f64; 3], doc: &Document) {
+/// image with its value; the moving image's through the transform the views show. Returns the
+/// two values, where both images have one.
+fn crosshair_ui(
+    ui: &mut egui::Ui,
+    d: &Display,
+    cursor_mm: &mut [f64; 3],
+    doc: &Document,
+) -> Option<[f64; 2]> {
     ui.label(egui::RichText::new("crosshair").strong());
     let case = &doc.case;
     let pull = Pull::of(doc, d);
@@ -117,11 +119,16 @@ fn crosshair_ui(ui: &mut egui::Ui, d: &Display, cursor_mm: &mut [f64; 3], doc: &
             ui.end_row();
         });
     let moving_at = pull.moving_point(*cursor_mm);
+    let fixed_value = sample_world(&case.fixed, *cursor_mm);
+    let moving_value = sample_world(&case.moving, moving_at);
     ui.label(format!(
         "fixed value {}; moving value {}",
-        value_text(&case.fixed, *cursor_mm, case.fixed_labels.as_deref(), doc),
-        value_text(&case.moving, moving_at, case.moving_labels.as_deref(), doc),
+        value_text(fixed_value, *cursor_mm, case.fixed_labels.as_deref(), doc),
+        value_text(moving_value, moving_at, case.moving_labels.as_deref(), doc),
     ));
+    fixed_value
+        .zip(moving_value)
+        .map(|(f, m)| [f as f64, m as f64])
 }
 
 /// The nearest voxel of `grid` to `world_mm`, as three indices to type into; returns the voxel
@@ -153,13 +160,14 @@ fn voxel_ui(ui: &mut egui::Ui, caption: &str, grid: &Grid, world_mm: [f64; 3]) -
     typed.then(|| voxel.map(|v| v as f64))
 }
 
+/// An image's `value` at `at_mm`, with the label there when the image has `labels`.
 fn value_text(
-    image: &ScalarVolume,
+    value: Option<f32>,
     at_mm: [f64; 3],
     labels: Option<&LabelVolume>,
     doc: &Document,
 ) -> String {
-    let Some(v) = sample_world(image, at_mm) else {
+    let Some(v) = value else {
         return "–".into();
     };
     match labels {

@@ -30,11 +30,10 @@ pub struct JointKey {
     pub region: Region,
 }
 
-/// The histogram shown, the one computing, and the region asked for.
+/// The histogram shown and the one computing (the region counted is the display's, which the
+/// views' highlight keeps to).
 #[derive(Default)]
 pub struct JointPanel {
-    /// The fixed voxels counted: the whole image, or the part the fixed labels mark.
-    pub region: Region,
     /// The newest request's number: a result for an older one is dropped.
     requests: u64,
     computing: Option<(u64, JointKey)>,
@@ -89,7 +88,6 @@ impl JointPanel {
     pub fn forget(&mut self) {
         self.computing = None;
         self.shown = None;
-        self.region = Region::Everywhere;
     }
 
     /// The histogram shown, if it is of `key`.
@@ -126,7 +124,7 @@ impl JointPanel {
             }
         });
         if doc.case.fixed_labels.is_some() {
-            region_ui(ui, &mut self.region, doc);
+            region_ui(ui, &mut d.joint_region, doc);
         }
         let Some(shown) = &self.shown else {
             return;
@@ -280,11 +278,13 @@ fn region_ui(ui: &mut egui::Ui, region: &mut Region, doc: &Document) {
         .response
         .on_hover_text(
             "count only the fixed voxels inside the fixed labels, or inside one: the histogram \
-             of one structure shows how well it alone is aligned",
+             of one structure shows how well it alone is aligned. Picked bins then highlight \
+             their places inside it alone.",
         );
 }
 
-fn region_name(region: Region, doc: &Document) -> String {
+/// "everywhere", "inside the fixed labels" or "inside <label>".
+pub fn region_name(region: Region, doc: &Document) -> String {
     match region {
         Region::Everywhere => "everywhere".into(),
         Region::Labelled => "inside the fixed labels".into(),

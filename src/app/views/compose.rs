@@ -11,6 +11,7 @@ use super::colour::{ColourMap, label_colour};
 use super::display::{CompareMode, Display, FieldMap};
 use super::slice::PlaneView;
 use crate::app::pull::Pull;
+use crate::eval::joint_histogram::Region;
 use crate::eval::non_diffeomorphic::folded_at_world;
 use crate::volume::resample::{label_at_world, nearest_at_world, sample_world};
 use crate::volume::warp::displacement_at;
@@ -43,6 +44,9 @@ pub struct SliceSamples {
     pub jacobian: Option<Vec<f32>>,
     /// The folded fraction of the cube between voxel centres at each pixel (with `jacobian`).
     pub folded: Option<Vec<f32>>,
+    /// Whether each pixel lies in the joint histogram's region (with a region of the fixed
+    /// labels).
+    pub in_region: Option<Vec<bool>>,
 }
 
 /// Which optional layers a slice needs (sampling the rest would only cost time).
@@ -51,6 +55,8 @@ pub struct Wanted {
     /// `Some(moving)`: the label map to show, `None`: no labels.
     pub labels: Option<bool>,
     pub map: FieldMap,
+    /// The region the joint histogram's highlight keeps to (`Everywhere`: none to sample).
+    pub region: Region,
 }
 
 /// Samples the layers on `view`; the moving image and labels go through the sources' pull.
@@ -86,6 +92,10 @@ pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSample
         .folded_cubes
         .filter(|_| wanted.map == FieldMap::Jacobian)
         .map(|f| view.map_pixels(0.0, |p| folded_at_world(f, p).unwrap_or(0.0)));
+    let in_region = sources
+        .fixed_labels
+        .filter(|_| wanted.region != Region::Everywhere)
+        .map(|l| view.map_pixels(false, |p| wanted.region.keeps(label_at_world(l, p))));
     SliceSamples {
         view,
         fixed,
@@ -94,6 +104,7 @@ pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSample
         magnitude_mm,
         jacobian,
         folded,
+        in_region,
     }
 }
 
@@ -301,8 +312,9 @@ fn overlay_labels(s: &SliceSamples, d: &Display, table: &LabelTable, rgb: &mut [
 /// Last, over labels and maps: it answers the question the user is asking now.
 fn overlay_joint_box(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
     let Some(b) = &d.joint_box else { return };
+    let in_region = |n: usize| s.in_region.as_ref().is_none_or(|r| r[n]);
     for (n, (&f, &m)) in s.fixed.iter().zip(&s.moving).enumerate() {
-        if b.contains(f as f64, m as f64) {
+        if in_region(n) && b.contains(f as f64, m as f64) {
             blend_pixel(rgb, n, JOINT_BOX_COLOUR, 0.75);
         }
     }
@@ -370,6 +382,7 @@ mod tests {
             Wanted {
                 labels: None,
                 map: FieldMap::None,
+                region: Region::Everywhere,
             },
         );
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
@@ -436,6 +449,7 @@ mod tests {
         let all = |map| Wanted {
             labels: Some(false),
             map,
+            region: Region::Everywhere,
         };
         let s = sample(view.clone(), &sources, all(FieldMap::None));
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
@@ -508,35 +522,50 @@ mod tests {
         use crate::eval::joint_histogram::{BinBox, JointHistogram};
         let (fixed, moving) = half_dark_case();
         let grid = fixed.grid().clone();
-        let sources = images_only(&fixed, &moving);
+        // Label 7 on the bright half's first four columns (x < 4 mm).
+        let labels = LabelVolume::new(
+            grid.clone(),
+            (0..grid.voxel_count())
+                .map(|n| (grid.voxel_of(n)[0] < 4) as i32 * 7)
+                .collect(),
+        )
+        .unwrap();
+        let sources = Sources {
+            fixed_labels: Some(&labels),
+            ..images_only(&fixed, &moving)
+        };
         let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
-        let s = sample(
-            view.clone(),
-            &sources,
-            Wanted {
+        let samples = |region| {
+            let wanted = Wanted {
                 labels: None,
                 map: FieldMap::None,
-            },
-        );
+                region,
+            };
+            sample(view.clone(), &sources, wanted)
+        };
+        let (everywhere, in_label) = (samples(Region::Everywhere), samples(Region::Label(7)));
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
         d.mode = CompareMode::Fixed;
         let joint = JointHistogram::new(10, [(0.0, 100.0), (0.0, 100.0)]);
         // The bright fixed voxels (bin 9) over a dark moving image (bin 0).
         d.joint_box = Some(BinBox::between(&joint, [9, 0], [8, 0]));
-        let at = |d: &Display, world: [f64; 3]| {
+        let at = |s: &SliceSamples, d: &Display, world: [f64; 3]| {
             let [x, y] = view.pixel_of(world);
             pixel(
-                &compose(&s, d, false, &LabelTable::default()),
+                &compose(s, d, false, &LabelTable::default()),
                 x as usize,
                 y as usize,
             )
         };
-        assert_eq!(
-            at(&d, [3.0, 8.0, 4.0]),
-            mix([255; 3], JOINT_BOX_COLOUR, 0.75)
-        );
-        assert_eq!(at(&d, [12.0, 8.0, 4.0]), [0, 0, 0]);
+        let highlighted = mix([255; 3], JOINT_BOX_COLOUR, 0.75);
+        assert_eq!(at(&everywhere, &d, [3.0, 8.0, 4.0]), highlighted);
+        assert_eq!(at(&everywhere, &d, [6.0, 8.0, 4.0]), highlighted);
+        assert_eq!(at(&everywhere, &d, [12.0, 8.0, 4.0]), [0, 0, 0]);
+        // Inside a region, only its pixels: the counts the box shows are of them alone.
+        assert!(everywhere.in_region.is_none());
+        assert_eq!(at(&in_label, &d, [3.0, 8.0, 4.0]), highlighted);
+        assert_eq!(at(&in_label, &d, [6.0, 8.0, 4.0]), [255; 3]);
         d.joint_box = None;
-        assert_eq!(at(&d, [3.0, 8.0, 4.0]), [255; 3]);
+        assert_eq!(at(&everywhere, &d, [3.0, 8.0, 4.0]), [255; 3]);
     }
 }

@@ -3,7 +3,7 @@
 //! slice image must be composed again.
 
 use super::colour::{ColourMap, Window};
-use crate::eval::joint_histogram::BinBox;
+use crate::eval::joint_histogram::{BinBox, Region};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -120,9 +120,13 @@ pub struct Display {
     /// Patient right on the screen's left.
     pub radiological: bool,
     /// Bins picked in the joint histogram: the pixels whose fixed and moving values fall in them
-    /// are highlighted.
+    /// are highlighted, inside `joint_region`.
     #[serde(default)]
     pub joint_box: Option<BinBox>,
+    /// The fixed voxels the joint histogram counts. The highlight keeps to them too, since the
+    /// picked bins' counts are of them alone.
+    #[serde(default)]
+    pub joint_region: Region,
 }
 
 impl Display {
@@ -163,6 +167,7 @@ impl Display {
             },
             radiological: true,
             joint_box: None,
+            joint_region: Region::Everywhere,
         }
     }
 }

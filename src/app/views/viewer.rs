@@ -21,6 +21,7 @@ use crate::app::gpu_bridge::SliceCallback;
 use crate::app::landmarks::{LandmarkEdit, Side};
 use crate::app::pull::Pull;
 use crate::app::state::Document;
+use crate::eval::joint_histogram::Region;
 use crate::volume::Grid;
 use crate::volume::warp::displacement_at;
 use std::sync::Arc;
@@ -152,6 +153,10 @@ impl Viewers {
                     .visible
                     .then_some(self.display.labels.moving),
                 map: self.display.deformation.map,
+                region: match self.display.joint_box {
+                    Some(_) => self.display.joint_region,
+                    None => Region::Everywhere,
+                },
             },
         }
     }
