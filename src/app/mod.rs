@@ -2,10 +2,12 @@
 //!
 //! Per frame, `logic` first takes what the workers sent (a loaded case, registration events and
 //! snapshots) into the [`state::Document`], then `ui` draws panels and views from it. Panels
-//! return requests instead of starting work themselves, and [`WarpbenchApp::handle`] applies
-//! them in one place. Loading and registration run on their own threads; the UI thread only
-//! samples and colours the three visible slices (see `views::compose` for why on the CPU).
+//! return requests instead of starting work themselves, and [`WarpbenchApp::handle`] and its
+//! siblings in `requests` apply them in one place. Loading and registration run on their own
+//! threads; the UI thread only samples and colours the three visible slices (see
+//! `views::compose` for why on the CPU). The top and status bars are in `bars`.
 
+mod bars;
 pub mod command;
 pub mod frame_log;
 pub mod gpu_bridge;
@@ -13,6 +15,7 @@ pub mod landmarks;
 pub mod loader;
 pub mod panels;
 pub mod pull;
+mod requests;
 pub mod saved_session;
 pub mod state;
 pub mod style;
@@ -21,16 +24,17 @@ pub mod views;
 use crate::case::Case;
 use crate::cli::{OpenArgs, Tab};
 use crate::gpu::GpuContext;
-use crate::session::{Command, Method, SessionHandle, SessionOptions};
-use crate::volume::resample::resample_field;
+use crate::session::SessionHandle;
+use bars::save_png;
 use panels::registration::{RegistrationPanel, RunRequest};
 use pull::Pull;
+use requests::Background;
 use state::Document;
 use std::sync::Arc;
 use views::colour::Window;
 use views::display::Display;
 use views::slice::Plane;
-use views::viewer::{Tool, Viewers};
+use views::viewer::Viewers;
 
 /// Opens the window on the case `args` names (the built-in demo without files) and blocks until
 /// it is closed.
@@ -93,19 +97,6 @@ pub enum Layout {
         grid_plane: Plane,
     },
     Single(Plane),
-}
-
-/// What a helper thread reports when it ends.
-enum Background {
-    Notice(Notice),
-    /// Full scores of the deformation of a generation, and those of its affine stage alone.
-    Scores(u64, Box<(crate::eval::EvalReport, crate::eval::EvalReport)>),
-    /// The command line that repeats a run, its files written.
-    Command(String),
-    /// A transform computed off the run (the landmarks' fit), to show.
-    Transform(Box<state::Deformation>),
-    /// The joint histogram of a request of the Images tab.
-    JointHistogram(u64, Box<crate::eval::joint_histogram::JointSample>),
 }
 
 /// A message shown over the views until dismissed.
@@ -312,134 +303,6 @@ impl WarpbenchApp {
         }
     }
 
-    /// Applies a request from a panel.
-    pub fn handle(&mut self, request: RunRequest, ctx: &egui::Context) {
-        let command = match request {
-            RunRequest::Start(config) => {
-                self.start_run(Method::Iterative(config), ctx);
-                return;
-            }
-            RunRequest::StartSweep(sweep) => {
-                self.start_run(Method::Sweep(sweep), ctx);
-                return;
-            }
-            RunRequest::StartNetwork(job) => {
-                self.start_run(Method::Network(job), ctx);
-                return;
-            }
-            RunRequest::CopyCommand(method) => {
-                self.copy_command(method, ctx);
-                return;
-            }
-            RunRequest::ExportSweep(path) => {
-                self.notice = Some(Notice::outcome(
-                    crate::session::sweep_files::write(&self.doc.sweep, &path),
-                    || format!("sweep written to {}", path.display()),
-                    "export the sweep",
-                ));
-                return;
-            }
-            RunRequest::Pause => Command::Pause,
-            RunRequest::Resume => Command::Resume,
-            RunRequest::Cancel => Command::Cancel,
-            RunRequest::SetWeight(term, v) => Command::SetWeight(term, v),
-            RunRequest::SetLearningRate(v) => Command::SetLearningRate(v),
-        };
-        if let Some(session) = &self.session {
-            session.send(command);
-        }
-    }
-
-    /// Writes what the command that runs `method` on the case needs, then puts the command on the
-    /// clipboard and shows it in the registration panel.
-    fn copy_command(&mut self, method: Method, ctx: &egui::Context) {
-        let run = command::RunCommand::new(&self.doc, method);
-        let dir = self.state_dir.clone().unwrap_or_else(std::env::temp_dir);
-        self.in_background(ctx, "command", move || match run.write(&dir) {
-            Ok(line) => Background::Command(line),
-            Err(e) => Background::Notice(Notice {
-                text: format!("cannot write the command's inputs: {e}"),
-                error: true,
-            }),
-        });
-    }
-
-    fn start_run(&mut self, method: Method, ctx: &egui::Context) {
-        let Some(gpu) = &self.gpu else {
-            self.notice = Some(Notice {
-                text: "cannot register: no GPU device (the window draws without one)".into(),
-                error: true,
-            });
-            return;
-        };
-        let case = &self.doc.case;
-        let scoring = self.doc.scoring();
-        let ctx = ctx.clone();
-        match crate::session::start_method(
-            gpu,
-            (case.fixed.clone(), case.moving.clone()),
-            method.clone(),
-            scoring,
-            SessionOptions::default(),
-            // Progress comes up to 30 times a second; every frame drawn costs the run a frame's
-            // worth of a shared (on lavapipe, CPU-bound) device, so runs repaint 10 times a second
-            // at most unless the user is doing something.
-            move || ctx.request_repaint_after(RUN_REPAINT),
-        ) {
-            Ok(handle) => {
-                self.session = Some(handle);
-                self.doc.start_run(&method);
-            }
-            Err(e) => {
-                self.notice = Some(Notice {
-                    text: format!("cannot start the registration: {e}"),
-                    error: true,
-                })
-            }
-        }
-    }
-
-    /// Starts a training run on its own thread, or passes a command to the running one.
-    pub fn handle_training(
-        &mut self,
-        request: panels::training::TrainingRequest,
-        ctx: &egui::Context,
-    ) {
-        use panels::training::{TrainingLog, TrainingRequest};
-        match request {
-            TrainingRequest::Command(command) => {
-                if let Some(run) = &self.training_run {
-                    run.send(command);
-                }
-            }
-            TrainingRequest::Start(job) => {
-                let Some(gpu) = &self.gpu else {
-                    self.notice = Some(Notice {
-                        text: "cannot train: no GPU device (the window draws without one)".into(),
-                        error: true,
-                    });
-                    return;
-                };
-                let ctx = ctx.clone();
-                let started = crate::session::training::start_training(gpu, *job, move || {
-                    ctx.request_repaint()
-                });
-                match started {
-                    Ok(run) => {
-                        self.training_run = Some(run);
-                        self.training.log = TrainingLog::starting();
-                    }
-                    Err(e) => {
-                        self.notice = Some(Notice {
-                            text: format!("cannot start the training: {e}"),
-                            error: true,
-                        })
-                    }
-                }
-            }
-        }
-    }
-
     /// Starts loading a case or a session in the background; the open case stays until the new
     /// one arrives.
     pub fn open(&mut self, source: loader::Source, ctx: &egui::Context) {
@@ -533,220 +396,6 @@ impl WarpbenchApp {
         }
     }
 
-    /// Starts the joint histogram of what the views show, unless it is shown or one is computing.
-    fn refresh_joint_histogram(&mut self, ctx: &egui::Context) {
-        use panels::joint_histogram::{BINS, SAMPLES};
-        let Some(number) = self.joint_histogram.request(self.joint_key()) else {
-            return;
-        };
-        let (fixed, moving) = (self.doc.case.fixed.clone(), self.doc.case.moving.clone());
-        let labels = self.doc.case.fixed_labels.clone();
-        let region = self.viewers.display.joint_region;
-        let deformation = self.shared_transform();
-        let display = &self.viewers.display;
-        let (warped, affine_only) = (display.warped, display.affine_only);
-        let empty =
-            crate::eval::joint_histogram::JointHistogram::new(BINS, self.doc.facts.joint_ranges);
-        let started = self.in_background(ctx, "joint histogram", move || {
-            crate::parallel::lower_priority();
-            let pull = Pull::through(deformation.as_deref(), warped, affine_only);
-            let sample = crate::eval::joint_histogram::joint_histogram_through(
-                &fixed,
-                &moving,
-                |p| pull.moving_point(p),
-                (region, labels.as_deref()),
-                SAMPLES,
-                empty,
-            );
-            Background::JointHistogram(number, Box::new(sample))
-        });
-        if !started {
-            self.joint_histogram.not_started();
-        }
-    }
-
-    /// Runs `job` on a helper thread; `logic` takes in what it reports. Whether it started (when
-    /// not, a notice says why).
-    fn in_background(
-        &mut self,
-        ctx: &egui::Context,
-        name: &str,
-        job: impl FnOnce() -> Background + Send + 'static,
-    ) -> bool {
-        let tx = self.background.0.clone();
-        let wake = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                let _ = tx.send(job());
-                wake.request_repaint();
-            });
-        match spawned {
-            Ok(_) => {
-                self.background_jobs += 1;
-                true
-            }
-            Err(e) => {
-                self.scoring = false;
-                self.notice = Some(Notice {
-                    text: format!("cannot start {name}: {e}"),
-                    error: true,
-                });
-                false
-            }
-        }
-    }
-
-    /// Applies an action of the landmark panel.
-    fn handle_landmarks(&mut self, action: panels::landmarks::LandmarkAction, ctx: &egui::Context) {
-        use panels::landmarks::LandmarkAction;
-        match action {
-            LandmarkAction::Notice(notice) => self.notice = Some(notice),
-            LandmarkAction::ShowFit(model) => {
-                let fit = match self.doc.landmark_fit(model) {
-                    Ok(fit) => fit,
-                    Err(e) => {
-                        self.notice = Some(Notice {
-                            text: format!("cannot align by the landmarks: {e}"),
-                            error: true,
-                        });
-                        return;
-                    }
-                };
-                let grid = self.doc.case.fixed.grid().clone();
-                self.in_background(ctx, "landmark fit", move || {
-                    let field =
-                        crate::register::deformable::affine_displacement(&fit.affine, &grid);
-                    Background::Transform(Box::new(state::Deformation::new(fit.affine, field)))
-                });
-            }
-        }
-    }
-
-    /// Applies a request of the metrics panel.
-    fn handle_metrics(&mut self, request: panels::metrics::MetricsRequest, ctx: &egui::Context) {
-        use panels::metrics::MetricsRequest;
-        match request {
-            MetricsRequest::GoTo(id) => {
-                if let Some(site) = self.doc.facts.fixed_label_sites.get(&id) {
-                    self.viewers.cursor_mm = site.inner_point_mm;
-                }
-            }
-            MetricsRequest::ScoreInFull => {
-                let Some(transform) = self.shared_transform() else {
-                    return;
-                };
-                let case = &self.doc.case;
-                let grid = case.fixed.grid().clone();
-                let images = (case.fixed.clone(), case.moving.clone());
-                let scoring = self.doc.scoring();
-                let generation = self.doc.generation;
-                self.scoring = true;
-                self.in_background(ctx, "scoring", move || {
-                    let field = resample_field(&transform.field, &grid);
-                    let inputs = crate::eval::EvalInputs {
-                        images: Some((&images.0, &images.1)),
-                        ..scoring.inputs(&field)
-                    };
-                    let affine_field =
-                        crate::register::deformable::affine_displacement(&transform.affine, &grid);
-                    let affine_inputs = scoring.inputs(&affine_field);
-                    let scores = crate::eval::evaluate(&inputs, crate::eval::SlowMeasures::ALL)
-                        .and_then(|whole| {
-                            let affine = crate::eval::evaluate(
-                                &affine_inputs,
-                                crate::eval::SlowMeasures::NONE,
-                            )?;
-                            Ok((whole, affine))
-                        });
-                    match scores {
-                        Ok(scores) => Background::Scores(generation, Box::new(scores)),
-                        Err(e) => Background::Notice(Notice {
-                            text: format!("cannot score the deformation: {e}"),
-                            error: true,
-                        }),
-                    }
-                });
-            }
-            MetricsRequest::Export(path) => {
-                let Some(report) = self.doc.current_report() else {
-                    return;
-                };
-                self.notice = Some(Notice::outcome(
-                    panels::metrics::export(
-                        report,
-                        self.doc
-                            .affine_stage_report()
-                            .map(crate::eval::AffineStageScores::of)
-                            .as_ref(),
-                        &path,
-                    ),
-                    || format!("metrics written to {}", path.display()),
-                    "export the metrics",
-                ));
-            }
-        }
-    }
-
-    /// Applies a request of the session form.
-    pub fn handle_session(
-        &mut self,
-        request: panels::session::SessionRequest,
-        ctx: &egui::Context,
-    ) {
-        use panels::session::SessionRequest;
-        match request {
-            SessionRequest::Open(path) => self.open(loader::Source::Session(path), ctx),
-            SessionRequest::Save(path) => {
-                let session = self.saved_session();
-                let transform = self.shared_transform();
-                let grid = self.doc.case.fixed.grid().clone();
-                self.in_background(ctx, "session save", move || {
-                    let transform = transform.map(|t| (t.affine, resample_field(&t.field, &grid)));
-                    let written = session.write(&path, transform.as_ref().map(|(a, f)| (a, f)));
-                    Background::Notice(Notice::outcome(
-                        written,
-                        || format!("session saved to {}", path.display()),
-                        "save the session",
-                    ))
-                });
-            }
-            SessionRequest::Export(folder) => {
-                let Some(transform) = self.shared_transform() else {
-                    return;
-                };
-                let grid = self.doc.case.fixed.grid().clone();
-                let moving = self.doc.case.moving.clone();
-                let labels = self.doc.case.moving_labels.clone();
-                let config = self.registration.config.clone();
-                self.in_background(ctx, "export", move || {
-                    use crate::volume::warp::{warp_labels, warp_scalar};
-                    let field = resample_field(&transform.field, &grid);
-                    let warped = warp_scalar(&moving, &field, f32::NAN);
-                    let warped_labels = labels.as_ref().map(|l| warp_labels(l, &field));
-                    let results = crate::register::outputs::Results {
-                        warped: &warped,
-                        warped_labels: warped_labels.as_ref(),
-                        field: &field,
-                        affine: &transform.affine,
-                        config_toml: &config.to_toml(),
-                    };
-                    Background::Notice(Notice::outcome(
-                        crate::register::outputs::write_results(&folder, &results),
-                        || {
-                            format!(
-                                "warped image{}, displacement and affine written to {}",
-                                if labels.is_some() { ", labels" } else { "" },
-                                folder.display()
-                            )
-                        },
-                        "export the results",
-                    ))
-                });
-            }
-        }
-    }
-
     /// Takes in what the workers sent since the last frame.
     pub fn logic(&mut self, ctx: &egui::Context) {
         let mut finished = false;
@@ -820,30 +469,7 @@ impl WarpbenchApp {
         if !dropped.is_empty() {
             self.open_form.drop_files(&dropped);
         }
-        while let Ok(done) = self.background.1.try_recv() {
-            self.background_jobs = self.background_jobs.saturating_sub(1);
-            match done {
-                Background::Notice(notice) => self.notice = Some(notice),
-                Background::Scores(generation, scores) => {
-                    self.scoring = false;
-                    let (whole, affine) = *scores;
-                    self.doc.full_report = Some((generation, whole));
-                    self.doc.affine_report = Some((generation, affine));
-                }
-                Background::Command(line) => {
-                    ctx.copy_text(line.clone());
-                    self.registration.command = Some(line);
-                }
-                Background::Transform(deformation) => {
-                    self.doc.show_transform(*deformation);
-                    self.viewers.display.warped = true;
-                    self.viewers.display.affine_only = false;
-                }
-                Background::JointHistogram(number, sample) => {
-                    self.joint_histogram.receive(ctx, number, *sample)
-                }
-            }
-        }
+        self.take_background(ctx);
         if self.tab == Tab::Images {
             self.refresh_joint_histogram(ctx);
         }
@@ -862,185 +488,6 @@ impl WarpbenchApp {
                 ctx,
             );
         }
-    }
-
-    /// Asks for a screenshot of the window, to be saved at `path` when it arrives.
-    fn request_png(&mut self, ctx: &egui::Context, path: std::path::PathBuf) {
-        self.screenshot_to = Some(path);
-        let tx = self.screenshots.0.clone();
-        let wake = ctx.clone();
-        ctx.request_screenshot(move |image| {
-            let _ = tx.send(image);
-            wake.request_repaint();
-        });
-    }
-
-    fn top_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.heading("Warpbench");
-            ui.separator();
-            if ui.button("Open…").clicked() {
-                self.open_form.show_with(&self.doc.case.files);
-            }
-            if ui.button("Session…").clicked() {
-                self.session_form.open = true;
-            }
-            if self.background_jobs > 0 {
-                ui.spinner();
-                ui.label("working");
-            }
-            if ui
-                .button("Save PNG")
-                .on_hover_text("the window as it is now, into the working directory")
-                .clicked()
-            {
-                let seconds = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                self.request_png(ui.ctx(), format!("warpbench-{seconds}.png").into());
-            }
-            ui.separator();
-            ui.label(self.doc.case.files.title());
-            ui.separator();
-            let layout_label = ui.label("layout").id;
-            let mut single = match self.layout {
-                Layout::Quad { .. } => None,
-                Layout::Single(p) => Some(p),
-            };
-            egui::ComboBox::from_id_salt("layout")
-                .selected_text(single.map_or("2 × 2", |p| p.name()))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut single, None, "2 × 2");
-                    for p in Plane::ALL {
-                        ui.selectable_value(&mut single, Some(p), p.name());
-                    }
-                })
-                .response
-                .labelled_by(layout_label);
-            self.layout = match (single, self.layout) {
-                (Some(p), _) => Layout::Single(p),
-                (None, Layout::Quad { grid_plane }) => Layout::Quad { grid_plane },
-                (None, Layout::Single(_)) => Layout::Quad {
-                    grid_plane: Plane::Axial,
-                },
-            };
-            if let Layout::Quad { grid_plane } = &mut self.layout {
-                let label = ui.label("grid view").id;
-                egui::ComboBox::from_id_salt("grid plane")
-                    .selected_text(grid_plane.name())
-                    .show_ui(ui, |ui| {
-                        for p in Plane::ALL {
-                            ui.selectable_value(grid_plane, p, p.name());
-                        }
-                    })
-                    .response
-                    .labelled_by(label);
-            }
-            ui.separator();
-            let measuring = self.viewers.tool == Tool::Measure;
-            if ui
-                .selectable_label(measuring, "measure")
-                .on_hover_text(
-                    "drag in a view to measure in mm; drag an end to move it, click to clear; \
-                     Esc leaves the tool",
-                )
-                .clicked()
-            {
-                self.viewers.tool = if measuring {
-                    Tool::Navigate
-                } else {
-                    Tool::Measure
-                };
-            }
-            if self.viewers.rulers.iter().any(Option::is_some)
-                && ui.small_button("clear rulers").clicked()
-            {
-                self.viewers.rulers = [None; 3];
-            }
-        });
-        if let Some(load) = &self.load {
-            let (fraction, reading) = load.progress();
-            ui.horizontal(|ui| {
-                ui.add(
-                    style::progress_bar(ui, fraction)
-                        .desired_width(300.0)
-                        .text(format!("reading {reading}")),
-                );
-                if ui.button("cancel").clicked() {
-                    load.cancel();
-                }
-            });
-        }
-    }
-
-    fn status_ui(&self, ui: &mut egui::Ui) {
-        let mut parts = Vec::new();
-        let case = &self.doc.case;
-        if let Some((plane, p)) = self.viewers.hover {
-            parts.push(format!(
-                "{} · RAS {:.1}, {:.1}, {:.1} mm",
-                plane.name(),
-                p[0],
-                p[1],
-                p[2]
-            ));
-            let value = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
-            parts.push(format!(
-                "fixed {}",
-                value(crate::volume::resample::sample_world(&case.fixed, p))
-            ));
-            if let Some(d) = &self.doc.deformation
-                && self.viewers.display.warped
-            {
-                let u = crate::volume::warp::displacement_at(&d.field, p);
-                let det = crate::volume::resample::sample_world(&d.jacobian, p);
-                parts.push(format!(
-                    "u {:.2}, {:.2}, {:.2} mm (|u| {:.2}) · det J {}",
-                    u[0],
-                    u[1],
-                    u[2],
-                    (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt(),
-                    value(det)
-                ));
-                let folded = crate::eval::non_diffeomorphic::folded_at_world(&d.folded_cubes, p);
-                if let Some(f) = folded.filter(|&f| f > 0.0) {
-                    parts.push(format!("cube folded {:.1} %", 100.0 * f));
-                }
-            }
-            let q = pull::Pull::of(&self.doc, &self.viewers.display).moving_point(p);
-            parts.push(format!(
-                "moving {}",
-                value(crate::volume::resample::sample_world(&case.moving, q))
-            ));
-            for (name, labels, at) in [
-                ("fixed label", &case.fixed_labels, p),
-                ("moving label", &case.moving_labels, q),
-            ] {
-                if let Some(l) = labels {
-                    let id = crate::volume::resample::label_at_world(l, at);
-                    parts.push(format!("{name} {}", case.label_table.title(id)));
-                }
-            }
-        } else {
-            let c = self.viewers.cursor_mm;
-            parts.push(format!(
-                "cursor RAS {:.1}, {:.1}, {:.1} mm",
-                c[0], c[1], c[2]
-            ));
-        }
-        parts.push(format!("GPU: {}", self.gpu_name));
-        let frames = || match (
-            self.frames.percentile(0.5, 240),
-            self.frames.percentile(0.95, 240),
-        ) {
-            (Some(p50), Some(p95)) => {
-                format!("frame time over the last 240 frames: median {p50:.1} ms, p95 {p95:.1} ms")
-            }
-            _ => "no frame times yet".into(),
-        };
-        ui.label(parts.join("   ·   ")).on_hover_ui(|ui| {
-            ui.label(frames());
-        });
     }
 
     fn views_ui(&mut self, ui: &mut egui::Ui) {
@@ -1069,20 +516,6 @@ impl WarpbenchApp {
             }
         }
     }
-}
-
-/// Writes `image` as a PNG, atomically.
-fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> crate::Result<()> {
-    let [w, h] = image.size;
-    let rgba = image::RgbaImage::from_raw(w as u32, h as u32, image.as_raw().to_vec())
-        .ok_or_else(|| crate::Error::format(path, "the screenshot has the wrong size"))?;
-    let mut bytes = Vec::new();
-    rgba.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| crate::Error::format(path, e.to_string()))?;
-    crate::atomic::write_bytes(path, &bytes)
 }
 
 /// The display a new case starts with: auto-contrast windows, and the labels its table hides.
