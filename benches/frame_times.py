@@ -9,10 +9,11 @@ build. The window is 1400 x 900, the default size.
 
 usage: python3 benches/frame_times.py [--data ../shared/data] [--warpbench PATH]
                                       [--idle-s 15] [--run-s 90] [--preset brain-mri]
-                                      [--tab registration]
+                                      [--tab registration] [--session FILE]
 
 `--tab images` measures with the Images tab open, whose joint histogram is recomputed on a helper
-thread for each new snapshot.
+thread for each new snapshot. `--session FILE` opens a session saved in the window instead of the
+brain pair's files (its case, view and parameters: a joint-histogram pick, say).
 """
 
 import argparse
@@ -61,15 +62,16 @@ def main():
     ap.add_argument("--run-s", type=float, default=90)
     ap.add_argument("--preset", default="brain-mri")
     ap.add_argument("--tab", default="registration")
+    ap.add_argument("--session")
     a = ap.parse_args()
     pair = os.path.join(a.data, "brain-pair")
-    files = [
+    files = ["--session", a.session] if a.session else [
         "--fixed", os.path.join(pair, "subjA_t1.nii.gz"),
         "--moving", os.path.join(pair, "subjB_t1.nii.gz"),
         "--fixed-labels", os.path.join(pair, "subjA_aseg.nii.gz"),
         "--moving-labels", os.path.join(pair, "subjB_aseg.nii.gz"),
-        "--tab", a.tab,
     ]
+    files += ["--tab", a.tab]
     with tempfile.TemporaryDirectory() as tmp:
         runs = [("idle", "0", a.idle_s, []), ("registering", "1", a.run_s, ["--run", "--preset", a.preset])]
         print("| state | frames | p50 ms | p95 ms | max ms | UI CPU p95 ms |")
