@@ -1,14 +1,13 @@
 //! The display panel: compare mode and its settings, each image's window and colour map, label
 //! overlay, deformation overlays, and the orientation convention.
 
-use crate::app::panels::joint_histogram::region_name;
+use crate::app::panels::joint_histogram::within;
 use crate::app::pull::Pull;
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::{CT_PRESETS, ColourMap, Window, label_colour};
 use crate::app::views::compose::JOINT_BOX_COLOUR;
 use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
-use crate::eval::joint_histogram::Region;
 use crate::volume::ScalarVolume;
 use crate::volume::histogram::Histogram;
 
@@ -38,13 +37,9 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
     if d.joint_box.is_some() {
         ui.horizontal_wrapped(|ui| {
             label_swatch(ui, JOINT_BOX_COLOUR);
-            let within = match d.joint_region {
-                Region::Everywhere => String::new(),
-                _ if doc.case.fixed_labels.is_none() => String::new(),
-                region => format!(", {}", region_name(region, doc)),
-            };
             ui.label(format!(
-                "highlighted: the values picked in the joint histogram (Images tab){within}"
+                "highlighted: the values picked in the joint histogram (Images tab){}",
+                within(d.joint_region, doc)
             ));
             if ui.button("clear highlight").clicked() {
                 d.joint_box = None;

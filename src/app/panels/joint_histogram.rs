@@ -202,10 +202,7 @@ impl JointPanel {
             "whole" => "through the whole transform",
             _ => "as loaded",
         };
-        let through = match shown.key.region {
-            Region::Everywhere => through.to_string(),
-            region => format!("{through}, {}", region_name(region, doc)),
-        };
+        let through = format!("{through}{}", within(shown.key.region, doc));
         match h.information() {
             Some((mi, nmi)) => ui.label(format!(
                 "NMI {nmi:.3} · MI {mi:.3} nats · {} voxels sampled, {through}",
@@ -283,8 +280,18 @@ fn region_ui(ui: &mut egui::Ui, region: &mut Region, doc: &Document) {
         );
 }
 
+/// ", inside …" for a region of the fixed labels; nothing where every voxel counts (as it does
+/// without fixed labels).
+pub fn within(region: Region, doc: &Document) -> String {
+    match region {
+        Region::Everywhere => String::new(),
+        _ if doc.case.fixed_labels.is_none() => String::new(),
+        region => format!(", {}", region_name(region, doc)),
+    }
+}
+
 /// "everywhere", "inside the fixed labels" or "inside <label>".
-pub fn region_name(region: Region, doc: &Document) -> String {
+fn region_name(region: Region, doc: &Document) -> String {
     match region {
         Region::Everywhere => "everywhere".into(),
         Region::Labelled => "inside the fixed labels".into(),
