@@ -16,6 +16,7 @@ use crate::eval::non_diffeomorphic::folded_at_world;
 use crate::volume::resample::{label_at_world, nearest_at_world, sample_world};
 use crate::volume::warp::displacement_at;
 use crate::volume::{LabelTable, LabelVolume, ScalarVolume, VectorField};
+use std::sync::Arc;
 
 /// What a slice can show.
 #[derive(Clone, Copy)]
@@ -35,18 +36,23 @@ pub struct Sources<'a> {
 }
 
 /// Every layer sampled at a plane's pixel centres, row by row; `NaN` outside an image.
+///
+/// The layers that do not depend on the transform (the fixed image, the fixed labels, the
+/// region) are shared, so the samples of the next snapshot can take them over (see [`sample`]).
 pub struct SliceSamples {
     pub view: PlaneView,
-    pub fixed: Vec<f32>,
+    /// What was sampled besides the two images.
+    pub wanted: Wanted,
+    pub fixed: Arc<[f32]>,
     pub moving: Vec<f32>,
-    pub labels: Option<Vec<i32>>,
+    pub labels: Option<Arc<[i32]>>,
     pub magnitude_mm: Option<Vec<f32>>,
     pub jacobian: Option<Vec<f32>>,
     /// The folded fraction of the cube between voxel centres at each pixel (with `jacobian`).
     pub folded: Option<Vec<f32>>,
     /// Whether each pixel lies in the joint histogram's region (with a region of the fixed
     /// labels).
-    pub in_region: Option<Vec<bool>>,
+    pub in_region: Option<Arc<[bool]>>,
 }
 
 /// Which optional layers a slice needs (sampling the rest would only cost time).
@@ -60,19 +66,39 @@ pub struct Wanted {
 }
 
 /// Samples the layers on `view`; the moving image and labels go through the sources' pull.
-pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSamples {
+///
+/// `earlier` is the plane's previous samples of the same fixed image and labels, if any: what of
+/// them does not depend on the transform and was sampled on the same view is taken over rather
+/// than sampled again, so a new snapshot of a running registration costs only its moving side.
+pub fn sample(
+    view: PlaneView,
+    sources: &Sources,
+    wanted: Wanted,
+    earlier: Option<&SliceSamples>,
+) -> SliceSamples {
+    let earlier = earlier.filter(|e| e.view == view);
     let displacement = |p: [f64; 3]| sources.pull.moving_point(p);
-    let fixed = view.map_pixels(f32::NAN, |p| {
-        sample_world(sources.fixed, p).unwrap_or(f32::NAN)
-    });
+    let fixed = earlier.map_or_else(
+        || {
+            view.map_pixels(f32::NAN, |p| {
+                sample_world(sources.fixed, p).unwrap_or(f32::NAN)
+            })
+            .into()
+        },
+        |e| e.fixed.clone(),
+    );
     let moving = view.map_pixels(f32::NAN, |p| {
         sample_world(sources.moving, displacement(p)).unwrap_or(f32::NAN)
     });
     let labels = match (wanted.labels, sources.fixed_labels, sources.moving_labels) {
-        (Some(false), Some(l), _) => Some(view.map_pixels(0, |p| label_at_world(l, p))),
-        (Some(true), _, Some(l)) => {
-            Some(view.map_pixels(0, |p| label_at_world(l, displacement(p))))
-        }
+        (Some(false), Some(l), _) => earlier
+            .filter(|e| e.wanted.labels == Some(false))
+            .and_then(|e| e.labels.clone())
+            .or_else(|| Some(view.map_pixels(0, |p| label_at_world(l, p)).into())),
+        (Some(true), _, Some(l)) => Some(
+            view.map_pixels(0, |p| label_at_world(l, displacement(p)))
+                .into(),
+        ),
         _ => None,
     };
     let magnitude_mm = sources
@@ -95,9 +121,18 @@ pub fn sample(view: PlaneView, sources: &Sources, wanted: Wanted) -> SliceSample
     let in_region = sources
         .fixed_labels
         .filter(|_| wanted.region != Region::Everywhere)
-        .map(|l| view.map_pixels(false, |p| wanted.region.keeps(label_at_world(l, p))));
+        .map(|l| {
+            earlier
+                .filter(|e| e.wanted.region == wanted.region)
+                .and_then(|e| e.in_region.clone())
+                .unwrap_or_else(|| {
+                    view.map_pixels(false, |p| wanted.region.keeps(label_at_world(l, p)))
+                        .into()
+                })
+        });
     SliceSamples {
         view,
+        wanted,
         fixed,
         moving,
         labels,
@@ -384,6 +419,7 @@ mod tests {
                 map: FieldMap::None,
                 region: Region::Everywhere,
             },
+            None,
         );
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
         let (white, black) = ([255, 255, 255], [0, 0, 0]);
@@ -451,7 +487,7 @@ mod tests {
             map,
             region: Region::Everywhere,
         };
-        let s = sample(view.clone(), &sources, all(FieldMap::None));
+        let s = sample(view.clone(), &sources, all(FieldMap::None), None);
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
         let freesurfer = LabelTable::freesurfer();
         d.mode = CompareMode::Contours;
@@ -491,7 +527,7 @@ mod tests {
             ),
             [0, 0, 0]
         );
-        let s = sample(view.clone(), &sources, all(FieldMap::Jacobian));
+        let s = sample(view.clone(), &sources, all(FieldMap::Jacobian), None);
         d.deformation.map = FieldMap::Jacobian;
         let [fx, fy] = view.pixel_of([3.0, 3.0, 4.0]);
         assert_eq!(
@@ -518,6 +554,77 @@ mod tests {
     }
 
     #[test]
+    fn a_new_snapshot_takes_over_the_fixed_layers_and_resamples_the_moving_ones() {
+        // The moving image is the one with an edge, so a shift shows in its samples.
+        let (moving, fixed) = half_dark_case();
+        let grid = fixed.grid().clone();
+        let fixed_labels = LabelVolume::new(
+            grid.clone(),
+            (0..grid.voxel_count())
+                .map(|n| match grid.voxel_of(n)[0] {
+                    ..4 => 7,
+                    12.. => 2,
+                    _ => 0,
+                })
+                .collect(),
+        )
+        .unwrap();
+        let moving_labels = LabelVolume::new(grid.clone(), vec![5; grid.voxel_count()]).unwrap();
+        let shift =
+            VectorField::new(grid.clone(), vec![[3.0, 0.0, 0.0]; grid.voxel_count()]).unwrap();
+        let before = Sources {
+            fixed_labels: Some(&fixed_labels),
+            moving_labels: Some(&moving_labels),
+            ..images_only(&fixed, &moving)
+        };
+        let after = Sources {
+            pull: Pull::Whole(&shift),
+            ..before
+        };
+        let wanted = Wanted {
+            labels: Some(false),
+            map: FieldMap::None,
+            region: Region::Label(7),
+        };
+        let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
+        let first = sample(view.clone(), &before, wanted, None);
+        let next = sample(view.clone(), &after, wanted, Some(&first));
+        let fresh = sample(view.clone(), &after, wanted, None);
+        assert!(Arc::ptr_eq(&first.fixed, &next.fixed));
+        assert!(Arc::ptr_eq(
+            first.labels.as_ref().unwrap(),
+            next.labels.as_ref().unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            first.in_region.as_ref().unwrap(),
+            next.in_region.as_ref().unwrap()
+        ));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&next.moving), bits(&fresh.moving));
+        assert_ne!(bits(&next.moving), bits(&first.moving));
+        // Another slice, or the moving labels, must be sampled anew.
+        let other = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 0.0], true);
+        let elsewhere = sample(other.clone(), &after, wanted, Some(&next));
+        assert!(!Arc::ptr_eq(&next.fixed, &elsewhere.fixed));
+        let moving_shown = Wanted {
+            labels: Some(true),
+            ..wanted
+        };
+        let relabelled = sample(view.clone(), &after, moving_shown, Some(&next));
+        let fresh_labels = sample(view.clone(), &after, moving_shown, None).labels;
+        assert_eq!(relabelled.labels, fresh_labels);
+        assert!(fresh_labels.unwrap().contains(&5));
+        let everywhere = Wanted {
+            region: Region::Labelled,
+            ..wanted
+        };
+        let regions = sample(view.clone(), &after, everywhere, Some(&next));
+        let fresh_regions = sample(view, &after, everywhere, None);
+        assert_eq!(regions.in_region, fresh_regions.in_region);
+        assert_ne!(regions.in_region, next.in_region);
+    }
+
+    #[test]
     fn pixels_whose_values_lie_in_the_joint_histograms_box_are_highlighted() {
         use crate::eval::joint_histogram::{BinBox, JointHistogram};
         let (fixed, moving) = half_dark_case();
@@ -541,7 +648,7 @@ mod tests {
                 map: FieldMap::None,
                 region,
             };
-            sample(view.clone(), &sources, wanted)
+            sample(view.clone(), &sources, wanted, None)
         };
         let (everywhere, in_label) = (samples(Region::Everywhere), samples(Region::Label(7)));
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));

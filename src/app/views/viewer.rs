@@ -178,7 +178,8 @@ impl Viewers {
                 jacobian: deformation.map(|d| &d.jacobian),
                 folded_cubes: deformation.map(|d| &d.folded_cubes),
             };
-            let samples = sample(key.view.clone(), &sources, key.wanted);
+            let earlier = state.samples.as_ref().map(|(_, s)| s);
+            let samples = sample(key.view.clone(), &sources, key.wanted, earlier);
             state.samples = Some((key.clone(), samples));
         }
         let flicker_moving = self.display.mode == CompareMode::Flicker
