@@ -77,7 +77,9 @@ pub fn sample(
     earlier: Option<&SliceSamples>,
 ) -> SliceSamples {
     let earlier = earlier.filter(|e| e.view == view);
-    let displacement = |p: [f64; 3]| sources.pull.moving_point(p);
+    // Found once for the moving image and its labels: through a field, finding a pixel's point
+    // costs as much as sampling an image there.
+    let moved = view.map_pixels([0.0; 3], |p| sources.pull.moving_point(p));
     let fixed = earlier.map_or_else(
         || {
             view.map_pixels(f32::NAN, |p| {
@@ -87,18 +89,17 @@ pub fn sample(
         },
         |e| e.fixed.clone(),
     );
-    let moving = view.map_pixels(f32::NAN, |p| {
-        sample_world(sources.moving, displacement(p)).unwrap_or(f32::NAN)
+    let moving = map_points(&moved, view.width, f32::NAN, |p| {
+        sample_world(sources.moving, p).unwrap_or(f32::NAN)
     });
     let labels = match (wanted.labels, sources.fixed_labels, sources.moving_labels) {
         (Some(false), Some(l), _) => earlier
             .filter(|e| e.wanted.labels == Some(false))
             .and_then(|e| e.labels.clone())
             .or_else(|| Some(view.map_pixels(0, |p| label_at_world(l, p)).into())),
-        (Some(true), _, Some(l)) => Some(
-            view.map_pixels(0, |p| label_at_world(l, displacement(p)))
-                .into(),
-        ),
+        (Some(true), _, Some(l)) => {
+            Some(map_points(&moved, view.width, 0, |p| label_at_world(l, p)).into())
+        }
         _ => None,
     };
     let magnitude_mm = sources
@@ -141,6 +142,22 @@ pub fn sample(
         folded,
         in_region,
     }
+}
+
+/// `f` of each point, rows of `width` in parallel.
+fn map_points<T: Send + Clone>(
+    points: &[[f64; 3]],
+    width: usize,
+    fill: T,
+    f: impl Fn([f64; 3]) -> T + Sync,
+) -> Vec<T> {
+    let mut out = vec![fill; points.len()];
+    crate::parallel::for_each_slice(&mut out, width, |y, row| {
+        for (o, &p) in row.iter_mut().zip(&points[y * width..]) {
+            *o = f(p);
+        }
+    });
+    out
 }
 
 /// The colour of folds (det J ≤ 0) in the Jacobian map.
@@ -569,7 +586,16 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let moving_labels = LabelVolume::new(grid.clone(), vec![5; grid.voxel_count()]).unwrap();
+        let moving_labels = LabelVolume::new(
+            grid.clone(),
+            (0..grid.voxel_count())
+                .map(|n| {
+                    let [i, j, _] = grid.voxel_of(n);
+                    (i + 16 * j) as i32 + 1
+                })
+                .collect(),
+        )
+        .unwrap();
         let shift =
             VectorField::new(grid.clone(), vec![[3.0, 0.0, 0.0]; grid.voxel_count()]).unwrap();
         let before = Sources {
@@ -611,9 +637,16 @@ mod tests {
             ..wanted
         };
         let relabelled = sample(view.clone(), &after, moving_shown, Some(&next));
-        let fresh_labels = sample(view.clone(), &after, moving_shown, None).labels;
-        assert_eq!(relabelled.labels, fresh_labels);
-        assert!(fresh_labels.unwrap().contains(&5));
+        // Each pixel shows the moving image and labels at its point moved by the shift.
+        let labels = relabelled.labels.unwrap();
+        for (n, (&value, &label)) in next.moving.iter().zip(labels.iter()).enumerate() {
+            let p = view.world_at((n % view.width) as f64 + 0.5, (n / view.width) as f64 + 0.5);
+            let moved = [p[0] + 3.0, p[1], p[2]];
+            let want = sample_world(&moving, moved).unwrap_or(f32::NAN);
+            assert_eq!(value.to_bits(), want.to_bits(), "pixel {n}");
+            assert_eq!(label, label_at_world(&moving_labels, moved), "pixel {n}");
+        }
+        assert!(labels.iter().any(|&l| l > 16) && !labels.contains(&1));
         let everywhere = Wanted {
             region: Region::Labelled,
             ..wanted
