@@ -1,0 +1,109 @@
+//! Benchmark: sampling the three slices of a new snapshot of the brain pair through a whole
+//! displacement field, as the views do on the window's thread: every layer sampled afresh
+//! against the moving side alone (the fixed layers kept from the slices' earlier samples).
+//! `cargo bench --bench slice_sampling`; the data folder is `WARPBENCH_DATA` or `../shared/data`.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+use warpbench::app::pull::Pull;
+use warpbench::app::views::compose::{Sources, Wanted, sample};
+use warpbench::app::views::display::FieldMap;
+use warpbench::app::views::slice::{Plane, PlaneView};
+use warpbench::case::CaseFiles;
+use warpbench::eval::joint_histogram::Region;
+use warpbench::volume::VectorField;
+
+const RUNS: usize = 9;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let data = std::env::var_os("WARPBENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let pair = data.join("brain-pair");
+    let files = CaseFiles {
+        fixed: Some(pair.join("subjA_t1.nii.gz")),
+        moving: Some(pair.join("subjB_t1.nii.gz")),
+        fixed_labels: Some(pair.join("subjA_aseg.nii.gz")),
+        moving_labels: Some(pair.join("subjB_aseg.nii.gz")),
+        ..Default::default()
+    };
+    let case = match files.load(&AtomicBool::new(false), |_, _| {}) {
+        Ok(case) => case,
+        Err(e) => {
+            eprintln!("slice_sampling: cannot load the brain pair: {e}; set WARPBENCH_DATA");
+            std::process::exit(1);
+        }
+    };
+    let grid = case.fixed.grid().clone();
+    // A smooth field, so the moving points are spread as a registration's would be.
+    let field = VectorField::new(
+        grid.clone(),
+        (0..grid.voxel_count())
+            .map(|n| {
+                let [i, j, k] = grid.voxel_of(n).map(|v| v as f32 / 20.0);
+                [3.0 * j.sin(), 2.0 * k.cos(), 2.5 * i.sin()]
+            })
+            .collect(),
+    )
+    .expect("a field on the fixed grid");
+    let sources = Sources {
+        pull: Pull::Whole(&field),
+        fixed: &case.fixed,
+        moving: &case.moving,
+        fixed_labels: case.fixed_labels.as_deref(),
+        moving_labels: case.moving_labels.as_deref(),
+        field: None,
+        jacobian: None,
+        folded_cubes: None,
+    };
+    let views: Vec<PlaneView> = Plane::ALL
+        .iter()
+        .map(|&plane| PlaneView::new(plane, &grid, grid.centre_mm(), true))
+        .collect();
+    let pixels: usize = views.iter().map(|v| v.width * v.height).sum();
+    println!(
+        "three slices of the brain pair ({pixels} pixels) through a whole field, {} threads, \
+         median of {RUNS} (ms)",
+        warpbench::parallel::threads()
+    );
+    println!("| layers | every layer afresh | a new snapshot (fixed layers kept) |");
+    println!("|---|---|---|");
+    let cases = [
+        ("images", None, Region::Everywhere),
+        ("images, moving labels", Some(true), Region::Everywhere),
+        ("images, fixed labels", Some(false), Region::Everywhere),
+        ("images, a region", None, Region::Labelled),
+    ];
+    for (name, labels, region) in cases {
+        let wanted = Wanted {
+            labels,
+            map: FieldMap::None,
+            region,
+        };
+        let earlier: Vec<_> = views
+            .iter()
+            .map(|v| sample(v.clone(), &sources, wanted, None))
+            .collect();
+        let time = |keep: bool| {
+            median(
+                (0..RUNS)
+                    .map(|_| {
+                        let t = Instant::now();
+                        for (view, e) in views.iter().zip(&earlier) {
+                            let s = sample(view.clone(), &sources, wanted, keep.then_some(e));
+                            std::hint::black_box(s.moving[s.moving.len() / 2]);
+                        }
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect(),
+            )
+        };
+        println!("| {name} | {:.1} | {:.1} |", time(false), time(true));
+    }
+}
