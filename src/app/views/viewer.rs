@@ -20,10 +20,10 @@ use super::slice::{Plane, PlaneView};
 use crate::app::gpu_bridge::SliceCallback;
 use crate::app::landmarks::{LandmarkEdit, Side};
 use crate::app::pull::Pull;
-use crate::app::state::Document;
+use crate::app::state::{Deformation, Document};
 use crate::eval::joint_histogram::Region;
-use crate::volume::Grid;
 use crate::volume::warp::displacement_at;
+use crate::volume::{Grid, LabelVolume, ScalarVolume};
 use std::sync::Arc;
 
 /// Lines in a view's pixel coordinates.
@@ -37,7 +37,9 @@ const GRID_PANE: u64 = 3;
 pub struct PlaneState {
     pub zoom: f32,
     pub pan: egui::Vec2,
-    samples: Option<(SampleKey, SliceSamples)>,
+    samples: Option<(SampleKey, Arc<SliceSamples>)>,
+    /// A run's newer snapshot being sampled on a helper thread.
+    sampling: Option<Sampling>,
     image: Option<(ImageKey, Arc<egui::ColorImage>)>,
     /// Counts composed images, so the GPU side knows when to upload.
     image_generation: u64,
@@ -52,6 +54,59 @@ struct SampleKey {
     /// [`Pull::name`]: how the moving layers were brought in.
     pull: &'static str,
     wanted: Wanted,
+}
+
+impl SampleKey {
+    /// Whether `other` asks for the same slice and layers of another snapshot.
+    fn same_but_generation(&self, other: &SampleKey) -> bool {
+        self.view == other.view && self.pull == other.pull && self.wanted == other.wanted
+    }
+}
+
+/// A slice being sampled on a helper thread, and the key its samples are for.
+struct Sampling {
+    key: SampleKey,
+    done: crossbeam_channel::Receiver<SliceSamples>,
+}
+
+/// The layers a slice samples, shared, so that a helper thread can sample them too.
+struct Layers {
+    fixed: Arc<ScalarVolume>,
+    moving: Arc<ScalarVolume>,
+    fixed_labels: Option<Arc<LabelVolume>>,
+    moving_labels: Option<Arc<LabelVolume>>,
+    deformation: Option<Arc<Deformation>>,
+    warped: bool,
+    affine_only: bool,
+}
+
+impl Layers {
+    fn of(doc: &Document, display: &Display) -> Layers {
+        Layers {
+            fixed: doc.case.fixed.clone(),
+            moving: doc.case.moving.clone(),
+            fixed_labels: doc.case.fixed_labels.clone(),
+            moving_labels: doc.case.moving_labels.clone(),
+            deformation: doc.deformation.clone(),
+            warped: display.warped,
+            affine_only: display.affine_only,
+        }
+    }
+
+    fn sources(&self) -> Sources<'_> {
+        let pull = Pull::through(self.deformation.as_deref(), self.warped, self.affine_only);
+        let deformation = self.deformation.as_deref().filter(|_| pull.is_warped());
+        Sources {
+            pull,
+            fixed: &self.fixed,
+            moving: &self.moving,
+            fixed_labels: self.fixed_labels.as_deref(),
+            moving_labels: self.moving_labels.as_deref(),
+            field: deformation.map(|d| &d.field),
+            jacobian: deformation.map(|d| &d.jacobian),
+            folded_cubes: deformation.map(|d| &d.folded_cubes),
+        }
+    }
 }
 
 #[derive(Clone, PartialEq)]
@@ -123,6 +178,7 @@ impl Viewers {
     pub fn forget_caches(&mut self) {
         for p in &mut self.planes {
             p.samples = None;
+            p.sampling = None;
             p.image = None;
             p.grid_lines = None;
         }
@@ -162,35 +218,59 @@ impl Viewers {
     }
 
     /// Brings plane `p`'s samples and texture up to date.
-    fn refresh(&mut self, plane: Plane, doc: &Document, time: f64) {
+    ///
+    /// A running registration's new snapshot is sampled on a helper thread while the view shows
+    /// the last one, so that the window's thread never waits for it (tens of milliseconds for a
+    /// large image on a few cores, a few times a second). Anything else (a slice step, another
+    /// layer, the run's end) is sampled at once: the view must show it in the same frame.
+    fn refresh(&mut self, plane: Plane, doc: &Document, ctx: &egui::Context, time: f64) {
         let key = self.sample_key(plane, doc);
         let state = &mut self.planes[plane.index()];
-        if state.samples.as_ref().is_none_or(|(k, _)| *k != key) {
-            let pull = Pull::of(doc, &self.display);
-            let deformation = doc.deformation.as_ref().filter(|_| pull.is_warped());
-            let sources = Sources {
-                pull,
-                fixed: &doc.case.fixed,
-                moving: &doc.case.moving,
-                fixed_labels: doc.case.fixed_labels.as_deref(),
-                moving_labels: doc.case.moving_labels.as_deref(),
-                field: deformation.map(|d| &d.field),
-                jacobian: deformation.map(|d| &d.jacobian),
-                folded_cubes: deformation.map(|d| &d.folded_cubes),
-            };
-            let earlier = state.samples.as_ref().map(|(_, s)| s);
-            let samples = sample(key.view.clone(), &sources, key.wanted, earlier);
-            state.samples = Some((key.clone(), samples));
+        if let Some(job) = state.sampling.take() {
+            match job.done.try_recv() {
+                // Shown even when a newer snapshot has come meanwhile: it is newer than the last.
+                Ok(samples) if job.key.same_but_generation(&key) => {
+                    state.samples = Some((job.key, Arc::new(samples)));
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => state.sampling = Some(job),
+                _ => {}
+            }
         }
+        let shown = state.samples.as_ref().map(|(k, s)| (k, s.clone()));
+        match shown {
+            Some((k, _)) if *k == key => {}
+            Some((k, earlier)) if doc.run.is_running() && k.same_but_generation(&key) => {
+                if state.sampling.is_none() {
+                    state.sampling = Some(sample_behind(
+                        key.clone(),
+                        Layers::of(doc, &self.display),
+                        earlier,
+                        ctx.clone(),
+                    ));
+                }
+            }
+            shown => {
+                state.sampling = None;
+                let layers = Layers::of(doc, &self.display);
+                let earlier = shown.map(|(_, s)| s);
+                let samples = sample(
+                    key.view.clone(),
+                    &layers.sources(),
+                    key.wanted,
+                    earlier.as_deref(),
+                );
+                state.samples = Some((key, Arc::new(samples)));
+            }
+        }
+        let (samples_key, samples) = state.samples.as_ref().expect("sampled above");
         let flicker_moving = self.display.mode == CompareMode::Flicker
             && (time * 1000.0 / self.display.flicker_ms.max(50) as f64) as u64 % 2 == 1;
         let image_key = ImageKey {
-            samples: key,
+            samples: samples_key.clone(),
             display: self.display.clone(),
             flicker_moving,
         };
         if state.image.as_ref().is_none_or(|(k, _)| *k != image_key) {
-            let (_, samples) = state.samples.as_ref().expect("sampled above");
             let image = compose(
                 samples,
                 &self.display,
@@ -225,7 +305,7 @@ impl Viewers {
     /// One view in `rect`: the image, overlays and interaction.
     pub fn plane_ui(&mut self, ui: &mut egui::Ui, plane: Plane, rect: egui::Rect, doc: &Document) {
         let time = ui.input(|i| i.time);
-        self.refresh(plane, doc, time);
+        self.refresh(plane, doc, ui.ctx(), time);
         if self.display.mode == CompareMode::Flicker {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(
@@ -907,6 +987,29 @@ fn draw_lines(
 
 /// Lines of a `spacing_mm` grid in the plane, inside `grid`'s footprint, each point `p` moved to
 /// `p + u(p)` and projected onto the plane; in the view's pixel coordinates.
+/// Samples the slice of `key` on a helper thread, waking the window when done. Should no thread
+/// start, the job's channel is closed and the next frame tries again; the view meanwhile shows
+/// the last snapshot, and the run's end is sampled at once.
+fn sample_behind(
+    key: SampleKey,
+    layers: Layers,
+    earlier: Arc<SliceSamples>,
+    ctx: egui::Context,
+) -> Sampling {
+    let (done, take) = crossbeam_channel::bounded(1);
+    let view = key.view.clone();
+    let wanted = key.wanted;
+    let _ = std::thread::Builder::new()
+        .name("slice sampling".into())
+        .spawn(move || {
+            let samples = sample(view, &layers.sources(), wanted, Some(&earlier));
+            if done.send(samples).is_ok() {
+                ctx.request_repaint();
+            }
+        });
+    Sampling { key, done: take }
+}
+
 fn warped_grid(
     view: &PlaneView,
     grid: &Grid,
@@ -948,4 +1051,77 @@ fn warped_grid(
         x += spacing_px;
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::views::colour::Window;
+    use crate::case::Case;
+    use crate::session::{Event, Method};
+    use crate::volume::{Affine, VectorField};
+
+    fn shift(doc: &mut Document, x_mm: f32) {
+        let grid = doc.case.fixed.grid().clone();
+        let field = VectorField::new(grid.clone(), vec![[x_mm, 0.0, 0.0]; grid.voxel_count()]);
+        doc.set_deformation(Deformation::new(Affine::IDENTITY, field.unwrap()));
+    }
+
+    /// The generation of the samples plane `p` shows.
+    fn shown(viewers: &Viewers, plane: Plane) -> u64 {
+        viewers.planes[plane.index()]
+            .samples
+            .as_ref()
+            .unwrap()
+            .0
+            .generation
+    }
+
+    #[test]
+    fn a_runs_new_snapshot_is_sampled_behind_the_view_and_anything_else_at_once() {
+        let case: Case = crate::demo::load_builtin().unwrap().into();
+        let mut doc = Document::new(case);
+        let display = Display::new(
+            Window::auto(&doc.case.fixed),
+            Window::auto(&doc.case.moving),
+        );
+        let mut viewers = Viewers::new(doc.case.fixed.grid().centre_mm(), display);
+        let ctx = egui::Context::default();
+        let plane = Plane::Axial;
+        shift(&mut doc, 2.0);
+        viewers.refresh(plane, &doc, &ctx, 0.0);
+        assert_eq!(shown(&viewers, plane), doc.generation);
+
+        let config = crate::register::config::RegistrationConfig::preset("fast").unwrap();
+        doc.start_run(&Method::Iterative(Box::new(config)));
+        let before = doc.generation;
+        shift(&mut doc, 6.0);
+        let images = viewers.planes[plane.index()].image_generation;
+        viewers.refresh(plane, &doc, &ctx, 0.0);
+        assert_eq!(shown(&viewers, plane), before, "the frame did not wait");
+        let started = std::time::Instant::now();
+        while shown(&viewers, plane) != doc.generation {
+            assert!(started.elapsed().as_secs() < 30, "the samples never came");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            viewers.refresh(plane, &doc, &ctx, 0.0);
+        }
+        let state = &viewers.planes[plane.index()];
+        assert!(state.image_generation > images, "the view was recomposed");
+        let layers = Layers::of(&doc, &viewers.display);
+        let key = viewers.sample_key(plane, &doc);
+        let at_once = sample(key.view, &layers.sources(), key.wanted, None);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let behind = &state.samples.as_ref().unwrap().1;
+        assert_eq!(bits(&behind.moving), bits(&at_once.moving));
+
+        // A slice step during the run, and the snapshot after the run, show in the same frame.
+        viewers.cursor_mm[2] += 4.0;
+        shift(&mut doc, 8.0);
+        viewers.refresh(plane, &doc, &ctx, 0.0);
+        assert_eq!(shown(&viewers, plane), doc.generation);
+        doc.apply(Event::Cancelled, || None);
+        shift(&mut doc, 10.0);
+        viewers.refresh(plane, &doc, &ctx, 0.0);
+        assert_eq!(shown(&viewers, plane), doc.generation);
+    }
 }
