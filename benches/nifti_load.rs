@@ -2,20 +2,15 @@
 //! nibabel (`get_fdata(dtype=float32)`) in the same run. `cargo bench --bench nifti_load`; the data
 //! folder is `WARPBENCH_DATA` or `../shared/data`.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{data_dir, median};
 use std::time::Instant;
 
 const RUNS: usize = 5;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let data = std::env::var_os("WARPBENCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let data = data_dir();
     let path = data.join("lung-ct/ct_phase00.nii.gz");
     if !path.is_file() {
         eprintln!(

@@ -1,45 +1,61 @@
-//! Benchmark: sampling the three slices of a new snapshot of the brain pair through a whole
-//! displacement field, as the views do on the window's thread: every layer sampled afresh
-//! against the moving side alone (the fixed layers kept from the slices' earlier samples).
-//! `cargo bench --bench slice_sampling`; the data folder is `WARPBENCH_DATA` or `../shared/data`.
+//! Benchmark: sampling the three slices of a new snapshot through a whole displacement field, as
+//! the views do: every layer sampled afresh against the moving side alone (the fixed layers kept
+//! from the slices' earlier samples). On the brain pair, and on the lung CT (512 × 512 × 141)
+//! against itself. `cargo bench --bench slice_sampling`; the data folder is `WARPBENCH_DATA` or
+//! `../shared/data`.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{data_dir, median};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use warpbench::app::pull::Pull;
 use warpbench::app::views::compose::{Sources, Wanted, sample};
 use warpbench::app::views::display::FieldMap;
 use warpbench::app::views::slice::{Plane, PlaneView};
-use warpbench::case::CaseFiles;
+use warpbench::case::{Case, CaseFiles};
 use warpbench::eval::joint_histogram::Region;
 use warpbench::volume::VectorField;
 
 const RUNS: usize = 9;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let data = std::env::var_os("WARPBENCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let data = data_dir();
     let pair = data.join("brain-pair");
-    let files = CaseFiles {
+    let brain = CaseFiles {
         fixed: Some(pair.join("subjA_t1.nii.gz")),
         moving: Some(pair.join("subjB_t1.nii.gz")),
         fixed_labels: Some(pair.join("subjA_aseg.nii.gz")),
         moving_labels: Some(pair.join("subjB_aseg.nii.gz")),
         ..Default::default()
     };
-    let case = match files.load(&AtomicBool::new(false), |_, _| {}) {
-        Ok(case) => case,
-        Err(e) => {
-            eprintln!("slice_sampling: cannot load the brain pair: {e}; set WARPBENCH_DATA");
-            std::process::exit(1);
-        }
+    let lung = data.join("lung-ct/ct_phase00.nii.gz");
+    let lung = CaseFiles {
+        fixed: Some(lung.clone()),
+        moving: Some(lung),
+        ..Default::default()
     };
+    println!(
+        "three slices of a new snapshot through a whole field, {} threads, median of {RUNS} (ms)",
+        warpbench::parallel::threads()
+    );
+    println!(
+        "| case | layers | pixels | every layer afresh | a new snapshot (fixed layers kept) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, files) in [("brain pair", brain), ("lung CT", lung)] {
+        let case = match files.load(&AtomicBool::new(false), |_, _| {}) {
+            Ok(case) => case,
+            Err(e) => {
+                eprintln!("slice_sampling: cannot load the {name}: {e}; set WARPBENCH_DATA");
+                std::process::exit(1);
+            }
+        };
+        bench(name, &case);
+    }
+}
+
+fn bench(name: &str, case: &Case) {
     let grid = case.fixed.grid().clone();
     // A smooth field, so the moving points are spread as a registration's would be.
     let field = VectorField::new(
@@ -67,20 +83,15 @@ fn main() {
         .map(|&plane| PlaneView::new(plane, &grid, grid.centre_mm(), true))
         .collect();
     let pixels: usize = views.iter().map(|v| v.width * v.height).sum();
-    println!(
-        "three slices of the brain pair ({pixels} pixels) through a whole field, {} threads, \
-         median of {RUNS} (ms)",
-        warpbench::parallel::threads()
-    );
-    println!("| layers | every layer afresh | a new snapshot (fixed layers kept) |");
-    println!("|---|---|---|");
-    let cases = [
-        ("images", None, Region::Everywhere),
-        ("images, moving labels", Some(true), Region::Everywhere),
-        ("images, fixed labels", Some(false), Region::Everywhere),
-        ("images, a region", None, Region::Labelled),
-    ];
-    for (name, labels, region) in cases {
+    let mut layers = vec![("images", None, Region::Everywhere)];
+    if case.fixed_labels.is_some() {
+        layers.extend([
+            ("images, moving labels", Some(true), Region::Everywhere),
+            ("images, fixed labels", Some(false), Region::Everywhere),
+            ("images, a region", None, Region::Labelled),
+        ]);
+    }
+    for (layer_names, labels, region) in layers {
         let wanted = Wanted {
             labels,
             map: FieldMap::None,
@@ -104,6 +115,10 @@ fn main() {
                     .collect(),
             )
         };
-        println!("| {name} | {:.1} | {:.1} |", time(false), time(true));
+        println!(
+            "| {name} | {layer_names} | {pixels} | {:.1} | {:.1} |",
+            time(false),
+            time(true)
+        );
     }
 }

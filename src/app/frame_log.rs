@@ -17,7 +17,7 @@ struct Row {
     /// egui's CPU time of the frame before.
     ui_cpu_ms: f64,
     registering: bool,
-    /// The generation of the run's snapshot on show.
+    /// The generation of the run's newest snapshot on show in a view.
     generation: u64,
 }
 

@@ -533,9 +533,11 @@ impl eframe::App for WarpbenchApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         let cpu_ms = frame.info().cpu_usage.unwrap_or(0.0) as f64 * 1e3;
-        let interval = self
-            .frames
-            .frame(cpu_ms, self.doc.run.is_running(), self.doc.generation);
+        let interval = self.frames.frame(
+            cpu_ms,
+            self.doc.run.is_running(),
+            self.viewers.newest_shown(),
+        );
         if let Some(gpu) = &self.gpu {
             // Frames coming faster than a run's own repaints mean someone is interacting: runs
             // then submit in pieces short enough for the frames to get through.

@@ -169,6 +169,15 @@ impl Viewers {
         }
     }
 
+    /// The newest run snapshot (generation) any view shows.
+    pub fn newest_shown(&self) -> u64 {
+        self.planes
+            .iter()
+            .filter_map(|p| p.samples.as_ref().map(|(k, _)| k.generation))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The landmark a drag in a view is moving.
     pub fn dragging(&self) -> Option<(Side, usize)> {
         self.dragging
@@ -985,11 +994,11 @@ fn draw_lines(
     }
 }
 
-/// Lines of a `spacing_mm` grid in the plane, inside `grid`'s footprint, each point `p` moved to
-/// `p + u(p)` and projected onto the plane; in the view's pixel coordinates.
-/// Samples the slice of `key` on a helper thread, waking the window when done. Should no thread
-/// start, the job's channel is closed and the next frame tries again; the view meanwhile shows
-/// the last snapshot, and the run's end is sampled at once.
+/// Samples the slice of `key` on a helper thread, then asks for a frame no sooner than the run's
+/// own repaints would: a frame at once for each of three views would look to the pacing like
+/// someone interacting, and slow the run. Should no thread start, the job's channel is closed
+/// and the next frame tries again; the view meanwhile shows the last snapshot, and the run's end
+/// is sampled at once.
 fn sample_behind(
     key: SampleKey,
     layers: Layers,
@@ -1004,12 +1013,14 @@ fn sample_behind(
         .spawn(move || {
             let samples = sample(view, &layers.sources(), wanted, Some(&earlier));
             if done.send(samples).is_ok() {
-                ctx.request_repaint();
+                ctx.request_repaint_after(crate::app::RUN_REPAINT);
             }
         });
     Sampling { key, done: take }
 }
 
+/// Lines of a `spacing_mm` grid in the plane, inside `grid`'s footprint, each point `p` moved to
+/// `p + u(p)` and projected onto the plane; in the view's pixel coordinates.
 fn warped_grid(
     view: &PlaneView,
     grid: &Grid,
