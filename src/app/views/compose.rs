@@ -405,6 +405,12 @@ mod tests {
         (fixed, moving)
     }
 
+    /// A label map on `grid` whose labels are a function of the voxel index.
+    fn labels_of(grid: &Grid, label: impl Fn([usize; 3]) -> i32) -> LabelVolume {
+        let labels = (0..grid.voxel_count()).map(|n| label(grid.voxel_of(n)));
+        LabelVolume::new(grid.clone(), labels.collect()).unwrap()
+    }
+
     fn images_only<'a>(fixed: &'a ScalarVolume, moving: &'a ScalarVolume) -> Sources<'a> {
         Sources {
             fixed,
@@ -475,13 +481,7 @@ mod tests {
     fn contours_and_labels_and_folds() {
         let (fixed, moving) = half_dark_case();
         let grid = fixed.grid().clone();
-        let labels = LabelVolume::new(
-            grid.clone(),
-            (0..grid.voxel_count())
-                .map(|n| (grid.voxel_of(n)[1] >= 8) as i32 * 3)
-                .collect(),
-        )
-        .unwrap();
+        let labels = labels_of(&grid, |[_, j, _]| (j >= 8) as i32 * 3);
         let field = VectorField::zeros(grid.clone());
         let mut jac = ScalarVolume::filled(grid.clone(), 1.0);
         jac.data_mut()[grid.index(3, 3, 2)] = -0.5;
@@ -575,27 +575,12 @@ mod tests {
         // The moving image is the one with an edge, so a shift shows in its samples.
         let (moving, fixed) = half_dark_case();
         let grid = fixed.grid().clone();
-        let fixed_labels = LabelVolume::new(
-            grid.clone(),
-            (0..grid.voxel_count())
-                .map(|n| match grid.voxel_of(n)[0] {
-                    ..4 => 7,
-                    12.. => 2,
-                    _ => 0,
-                })
-                .collect(),
-        )
-        .unwrap();
-        let moving_labels = LabelVolume::new(
-            grid.clone(),
-            (0..grid.voxel_count())
-                .map(|n| {
-                    let [i, j, _] = grid.voxel_of(n);
-                    (i + 16 * j) as i32 + 1
-                })
-                .collect(),
-        )
-        .unwrap();
+        let fixed_labels = labels_of(&grid, |[i, _, _]| match i {
+            ..4 => 7,
+            12.. => 2,
+            _ => 0,
+        });
+        let moving_labels = labels_of(&grid, |[i, j, _]| (i + 16 * j) as i32 + 1);
         let shift =
             VectorField::new(grid.clone(), vec![[3.0, 0.0, 0.0]; grid.voxel_count()]).unwrap();
         let before = Sources {
@@ -663,13 +648,7 @@ mod tests {
         let (fixed, moving) = half_dark_case();
         let grid = fixed.grid().clone();
         // Label 7 on the bright half's first four columns (x < 4 mm).
-        let labels = LabelVolume::new(
-            grid.clone(),
-            (0..grid.voxel_count())
-                .map(|n| (grid.voxel_of(n)[0] < 4) as i32 * 7)
-                .collect(),
-        )
-        .unwrap();
+        let labels = labels_of(&grid, |[i, _, _]| (i < 4) as i32 * 7);
         let sources = Sources {
             fixed_labels: Some(&labels),
             ..images_only(&fixed, &moving)
