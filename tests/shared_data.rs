@@ -113,7 +113,7 @@ fn every_shared_image_is_covered_by_the_reference() {
 }
 
 #[test]
-fn four_d_label_file_reads_as_channels() {
+fn four_d_label_file_reads_as_channels_and_as_one_map() {
     let Some(dir) = common::shared_data() else {
         return;
     };
@@ -124,7 +124,15 @@ fn four_d_label_file_reads_as_channels() {
         assert_eq!(c.grid().dims(), [128, 128, 37]);
         assert!(!c.ids().is_empty(), "an empty channel");
     }
-    assert!(warpbench::volume::nifti_io::read_labels(&path).is_err());
+    // Two binary masks: one map with ids 1 and 2, every voxel of each channel kept.
+    let merged = warpbench::volume::nifti_io::read_labels(&path).unwrap();
+    assert_eq!(merged.ids(), [1, 2]);
+    for (c, channel) in channels.iter().enumerate() {
+        let inside = |l: &warpbench::volume::LabelVolume, id: i32| -> Vec<usize> {
+            (0..l.data().len()).filter(|&n| l.data()[n] == id).collect()
+        };
+        assert_eq!(inside(&merged, c as i32 + 1), inside(channel, 1));
+    }
 }
 
 #[test]

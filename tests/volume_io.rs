@@ -235,6 +235,16 @@ fn header_rules_trailing_singleton_scaling_and_channels() {
     let channels = read_label_channels(&path).unwrap();
     assert_eq!(channels.len(), 2);
     assert_eq!(channels[1].data()[4], 1);
+    // The channels share ids 1 and 2: merged, each voxel takes its last channel's number.
+    let merged = read_labels(&path).unwrap();
+    let numbers: Vec<i32> = (0..24)
+        .map(|n| match (channels[0].data()[n], channels[1].data()[n]) {
+            (0, 0) => 0,
+            (_, 0) => 1,
+            _ => 2,
+        })
+        .collect();
+    assert_eq!(merged.data(), numbers);
 
     // No sform, no qform: the pixdim diagonal.
     let mut plain = bytes;

@@ -85,6 +85,16 @@ impl ScalarVolume {
     }
 }
 
+/// What [`LabelVolume::merge_channels`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelMerge {
+    pub channels: usize,
+    /// Whether the ids became channel numbers (1, 2, …) because channels shared ids.
+    pub renumbered: bool,
+    /// Voxels in more than one channel, each now with its last channel's id.
+    pub overlapping_voxels: usize,
+}
+
 /// A label map: integer structure ids per voxel, 0 for background.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelVolume {
@@ -112,6 +122,54 @@ impl LabelVolume {
 
     pub fn at(&self, i: usize, j: usize, k: usize) -> i32 {
         self.data[self.grid.index(i, j, k)]
+    }
+
+    /// One map from the channels of a 4D label file (each a structure or a few, as DeepReg and
+    /// one-hot files store them), all on one grid. Where the channels' ids are apart, each voxel
+    /// keeps its id; where two channels share an id (binary masks all say 1), channel `c`'s
+    /// voxels become id `c + 1`. A voxel in several channels takes the last one's id.
+    pub fn merge_channels(channels: Vec<LabelVolume>) -> Result<(LabelVolume, ChannelMerge)> {
+        let mut channels = channels.into_iter();
+        let Some(mut merged) = channels.next() else {
+            return Err(Error::Mismatch("no label channels to merge".into()));
+        };
+        let rest: Vec<LabelVolume> = channels.collect();
+        if let Some(other) = rest.iter().find(|c| c.grid != merged.grid) {
+            return Err(Error::Mismatch(format!(
+                "label channels on different grids: {:?} and {:?}",
+                merged.grid.dims(),
+                other.grid.dims()
+            )));
+        }
+        let mut seen: Vec<i32> = merged.ids();
+        let mut renumbered = false;
+        for c in &rest {
+            let ids = c.ids();
+            renumbered |= ids.iter().any(|id| seen.binary_search(id).is_ok());
+            seen.extend(ids);
+            seen.sort_unstable();
+        }
+        if renumbered {
+            merged.data.iter_mut().for_each(|v| *v = (*v != 0) as i32);
+        }
+        let mut overlapping_voxels = 0;
+        for (c, channel) in rest.iter().enumerate() {
+            let channel_id = c as i32 + 2;
+            for (m, &v) in merged.data.iter_mut().zip(&channel.data) {
+                if v != 0 {
+                    overlapping_voxels += (*m != 0) as usize;
+                    *m = if renumbered { channel_id } else { v };
+                }
+            }
+        }
+        Ok((
+            merged,
+            ChannelMerge {
+                channels: rest.len() + 1,
+                renumbered,
+                overlapping_voxels,
+            },
+        ))
     }
 
     /// Label ids present, sorted, background (0) excluded.
@@ -213,6 +271,36 @@ impl VectorField {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_merge_keeping_ids_that_are_apart_and_numbering_masks_that_share_one() {
+        let grid = Grid::axis_aligned([4, 1, 1], [1.0; 3], [0.0; 3]).unwrap();
+        let map = |v: [i32; 4]| LabelVolume::new(grid.clone(), v.to_vec()).unwrap();
+        let (apart, merge) =
+            LabelVolume::merge_channels(vec![map([3, 0, 0, 0]), map([0, 0, 7, 8])]).unwrap();
+        assert_eq!(apart.data(), [3, 0, 7, 8]);
+        assert_eq!(
+            merge,
+            ChannelMerge {
+                channels: 2,
+                renumbered: false,
+                overlapping_voxels: 0
+            }
+        );
+        let masks = vec![map([1, 1, 0, 0]), map([0, 1, 1, 0]), map([0, 0, 0, 0])];
+        let (numbered, merge) = LabelVolume::merge_channels(masks).unwrap();
+        assert_eq!(
+            numbered.data(),
+            [1, 2, 2, 0],
+            "the later channel wins an overlap"
+        );
+        assert!(merge.renumbered);
+        assert_eq!(merge.overlapping_voxels, 1);
+        let other = Grid::axis_aligned([2, 2, 1], [1.0; 3], [0.0; 3]).unwrap();
+        let square = LabelVolume::new(other, vec![1; 4]).unwrap();
+        assert!(LabelVolume::merge_channels(vec![map([1; 4]), square]).is_err());
+        assert!(LabelVolume::merge_channels(Vec::new()).is_err());
+    }
 
     #[test]
     fn label_sites_lie_inside_rings_and_at_the_centre_of_blocks_and_measure_them() {

@@ -14,6 +14,6 @@ pub mod velocity;
 pub mod warp;
 
 pub use grid::{Affine, Grid};
-pub use image::{LabelSite, LabelVolume, ScalarVolume, VectorField};
+pub use image::{ChannelMerge, LabelSite, LabelVolume, ScalarVolume, VectorField};
 pub use label_table::LabelTable;
 pub use landmarks::{Landmark, LandmarkSet};

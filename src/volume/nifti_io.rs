@@ -171,16 +171,10 @@ pub fn read_scalar_bytes(name: &Path, bytes: &[u8]) -> Result<ScalarVolume> {
     scalar_from_raw(name, decode_raw(name, bytes)?)
 }
 
-/// Reads a one-channel label map from bytes in memory; `name` appears in errors.
+/// Reads a label map from bytes in memory, its channels merged as [`read_labels`] does; `name`
+/// appears in errors.
 pub fn read_labels_bytes(name: &Path, bytes: &[u8]) -> Result<LabelVolume> {
-    let mut channels = labels_from_raw(name, decode_raw(name, bytes)?)?;
-    if channels.len() != 1 {
-        return Err(Error::format(
-            name,
-            format!("has {} label channels; expected one", channels.len()),
-        ));
-    }
-    Ok(channels.remove(0))
+    one_label_map(name, labels_from_raw(name, decode_raw(name, bytes)?)?)
 }
 
 /// Reads every 3D volume of a file as f32 values, with the header; for `info` and multi-volume files.
@@ -190,19 +184,36 @@ pub fn read_all_f32(path: &Path) -> Result<(NiftiInfo, Vec<f32>)> {
     Ok((raw.info, data))
 }
 
-/// Reads a label map with one channel.
+/// Reads a label map. A 4D file's channels are merged into one map
+/// ([`LabelVolume::merge_channels`]), which is logged, with a warning where channels overlap.
 pub fn read_labels(path: &Path) -> Result<LabelVolume> {
-    let mut channels = read_label_channels(path)?;
-    if channels.len() != 1 {
-        return Err(Error::format(
-            path,
-            format!(
-                "has {} label channels; expected one (read it as channels)",
-                channels.len()
-            ),
-        ));
+    one_label_map(path, read_label_channels(path)?)
+}
+
+fn one_label_map(path: &Path, channels: Vec<LabelVolume>) -> Result<LabelVolume> {
+    if channels.len() == 1 {
+        return Ok(channels.into_iter().next().expect("one channel"));
     }
-    Ok(channels.remove(0))
+    let (labels, merge) =
+        LabelVolume::merge_channels(channels).map_err(|e| Error::format(path, e.to_string()))?;
+    let ids = if merge.renumbered {
+        "each channel's voxels take its number as their id"
+    } else {
+        "their ids are apart and kept"
+    };
+    log::info!(
+        "{}: {} label channels merged into one map; {ids}",
+        path.display(),
+        merge.channels
+    );
+    if merge.overlapping_voxels > 0 {
+        log::warn!(
+            "{}: {} voxels are in more than one label channel; each takes its last channel's id",
+            path.display(),
+            merge.overlapping_voxels
+        );
+    }
+    Ok(labels)
 }
 
 /// Reads a label file with one or more channels (a 4D label file gives one map per channel).
