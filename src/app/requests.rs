@@ -183,7 +183,9 @@ impl WarpbenchApp {
     }
 
     /// Runs `job` on a helper thread; `logic` takes in what it reports. Whether it started (when
-    /// not, a notice says why).
+    /// not, a notice says why). The helper asks for a frame no sooner than a run's own repaints
+    /// would: an extra frame right after one of theirs would look to the pacing like someone
+    /// interacting, and slow the run (the joint histogram is redone for each snapshot).
     fn in_background(
         &mut self,
         ctx: &egui::Context,
@@ -196,7 +198,7 @@ impl WarpbenchApp {
             .name(name.into())
             .spawn(move || {
                 let _ = tx.send(job());
-                wake.request_repaint();
+                wake.request_repaint_after(RUN_REPAINT);
             });
         match spawned {
             Ok(_) => {
