@@ -190,9 +190,9 @@ pub fn read_labels(path: &Path) -> Result<LabelVolume> {
     one_label_map(path, read_label_channels(path)?)
 }
 
-fn one_label_map(path: &Path, channels: Vec<LabelVolume>) -> Result<LabelVolume> {
+fn one_label_map(path: &Path, mut channels: Vec<LabelVolume>) -> Result<LabelVolume> {
     if channels.len() == 1 {
-        return Ok(channels.into_iter().next().expect("one channel"));
+        return Ok(channels.remove(0));
     }
     let (labels, merge) =
         LabelVolume::merge_channels(channels).map_err(|e| Error::format(path, e.to_string()))?;
