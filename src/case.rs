@@ -4,6 +4,7 @@
 
 use crate::demo::DemoCase;
 use crate::error::{Error, Result};
+use crate::register::preset_choice::PresetChoice;
 use crate::volume::nifti_io::{read_labels, read_scalar};
 use crate::volume::{LabelTable, LabelVolume, LandmarkSet, ScalarVolume};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,25 @@ impl From<DemoCase> for Case {
             label_table: LabelTable::from_names(crate::demo::LABEL_NAMES, "the built-in demo's"),
             files: CaseFiles::default(),
         }
+    }
+}
+
+impl Case {
+    /// The preset for this case when the user names none ([`PresetChoice::for_images`]).
+    pub fn preset_choice(&self) -> PresetChoice {
+        if self.files.is_demo() {
+            // Its T2-like image is the T1 with parts of the contrast inverted (CSF bright): a
+            // single-modality similarity would pull tissue boundaries apart.
+            return PresetChoice {
+                name: "ct-mr",
+                reason: "the built-in demo pairs a T1 with a T2-like image (a multimodal pair)"
+                    .into(),
+            };
+        }
+        PresetChoice::for_images(
+            (&self.fixed, self.files.fixed.as_deref()),
+            (&self.moving, self.files.moving.as_deref()),
+        )
     }
 }
 

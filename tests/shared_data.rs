@@ -242,3 +242,47 @@ fn a_freesurfer_destrieux_parcellation_is_named_without_a_colour_table() {
     );
     assert_eq!(table.name(12146), Some("ctx_rh_S_central"));
 }
+
+#[test]
+fn each_shared_pair_gets_the_preset_made_for_its_modalities() {
+    let Some(dir) = common::shared_data() else {
+        return;
+    };
+    use warpbench::register::preset_choice::PresetChoice;
+    use warpbench::volume::nifti_io::read_scalar;
+    let choose = |fixed: &str, moving: &str| {
+        let (f, m) = (
+            common::shared_file(&dir, fixed),
+            common::shared_file(&dir, moving),
+        );
+        let (fi, mi) = (read_scalar(&f).unwrap(), read_scalar(&m).unwrap());
+        PresetChoice::for_images((&fi, Some(&f)), (&mi, Some(&m)))
+    };
+    // The porcine CT is in Hounsfield units; the Visible Human CT is not, and its name tells.
+    let porcine = choose(
+        "ct-mr-porcine/ct_1mm.nii.gz",
+        "ct-mr-porcine/mr_t2_1mm.nii.gz",
+    );
+    assert_eq!(porcine.name, "ct-mr", "{}", porcine.reason);
+    assert!(porcine.reason.contains("Hounsfield"), "{}", porcine.reason);
+    let visible = choose(
+        "ct-mr-visible-male/vm_head_mri.nii.gz",
+        "ct-mr-visible-male/vm_head_ct.nii.gz",
+    );
+    assert_eq!(visible.name, "ct-mr", "{}", visible.reason);
+    assert!(visible.reason.contains("file name"), "{}", visible.reason);
+    let contrasts = choose(
+        "mr-multicontrast/chris_t1.nii.gz",
+        "mr-multicontrast/chris_PD.nii.gz",
+    );
+    assert_eq!(contrasts.name, "mr-multicontrast", "{}", contrasts.reason);
+    let brains = choose("brain-pair/subjA_t1.nii.gz", "brain-pair/subjB_t1.nii.gz");
+    assert_eq!(brains.name, "brain-mri", "{}", brains.reason);
+    let headneck = choose("headneck-ct/image.nii.gz", "headneck-ct/image.nii.gz");
+    assert_eq!(headneck.name, "lung-ct", "{}", headneck.reason);
+    let prostate = choose(
+        "prostate-mr-pair/image0.nii.gz",
+        "prostate-mr-pair/image1.nii.gz",
+    );
+    assert_eq!(prostate.name, "brain-mri", "{}", prostate.reason);
+}

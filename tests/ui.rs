@@ -1674,3 +1674,77 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     let affine_rms = rms(&expected.residuals_mm);
     assert!(affine_rms <= rigid_rms + 1e-9, "{affine_rms} > {rigid_rms}");
 }
+
+#[test]
+fn the_images_choose_the_preset_and_say_why_until_the_user_picks_one() {
+    use warpbench::app::loader::Source;
+    use warpbench::case::CaseFiles;
+    use warpbench::volume::nifti_io::write_scalar;
+    use warpbench::volume::{Grid, ScalarVolume};
+    let (mut harness, dir) = harness();
+    harness.run_steps(3);
+    assert_eq!(harness.state().registration.preset, "ct-mr");
+    assert!(
+        harness
+            .query_by_label_contains("Chosen because the built-in demo pairs a T1")
+            .is_some()
+    );
+    // A CT in Hounsfield units (air around a water cylinder) and an MR named for its contrast.
+    let grid = Grid::axis_aligned([24, 24, 24], [1.5; 3], [-18.0; 3]).unwrap();
+    let values = |inside: f32, outside: f32| {
+        let data = (0..grid.voxel_count())
+            .map(|n| {
+                let (i, j) = ((n % 24) as f32 - 11.5, ((n / 24) % 24) as f32 - 11.5);
+                if i * i + j * j < 64.0 {
+                    inside
+                } else {
+                    outside
+                }
+            })
+            .collect();
+        ScalarVolume::new(grid.clone(), data).unwrap()
+    };
+    let (ct, mr) = (
+        dir.path().join("scan.nii.gz"),
+        dir.path().join("head_t2.nii.gz"),
+    );
+    write_scalar(&ct, &values(20.0, -1000.0)).unwrap();
+    write_scalar(&mr, &values(800.0, 0.0)).unwrap();
+    let files = CaseFiles {
+        fixed: Some(mr.clone()),
+        moving: Some(ct.clone()),
+        ..Default::default()
+    };
+    let open = |harness: &mut Harness<'static, WarpbenchApp>, files: &CaseFiles| {
+        let ctx = harness.ctx.clone();
+        harness.state_mut().open(Source::Case(files.clone()), &ctx);
+        let fixed = files.fixed.clone();
+        step_until(harness, Duration::from_secs(60), "the case", move |app| {
+            app.doc.case.files.fixed == fixed
+        });
+        harness.run_steps(2);
+    };
+    open(&mut harness, &files);
+    assert_eq!(harness.state().registration.preset, "ct-mr");
+    let reason = "Chosen because the fixed image is MR T2 (by its file name), the moving CT (its \
+                  values are Hounsfield units).";
+    assert!(harness.query_by_label(reason).is_some(), "{reason}");
+
+    // Picked by the user, a preset stays with the next case, and no reason is given.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "preset")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("fast").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().registration.preset, "fast");
+    assert!(harness.query_by_label_contains("Chosen because").is_none());
+    let swapped = CaseFiles {
+        fixed: Some(ct),
+        moving: Some(mr),
+        ..Default::default()
+    };
+    open(&mut harness, &swapped);
+    assert_eq!(harness.state().registration.preset, "fast");
+    assert!(harness.query_by_label_contains("Chosen because").is_none());
+}

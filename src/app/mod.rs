@@ -199,22 +199,21 @@ impl WarpbenchApp {
     pub fn new(case: Case, gpu: Option<GpuContext>, args: &OpenArgs) -> WarpbenchApp {
         // The window draws on the engine's queue: its runs submit in short pieces.
         let gpu = gpu.map(|g| g.with_submission_budget(g.background_budget()));
-        let default_preset = if case.files.is_demo() {
-            "ct-mr"
-        } else {
-            "brain-mri"
-        };
-        let preset = args.preset.clone().unwrap_or_else(|| default_preset.into());
         let state_dir = args
             .state_dir
             .clone()
             .or_else(panels::open::default_state_dir);
         let mut open_form = panels::open::OpenForm::new(state_dir.as_deref());
         open_form.remember(&case.files);
-        let registration = RegistrationPanel::new(&preset, case.fixed.grid());
+        let doc = Document::new(case);
+        let registration = RegistrationPanel::new(
+            args.preset.as_deref(),
+            &doc.facts.preset,
+            doc.case.fixed.grid(),
+        );
         let mut app = WarpbenchApp {
-            viewers: Viewers::new(case.fixed.grid().centre_mm(), display_for(&case)),
-            doc: Document::new(case),
+            viewers: Viewers::new(doc.case.fixed.grid().centre_mm(), display_for(&doc.case)),
+            doc,
             layout: Layout::Quad {
                 grid_plane: Plane::Axial,
             },
@@ -317,7 +316,8 @@ impl WarpbenchApp {
         self.session = None;
         self.open_form.remember(&case.files);
         self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
-        self.registration.case_changed(case.fixed.grid());
+        self.registration
+            .case_changed(case.fixed.grid(), &facts.preset);
         self.doc = Document::with_facts(facts, case);
         self.joint_histogram.forget();
         self.autosaved_edits = 0;

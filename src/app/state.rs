@@ -9,6 +9,7 @@ use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
 use crate::eval::tre::{DistanceStats, PairError, TreReport, distance, tre_of_pairs};
 use crate::eval::{EvalReport, Scoring};
+use crate::register::preset_choice::PresetChoice;
 use crate::register::{Losses, StepReport};
 use crate::session::{Event, Method, Snapshot, SweepPoint};
 use crate::volume::histogram::{Histogram, level_bins};
@@ -115,6 +116,8 @@ pub struct LayerFacts {
     pub fixed_label_sites: BTreeMap<i32, LabelSite>,
     /// The same for the moving labels, in the moving image's world (mm).
     pub moving_label_sites: BTreeMap<i32, LabelSite>,
+    /// The preset the images call for while the user has chosen none.
+    pub preset: PresetChoice,
 }
 
 impl LayerFacts {
@@ -134,6 +137,7 @@ impl LayerFacts {
             headers: Headers::of(&case.files),
             fixed_label_sites: sites(case.fixed_labels.as_deref()),
             moving_label_sites: sites(case.moving_labels.as_deref()),
+            preset: case.preset_choice(),
         }
     }
 }

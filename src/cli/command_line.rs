@@ -187,8 +187,11 @@ mod tests {
             panic!("not register")
         };
         assert!(args.run.landmark_start);
+        let grid = crate::volume::Grid::axis_aligned([2, 2, 2], [1.0; 3], [0.0; 3]).unwrap();
+        let image = crate::volume::ScalarVolume::filled(grid, 0.0);
+        let image = (&image, Path::new("fixed.nii.gz"));
         assert_eq!(
-            args.run.apply().unwrap(),
+            args.run.apply(image, image).unwrap(),
             RegistrationConfig::preset("ct-mr")
                 .unwrap()
                 .with_landmark_start()

@@ -62,7 +62,11 @@ struct Metrics<'a> {
 
 pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut config = args.run.apply()?;
+    let fixed = read_scalar(&args.fixed)?;
+    let moving = read_scalar(&args.moving)?;
+    let mut config = args
+        .run
+        .apply((&fixed, &args.fixed), (&moving, &args.moving))?;
     if let Some(weight) = args.label_weight {
         anyhow::ensure!(
             args.scoring.fixed_labels.is_some() && args.scoring.moving_labels.is_some(),
@@ -75,8 +79,6 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
-    let fixed = read_scalar(&args.fixed)?;
-    let moving = read_scalar(&args.moving)?;
     let config = args.run.fit(config, fixed.grid());
     let scoring = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
     let ctx = GpuContext::new()?;

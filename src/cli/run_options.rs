@@ -1,15 +1,18 @@
 //! Options `register` and `sweep` share: which configuration runs, and how many CPU threads help.
 
 use crate::register::config::RegistrationConfig;
-use crate::volume::Grid;
+use crate::register::preset_choice::PresetChoice;
+use crate::volume::{Grid, ScalarVolume};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The configuration of a run and the CPU threads it may use.
 #[derive(Args, Debug)]
 pub struct RunOptions {
-    /// A named configuration (brain-mri, lung-ct, ct-mr, mr-multicontrast, fast); brain-mri
-    /// without --config.
+    /// A named configuration (brain-mri, lung-ct, ct-mr, mr-multicontrast, fast). Without it or
+    /// --config, the images' modalities choose (told by Hounsfield values or file names): ct-mr
+    /// for a CT and an MR, lung-ct for two CTs, mr-multicontrast for two MR contrasts, else
+    /// brain-mri; the choice and its reason are printed.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// A TOML configuration (as written to config.toml by an earlier run).
@@ -25,15 +28,29 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Sets the thread count, then reads the configuration.
-    pub fn apply(&self) -> anyhow::Result<RegistrationConfig> {
+    /// Sets the thread count, then reads the configuration, choosing the preset by the images
+    /// (each with its file) where none is named.
+    pub fn apply(
+        &self,
+        fixed: (&ScalarVolume, &Path),
+        moving: (&ScalarVolume, &Path),
+    ) -> anyhow::Result<RegistrationConfig> {
         if let Some(n) = self.threads {
             anyhow::ensure!(n > 0, "--threads must be at least 1");
             crate::parallel::set_threads(n);
         }
         let mut config = match (&self.config, &self.preset) {
             (Some(path), _) => RegistrationConfig::read(path)?,
-            (None, name) => RegistrationConfig::preset(name.as_deref().unwrap_or("brain-mri"))?,
+            (None, Some(name)) => RegistrationConfig::preset(name)?,
+            (None, None) => {
+                let choice =
+                    PresetChoice::for_images((fixed.0, Some(fixed.1)), (moving.0, Some(moving.1)));
+                eprintln!(
+                    "preset {}: {} (--preset chooses another)",
+                    choice.name, choice.reason
+                );
+                RegistrationConfig::preset(choice.name)?
+            }
         };
         if self.landmark_start {
             anyhow::ensure!(

@@ -36,7 +36,11 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
-    let config = args.run.apply()?;
+    let fixed = read_scalar(&args.fixed)?;
+    let moving = read_scalar(&args.moving)?;
+    let config = args
+        .run
+        .apply((&fixed, &args.fixed), (&moving, &args.moving))?;
     let diffusion = match (&args.diffusion[..], &config.deformable) {
         ([], Some(d)) => Sweep::weights_around(d.diffusion),
         (weights, _) => weights.to_vec(),
@@ -47,8 +51,6 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         .context("--diffusion or the configuration")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
-    let fixed = read_scalar(&args.fixed)?;
-    let moving = read_scalar(&args.moving)?;
     sweep.config = args.run.fit(sweep.config, fixed.grid());
     let scoring = args.scoring.load(fixed.grid(), Some(moving.grid()))?;
     let ctx = GpuContext::new()?;

@@ -9,6 +9,7 @@ pub mod labels;
 pub mod landmark_fit;
 pub mod outputs;
 pub mod pipeline;
+pub mod preset_choice;
 pub mod pyramid;
 pub mod translation_search;
 

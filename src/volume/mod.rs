@@ -8,6 +8,7 @@ pub mod image;
 pub mod label_table;
 pub mod landmarks;
 pub mod mind;
+pub mod modality;
 pub mod nifti_io;
 pub mod resample;
 pub mod velocity;

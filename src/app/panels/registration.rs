@@ -10,6 +10,7 @@ use crate::register::affine::Initialisation;
 use crate::register::config::{PRESETS, RegistrationConfig};
 use crate::register::deformable::Regulariser;
 use crate::register::landmark_fit::FitModel;
+use crate::register::preset_choice::PresetChoice;
 use crate::session::{Method, NetworkJob, Sweep};
 use crate::volume::Grid;
 
@@ -61,6 +62,9 @@ pub enum RunRequest {
 
 pub struct RegistrationPanel {
     pub preset: String,
+    /// Why the preset suits the images, while it is the app's choice rather than the user's: a
+    /// new case then gets its own.
+    chosen_because: Option<String>,
     pub config: RegistrationConfig,
     /// The open case's fixed grid, which presets are fitted to.
     fixed: Grid,
@@ -79,8 +83,17 @@ pub struct RegistrationPanel {
 }
 
 impl RegistrationPanel {
-    /// The panel on preset `preset` for a case whose fixed image has grid `fixed`.
-    pub fn new(preset: &str, fixed: &Grid) -> RegistrationPanel {
+    /// The panel on the user's preset, else the one the images call for, for a case whose fixed
+    /// image has grid `fixed`.
+    pub fn new(
+        user_preset: Option<&str>,
+        images: &PresetChoice,
+        fixed: &Grid,
+    ) -> RegistrationPanel {
+        let (preset, chosen_because) = match user_preset {
+            Some(name) => (name, None),
+            None => (images.name, Some(images.reason.clone())),
+        };
         let config = RegistrationConfig::preset(preset)
             .unwrap_or_else(|_| {
                 RegistrationConfig::preset(PRESETS[0]).expect("the first preset exists")
@@ -89,6 +102,7 @@ impl RegistrationPanel {
         let mut panel = RegistrationPanel {
             fixed: fixed.clone(),
             preset: preset.to_string(),
+            chosen_because,
             toml: String::new(),
             toml_error: None,
             learning_rate: 0.0,
@@ -107,6 +121,7 @@ impl RegistrationPanel {
     /// preset it is, else "custom".
     pub fn set_config(&mut self, config: RegistrationConfig) {
         self.config = config;
+        self.chosen_because = None;
         self.name_preset();
         self.config_changed();
     }
@@ -143,15 +158,23 @@ impl RegistrationPanel {
             .is_some_and(|a| a.initialisation == Initialisation::Landmarks)
     }
 
-    /// A new case's fixed grid: a preset left as it was is fitted to it, a configuration the
+    /// A new case, with its fixed grid and the preset its images call for: a preset the app chose
+    /// gives way to that one, a preset the user chose is fitted to the grid, a configuration the
     /// user changed is kept.
-    pub fn case_changed(&mut self, fixed: &Grid) {
+    pub fn case_changed(&mut self, fixed: &Grid, images: &PresetChoice) {
         let unchanged = self
             .config
             .preset_and_start(&self.fixed)
             .map(|(name, _)| name);
         self.fixed = fixed.clone();
-        if let Some(name) = unchanged {
+        let Some(name) = unchanged else {
+            return;
+        };
+        if self.chosen_because.is_some() {
+            self.preset = images.name.to_string();
+            self.chosen_because = Some(images.reason.clone());
+            self.take_preset(images.name);
+        } else {
             self.take_preset(name);
         }
     }
@@ -249,9 +272,15 @@ impl RegistrationPanel {
                     .labelled_by(label);
                 if self.preset != before {
                     let name = self.preset.clone();
+                    self.chosen_because = None;
                     self.take_preset(&name);
                 }
             });
+            if let Some(reason) = &self.chosen_because
+                && self.preset != "custom"
+            {
+                ui.weak(format!("Chosen because {reason}."));
+            }
             self.landmark_start_ui(ui, doc);
             egui::CollapsingHeader::new("advanced").show(ui, |ui| {
                 ui.label("The whole run as TOML (the format `warpbench register --config` reads).");
@@ -275,6 +304,7 @@ impl RegistrationPanel {
                             self.config = config;
                             self.toml_error = None;
                             self.preset = "custom".into();
+                            self.chosen_because = None;
                         }
                         Err(e) => self.toml_error = Some(e),
                     }
@@ -574,7 +604,11 @@ mod tests {
     #[test]
     fn a_taken_configuration_shows_the_name_of_its_preset_or_custom() {
         let grid = Grid::axis_aligned([8, 8, 8], [1.0; 3], [0.0; 3]).unwrap();
-        let mut panel = RegistrationPanel::new("ct-mr", &grid);
+        let images = PresetChoice {
+            name: "brain-mri",
+            reason: "two T1 images".into(),
+        };
+        let mut panel = RegistrationPanel::new(Some("ct-mr"), &images, &grid);
         panel.set_config(RegistrationConfig::preset("fast").unwrap());
         assert_eq!(panel.preset, "fast");
         let mut edited = RegistrationConfig::preset("lung-ct").unwrap();
@@ -582,6 +616,34 @@ mod tests {
         panel.set_config(edited);
         assert_eq!(panel.preset, "custom");
         assert_eq!(panel.diffusion(), 0.123);
+    }
+
+    #[test]
+    fn a_preset_the_app_chose_gives_way_to_the_next_cases_and_one_the_user_chose_stays() {
+        let grid = Grid::axis_aligned([8, 8, 8], [1.0; 3], [0.0; 3]).unwrap();
+        let finer = Grid::axis_aligned([16, 16, 16], [0.5; 3], [0.0; 3]).unwrap();
+        let ct_mr = PresetChoice {
+            name: "ct-mr",
+            reason: "a CT and an MR".into(),
+        };
+        let two_t1 = PresetChoice {
+            name: "brain-mri",
+            reason: "two T1 images".into(),
+        };
+        let mut chosen = RegistrationPanel::new(None, &ct_mr, &grid);
+        assert_eq!(chosen.preset, "ct-mr");
+        chosen.case_changed(&finer, &two_t1);
+        assert_eq!(chosen.preset, "brain-mri");
+        assert_eq!(chosen.chosen_because.as_deref(), Some("two T1 images"));
+        let brain = RegistrationConfig::preset("brain-mri").unwrap();
+        assert_eq!(chosen.config, brain.fitted_to(&finer));
+
+        let mut picked = RegistrationPanel::new(Some("fast"), &ct_mr, &grid);
+        picked.case_changed(&finer, &two_t1);
+        assert_eq!(picked.preset, "fast");
+        assert_eq!(picked.chosen_because, None);
+        let fast = RegistrationConfig::preset("fast").unwrap();
+        assert_eq!(picked.config, fast.fitted_to(&finer));
     }
 
     #[test]
