@@ -93,7 +93,8 @@ pub struct OpenArgs {
     /// Label names, one `id name` per line (FreeSurfer colour tables work too).
     #[arg(long)]
     pub label_names: Option<PathBuf>,
-    /// The registration preset the panel starts with.
+    /// The registration preset the panel starts with; without it, the one the images call for
+    /// (as `register` chooses).
     #[arg(long)]
     pub preset: Option<String>,
     /// Start the registration as soon as the case is loaded.
