@@ -66,11 +66,16 @@ impl ScalarVolume {
         ScalarVolume { grid, data }
     }
 
-    /// Approximate quantiles (each `q` in `0..=1`, nearest rank) from an evenly strided sample of
-    /// about 200 000 voxels: enough for display windows and intensity normalisation.
-    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [f32; N] {
+    /// An evenly strided sample of about 200 000 voxel values: enough for display windows,
+    /// intensity normalisation and telling the modality.
+    pub fn sample(&self) -> impl Iterator<Item = f32> + '_ {
         let step = (self.data.len() / 200_000).max(1);
-        let mut sample: Vec<f32> = self.data.iter().step_by(step).copied().collect();
+        self.data.iter().step_by(step).copied()
+    }
+
+    /// Approximate quantiles (each `q` in `0..=1`, nearest rank) of [`ScalarVolume::sample`].
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [f32; N] {
+        let mut sample: Vec<f32> = self.sample().collect();
         sample.sort_by(f32::total_cmp);
         qs.map(|q| sample[((sample.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize])
     }

@@ -91,13 +91,11 @@ pub fn guess(image: &ScalarVolume, file: Option<&Path>) -> Option<ModalityGuess>
         })
 }
 
-/// At least 1 % of the voxels (of an evenly strided sample) are air in Hounsfield units and at
+/// At least 1 % of the voxels (of [`ScalarVolume::sample`]) are air in Hounsfield units and at
 /// least 1 % are water or denser: no MR scale puts a sizeable part of an image near −1000.
 fn in_hounsfield_units(image: &ScalarVolume) -> bool {
-    let data = image.data();
-    let step = (data.len() / 200_000).max(1);
     let (mut air, mut tissue, mut n) = (0usize, 0usize, 0usize);
-    for &v in data.iter().step_by(step) {
+    for v in image.sample() {
         n += 1;
         air += usize::from((-1100.0..=-900.0).contains(&v));
         tissue += usize::from(v >= -200.0);
