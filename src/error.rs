@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 /// Everything the engine can report as failed. The app shows these; the CLI prints them.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    /// The I/O error is part of the message, not a chained source, so printing the chain
+    /// (`{:#}`, as the CLI does) does not say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is readable but its content is not what it should be.
     #[error("{path}: {problem}")]
@@ -34,10 +35,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 

@@ -187,4 +187,13 @@ fn info_on_landmarks_and_on_a_broken_file() {
         err.contains("broken.nii.gz") && !err.contains("panicked"),
         "{err}"
     );
+
+    let missing = dir.path().join("missing.nii.gz");
+    let out = warpbench(&["info", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The OS's own words for the error, said once: not again as a chained cause.
+    let said = std::fs::read(&missing).unwrap_err().to_string();
+    assert!(err.contains("missing.nii.gz"), "{err}");
+    assert_eq!(err.matches(&said).count(), 1, "{err}");
 }
