@@ -212,7 +212,10 @@ impl WarpbenchApp {
             doc.case.fixed.grid(),
         );
         let mut app = WarpbenchApp {
-            viewers: Viewers::new(doc.case.fixed.grid().centre_mm(), display_for(&doc.case)),
+            viewers: Viewers::new(
+                doc.case.fixed.grid().centre_mm(),
+                display_for(&doc.case, &doc.facts),
+            ),
             doc,
             layout: Layout::Quad {
                 grid_plane: Plane::Axial,
@@ -315,7 +318,7 @@ impl WarpbenchApp {
     fn install_case(&mut self, case: Case, facts: state::LayerFacts) {
         self.session = None;
         self.open_form.remember(&case.files);
-        self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case));
+        self.viewers = Viewers::new(case.fixed.grid().centre_mm(), display_for(&case, &facts));
         self.registration
             .case_changed(case.fixed.grid(), &facts.preset);
         self.doc = Document::with_facts(facts, case);
@@ -518,9 +521,16 @@ impl WarpbenchApp {
     }
 }
 
-/// The display a new case starts with: auto-contrast windows, and the labels its table hides.
-fn display_for(case: &Case) -> Display {
+/// The display a new case starts with: auto-contrast windows, and its labels shown (a label map
+/// opened is one to look at, as in ITK-SNAP) but for those its table hides.
+fn display_for(case: &Case, facts: &state::LayerFacts) -> Display {
     let mut display = Display::new(Window::auto(&case.fixed), Window::auto(&case.moving));
+    let (fixed, moving) = (
+        !facts.fixed_label_sites.is_empty(),
+        !facts.moving_label_sites.is_empty(),
+    );
+    display.labels.visible = fixed || moving;
+    display.labels.moving = moving && !fixed;
     display.labels.hidden.extend(case.label_table.hidden());
     display
 }
@@ -688,5 +698,30 @@ impl eframe::App for WarpbenchApp {
         {
             log::error!("{e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_opens_with_the_labels_it_has_shown() {
+        let demo = Case::from(crate::demo::load_builtin().unwrap());
+        let shown = |case: &Case| {
+            let labels = display_for(case, &state::LayerFacts::of(case)).labels;
+            (labels.visible, labels.moving)
+        };
+        assert_eq!(shown(&demo), (true, false));
+        let moving_only = Case {
+            fixed_labels: None,
+            ..demo.clone()
+        };
+        assert_eq!(shown(&moving_only), (true, true));
+        let none = Case {
+            moving_labels: None,
+            ..moving_only
+        };
+        assert!(!shown(&none).0);
     }
 }

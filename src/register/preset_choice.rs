@@ -43,18 +43,22 @@ impl PresetChoice {
             ) if a != b => "mr-multicontrast",
             _ => DEFAULT_PRESET,
         };
-        let describe = |g: Option<ModalityGuess>| match g {
-            Some(g) => g.to_string(),
-            None => "of a modality its values and name do not tell".to_string(),
-        };
-        PresetChoice {
-            name,
-            reason: format!(
-                "the fixed image is {}, the moving {}",
-                describe(fixed),
-                describe(moving)
+        let reason = match (fixed, moving) {
+            (Some(f), Some(m)) => format!("the fixed image is {f}, the moving {m}"),
+            (Some(f), None) => format!(
+                "the fixed image is {f}; neither the moving image's values nor its file name \
+                 tell its modality"
             ),
-        }
+            (None, Some(m)) => format!(
+                "the moving image is {m}; neither the fixed image's values nor its file name \
+                 tell its modality"
+            ),
+            (None, None) => {
+                "neither image's values nor file name tell its modality (the default preset)"
+                    .to_string()
+            }
+        };
+        PresetChoice { name, reason }
     }
 }
 
@@ -82,11 +86,24 @@ mod tests {
         assert_eq!(name(mr(Some("T1")), mr(Some("T1"))), DEFAULT_PRESET);
         assert_eq!(name(mr(None), mr(Some("PD"))), DEFAULT_PRESET);
         assert_eq!(name(ct, None), DEFAULT_PRESET);
-        let reason = PresetChoice::for_modalities(ct, None).reason;
+        let reason = |f, m| PresetChoice::for_modalities(f, m).reason;
         assert_eq!(
-            reason,
-            "the fixed image is CT (by its file name), the moving of a modality its values and \
-             name do not tell"
+            reason(ct, mr(Some("T2"))),
+            "the fixed image is CT (by its file name), the moving MR T2 (by its file name)"
+        );
+        assert_eq!(
+            reason(ct, None),
+            "the fixed image is CT (by its file name); neither the moving image's values nor its \
+             file name tell its modality"
+        );
+        assert_eq!(
+            reason(None, mr(None)),
+            "the moving image is MR (by its file name); neither the fixed image's values nor its \
+             file name tell its modality"
+        );
+        assert_eq!(
+            reason(None, None),
+            "neither image's values nor file name tell its modality (the default preset)"
         );
     }
 }
