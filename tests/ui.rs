@@ -842,6 +842,16 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
         &field[..]
     );
     assert!(app.doc.deformation.as_ref().unwrap().stats.folded_voxels > 0);
+    // Its transform is the reopened case's first result, to come back to after other runs.
+    let names: Vec<&str> = app
+        .doc
+        .results
+        .kept
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["reopened session"]);
+    assert_eq!(app.doc.results.shown, Some(1));
 
     // The results of the reopened transform export into a folder.
     let out = dir.path().join("results");
@@ -1312,8 +1322,10 @@ fn the_joint_histogram_follows_the_transform_the_views_show() {
     let fit = app.doc.landmark_fit(FitModel::Affine).unwrap();
     let grid = app.doc.case.fixed.grid().clone();
     let field = warpbench::register::deformable::affine_displacement(&fit.affine, &grid);
-    app.doc
-        .show_transform(warpbench::app::state::Deformation::new(fit.affine, field));
+    app.doc.show_transform(
+        warpbench::app::state::Deformation::new(fit.affine, field),
+        warpbench::app::results::Origin::Landmarks(FitModel::Affine),
+    );
     app.viewers.display.warped = true;
     let aligned = joint_nmi(&mut harness);
     assert_eq!(harness.state().joint_key().pull, "whole");
@@ -1645,6 +1657,7 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     assert!((shown.stats.min - 1.0).abs() < 1e-3 && (shown.stats.max - 1.0).abs() < 1e-3);
     let rms = |e: &[f64]| (e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64).sqrt();
     let rigid_rms = rms(&expected.residuals_mm);
+    let (rigid_affine, rigid_mean) = (expected.affine, mean);
 
     // An affine fit has more freedom: it fits the pairs at least as well.
     harness.get_by_label("affine").click();
@@ -1670,6 +1683,51 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     assert!((app.doc.tre.as_ref().unwrap().after.mean - affine_mean).abs() < 1e-3);
     let affine_rms = rms(&expected.residuals_mm);
     assert!(affine_rms <= rigid_rms + 1e-9, "{affine_rms} > {rigid_rms}");
+
+    // Both fits are kept: the Metrics tab lists them, and a click shows the rigid one again.
+    harness.get_by_label("Metrics").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("2 landmarks, affine fit").is_some());
+    harness.get_by_label("1 landmarks, rigid fit").click();
+    harness.run_steps(2);
+    let app = harness.state();
+    assert_eq!(app.doc.results.shown, Some(1));
+    let shown = app.doc.deformation.as_ref().unwrap();
+    assert!(shown.affine.max_abs_diff(&rigid_affine) < 1e-9);
+    let tre = app.doc.tre.as_ref().unwrap().after.mean;
+    assert!((tre - rigid_mean).abs() < 1e-3, "{tre} vs {rigid_mean}");
+    // A fit has no settings to take; a run kept with its weights gives them to the panel.
+    assert!(
+        harness
+            .get_by_label("use its settings")
+            .accesskit_node()
+            .is_disabled()
+    );
+    let app = harness.state_mut();
+    let mut config = app.registration.config.clone();
+    let diffusion = warpbench::register::deformable::Regulariser::Diffusion;
+    *diffusion.weight_mut(config.deformable.as_mut().unwrap()) = 0.77;
+    app.doc
+        .start_run(&warpbench::session::Method::Iterative(Box::new(
+            config.clone(),
+        )));
+    let grid = app.doc.case.fixed.grid().clone();
+    let field = warpbench::register::deformable::affine_displacement(&rigid_affine, &grid);
+    app.doc
+        .set_deformation(warpbench::app::state::Deformation::new(rigid_affine, field));
+    app.doc.apply(
+        warpbench::session::Event::Finished {
+            seconds: 1.0,
+            stage_seconds: Default::default(),
+        },
+        || None,
+    );
+    harness.run_steps(2);
+    assert!(harness.query_by_label("3 custom, λ 0.77").is_some());
+    harness.get_by_label("use its settings").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().registration.config, config);
+    assert_eq!(harness.state().registration.preset, "custom");
 }
 
 #[test]

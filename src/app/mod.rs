@@ -16,6 +16,7 @@ pub mod loader;
 pub mod panels;
 pub mod pull;
 mod requests;
+pub mod results;
 pub mod saved_session;
 pub mod state;
 pub mod style;
@@ -335,6 +336,7 @@ impl WarpbenchApp {
     ) {
         if let Some(d) = deformation {
             self.doc.set_deformation(d);
+            self.doc.keep_result(results::Origin::Session, None);
         }
         self.doc.replace_landmarks(
             session.fixed_landmarks,

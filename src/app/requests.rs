@@ -4,7 +4,9 @@
 
 use super::panels::registration::RunRequest;
 use super::pull::Pull;
+use super::results::Origin;
 use super::{Notice, RUN_REPAINT, WarpbenchApp, command, loader, panels, state};
+use crate::register::landmark_fit::FitModel;
 use crate::session::{Command, Method, SessionOptions};
 use crate::volume::resample::resample_field;
 
@@ -15,8 +17,8 @@ pub(super) enum Background {
     Scores(u64, Box<(crate::eval::EvalReport, crate::eval::EvalReport)>),
     /// The command line that repeats a run, its files written.
     Command(String),
-    /// A transform computed off the run (the landmarks' fit), to show.
-    Transform(Box<state::Deformation>),
+    /// The landmarks' fit by this model, to show.
+    Transform(Box<state::Deformation>, FitModel),
     /// The joint histogram of a request of the Images tab.
     JointHistogram(u64, Box<crate::eval::joint_histogram::JointSample>),
 }
@@ -240,7 +242,8 @@ impl WarpbenchApp {
                 self.in_background(ctx, "landmark fit", move || {
                     let field =
                         crate::register::deformable::affine_displacement(&fit.affine, &grid);
-                    Background::Transform(Box::new(state::Deformation::new(fit.affine, field)))
+                    let deformation = state::Deformation::new(fit.affine, field);
+                    Background::Transform(Box::new(deformation), model)
                 });
             }
         }
@@ -257,6 +260,14 @@ impl WarpbenchApp {
             MetricsRequest::GoTo(id) => {
                 if let Some(site) = self.doc.facts.fixed_label_sites.get(&id) {
                     self.viewers.cursor_mm = site.inner_point_mm;
+                }
+            }
+            MetricsRequest::Results(panels::results::ResultsRequest::Show(number)) => {
+                self.doc.show_result(number);
+            }
+            MetricsRequest::Results(panels::results::ResultsRequest::UseSettings(number)) => {
+                if let Some(config) = self.doc.results.get(number).and_then(|r| r.origin.config()) {
+                    self.registration.set_config(config.clone());
                 }
             }
             MetricsRequest::ScoreInFull => {
@@ -345,7 +356,14 @@ impl WarpbenchApp {
                 let grid = self.doc.case.fixed.grid().clone();
                 let moving = self.doc.case.moving.clone();
                 let labels = self.doc.case.moving_labels.clone();
-                let config = self.registration.config.clone();
+                // The configuration that made what is shown, else the panel's.
+                let config = self
+                    .doc
+                    .results
+                    .shown()
+                    .and_then(|r| r.origin.config())
+                    .unwrap_or(&self.registration.config)
+                    .clone();
                 self.in_background(ctx, "export", move || {
                     use crate::volume::warp::{warp_labels, warp_scalar};
                     let field = resample_field(&transform.field, &grid);
@@ -382,17 +400,19 @@ impl WarpbenchApp {
                 Background::Scores(generation, scores) => {
                     self.scoring = false;
                     let (whole, affine) = *scores;
-                    self.doc.full_report = Some((generation, whole));
-                    self.doc.affine_report = Some((generation, affine));
+                    self.doc.set_full_scores(generation, whole, affine);
                 }
                 Background::Command(line) => {
                     ctx.copy_text(line.clone());
                     self.registration.command = Some(line);
                 }
-                Background::Transform(deformation) => {
-                    self.doc.show_transform(*deformation);
+                Background::Transform(deformation, model) => {
+                    self.doc
+                        .show_transform(*deformation, Origin::Landmarks(model));
                     self.viewers.display.warped = true;
                     self.viewers.display.affine_only = false;
+                    // Its Dice, beside the runs' in the results table.
+                    self.handle_metrics(panels::metrics::MetricsRequest::ScoreInFull, ctx);
                 }
                 Background::JointHistogram(number, sample) => {
                     self.joint_histogram.receive(ctx, number, *sample)

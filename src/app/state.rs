@@ -4,6 +4,7 @@
 
 use crate::app::landmarks::LandmarkHistory;
 use crate::app::panels::joint_histogram::BINS as JOINT_BINS;
+use crate::app::results::{Origin, Results};
 use crate::case::{Case, CaseFiles};
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
@@ -226,6 +227,10 @@ pub struct Document {
     pub landmark_history: LandmarkHistory,
     /// The landmarks as the case's files gave them, to revert to.
     pub landmark_files: (LandmarkSet, LandmarkSet),
+    /// This case's earlier results, to compare and show again.
+    pub results: Results,
+    /// What the running run will be kept as when it finishes.
+    running: Option<Origin>,
     steps: u64,
 }
 
@@ -259,6 +264,8 @@ impl Document {
             landmark_edits: 0,
             landmark_history: LandmarkHistory::default(),
             landmark_files: (case.fixed_landmarks.clone(), case.moving_landmarks.clone()),
+            results: Results::default(),
+            running: None,
             steps: 0,
             case,
         };
@@ -287,6 +294,8 @@ impl Document {
             Method::Sweep(sweep) => sweep.diffusion.clone(),
             _ => Vec::new(),
         };
+        self.running = Origin::of(method);
+        self.results.shown = None;
         self.forget_run_history();
     }
 
@@ -357,14 +366,27 @@ impl Document {
                     *paused = matches!(event, Event::Paused);
                 }
             }
-            Event::Retuned(_) => {}
+            Event::Retuned(command) => {
+                if let Some(origin) = &mut self.running {
+                    origin.retune(&command);
+                }
+            }
             Event::SweepPoint(point) => self.sweep.push(*point),
             Event::Finished { seconds, .. } => {
                 log::info!("the run finished in {seconds:.1} s");
                 self.run = RunStatus::Finished { seconds };
+                if let Some(origin) = self.running.take() {
+                    self.keep_result(origin, Some(seconds));
+                }
             }
-            Event::Cancelled => self.run = RunStatus::Cancelled,
-            Event::Failed(message) => self.run = RunStatus::Failed(message),
+            Event::Cancelled => {
+                self.run = RunStatus::Cancelled;
+                self.running = None;
+            }
+            Event::Failed(message) => {
+                self.run = RunStatus::Failed(message);
+                self.running = None;
+            }
         }
     }
 
@@ -384,19 +406,27 @@ impl Document {
             .map(|(_, report)| report)
     }
 
-    /// Shows a transform computed off the run (the landmarks' fit): the last run's
-    /// curves, scores and status no longer describe what is shown, so they go.
-    pub fn show_transform(&mut self, deformation: Deformation) {
+    /// Shows a transform computed off the run (the landmarks' fit), kept as a result of
+    /// `origin`: the last run's curves, scores and status no longer describe what is shown, so
+    /// they go.
+    pub fn show_transform(&mut self, deformation: Deformation, origin: Origin) {
         self.run = RunStatus::Idle;
         self.forget_run_history();
         self.full_report = None;
         self.affine_report = None;
         self.sweep_weights.clear();
         self.set_deformation(deformation);
+        self.keep_result(origin, None);
     }
 
+    /// Shows `deformation`, which is no kept result (yet).
     pub fn set_deformation(&mut self, deformation: Deformation) {
-        self.deformation = Some(Arc::new(deformation));
+        self.show_deformation(Arc::new(deformation));
+        self.results.shown = None;
+    }
+
+    pub(crate) fn show_deformation(&mut self, deformation: Arc<Deformation>) {
+        self.deformation = Some(deformation);
         self.generation += 1;
         self.update_tre();
     }
@@ -432,6 +462,16 @@ impl Document {
                 .collect();
             DistanceStats::of(&kept)
         };
+        // Kept results whose transform went for memory keep the TRE they had.
+        for result in &mut self.results.kept {
+            if self.landmark_pairs.is_empty() {
+                result.tre_mm = None;
+            } else if let Some(d) = &result.deformation {
+                let t = tre_of_pairs(f, m, &self.landmark_pairs, Some(&d.field));
+                let after = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.after_mm));
+                result.tre_mm = Some(after.mean);
+            }
+        }
         self.tre_affine = None;
         if let Some(t) = &mut self.tre {
             t.before = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.before_mm));

@@ -1,4 +1,4 @@
-//! The metrics panel: folding and SDlogJ of the current deformation, the TRE summary, per-label
+//! The metrics panel: the case's results side by side, then folding and SDlogJ of the current deformation, the TRE summary, per-label
 //! Dice, HD95 and how far each structure moved, with names (sortable), image similarity, the
 //! affine stage's own Dice and TRE beside the whole transform's, and export as CSV or JSON. Live
 //! runs score Dice, motion and TRE only; "score in full" adds the surface distances, the
@@ -6,6 +6,7 @@
 //! a helper thread.
 
 use super::path_field::{Dialog, PathField, ask_replace};
+use super::results::{ResultsRequest, results_ui};
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::label_colour;
@@ -31,6 +32,7 @@ pub enum MetricsRequest {
     Export(PathBuf),
     /// Move the crosshair into this fixed label.
     GoTo(i32),
+    Results(ResultsRequest),
 }
 
 #[derive(Default)]
@@ -48,7 +50,10 @@ impl MetricsPanel {
         doc: &Document,
         scoring: bool,
     ) -> Option<MetricsRequest> {
-        let mut request = None;
+        let mut request = results_ui(ui, doc).map(MetricsRequest::Results);
+        if !doc.results.kept.is_empty() {
+            ui.separator();
+        }
         if let Some(d) = &doc.deformation {
             ui.label(d.stats.summary())
                 .on_hover_text(crate::eval::jacobian::DEFINITION);

@@ -1,5 +1,5 @@
 //! The side panels: display settings, registration (with its smoothness sweep), network training,
-//! landmarks, metrics, the images (with their joint histogram), the open-case form, the session
+//! landmarks, metrics (with the case's results), the images (with their joint histogram), the open-case form, the session
 //! window, and the typed-path field they share.
 
 pub mod display;
@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod open;
 pub mod path_field;
 pub mod registration;
+pub mod results;
 pub mod session;
 pub mod sweep;
 pub mod training;

@@ -1,0 +1,106 @@
+//! The table of the case's results (runs, network registrations, landmark fits, a reopened
+//! session): what made each, with its Dice, TRE, folds, SDlogJ and time side by side; a click
+//! shows one again, and a run's settings go back into the registration panel.
+
+use crate::app::results::KeptResult;
+use crate::app::state::Document;
+
+/// What the table asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultsRequest {
+    /// Show this kept result again.
+    Show(usize),
+    /// Put the configuration that made this result into the registration panel.
+    UseSettings(usize),
+}
+
+/// Room for a result's name before it ends in "…".
+const NAME_WIDTH: f32 = 170.0;
+
+pub fn results_ui(ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
+    let kept = &doc.results.kept;
+    if kept.is_empty() {
+        return None;
+    }
+    let mut request = None;
+    let running = doc.run.is_running();
+    let dice = kept.iter().any(|r| r.dice().is_some());
+    let tre = kept.iter().any(|r| r.tre_mm.is_some());
+    let number =
+        |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
+    egui::Grid::new("results").striped(true).show(ui, |ui| {
+        ui.label("result")
+            .on_hover_text("click one to show it again (not while a run goes on)");
+        if dice {
+            ui.label("Dice").on_hover_text("mean Dice over the labels");
+        }
+        if tre {
+            ui.label("TRE mm")
+                .on_hover_text("mean error of the landmark pairs counted now");
+        }
+        ui.label("fold %").on_hover_text("voxels with det J ≤ 0");
+        ui.label("SDlogJ");
+        ui.label("s").on_hover_text("the run's time");
+        ui.end_row();
+        for result in kept {
+            ui.horizontal(|ui| {
+                ui.set_max_width(NAME_WIDTH);
+                let shown = doc.results.shown == Some(result.number);
+                let text = format!("{} {}", result.number, result.name);
+                let cell = ui.add_enabled(
+                    !running && result.deformation.is_some(),
+                    egui::Button::selectable(shown, egui::RichText::new(&text)).truncate(),
+                );
+                let cell = cell
+                    .on_hover_text(hover(result))
+                    .on_disabled_hover_text(if running {
+                        format!("{text}: shown again once the run ends")
+                    } else {
+                        format!(
+                            "{text}: its transform was let go to keep memory for newer ones; \
+                             its scores and settings stay"
+                        )
+                    });
+                if cell.clicked() && !shown {
+                    request = Some(ResultsRequest::Show(result.number));
+                }
+            });
+            if dice {
+                ui.label(number(result.dice(), 4));
+            }
+            if tre {
+                ui.label(number(result.tre_mm, 2));
+            }
+            ui.label(format!("{:.4}", 100.0 * result.stats.fold_fraction));
+            ui.label(format!("{:.3}", result.stats.sdlogj));
+            ui.label(number(result.seconds, 1));
+            ui.end_row();
+        }
+    });
+    let settings = doc.results.shown().filter(|r| r.origin.config().is_some());
+    if ui
+        .add_enabled(settings.is_some(), egui::Button::new("use its settings"))
+        .on_hover_text(
+            "puts the configuration that made the shown result into the registration panel",
+        )
+        .on_disabled_hover_text("the shown result is no run of the registration panel's")
+        .clicked()
+        && let Some(result) = settings
+    {
+        request = Some(ResultsRequest::UseSettings(result.number));
+    }
+    request
+}
+
+/// A result's name in full, and the measures the table leaves out.
+fn hover(result: &KeptResult) -> String {
+    format!(
+        "{} {}: non-diffeomorphic volume {:.1} mm³ ({:.4} %), det J {:.3} to {:.3}",
+        result.number,
+        result.name,
+        result.ndv.mm3,
+        100.0 * result.ndv.fraction,
+        result.stats.min,
+        result.stats.max
+    )
+}

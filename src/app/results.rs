@@ -1,0 +1,314 @@
+//! The results of the open case's runs and fits, kept so that they can be compared side by side
+//! and shown again: each with what made it, its scores and curves, and its transform while
+//! memory allows.
+
+use crate::app::state::{Deformation, Document, LossPoint, RunStatus, ScorePoint};
+use crate::eval::EvalReport;
+use crate::eval::jacobian::JacobianStats;
+use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
+use crate::register::config::RegistrationConfig;
+use crate::register::deformable::Regulariser;
+use crate::register::landmark_fit::FitModel;
+use crate::session::{Command, Method};
+use std::sync::Arc;
+
+/// Kept transforms (field, det J and folded cubes) may take this much memory together; the
+/// oldest results give theirs up first and keep their scores and settings.
+pub const KEPT_TRANSFORM_BYTES: usize = 1 << 30;
+
+/// What made a result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// An iterative run, with the configuration it ran (weight changes during the run included).
+    Run(Box<RegistrationConfig>),
+    /// A trained network's registration, by its model folder's name.
+    Network(String),
+    /// The least-squares fit of the landmark pairs.
+    Landmarks(FitModel),
+    /// The transform a reopened session brought.
+    Session,
+}
+
+impl Origin {
+    /// What a run of `method` will be kept as; a sweep keeps none (its points have a table).
+    pub fn of(method: &Method) -> Option<Origin> {
+        match method {
+            Method::Iterative(config) => Some(Origin::Run(config.clone())),
+            Method::Sweep(_) => None,
+            Method::Network(job) => Some(Origin::Network(job.model.file_name().map_or_else(
+                || job.model.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            ))),
+        }
+    }
+
+    /// Applies a parameter change that took effect in the run.
+    pub fn retune(&mut self, command: &Command) {
+        if let (Origin::Run(config), Command::SetWeight(term, weight)) = (self, command)
+            && let Some(deformable) = &mut config.deformable
+        {
+            *term.weight_mut(deformable) = *weight;
+        }
+    }
+
+    /// The configuration an iterative run ran with.
+    pub fn config(&self) -> Option<&RegistrationConfig> {
+        match self {
+            Origin::Run(config) => Some(config),
+            _ => None,
+        }
+    }
+}
+
+/// One kept result.
+pub struct KeptResult {
+    /// From 1, in the order they were made.
+    pub number: usize,
+    pub origin: Origin,
+    /// Its name in the table: the preset (or "custom") and λ of a run, the network, the fit.
+    pub name: String,
+    /// The run's wall time.
+    pub seconds: Option<f64>,
+    /// `None` once newer results needed its memory.
+    pub deformation: Option<Arc<Deformation>>,
+    pub stats: JacobianStats,
+    pub ndv: NonDiffeomorphicVolume,
+    /// The document generation it was last shown as, to take in full scores made of it.
+    pub generation: u64,
+    /// Mean TRE of the counted pairs under it (kept up to date with landmark edits while its
+    /// transform is kept).
+    pub tre_mm: Option<f64>,
+    losses: Vec<LossPoint>,
+    scores: Vec<ScorePoint>,
+    report: Option<EvalReport>,
+    /// Every measure of it, and of its affine stage alone, once scored in full.
+    full: Option<(EvalReport, EvalReport)>,
+}
+
+impl KeptResult {
+    /// Mean Dice, from the full scores when made, else the run's own.
+    pub fn dice(&self) -> Option<f64> {
+        self.full
+            .as_ref()
+            .map(|(whole, _)| whole)
+            .or(self.report.as_ref())
+            .and_then(|r| r.dice_mean)
+    }
+
+    /// Memory its transform holds.
+    fn bytes(&self) -> usize {
+        self.deformation.as_ref().map_or(0, |d| {
+            std::mem::size_of_val(d.field.data())
+                + std::mem::size_of_val(d.jacobian.data())
+                + std::mem::size_of_val(d.folded_cubes.data())
+        })
+    }
+}
+
+/// The results of the open case.
+#[derive(Default)]
+pub struct Results {
+    pub kept: Vec<KeptResult>,
+    /// The number of the result the views show, if they show one.
+    pub shown: Option<usize>,
+}
+
+impl Results {
+    pub fn shown(&self) -> Option<&KeptResult> {
+        self.shown
+            .and_then(|n| self.kept.iter().find(|r| r.number == n))
+    }
+
+    pub fn get(&self, number: usize) -> Option<&KeptResult> {
+        self.kept.iter().find(|r| r.number == number)
+    }
+
+    /// Drops the transforms of the oldest results (never the newest) until the kept ones fit in
+    /// `budget` bytes.
+    fn fit_in(&mut self, budget: usize) {
+        let mut total: usize = self.kept.iter().map(KeptResult::bytes).sum();
+        let newest = self.kept.len().saturating_sub(1);
+        for result in &mut self.kept[..newest] {
+            if total <= budget {
+                break;
+            }
+            total -= result.bytes();
+            result.deformation = None;
+        }
+    }
+}
+
+impl Document {
+    /// Keeps what the views show now as a result of `origin`, and marks it shown.
+    pub fn keep_result(&mut self, origin: Origin, seconds: Option<f64>) {
+        let Some(deformation) = self.deformation.clone() else {
+            return;
+        };
+        let number = self.results.kept.last().map_or(1, |r| r.number + 1);
+        let name = match &origin {
+            Origin::Run(config) => {
+                let preset = config
+                    .preset_name(self.case.fixed.grid())
+                    .unwrap_or("custom");
+                match &config.deformable {
+                    Some(d) => format!("{preset}, λ {}", Regulariser::Diffusion.weight(d)),
+                    None => format!("{preset}, affine only"),
+                }
+            }
+            Origin::Network(model) => format!("network {model}"),
+            Origin::Landmarks(model) => format!("landmarks, {} fit", model.name()),
+            Origin::Session => "reopened session".into(),
+        };
+        self.results.kept.push(KeptResult {
+            number,
+            origin,
+            name,
+            seconds,
+            stats: deformation.stats,
+            ndv: deformation.ndv,
+            deformation: Some(deformation),
+            generation: self.generation,
+            tre_mm: self.tre.as_ref().map(|t| t.after.mean),
+            losses: self.losses.clone(),
+            scores: self.scores.clone(),
+            report: self.report.clone(),
+            full: None,
+        });
+        self.results.shown = Some(number);
+        self.results.fit_in(KEPT_TRANSFORM_BYTES);
+    }
+
+    /// Takes in the full scores of generation `generation`, for the views and for the result
+    /// that generation shows.
+    pub fn set_full_scores(&mut self, generation: u64, whole: EvalReport, affine: EvalReport) {
+        if let Some(result) = self
+            .results
+            .kept
+            .iter_mut()
+            .find(|r| r.generation == generation)
+        {
+            result.full = Some((whole.clone(), affine.clone()));
+        }
+        self.full_report = Some((generation, whole));
+        self.affine_report = Some((generation, affine));
+    }
+
+    /// Shows kept result `number` again, with its curves and scores. False when it has no
+    /// transform any more, or a run is going on (whose snapshots the views follow).
+    pub fn show_result(&mut self, number: usize) -> bool {
+        if self.run.is_running() {
+            return false;
+        }
+        let Some(result) = self.results.kept.iter().find(|r| r.number == number) else {
+            return false;
+        };
+        let Some(deformation) = result.deformation.clone() else {
+            return false;
+        };
+        self.losses = result.losses.clone();
+        self.scores = result.scores.clone();
+        self.report = result.report.clone();
+        self.run = match result.seconds {
+            Some(seconds) => RunStatus::Finished { seconds },
+            None => RunStatus::Idle,
+        };
+        let full = result.full.clone();
+        self.progress = None;
+        self.phase = None;
+        self.sweep.clear();
+        self.sweep_weights.clear();
+        self.show_deformation(deformation);
+        (self.full_report, self.affine_report) = match full {
+            Some((whole, affine)) => (
+                Some((self.generation, whole)),
+                Some((self.generation, affine)),
+            ),
+            None => (None, None),
+        };
+        let generation = self.generation;
+        if let Some(result) = self.results.kept.iter_mut().find(|r| r.number == number) {
+            result.generation = generation;
+        }
+        self.results.shown = Some(number);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::{Affine, VectorField};
+
+    fn shift(doc: &Document, x: f32) -> Deformation {
+        let grid = doc.case.fixed.grid().clone();
+        let n = grid.voxel_count();
+        Deformation::new(
+            Affine::IDENTITY,
+            VectorField::new(grid, vec![[x, 0.0, 0.0]; n]).unwrap(),
+        )
+    }
+
+    #[test]
+    fn results_are_kept_shown_again_and_give_up_old_transforms_for_memory() {
+        let case: crate::case::Case = crate::demo::load_builtin().unwrap().into();
+        let mut doc = Document::new(case);
+        doc.set_deformation(shift(&doc, 1.0));
+        doc.keep_result(Origin::Landmarks(FitModel::Rigid), None);
+        let first_tre = doc.results.kept[0].tre_mm.unwrap();
+        let config = RegistrationConfig::preset("fast")
+            .unwrap()
+            .fitted_to(doc.case.fixed.grid());
+        doc.start_run(&Method::Iterative(Box::new(config.clone())));
+        assert_eq!(
+            doc.results.shown, None,
+            "a run's snapshots are not a kept result"
+        );
+        doc.set_deformation(shift(&doc, 3.0));
+        doc.apply(
+            crate::session::Event::Finished {
+                seconds: 2.5,
+                stage_seconds: Default::default(),
+            },
+            || None,
+        );
+        assert_eq!(doc.results.kept.len(), 2);
+        assert_eq!(doc.results.shown, Some(2));
+        assert_eq!(doc.results.kept[1].seconds, Some(2.5));
+        assert_eq!(doc.results.kept[0].name, "landmarks, rigid fit");
+        let name = &doc.results.kept[1].name;
+        assert!(name.starts_with("fast, λ "), "{name}");
+
+        let shown_generation = doc.generation;
+        assert!(doc.show_result(1));
+        assert!(doc.generation > shown_generation);
+        assert_eq!(doc.run, RunStatus::Idle);
+        let tre = doc.tre.as_ref().unwrap().after.mean;
+        assert!((tre - first_tre).abs() < 1e-9, "{tre} vs {first_tre}");
+        assert_eq!(doc.results.shown, Some(1));
+        // Full scores made of the shown generation stay with the result and come back with it.
+        let generation = doc.generation;
+        doc.set_full_scores(generation, EvalReport::default(), EvalReport::default());
+        assert!(doc.show_result(2));
+        assert_eq!(doc.run, RunStatus::Finished { seconds: 2.5 });
+        assert!(doc.full_report.is_none());
+        assert!(doc.show_result(1));
+        assert!(doc.current_report().is_some());
+
+        // A budget for one transform keeps the newest one's only; the older keeps its scores.
+        let one = doc.results.kept[1].bytes();
+        doc.results.fit_in(one);
+        assert!(doc.results.kept[0].deformation.is_none());
+        assert!(doc.results.kept[1].deformation.is_some());
+        assert!(doc.results.kept[0].tre_mm.is_some());
+        assert!(!doc.show_result(1));
+    }
+
+    #[test]
+    fn a_run_is_kept_with_the_weights_it_ran_with() {
+        let mut origin = Origin::Run(Box::new(RegistrationConfig::preset("fast").unwrap()));
+        origin.retune(&Command::SetWeight(Regulariser::Diffusion, 0.7));
+        origin.retune(&Command::SetLearningRate(0.2));
+        let d = origin.config().unwrap().deformable.as_ref().unwrap();
+        assert_eq!(Regulariser::Diffusion.weight(d), 0.7);
+    }
+}
