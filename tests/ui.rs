@@ -1624,7 +1624,7 @@ fn a_landmark_start_is_ticked_keeps_its_preset_and_runs_as_a_command() {
 #[test]
 fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     use warpbench::register::landmark_fit::{FitModel, fit_landmarks, landmark_pairs};
-    let (mut harness, _dir) = harness();
+    let (mut harness, dir) = harness();
     harness.run_steps(2);
     harness.get_by_label("Landmarks").click();
     harness.run_steps(2);
@@ -1724,6 +1724,28 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     );
     harness.run_steps(2);
     assert!(harness.query_by_label("3 custom, λ 0.77").is_some());
+    // Exporting writes the configuration that made the result shown, not the panel's now.
+    let app = harness.state_mut();
+    *diffusion.weight_mut(app.registration.config.deformable.as_mut().unwrap()) = 0.33;
+    app.session_form.open = true;
+    harness.run_steps(2);
+    let out = dir.path().join("results");
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "results folder")
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "results folder")
+        .type_text(&out.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Export results").click();
+    harness.step();
+    step_until(&mut harness, Duration::from_secs(60), "the export", |app| {
+        app.background_jobs == 0
+    });
+    let exported = warpbench::register::config::RegistrationConfig::read(&out.join("config.toml"));
+    assert_eq!(exported.unwrap(), config);
+    harness.state_mut().session_form.open = false;
     harness.get_by_label("use its settings").click();
     harness.run_steps(2);
     assert_eq!(harness.state().registration.config, config);
