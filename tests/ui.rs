@@ -569,6 +569,12 @@ fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_ca
         doc.report.as_ref().is_some_and(|r| r.dice_mean.is_some()),
         "the network's map is scored on the demo's labels"
     );
+    // It is kept among the case's results under its model folder's name.
+    let model = out.file_name().unwrap().to_string_lossy();
+    let kept = &doc.results.kept;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].name, format!("network {model}"));
+    assert_eq!(kept[0].dice(), doc.current_report().unwrap().dice_mean);
 }
 
 /// Puts a Gaussian pull towards the centre, 1.5 × the distance at the middle, on the demo as its
