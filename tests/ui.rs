@@ -574,7 +574,7 @@ fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_ca
     let kept = &doc.results.kept;
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].name, format!("network {model}"));
-    assert_eq!(kept[0].dice(), doc.current_report().unwrap().dice_mean);
+    assert_eq!(kept[0].dice, doc.current_report().unwrap().dice_mean);
 }
 
 /// Puts a Gaussian pull towards the centre, 1.5 × the distance at the middle, on the demo as its
@@ -750,9 +750,18 @@ fn landmarks_are_placed_moved_paired_deleted_and_autosaved() {
 fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     use egui::accesskit::Role;
     use warpbench::app::landmarks::{LandmarkEdit, Side};
+    use warpbench::register::landmark_fit::FitModel;
     let (mut harness, dir) = harness();
     harness.run_steps(2);
     let app = harness.state_mut();
+    // A landmark fit first, kept among the results; the transform saved is a later one.
+    let fit = app.doc.landmark_fit(FitModel::Rigid).unwrap();
+    let grid = app.doc.case.fixed.grid().clone();
+    let fit_field = warpbench::register::deformable::affine_displacement(&fit.affine, &grid);
+    app.doc.show_transform(
+        warpbench::app::state::Deformation::new(fit.affine, fit_field),
+        warpbench::app::results::Origin::Landmarks(FitModel::Rigid),
+    );
     set_folding_field(app);
     app.viewers.display.mode = CompareMode::Checkerboard;
     app.viewers.cursor_mm[2] += 6.0;
@@ -778,6 +787,8 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
         None,
     );
     let (cursor, fixed_points) = (app.viewers.cursor_mm, app.doc.case.fixed_landmarks.clone());
+    // Its TRE as the landmarks are now, edited since the fit.
+    let fit_scores = app.doc.results.kept[0].saved.clone();
     let field = app.doc.deformation.as_ref().unwrap().field.data().to_vec();
     harness.run_steps(2);
     harness.get_by_label("Session…").click();
@@ -848,16 +859,14 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
         &field[..]
     );
     assert!(app.doc.deformation.as_ref().unwrap().stats.folded_voxels > 0);
-    // Its transform is the reopened case's first result, to come back to after other runs.
-    let names: Vec<&str> = app
-        .doc
-        .results
-        .kept
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect();
-    assert_eq!(names, ["reopened session"]);
-    assert_eq!(app.doc.results.shown, Some(1));
+    // The fit comes back with its scores and without its transform; the transform saved,
+    // which was no kept result, comes back as one, to return to after other runs.
+    let kept = &app.doc.results.kept;
+    let names: Vec<&str> = kept.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["landmarks, rigid fit", "reopened session"]);
+    assert_eq!(kept[0].saved, fit_scores);
+    assert!(kept[0].deformation.is_none());
+    assert_eq!(app.doc.results.shown, Some(2));
 
     // The results of the reopened transform export into a folder.
     let out = dir.path().join("results");

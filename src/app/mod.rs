@@ -327,8 +327,8 @@ impl WarpbenchApp {
         self.autosaved_edits = 0;
     }
 
-    /// Puts a saved session's landmarks, transform, view and parameters over the open case
-    /// (which must be the session's).
+    /// Puts a saved session's landmarks, transform, results, view and parameters over the open
+    /// case (which must be the session's).
     pub fn apply_saved(
         &mut self,
         session: saved_session::SavedSession,
@@ -336,13 +336,14 @@ impl WarpbenchApp {
     ) {
         if let Some(d) = deformation {
             self.doc.set_deformation(d);
-            self.doc.keep_result(results::Origin::Session, None);
         }
         self.doc.replace_landmarks(
             session.fixed_landmarks,
             session.moving_landmarks,
             session.excluded_pairs,
         );
+        self.doc
+            .restore_results(session.results, session.shown_result);
         // The session file holds these edits; the case's autosave keeps its own.
         self.autosaved_edits = self.doc.landmark_edits;
         let view = session.view;
@@ -382,6 +383,7 @@ impl WarpbenchApp {
                 rulers: self.viewers.rulers,
             },
             &self.registration.config,
+            &self.doc.results,
         )
     }
 

@@ -1,6 +1,6 @@
 //! The results of the open case's runs and fits, kept so that they can be compared side by side
 //! and shown again: each with what made it, its scores and curves, and its transform while
-//! memory allows.
+//! memory allows. A saved session keeps them all, with the transform of the one shown.
 
 use crate::app::state::{Deformation, Document, LossPoint, RunStatus, ScorePoint};
 use crate::eval::EvalReport;
@@ -10,6 +10,7 @@ use crate::register::config::RegistrationConfig;
 use crate::register::deformable::Regulariser;
 use crate::register::landmark_fit::FitModel;
 use crate::session::{Command, Method};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Kept transforms (field, det J and folded cubes) may take this much memory together; the
@@ -17,7 +18,8 @@ use std::sync::Arc;
 pub const KEPT_TRANSFORM_BYTES: usize = 1 << 30;
 
 /// What made a result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// An iterative run, with the configuration it ran (weight changes during the run included).
     Run(Box<RegistrationConfig>),
@@ -60,24 +62,33 @@ impl Origin {
     }
 }
 
-/// One kept result.
-pub struct KeptResult {
+/// What of a result a session saves: all but its transform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedResult {
     /// From 1, in the order they were made.
     pub number: usize,
-    pub origin: Origin,
     /// Its name in the table: the preset (or "custom") and λ of a run, the network, the fit.
     pub name: String,
+    pub origin: Origin,
     /// The run's wall time.
     pub seconds: Option<f64>,
-    /// `None` once newer results needed its memory.
-    pub deformation: Option<Arc<Deformation>>,
-    pub stats: JacobianStats,
-    pub ndv: NonDiffeomorphicVolume,
-    /// The document generation it was last shown as, to take in full scores made of it.
-    pub generation: u64,
+    /// Mean Dice over the labels, from the full scores when made, else the run's own.
+    pub dice: Option<f64>,
     /// Mean TRE of the counted pairs under it (kept up to date with landmark edits while its
     /// transform is kept).
     pub tre_mm: Option<f64>,
+    pub stats: JacobianStats,
+    pub ndv: NonDiffeomorphicVolume,
+}
+
+/// One kept result.
+pub struct KeptResult {
+    pub saved: SavedResult,
+    /// `None` once newer results needed its memory (or for one a session brought back, but the
+    /// one it showed).
+    pub deformation: Option<Arc<Deformation>>,
+    /// The document generation it was last shown as, to take in full scores made of it.
+    generation: u64,
     losses: Vec<LossPoint>,
     scores: Vec<ScorePoint>,
     report: Option<EvalReport>,
@@ -85,14 +96,26 @@ pub struct KeptResult {
     full: Option<(EvalReport, EvalReport)>,
 }
 
+impl std::ops::Deref for KeptResult {
+    type Target = SavedResult;
+
+    fn deref(&self) -> &SavedResult {
+        &self.saved
+    }
+}
+
 impl KeptResult {
-    /// Mean Dice, from the full scores when made, else the run's own.
-    pub fn dice(&self) -> Option<f64> {
-        self.full
-            .as_ref()
-            .map(|(whole, _)| whole)
-            .or(self.report.as_ref())
-            .and_then(|r| r.dice_mean)
+    /// A result a session brought back, without its transform.
+    fn restored(saved: SavedResult) -> KeptResult {
+        KeptResult {
+            saved,
+            deformation: None,
+            generation: 0,
+            losses: Vec::new(),
+            scores: Vec::new(),
+            report: None,
+            full: None,
+        }
     }
 
     /// Memory its transform holds.
@@ -160,15 +183,18 @@ impl Document {
             Origin::Session => "reopened session".into(),
         };
         self.results.kept.push(KeptResult {
-            number,
-            origin,
-            name,
-            seconds,
-            stats: deformation.stats,
-            ndv: deformation.ndv,
+            saved: SavedResult {
+                number,
+                name,
+                origin,
+                seconds,
+                dice: self.report.as_ref().and_then(|r| r.dice_mean),
+                tre_mm: self.tre.as_ref().map(|t| t.after.mean),
+                stats: deformation.stats,
+                ndv: deformation.ndv,
+            },
             deformation: Some(deformation),
             generation: self.generation,
-            tre_mm: self.tre.as_ref().map(|t| t.after.mean),
             losses: self.losses.clone(),
             scores: self.scores.clone(),
             report: self.report.clone(),
@@ -187,6 +213,7 @@ impl Document {
             .iter_mut()
             .find(|r| r.generation == generation)
         {
+            result.saved.dice = whole.dice_mean.or(result.saved.dice);
             result.full = Some((whole.clone(), affine.clone()));
         }
         self.full_report = Some((generation, whole));
@@ -231,6 +258,32 @@ impl Document {
         }
         self.results.shown = Some(number);
         true
+    }
+
+    /// Brings back the results a session saved, the shown one (`shown`) with the transform the
+    /// session reopened, which is kept as a new result when the session named none (or is older
+    /// than saved results).
+    pub fn restore_results(&mut self, saved: Vec<SavedResult>, shown: Option<usize>) {
+        self.results.kept = saved.into_iter().map(KeptResult::restored).collect();
+        self.results.shown = None;
+        let Some(deformation) = self.deformation.clone() else {
+            return;
+        };
+        let generation = self.generation;
+        match self
+            .results
+            .kept
+            .iter_mut()
+            .find(|r| Some(r.number) == shown)
+        {
+            Some(result) => {
+                result.deformation = Some(deformation);
+                result.generation = generation;
+                self.results.shown = shown;
+                self.update_tre();
+            }
+            None => self.keep_result(Origin::Session, None),
+        }
     }
 }
 
@@ -301,6 +354,43 @@ mod tests {
         assert!(doc.results.kept[1].deformation.is_some());
         assert!(doc.results.kept[0].tre_mm.is_some());
         assert!(!doc.show_result(1));
+    }
+
+    #[test]
+    fn a_session_brings_its_results_back_with_the_shown_ones_transform() {
+        let case: crate::case::Case = crate::demo::load_builtin().unwrap().into();
+        let mut doc = Document::new(case.clone());
+        doc.set_deformation(shift(&doc, 1.0));
+        doc.keep_result(Origin::Landmarks(FitModel::Similarity), None);
+        let config = RegistrationConfig::preset("fast").unwrap();
+        doc.set_deformation(shift(&doc, 3.0));
+        doc.keep_result(Origin::Run(Box::new(config.clone())), Some(4.0));
+        // As a session file has them.
+        let saved: Vec<SavedResult> = doc.results.kept.iter().map(|r| r.saved.clone()).collect();
+        let json = serde_json::to_string(&saved).unwrap();
+        let saved: Vec<SavedResult> = serde_json::from_str(&json).unwrap();
+        assert_eq!(saved[1].origin.config(), Some(&config));
+        assert_eq!(saved[0].origin, Origin::Landmarks(FitModel::Similarity));
+
+        let mut reopened = Document::new(case.clone());
+        reopened.set_deformation(shift(&reopened, 3.0));
+        reopened.restore_results(saved.clone(), Some(2));
+        let kept = &reopened.results.kept;
+        assert_eq!(kept.len(), 2);
+        assert_eq!(reopened.results.shown, Some(2));
+        assert!(kept[0].deformation.is_none() && kept[1].deformation.is_some());
+        assert_eq!(kept[0].saved, doc.results.kept[0].saved);
+        assert!(!reopened.show_result(1), "its transform was not saved");
+        reopened.keep_result(Origin::Landmarks(FitModel::Rigid), None);
+        assert_eq!(reopened.results.kept[2].number, 3);
+
+        // A transform that was no kept result comes back as one of its own.
+        let mut other = Document::new(case);
+        other.set_deformation(shift(&other, 2.0));
+        other.restore_results(saved, None);
+        let names: Vec<&str> = other.results.kept.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names[2], "reopened session");
+        assert_eq!(other.results.shown, Some(3));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! A saved session (what ITK-SNAP calls a workspace): the case's files, the edited landmarks and
-//! excluded pairs, the transform, the view (crosshair, display, layout, zoom and pan) and the
-//! registration parameters. It is a JSON file; the displacement, too big for JSON, goes beside it
+//! excluded pairs, the transform, the view (crosshair, display, layout, zoom and pan), the
+//! registration parameters and the table of results (their scores and settings). It is a JSON file; the displacement, too big for JSON, goes beside it
 //! as `<name>.displacement.nii.gz`. Both are written atomically. (Named so because
 //! `crate::session` is the registration worker's session.)
 
 use crate::app::Layout;
+use crate::app::results::SavedResult;
 use crate::app::state::Deformation;
 use crate::app::views::display::Display;
 use crate::app::views::ruler::Ruler;
@@ -58,6 +59,12 @@ pub struct SavedSession {
     pub transform: Option<SavedTransform>,
     pub view: ViewState,
     pub registration: RegistrationConfig,
+    /// The case's results; sessions saved before the table had none.
+    #[serde(default)]
+    pub results: Vec<SavedResult>,
+    /// The number of the result whose transform the session holds, if it is one of them.
+    #[serde(default)]
+    pub shown_result: Option<usize>,
 }
 
 /// A session read back with its case and transform, ready for the window.
@@ -89,6 +96,7 @@ impl SavedSession {
         excluded_pairs: &BTreeSet<String>,
         view: ViewState,
         registration: &RegistrationConfig,
+        results: &crate::app::results::Results,
     ) -> SavedSession {
         SavedSession {
             format: FORMAT.into(),
@@ -99,6 +107,8 @@ impl SavedSession {
             transform: None,
             view,
             registration: registration.clone(),
+            results: results.kept.iter().map(|r| r.saved.clone()).collect(),
+            shown_result: results.shown,
         }
     }
 
@@ -207,6 +217,7 @@ mod tests {
             &BTreeSet::new(),
             a_view(),
             &RegistrationConfig::preset("fast").unwrap(),
+            &Default::default(),
         );
         let grid = crate::volume::Grid::new([4, 4, 4], Affine::IDENTITY).unwrap();
         let small = VectorField::new(grid, vec![[0.0; 3]; 64]).unwrap();
@@ -236,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn a_session_saved_before_rulers_reads_with_none_and_rulers_round_trip() {
+    fn a_session_saved_before_rulers_or_results_reads_with_none_and_rulers_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.warpbench.json");
         let mut view = a_view();
@@ -250,6 +261,7 @@ mod tests {
             &BTreeSet::new(),
             view,
             &RegistrationConfig::preset("fast").unwrap(),
+            &Default::default(),
         );
         session.clone().write(&path, None).unwrap();
         assert_eq!(SavedSession::read(&path).unwrap(), session);
@@ -263,5 +275,12 @@ mod tests {
             .unwrap();
         std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
         assert_eq!(SavedSession::read(&path).unwrap().view.rulers, [None; 3]);
+        // Nor had it results.
+        for key in ["results", "shown_result"] {
+            json.as_object_mut().unwrap().remove(key).unwrap();
+        }
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let old = SavedSession::read(&path).unwrap();
+        assert!(old.results.is_empty() && old.shown_result.is_none());
     }
 }

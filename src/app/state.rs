@@ -465,11 +465,11 @@ impl Document {
         // Kept results whose transform went for memory keep the TRE they had.
         for result in &mut self.results.kept {
             if self.landmark_pairs.is_empty() {
-                result.tre_mm = None;
+                result.saved.tre_mm = None;
             } else if let Some(d) = &result.deformation {
                 let t = tre_of_pairs(f, m, &self.landmark_pairs, Some(&d.field));
                 let after = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.after_mm));
-                result.tre_mm = Some(after.mean);
+                result.saved.tre_mm = Some(after.mean);
             }
         }
         self.tre_affine = None;

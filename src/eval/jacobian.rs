@@ -12,9 +12,9 @@
 
 use crate::volume::grid::det3;
 use crate::volume::{ScalarVolume, VectorField};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JacobianStats {
     pub fold_fraction: f64,
     pub folded_voxels: usize,

@@ -13,14 +13,14 @@
 
 use crate::volume::grid::det3;
 use crate::volume::{Grid, ScalarVolume, VectorField};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the NDV is, for people reading it.
 pub const DEFINITION: &str = "The volume of the tetrahedra between voxel centres that the \
 mapping turns inside out (Liu et al. 2024): it sees the folds central-difference det J misses, \
 such as a voxel jumping past its neighbours.";
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NonDiffeomorphicVolume {
     pub mm3: f64,
     pub fraction: f64,

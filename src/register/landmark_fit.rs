@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::volume::landmarks::pair_landmarks;
 use crate::volume::{Affine, LandmarkSet};
+use serde::{Deserialize, Serialize};
 
 /// A fixed point and its moving partner (world mm).
 pub type PointPair = ([f64; 3], [f64; 3]);
@@ -19,7 +20,8 @@ pub fn centroid(points: impl IntoIterator<Item = [f64; 3]>) -> [f64; 3] {
 }
 
 /// Which transforms a landmark fit chooses from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FitModel {
     /// Rotation and translation.
     #[default]

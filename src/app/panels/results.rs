@@ -24,7 +24,7 @@ pub fn results_ui(ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
     }
     let mut request = None;
     let running = doc.run.is_running();
-    let dice = kept.iter().any(|r| r.dice().is_some());
+    let dice = kept.iter().any(|r| r.dice.is_some());
     let tre = kept.iter().any(|r| r.tre_mm.is_some());
     let number =
         |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
@@ -66,7 +66,7 @@ pub fn results_ui(ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
                 }
             });
             if dice {
-                ui.label(number(result.dice(), 4));
+                ui.label(number(result.dice, 4));
             }
             if tre {
                 ui.label(number(result.tre_mm, 2));
