@@ -41,6 +41,7 @@ pub fn results_ui(ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
         ui.label("fold %").on_hover_text("voxels with det J ≤ 0");
         ui.label("SDlogJ");
         ui.label("s").on_hover_text("the run's time");
+        ui.label("");
         ui.end_row();
         for result in kept {
             ui.horizontal(|ui| {
@@ -57,8 +58,8 @@ pub fn results_ui(ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
                         format!("{text}: shown again once the run ends")
                     } else {
                         format!(
-                            "{text}: its transform was let go to keep memory for newer ones; \
-                             its scores and settings stay"
+                            "{text}: its transform is not kept (memory goes to newer ones, and a \
+                             session saves the shown one's only); its scores and settings stay"
                         )
                     });
                 if cell.clicked() && !shown {
@@ -74,21 +75,20 @@ pub fn results_ui(ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
             ui.label(format!("{:.4}", 100.0 * result.stats.fold_fraction));
             ui.label(format!("{:.3}", result.stats.sdlogj));
             ui.label(number(result.seconds, 1));
+            if result.origin.config().is_some() {
+                let settings = ui.button("settings").on_hover_text(format!(
+                    "puts the configuration that made result {} into the registration panel",
+                    result.number
+                ));
+                if settings.clicked() {
+                    request = Some(ResultsRequest::UseSettings(result.number));
+                }
+            } else {
+                ui.label("");
+            }
             ui.end_row();
         }
     });
-    let settings = doc.results.shown().filter(|r| r.origin.config().is_some());
-    if ui
-        .add_enabled(settings.is_some(), egui::Button::new("use its settings"))
-        .on_hover_text(
-            "puts the configuration that made the shown result into the registration panel",
-        )
-        .on_disabled_hover_text("the shown result is no run of the registration panel's")
-        .clicked()
-        && let Some(result) = settings
-    {
-        request = Some(ResultsRequest::UseSettings(result.number));
-    }
     request
 }
 

@@ -40,9 +40,9 @@ impl SessionForm {
             .default_width(460.0)
             .show(ctx, |ui| {
                 ui.label(
-                    "A session keeps the case's files, the landmarks, the transform, the view \
-                     and the registration parameters (.warpbench.json; the displacement goes \
-                     beside it).",
+                    "A session keeps the case's files, the landmarks, the transform, the view, \
+                     the registration parameters and the results table (.warpbench.json; the \
+                     displacement goes beside it).",
                 );
                 self.file
                     .ui(ui, "session file", "case.warpbench.json", Dialog::Save);
@@ -72,7 +72,7 @@ impl SessionForm {
                     }
                 });
                 ui.separator();
-                ui.label("Export the warped moving image and labels, the displacement (mm), the affine and the parameters.");
+                ui.label("Export the warped moving image and labels, the displacement (mm), the affine and the parameters that made them.");
                 self.folder.ui(ui, "results folder", "a folder", Dialog::Folder);
                 let folder = self.folder.path();
                 if ui
