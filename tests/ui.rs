@@ -577,6 +577,36 @@ fn a_network_trains_in_the_window_pauses_stops_resumes_and_then_registers_the_ca
     assert_eq!(kept[0].dice, doc.current_report().unwrap().dice_mean);
 }
 
+/// Focuses the text field labelled `label` and types `text` into it.
+fn type_into(harness: &mut Harness<'static, WarpbenchApp>, label: &str, text: &str) {
+    let role = egui::accesskit::Role::TextInput;
+    harness.get_by_role_and_label(role, label).focus();
+    harness.step();
+    harness.get_by_role_and_label(role, label).type_text(text);
+}
+
+/// Exports the results into `folder` from the open session window, and waits for the files.
+fn export_results(harness: &mut Harness<'static, WarpbenchApp>, folder: &std::path::Path) {
+    type_into(harness, "results folder", &folder.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Export results").click();
+    harness.step();
+    step_until(harness, Duration::from_secs(60), "the export", |app| {
+        app.background_jobs == 0
+    });
+}
+
+/// Shows the landmarks' fit by `model`, as "align by the landmarks" does, without its thread.
+fn show_landmark_fit(app: &mut WarpbenchApp, model: warpbench::register::landmark_fit::FitModel) {
+    let fit = app.doc.landmark_fit(model).unwrap();
+    let grid = app.doc.case.fixed.grid().clone();
+    let field = warpbench::register::deformable::affine_displacement(&fit.affine, &grid);
+    app.doc.show_transform(
+        warpbench::app::state::Deformation::new(fit.affine, field),
+        warpbench::app::results::Origin::Landmarks(model),
+    );
+}
+
 /// Puts a Gaussian pull towards the centre, 1.5 × the distance at the middle, on the demo as its
 /// deformation: det J < 0 there.
 fn set_folding_field(app: &mut WarpbenchApp) {
@@ -748,20 +778,13 @@ fn landmarks_are_placed_moved_paired_deleted_and_autosaved() {
 
 #[test]
 fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
-    use egui::accesskit::Role;
     use warpbench::app::landmarks::{LandmarkEdit, Side};
     use warpbench::register::landmark_fit::FitModel;
     let (mut harness, dir) = harness();
     harness.run_steps(2);
     let app = harness.state_mut();
     // A landmark fit first, kept among the results; the transform saved is a later one.
-    let fit = app.doc.landmark_fit(FitModel::Rigid).unwrap();
-    let grid = app.doc.case.fixed.grid().clone();
-    let fit_field = warpbench::register::deformable::affine_displacement(&fit.affine, &grid);
-    app.doc.show_transform(
-        warpbench::app::state::Deformation::new(fit.affine, fit_field),
-        warpbench::app::results::Origin::Landmarks(FitModel::Rigid),
-    );
+    show_landmark_fit(app, FitModel::Rigid);
     set_folding_field(app);
     app.viewers.display.mode = CompareMode::Checkerboard;
     app.viewers.cursor_mm[2] += 6.0;
@@ -794,13 +817,7 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     harness.get_by_label("Session…").click();
     harness.run_steps(2);
     let path = dir.path().join("demo.warpbench.json");
-    harness
-        .get_by_role_and_label(Role::TextInput, "session file")
-        .focus();
-    harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, "session file")
-        .type_text(&path.display().to_string());
+    type_into(&mut harness, "session file", &path.display().to_string());
     harness.run_steps(2);
     assert_eq!(
         harness.state().session_form.file.text,
@@ -870,18 +887,7 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
 
     // The results of the reopened transform export into a folder.
     let out = dir.path().join("results");
-    let field_input = harness.get_by_role_and_label(Role::TextInput, "results folder");
-    field_input.focus();
-    harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, "results folder")
-        .type_text(&out.display().to_string());
-    harness.run_steps(2);
-    harness.get_by_label("Export results").click();
-    harness.step();
-    step_until(&mut harness, Duration::from_secs(60), "the export", |app| {
-        app.background_jobs == 0
-    });
+    export_results(&mut harness, &out);
     for name in [
         "warped.nii.gz",
         "warped_labels.nii.gz",
@@ -904,7 +910,6 @@ fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
 
 #[test]
 fn metrics_score_in_full_and_export() {
-    use egui::accesskit::Role;
     let (mut harness, dir) = harness();
     harness.run_steps(2);
     set_folding_field(harness.state_mut());
@@ -950,13 +955,7 @@ fn metrics_score_in_full_and_export() {
         "the mean Dice line names the affine stage's: {mean}"
     );
     let path = dir.path().join("metrics.csv");
-    harness
-        .get_by_role_and_label(Role::TextInput, "metrics file")
-        .focus();
-    harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, "metrics file")
-        .type_text(&path.display().to_string());
+    type_into(&mut harness, "metrics file", &path.display().to_string());
     harness.run_steps(2);
     harness.get_by_label("export metrics").click();
     harness.run_steps(2);
@@ -1104,13 +1103,7 @@ fn an_itk_snap_label_file_names_colours_and_hides_labels() {
     let hidden = &harness.state().viewers.display.labels.hidden;
     assert!((1..=4).all(|id| hidden.contains(&id)), "{hidden:?}");
     // A filter lists the matching labels, and show all / hide all act on those alone.
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "find")
-        .focus();
-    harness.step();
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "find")
-        .type_text("CORTEX");
+    type_into(&mut harness, "find", "CORTEX");
     harness.run_steps(2);
     assert!(harness.query_by_label("2").is_none());
     harness.get_by_label("show all").click();
@@ -1334,13 +1327,7 @@ fn the_joint_histogram_follows_the_transform_the_views_show() {
 
     // The demo's landmarks bring its images into line: the joint histogram tightens.
     let app = harness.state_mut();
-    let fit = app.doc.landmark_fit(FitModel::Affine).unwrap();
-    let grid = app.doc.case.fixed.grid().clone();
-    let field = warpbench::register::deformable::affine_displacement(&fit.affine, &grid);
-    app.doc.show_transform(
-        warpbench::app::state::Deformation::new(fit.affine, field),
-        warpbench::app::results::Origin::Landmarks(FitModel::Affine),
-    );
+    show_landmark_fit(app, FitModel::Affine);
     app.viewers.display.warped = true;
     let aligned = joint_nmi(&mut harness);
     assert_eq!(harness.state().joint_key().pull, "whole");
@@ -1740,19 +1727,7 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     app.session_form.open = true;
     harness.run_steps(2);
     let out = dir.path().join("results");
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "results folder")
-        .focus();
-    harness.step();
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "results folder")
-        .type_text(&out.display().to_string());
-    harness.run_steps(2);
-    harness.get_by_label("Export results").click();
-    harness.step();
-    step_until(&mut harness, Duration::from_secs(60), "the export", |app| {
-        app.background_jobs == 0
-    });
+    export_results(&mut harness, &out);
     let exported = warpbench::register::config::RegistrationConfig::read(&out.join("config.toml"));
     assert_eq!(exported.unwrap(), config);
     harness.state_mut().session_form.open = false;
