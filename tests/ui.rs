@@ -322,10 +322,7 @@ fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
     harness.get_by_label("smoothness sweep").click();
     harness.run_steps(2);
     // The field offers weights around the preset's λ; select them and type others.
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "λ")
-        .focus();
-    harness.step();
+    type_into(&mut harness, "λ", "");
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     harness
         .get_by_role_and_label(egui::accesskit::Role::TextInput, "λ")
@@ -356,6 +353,19 @@ fn a_smoothness_sweep_shows_its_trade_off_and_a_point_is_taken() {
     let weights: Vec<f64> = doc.sweep.iter().map(|p| p.diffusion).collect();
     assert_eq!(weights, [4.0, 0.0], "the points, in the order they ran");
     assert!(doc.sweep.iter().all(|p| p.report.dice_mean.is_some()));
+    // The last point, which the views show, is kept among the results as its λ's run.
+    let kept = &doc.results.kept;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].name, "custom, λ 0 (a sweep's last point)");
+    assert_eq!(kept[0].seconds, None, "a sweep's time is all its points'");
+    let d = kept[0]
+        .origin
+        .config()
+        .unwrap()
+        .deformable
+        .as_ref()
+        .unwrap();
+    assert_eq!(d.diffusion, 0.0);
     harness.run_steps(3);
     // Each row's λ is a button that takes it.
     harness

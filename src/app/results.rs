@@ -23,6 +23,9 @@ pub const KEPT_TRANSFORM_BYTES: usize = 1 << 30;
 pub enum Origin {
     /// An iterative run, with the configuration it ran (weight changes during the run included).
     Run(Box<RegistrationConfig>),
+    /// A smoothness sweep's last point: what a run of this configuration (its λ) gives. The
+    /// other points have the sweep's table.
+    SweepEnd(Box<RegistrationConfig>),
     /// A trained network's registration, by its model folder's name.
     Network(String),
     /// The least-squares fit of the landmark pairs.
@@ -32,11 +35,17 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// What a run of `method` will be kept as; a sweep keeps none (its points have a table).
+    /// What a run of `method` will be kept as.
     pub fn of(method: &Method) -> Option<Origin> {
         match method {
             Method::Iterative(config) => Some(Origin::Run(config.clone())),
-            Method::Sweep(_) => None,
+            Method::Sweep(sweep) => {
+                let mut config = Box::new(sweep.config.clone());
+                if let (Some(d), Some(&last)) = (&mut config.deformable, sweep.diffusion.last()) {
+                    *Regulariser::Diffusion.weight_mut(d) = last;
+                }
+                Some(Origin::SweepEnd(config))
+            }
             Method::Network(job) => Some(Origin::Network(job.model.file_name().map_or_else(
                 || job.model.display().to_string(),
                 |n| n.to_string_lossy().into(),
@@ -53,10 +62,10 @@ impl Origin {
         }
     }
 
-    /// The configuration an iterative run ran with.
+    /// The configuration an iterative run (or a sweep's last point) ran with.
     pub fn config(&self) -> Option<&RegistrationConfig> {
         match self {
-            Origin::Run(config) => Some(config),
+            Origin::Run(config) | Origin::SweepEnd(config) => Some(config),
             _ => None,
         }
     }
@@ -169,13 +178,17 @@ impl Document {
         };
         let number = self.results.kept.last().map_or(1, |r| r.number + 1);
         let name = match &origin {
-            Origin::Run(config) => {
+            Origin::Run(config) | Origin::SweepEnd(config) => {
                 let preset = config
                     .preset_name(self.case.fixed.grid())
                     .unwrap_or("custom");
-                match &config.deformable {
+                let run = match &config.deformable {
                     Some(d) => format!("{preset}, λ {}", Regulariser::Diffusion.weight(d)),
                     None => format!("{preset}, affine only"),
+                };
+                match origin {
+                    Origin::SweepEnd(_) => format!("{run} (a sweep's last point)"),
+                    _ => run,
                 }
             }
             Origin::Network(model) => format!("network {model}"),

@@ -376,7 +376,9 @@ impl Document {
                 log::info!("the run finished in {seconds:.1} s");
                 self.run = RunStatus::Finished { seconds };
                 if let Some(origin) = self.running.take() {
-                    self.keep_result(origin, Some(seconds));
+                    // A sweep's time is all its points'.
+                    let own_time = !matches!(origin, Origin::SweepEnd(_));
+                    self.keep_result(origin, own_time.then_some(seconds));
                 }
             }
             Event::Cancelled => {
