@@ -1709,7 +1709,7 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     let tre = app.doc.tre.as_ref().unwrap().after.mean;
     assert!((tre - rigid_mean).abs() < 1e-3, "{tre} vs {rigid_mean}");
     // A fit has no settings to take; a run kept with its weights gives them to the panel.
-    assert!(harness.query_by_label("settings").is_none());
+    assert!(harness.query_by_label("use").is_none());
     let app = harness.state_mut();
     let mut config = app.registration.config.clone();
     let diffusion = warpbench::register::deformable::Regulariser::Diffusion;
@@ -1740,11 +1740,25 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     export_results(&mut harness, &out);
     let exported = warpbench::register::config::RegistrationConfig::read(&out.join("config.toml"));
     assert_eq!(exported.unwrap(), config);
-    harness.state_mut().session_form.open = false;
-    harness.get_by_label("settings").click();
+    let app = harness.state_mut();
+    app.session_form.open = false;
+    app.notice = None;
+    harness.run_steps(2);
+    harness.get_by_label("use").click();
     harness.run_steps(2);
     assert_eq!(harness.state().registration.config, config);
     assert_eq!(harness.state().registration.preset, "custom");
+    // The fits' full scores (started when each was shown) give their Dice.
+    step_until(
+        &mut harness,
+        Duration::from_secs(120),
+        "the fits' scores",
+        |app| app.background_jobs == 0,
+    );
+    let kept = &harness.state().doc.results.kept;
+    assert!(kept[..2].iter().all(|r| r.dice.is_some()));
+    harness.run_steps(2);
+    harness.snapshot("results_table");
 }
 
 #[test]

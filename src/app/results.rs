@@ -11,6 +11,7 @@ use crate::register::deformable::Regulariser;
 use crate::register::landmark_fit::FitModel;
 use crate::session::{Command, Method};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Kept transforms (field, det J and folded cubes) may take this much memory together; the
@@ -96,8 +97,6 @@ pub struct KeptResult {
     /// `None` once newer results needed its memory (or for one a session brought back, but the
     /// one it showed).
     pub deformation: Option<Arc<Deformation>>,
-    /// The document generation it was last shown as, to take in full scores made of it.
-    generation: u64,
     losses: Vec<LossPoint>,
     scores: Vec<ScorePoint>,
     report: Option<EvalReport>,
@@ -119,7 +118,6 @@ impl KeptResult {
         KeptResult {
             saved,
             deformation: None,
-            generation: 0,
             losses: Vec::new(),
             scores: Vec::new(),
             report: None,
@@ -143,6 +141,9 @@ pub struct Results {
     pub kept: Vec<KeptResult>,
     /// The number of the result the views show, if they show one.
     pub shown: Option<usize>,
+    /// The result each document generation showed, for full scores that arrive after the views
+    /// moved on.
+    generations: BTreeMap<u64, usize>,
 }
 
 impl Results {
@@ -207,24 +208,25 @@ impl Document {
                 ndv: deformation.ndv,
             },
             deformation: Some(deformation),
-            generation: self.generation,
             losses: self.losses.clone(),
             scores: self.scores.clone(),
             report: self.report.clone(),
             full: None,
         });
         self.results.shown = Some(number);
+        self.results.generations.insert(self.generation, number);
         self.results.fit_in(KEPT_TRANSFORM_BYTES);
     }
 
     /// Takes in the full scores of generation `generation`, for the views and for the result
     /// that generation shows.
     pub fn set_full_scores(&mut self, generation: u64, whole: EvalReport, affine: EvalReport) {
+        let number = self.results.generations.get(&generation).copied();
         if let Some(result) = self
             .results
             .kept
             .iter_mut()
-            .find(|r| r.generation == generation)
+            .find(|r| Some(r.number) == number)
         {
             result.saved.dice = whole.dice_mean.or(result.saved.dice);
             result.full = Some((whole.clone(), affine.clone()));
@@ -265,10 +267,7 @@ impl Document {
             ),
             None => (None, None),
         };
-        let generation = self.generation;
-        if let Some(result) = self.results.kept.iter_mut().find(|r| r.number == number) {
-            result.generation = generation;
-        }
+        self.results.generations.insert(self.generation, number);
         self.results.shown = Some(number);
         true
     }
@@ -282,7 +281,6 @@ impl Document {
         let Some(deformation) = self.deformation.clone() else {
             return;
         };
-        let generation = self.generation;
         match self
             .results
             .kept
@@ -291,8 +289,10 @@ impl Document {
         {
             Some(result) => {
                 result.deformation = Some(deformation);
-                result.generation = generation;
                 self.results.shown = shown;
+                self.results
+                    .generations
+                    .insert(self.generation, result.number);
                 self.update_tre();
             }
             None => self.keep_result(Origin::Session, None),
@@ -351,14 +351,20 @@ mod tests {
         let tre = doc.tre.as_ref().unwrap().after.mean;
         assert!((tre - first_tre).abs() < 1e-9, "{tre} vs {first_tre}");
         assert_eq!(doc.results.shown, Some(1));
-        // Full scores made of the shown generation stay with the result and come back with it.
+        // Full scores made of the shown generation stay with the result and come back with it,
+        // even when they arrive after the views moved on to another result.
         let generation = doc.generation;
-        doc.set_full_scores(generation, EvalReport::default(), EvalReport::default());
         assert!(doc.show_result(2));
+        let scored = EvalReport {
+            dice_mean: Some(0.5),
+            ..EvalReport::default()
+        };
+        doc.set_full_scores(generation, scored, EvalReport::default());
+        assert_eq!(doc.results.kept[0].dice, Some(0.5));
         assert_eq!(doc.run, RunStatus::Finished { seconds: 2.5 });
-        assert!(doc.full_report.is_none());
+        assert!(doc.current_report().is_none());
         assert!(doc.show_result(1));
-        assert!(doc.current_report().is_some());
+        assert_eq!(doc.current_report().unwrap().dice_mean, Some(0.5));
 
         // A budget for one transform keeps the newest one's only; the older keeps its scores.
         let one = doc.results.kept[1].bytes();

@@ -212,117 +212,120 @@ impl MetricsPanel {
             LabelOrder::Hd95 => !report.hd95.is_empty(),
             LabelOrder::Moved | LabelOrder::Volume => !report.motion.is_empty(),
         };
-        egui::Grid::new("per label").striped(true).show(ui, |ui| {
-            for (order, title, hover) in [
-                (LabelOrder::Label, "label", "label id and name"),
-                (
-                    LabelOrder::Dice,
-                    "Dice",
-                    "overlap of the fixed and the warped moving label",
-                ),
-                (
-                    LabelOrder::AffineDice,
-                    "affine",
-                    "Dice after the affine stage alone: how much of the overlap the deformable \
+        egui::Grid::new("per label")
+            .striped(true)
+            .spacing([4.0, 3.0])
+            .show(ui, |ui| {
+                for (order, title, hover) in [
+                    (LabelOrder::Label, "label", "label id and name"),
+                    (
+                        LabelOrder::Dice,
+                        "Dice",
+                        "overlap of the fixed and the warped moving label",
+                    ),
+                    (
+                        LabelOrder::AffineDice,
+                        "affine",
+                        "Dice after the affine stage alone: how much of the overlap the deformable \
                      stage added",
-                ),
-                (
-                    LabelOrder::Hd95,
-                    "HD95 mm",
-                    "95th percentile of the surface distances",
-                ),
-                (
-                    LabelOrder::Moved,
-                    "moved mm",
-                    "how far the fixed structure moved to reach the moving image: the mean of \
-                     the displacement's length over its voxels (its 95th percentile and more on \
-                     hover)",
-                ),
-                (
-                    LabelOrder::Volume,
-                    "volume %",
-                    "how much larger (+) or smaller the structure is in the moving image, as \
+                    ),
+                    (
+                        LabelOrder::Hd95,
+                        "HD95",
+                        "95th percentile of the surface distances, in mm",
+                    ),
+                    (
+                        LabelOrder::Moved,
+                        "moved",
+                        "how far the fixed structure moved to reach the moving image: the mean of \
+                     the displacement's length over its voxels, in mm (its 95th percentile and \
+                     more on hover)",
+                    ),
+                    (
+                        LabelOrder::Volume,
+                        "vol %",
+                        "how much larger (+) or smaller the structure is in the moving image, as \
                      the mapping has it: the mean det J over its voxels, minus one",
-                ),
-            ]
-            .into_iter()
-            .filter(|(order, ..)| shown(*order))
-            {
-                let arrow = match (self.order == order, self.descending) {
-                    (false, _) => "",
-                    (true, false) => " (asc)",
-                    (true, true) => " (desc)",
-                };
-                if ui
-                    .button(format!("{title}{arrow}"))
-                    .on_hover_text(hover)
-                    .clicked()
+                    ),
+                ]
+                .into_iter()
+                .filter(|(order, ..)| shown(*order))
                 {
-                    if self.order == order {
-                        self.descending = !self.descending;
-                    } else {
-                        self.order = order;
-                        self.descending = false;
-                    }
-                }
-            }
-            ui.end_row();
-            let number =
-                |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
-            for row in rows {
-                let id = row.id.parse::<i32>().ok();
-                let name = id.map_or(row.id.clone(), |id| doc.case.label_table.title(id));
-                // Long names (FreeSurfer's run to 30 characters) would widen the panel and
-                // shrink the views: they end in "…", whole on hover.
-                ui.horizontal(|ui| {
-                    ui.set_max_width(NAME_WIDTH);
-                    if let Some(id) = id {
-                        label_swatch(ui, label_colour(&doc.case.label_table, id));
-                    }
-                    let cell = ui.add(
-                        egui::Label::new(&name)
-                            .truncate()
-                            .sense(egui::Sense::click()),
-                    );
-                    if cell
-                        .on_hover_text(format!("{name}: click to go to it"))
+                    let arrow = match (self.order == order, self.descending) {
+                        (false, _) => "",
+                        (true, false) => " (asc)",
+                        (true, true) => " (desc)",
+                    };
+                    if ui
+                        .button(format!("{title}{arrow}"))
+                        .on_hover_text(hover)
                         .clicked()
                     {
-                        clicked = id;
+                        if self.order == order {
+                            self.descending = !self.descending;
+                        } else {
+                            self.order = order;
+                            self.descending = false;
+                        }
                     }
-                });
-                if shown(LabelOrder::Dice) {
-                    ui.label(number(row.dice, 4));
-                }
-                if shown(LabelOrder::AffineDice) {
-                    ui.label(number(row.affine_dice, 4));
-                }
-                if shown(LabelOrder::Hd95) {
-                    ui.label(number(row.hd95, 2));
-                }
-                match row.motion {
-                    _ if !shown(LabelOrder::Moved) => {}
-                    Some(m) => {
-                        let [r, a, s] = m.shift_ras_mm;
-                        ui.label(format!("{:.2}", m.mean_mm)).on_hover_text(format!(
-                            "p95 {:.2} mm, at most {:.2} mm; as a whole: R {r:+.2}, A {a:+.2}, \
-                             S {s:+.2} mm; {} voxels",
-                            m.p95_mm, m.max_mm, m.voxels
-                        ));
-                    }
-                    None => {
-                        ui.label("–");
-                    }
-                }
-                if shown(LabelOrder::Volume) {
-                    ui.label(
-                        row.motion
-                            .map_or("–".into(), |m| format!("{:+.1}", m.volume_change_percent)),
-                    );
                 }
                 ui.end_row();
-            }
-        });
+                let number = |v: Option<f64>, digits: usize| {
+                    v.map_or("–".into(), |v| format!("{v:.digits$}"))
+                };
+                for row in rows {
+                    let id = row.id.parse::<i32>().ok();
+                    let name = id.map_or(row.id.clone(), |id| doc.case.label_table.title(id));
+                    ui.horizontal(|ui| {
+                        ui.set_max_width(NAME_WIDTH);
+                        if let Some(id) = id {
+                            label_swatch(ui, label_colour(&doc.case.label_table, id));
+                        }
+                        let cell = ui.add(
+                            egui::Label::new(&name)
+                                .truncate()
+                                .sense(egui::Sense::click()),
+                        );
+                        if cell
+                            .on_hover_text(format!("{name}: click to go to it"))
+                            .clicked()
+                        {
+                            clicked = id;
+                        }
+                    });
+                    if shown(LabelOrder::Dice) {
+                        ui.label(number(row.dice, 4));
+                    }
+                    if shown(LabelOrder::AffineDice) {
+                        ui.label(number(row.affine_dice, 4));
+                    }
+                    if shown(LabelOrder::Hd95) {
+                        ui.label(number(row.hd95, 2));
+                    }
+                    match row.motion {
+                        _ if !shown(LabelOrder::Moved) => {}
+                        Some(m) => {
+                            let [r, a, s] = m.shift_ras_mm;
+                            ui.label(format!("{:.2}", m.mean_mm)).on_hover_text(format!(
+                                "p95 {:.2} mm, at most {:.2} mm; as a whole: R {r:+.2}, A {a:+.2}, \
+                             S {s:+.2} mm; {} voxels",
+                                m.p95_mm, m.max_mm, m.voxels
+                            ));
+                        }
+                        None => {
+                            ui.label("–");
+                        }
+                    }
+                    if shown(LabelOrder::Volume) {
+                        ui.label(
+                            row.motion.map_or("–".into(), |m| {
+                                format!("{:+.1}", m.volume_change_percent)
+                            }),
+                        );
+                    }
+                    ui.end_row();
+                }
+            });
         clicked
     }
 }
@@ -336,8 +339,10 @@ struct Row<'a> {
     motion: Option<&'a StructureMotion>,
 }
 
-/// The widest a label's id and name may be in the table, in points.
-const NAME_WIDTH: f32 = 160.0;
+/// The widest a label's id and name may be in the table, in points: with every measure shown,
+/// the table then fits the panel's default width, so that it does not widen the panel and
+/// narrow the views. Long names end in "…", whole on hover.
+const NAME_WIDTH: f32 = 100.0;
 
 /// Writes `report`, with the affine stage's own scores when known, as JSON (the keys of
 /// `metrics.json`) or, for a `.csv` name, as rows of `measure,label,name,value` (the label id or
