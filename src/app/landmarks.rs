@@ -166,6 +166,7 @@ impl Document {
         }
         if self.landmark_edits != before {
             self.update_tre();
+            self.update_kept_tre();
         }
     }
 
@@ -299,6 +300,7 @@ impl Document {
         self.excluded_pairs = excluded_pairs;
         self.landmark_edits += 1;
         self.update_tre();
+        self.update_kept_tre();
     }
 
     /// The name of the first point on the other side without a partner here, so placing points

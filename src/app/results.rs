@@ -2,10 +2,11 @@
 //! and shown again: each with what made it, its scores and curves, and its transform while
 //! memory allows. A saved session keeps them all, with the transform of the one shown.
 
-use crate::app::state::{Deformation, Document, LossPoint, RunStatus, ScorePoint};
+use crate::app::state::{Deformation, Document, LossPoint, RunStatus, ScorePoint, counted_summary};
 use crate::eval::EvalReport;
 use crate::eval::jacobian::JacobianStats;
 use crate::eval::non_diffeomorphic::NonDiffeomorphicVolume;
+use crate::eval::tre::tre_of_pairs;
 use crate::register::config::RegistrationConfig;
 use crate::register::deformable::Regulariser;
 use crate::register::landmark_fit::FitModel;
@@ -272,6 +273,23 @@ impl Document {
         true
     }
 
+    /// Recomputes each kept result's TRE after the landmarks or their exclusions changed (a new
+    /// transform leaves the kept ones' as they are). Results whose transform went for memory
+    /// keep the TRE they had.
+    pub(crate) fn update_kept_tre(&mut self) {
+        let (f, m) = (&self.case.fixed_landmarks, &self.case.moving_landmarks);
+        for result in &mut self.results.kept {
+            if self.landmark_pairs.is_empty() {
+                result.saved.tre_mm = None;
+            } else if let Some(d) = &result.deformation {
+                let t = tre_of_pairs(f, m, &self.landmark_pairs, Some(&d.field));
+                let mut after = t.pairs.iter().map(|p| p.after_mm);
+                let summary = counted_summary(&t.pairs, &mut after, &self.excluded_pairs);
+                result.saved.tre_mm = Some(summary.mean);
+            }
+        }
+    }
+
     /// Brings back the results a session saved, the shown one (`shown`) with the transform the
     /// session reopened, which is kept as a new result when the session named none (or is older
     /// than saved results).
@@ -293,7 +311,6 @@ impl Document {
                 self.results
                     .generations
                     .insert(self.generation, result.number);
-                self.update_tre();
             }
             None => self.keep_result(Origin::Session, None),
         }

@@ -1,8 +1,9 @@
 //! A saved session (what ITK-SNAP calls a workspace): the case's files, the edited landmarks and
 //! excluded pairs, the transform, the view (crosshair, display, layout, zoom and pan), the
-//! registration parameters and the table of results (their scores and settings). It is a JSON file; the displacement, too big for JSON, goes beside it
-//! as `<name>.displacement.nii.gz`. Both are written atomically. (Named so because
-//! `crate::session` is the registration worker's session.)
+//! registration parameters and the table of results (their scores and settings). It is a JSON
+//! file; the displacement, too big for JSON, goes beside it as `<name>.displacement.nii.gz`.
+//! Both are written atomically. (Named so because `crate::session` is the registration worker's
+//! session.)
 
 use crate::app::Layout;
 use crate::app::results::SavedResult;

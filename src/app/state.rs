@@ -453,27 +453,10 @@ impl Document {
                 .collect(),
             _ => Vec::new(),
         };
-        // Summaries over the pairs still counted, of values given in the order of the pairs.
         let excluded = &self.excluded_pairs;
         let counted = |pairs: &[PairError], values: &mut dyn Iterator<Item = f64>| {
-            let kept: Vec<f64> = pairs
-                .iter()
-                .zip(values)
-                .filter(|(p, _)| !excluded.contains(&p.name))
-                .map(|(_, v)| v)
-                .collect();
-            DistanceStats::of(&kept)
+            counted_summary(pairs, values, excluded)
         };
-        // Kept results whose transform went for memory keep the TRE they had.
-        for result in &mut self.results.kept {
-            if self.landmark_pairs.is_empty() {
-                result.saved.tre_mm = None;
-            } else if let Some(d) = &result.deformation {
-                let t = tre_of_pairs(f, m, &self.landmark_pairs, Some(&d.field));
-                let after = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.after_mm));
-                result.saved.tre_mm = Some(after.mean);
-            }
-        }
         self.tre_affine = None;
         if let Some(t) = &mut self.tre {
             t.before = counted(&t.pairs, &mut t.pairs.iter().map(|p| p.before_mm));
@@ -483,6 +466,22 @@ impl Document {
             }
         }
     }
+}
+
+/// The summary over the pairs still counted (not in `excluded`) of `values`, given in the order
+/// of `pairs`.
+pub(crate) fn counted_summary(
+    pairs: &[PairError],
+    values: &mut dyn Iterator<Item = f64>,
+    excluded: &BTreeSet<String>,
+) -> DistanceStats {
+    let kept: Vec<f64> = pairs
+        .iter()
+        .zip(values)
+        .filter(|(p, _)| !excluded.contains(&p.name))
+        .map(|(_, v)| v)
+        .collect();
+    DistanceStats::of(&kept)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The side panels: display settings, registration (with its smoothness sweep), network training,
-//! landmarks, metrics (with the case's results), the images (with their joint histogram), the open-case form, the session
-//! window, and the typed-path field they share.
+//! landmarks, metrics (with the case's results), the images (with their joint histogram), the
+//! open-case form, the session window, and the typed-path field they share.
 
 pub mod display;
 pub mod history_plot;
