@@ -1757,6 +1757,51 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     );
     let kept = &harness.state().doc.results.kept;
     assert!(kept[..2].iter().all(|r| r.dice.is_some()));
+    // The table sorts by a column's header, and turns around on a second click.
+    let rows_top_down = |harness: &Harness<'static, WarpbenchApp>| {
+        let mut rows: Vec<(f32, usize)> = (harness.state().doc.results.kept.iter())
+            .map(|r| {
+                let label = format!("{} {}", r.number, r.name);
+                (harness.get_by_label(&label).rect().top(), r.number)
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        rows.into_iter().map(|r| r.1).collect::<Vec<_>>()
+    };
+    harness.run_steps(2);
+    assert_eq!(rows_top_down(&harness), [1, 2, 3]);
+    harness.get_by_label("result").click();
+    harness.run_steps(2);
+    assert_eq!(rows_top_down(&harness), [3, 2, 1]);
+    harness.get_by_label("TRE mm").click();
+    harness.run_steps(2);
+    let mut by_tre: Vec<(f64, usize)> = (harness.state().doc.results.kept.iter())
+        .map(|r| (r.tre_mm.unwrap(), r.number))
+        .collect();
+    by_tre.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(
+        rows_top_down(&harness),
+        by_tre.iter().map(|r| r.1).collect::<Vec<_>>()
+    );
+    // The table exports in the order the results were made, whatever its order on screen.
+    let table = dir.path().join("results.csv");
+    type_into(&mut harness, "table file", &table.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("export table").click();
+    harness.run_steps(2);
+    let text = std::fs::read_to_string(&table).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(
+        rows.len() == 3
+            && rows[0].starts_with("1,\"landmarks, rigid fit\",landmarks,,")
+            && rows[1].starts_with("2,")
+            && rows[2].starts_with("3,\"custom, λ 0.77\",run,0.77,"),
+        "{text}"
+    );
+    let notice = harness.state_mut().notice.take().unwrap();
+    assert!(!notice.error && notice.text.starts_with("results table written to"));
+    // The snapshot shows a name that stays the same from run to run, not the temporary folder.
+    harness.state_mut().metrics.results.file.text = "results.csv".into();
     harness.run_steps(2);
     harness.snapshot("results_table");
 }

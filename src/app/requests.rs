@@ -270,6 +270,14 @@ impl WarpbenchApp {
                     self.registration.set_config(config.clone());
                 }
             }
+            MetricsRequest::Results(panels::results::ResultsRequest::Export(path)) => {
+                let results: Vec<_> = self.doc.results.kept.iter().map(|r| &r.saved).collect();
+                self.notice = Some(Notice::outcome(
+                    panels::results::export(&results, &path),
+                    || format!("results table written to {}", path.display()),
+                    "export the results table",
+                ));
+            }
             MetricsRequest::ScoreInFull => {
                 let Some(transform) = self.shared_transform() else {
                     return;

@@ -3,6 +3,7 @@
 //! import and export in the landmark formats, and a revert to the files.
 
 use super::path_field::{Dialog, PathField, ask_replace};
+use super::sort::SortOrder;
 use crate::app::Notice;
 use crate::app::landmarks::{LandmarkEdit, Side, import, side_grid};
 use crate::app::state::Document;
@@ -37,8 +38,7 @@ struct RowKey {
 
 #[derive(Default)]
 pub struct LandmarkPanel {
-    pub order: TreOrder,
-    pub descending: bool,
+    pub order: SortOrder<TreOrder>,
     /// The row whose name is being typed, and the text so far.
     editing: Option<(RowKey, String)>,
     pub file: PathField,
@@ -215,16 +215,12 @@ impl LandmarkPanel {
         if rows.is_empty() {
             return;
         }
-        let before = |r: &(RowKey, Option<&PairError>)| r.1.map_or(f64::INFINITY, |e| e.before_mm);
-        let after = |r: &(RowKey, Option<&PairError>)| r.1.map_or(f64::INFINITY, |e| e.after_mm);
-        match self.order {
-            TreOrder::Pair => {}
-            TreOrder::Before => rows.sort_by(|a, b| before(a).total_cmp(&before(b))),
-            TreOrder::After => rows.sort_by(|a, b| after(a).total_cmp(&after(b))),
-        }
-        if self.descending {
-            rows.reverse();
-        }
+        self.order
+            .arrange(&mut rows, |(key, error)| match self.order.column {
+                TreOrder::Pair => key.pair.map(|p| p as f64),
+                TreOrder::Before => error.map(|e| e.before_mm),
+                TreOrder::After => error.map(|e| e.after_mm),
+            });
         let point =
             |side: Side, k: Option<usize>| k.and_then(|k| doc.landmarks(side).points.get(k));
         // Fixed column widths, so the header lines up with rows that only exist while visible
@@ -240,25 +236,7 @@ impl LandmarkPanel {
             .into_iter()
             .enumerate()
             {
-                let arrow = match (self.order == order, self.descending) {
-                    (false, _) => "",
-                    (true, false) => " (asc)",
-                    (true, true) => " (desc)",
-                };
-                if ui
-                    .add_sized(
-                        [WIDTHS[k + 1], 18.0],
-                        egui::Button::new(format!("{title}{arrow}")),
-                    )
-                    .clicked()
-                {
-                    if self.order == order {
-                        self.descending = !self.descending;
-                    } else {
-                        self.order = order;
-                        self.descending = false;
-                    }
-                }
+                self.order.header(ui, order, title, WIDTHS[k + 1]);
             }
             ui.label("use");
         })

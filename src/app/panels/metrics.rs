@@ -6,7 +6,8 @@
 //! stage's scores, which take seconds, on a helper thread.
 
 use super::path_field::{Dialog, PathField, ask_replace};
-use super::results::{ResultsRequest, results_ui};
+use super::results::{ResultsRequest, ResultsTable};
+use super::sort::SortOrder;
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::label_colour;
@@ -37,8 +38,8 @@ pub enum MetricsRequest {
 
 #[derive(Default)]
 pub struct MetricsPanel {
-    pub order: LabelOrder,
-    pub descending: bool,
+    pub order: SortOrder<LabelOrder>,
+    pub results: ResultsTable,
     pub file: PathField,
     confirm_replace: Option<PathBuf>,
 }
@@ -50,7 +51,7 @@ impl MetricsPanel {
         doc: &Document,
         scoring: bool,
     ) -> Option<MetricsRequest> {
-        let mut request = results_ui(ui, doc).map(MetricsRequest::Results);
+        let mut request = self.results.ui(ui, doc).map(MetricsRequest::Results);
         if !doc.results.kept.is_empty() {
             ui.separator();
         }
@@ -178,31 +179,14 @@ impl MetricsPanel {
         if rows.is_empty() {
             return None;
         }
-        let id_of = |s: &String| s.parse::<i64>().unwrap_or(i64::MAX);
-        let missing_last = |v: Option<f64>| v.unwrap_or(f64::INFINITY);
-        match self.order {
-            LabelOrder::Label => rows.sort_by_key(|r| id_of(r.id)),
-            LabelOrder::Dice => {
-                rows.sort_by(|a, b| missing_last(a.dice).total_cmp(&missing_last(b.dice)))
-            }
-            LabelOrder::AffineDice => rows.sort_by(|a, b| {
-                missing_last(a.affine_dice).total_cmp(&missing_last(b.affine_dice))
-            }),
-            LabelOrder::Hd95 => {
-                rows.sort_by(|a, b| missing_last(a.hd95).total_cmp(&missing_last(b.hd95)))
-            }
-            LabelOrder::Moved => rows.sort_by(|a, b| {
-                missing_last(a.motion.map(|m| m.mean_mm))
-                    .total_cmp(&missing_last(b.motion.map(|m| m.mean_mm)))
-            }),
-            LabelOrder::Volume => rows.sort_by(|a, b| {
-                missing_last(a.motion.map(|m| m.volume_change_percent))
-                    .total_cmp(&missing_last(b.motion.map(|m| m.volume_change_percent)))
-            }),
-        }
-        if self.descending {
-            rows.reverse();
-        }
+        self.order.arrange(&mut rows, |r| match self.order.column {
+            LabelOrder::Label => r.id.parse::<f64>().ok(),
+            LabelOrder::Dice => r.dice,
+            LabelOrder::AffineDice => r.affine_dice,
+            LabelOrder::Hd95 => r.hd95,
+            LabelOrder::Moved => r.motion.map(|m| m.mean_mm),
+            LabelOrder::Volume => r.motion.map(|m| m.volume_change_percent),
+        });
         // A column only where the report has its measure (no overlap without moving labels, no
         // HD95 before "score in full").
         let shown = |order| match order {
@@ -251,23 +235,9 @@ impl MetricsPanel {
                 .into_iter()
                 .filter(|(order, ..)| shown(*order))
                 {
-                    let arrow = match (self.order == order, self.descending) {
-                        (false, _) => "",
-                        (true, false) => " (asc)",
-                        (true, true) => " (desc)",
-                    };
-                    if ui
-                        .button(format!("{title}{arrow}"))
-                        .on_hover_text(hover)
-                        .clicked()
-                    {
-                        if self.order == order {
-                            self.descending = !self.descending;
-                        } else {
-                            self.order = order;
-                            self.descending = false;
-                        }
-                    }
+                    self.order
+                        .header(ui, order, title, 0.0)
+                        .on_hover_text(hover);
                 }
                 ui.end_row();
                 let number = |v: Option<f64>, digits: usize| {
@@ -438,7 +408,7 @@ pub fn export(
 
 /// `text` as one CSV field: quoted, with its quotes doubled, where it holds a comma, a quote or a
 /// line break.
-fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\"")).into()
     } else {

@@ -13,6 +13,7 @@ pub mod path_field;
 pub mod registration;
 pub mod results;
 pub mod session;
+pub mod sort;
 pub mod sweep;
 pub mod training;
 pub mod window_histogram;
