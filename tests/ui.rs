@@ -607,6 +607,21 @@ fn export_results(harness: &mut Harness<'static, WarpbenchApp>, folder: &std::pa
 }
 
 /// Shows the landmarks' fit by `model`, as "align by the landmarks" does, without its thread.
+/// Opens (or closes) the menu of the results table's row `label`.
+fn result_menu(harness: &mut Harness<'static, WarpbenchApp>, label: &str) {
+    let top = harness.get_by_label(label).rect().top();
+    harness
+        .get_all_by_label("…")
+        .min_by(|a, b| {
+            (a.rect().top() - top)
+                .abs()
+                .total_cmp(&(b.rect().top() - top).abs())
+        })
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+}
+
 fn show_landmark_fit(app: &mut WarpbenchApp, model: warpbench::register::landmark_fit::FitModel) {
     let fit = app.doc.landmark_fit(model).unwrap();
     let grid = app.doc.case.fixed.grid().clone();
@@ -1709,7 +1724,11 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     let tre = app.doc.tre.as_ref().unwrap().after.mean;
     assert!((tre - rigid_mean).abs() < 1e-3, "{tre} vs {rigid_mean}");
     // A fit has no settings to take; a run kept with its weights gives them to the panel.
-    assert!(harness.query_by_label("use").is_none());
+    result_menu(&mut harness, "1 landmarks, rigid fit");
+    assert!(harness.query_by_label("remove from the table").is_some());
+    assert!(harness.query_by_label("use its settings").is_none());
+    result_menu(&mut harness, "1 landmarks, rigid fit");
+    assert!(harness.query_by_label("remove from the table").is_none());
     let app = harness.state_mut();
     let mut config = app.registration.config.clone();
     let diffusion = warpbench::register::deformable::Regulariser::Diffusion;
@@ -1744,7 +1763,8 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     app.session_form.open = false;
     app.notice = None;
     harness.run_steps(2);
-    harness.get_by_label("use").click();
+    result_menu(&mut harness, "3 custom, λ 0.77");
+    harness.get_by_label("use its settings").click();
     harness.run_steps(2);
     assert_eq!(harness.state().registration.config, config);
     assert_eq!(harness.state().registration.preset, "custom");
@@ -1804,6 +1824,20 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     harness.state_mut().metrics.results.file.text = "results.csv".into();
     harness.run_steps(2);
     harness.snapshot("results_table");
+    // A result leaves the table from its row's menu; the shown one stays.
+    result_menu(&mut harness, "3 custom, λ 0.77");
+    harness.get_by_label("remove from the table").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().doc.results.kept.len(), 3);
+    result_menu(&mut harness, "3 custom, λ 0.77");
+    result_menu(&mut harness, "1 landmarks, rigid fit");
+    harness.get_by_label("remove from the table").click();
+    harness.run_steps(2);
+    let numbers: Vec<usize> = (harness.state().doc.results.kept.iter())
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(numbers, [2, 3]);
+    assert!(harness.query_by_label("1 landmarks, rigid fit").is_none());
 }
 
 #[test]

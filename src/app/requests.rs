@@ -270,6 +270,9 @@ impl WarpbenchApp {
                     self.registration.set_config(config.clone());
                 }
             }
+            MetricsRequest::Results(panels::results::ResultsRequest::Remove(number)) => {
+                self.doc.results.remove(number);
+            }
             MetricsRequest::Results(panels::results::ResultsRequest::Export(path)) => {
                 let results: Vec<_> = self.doc.results.kept.iter().map(|r| &r.saved).collect();
                 self.notice = Some(Notice::outcome(

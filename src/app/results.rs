@@ -145,6 +145,9 @@ pub struct Results {
     /// The result each document generation showed, for full scores that arrive after the views
     /// moved on.
     generations: BTreeMap<u64, usize>,
+    /// The highest number handed out: a removed result's number is not given again, so late
+    /// full scores meant for it cannot land on a newer one.
+    last_number: usize,
 }
 
 impl Results {
@@ -155,6 +158,18 @@ impl Results {
 
     pub fn get(&self, number: usize) -> Option<&KeptResult> {
         self.kept.iter().find(|r| r.number == number)
+    }
+
+    /// Takes result `number` out of the table, unless the views show it (its scores and curves
+    /// are on show). False when it stays.
+    pub fn remove(&mut self, number: usize) -> bool {
+        if self.shown == Some(number) {
+            return false;
+        }
+        let before = self.kept.len();
+        self.kept.retain(|r| r.number != number);
+        self.generations.retain(|_, n| *n != number);
+        self.kept.len() < before
     }
 
     /// Drops the transforms of the oldest results (never the newest) until the kept ones fit in
@@ -178,7 +193,8 @@ impl Document {
         let Some(deformation) = self.deformation.clone() else {
             return;
         };
-        let number = self.results.kept.last().map_or(1, |r| r.number + 1);
+        self.results.last_number += 1;
+        let number = self.results.last_number;
         let name = match &origin {
             Origin::Run(config) | Origin::SweepEnd(config) => {
                 let preset = config
@@ -296,6 +312,13 @@ impl Document {
     pub fn restore_results(&mut self, saved: Vec<SavedResult>, shown: Option<usize>) {
         self.results.kept = saved.into_iter().map(KeptResult::restored).collect();
         self.results.shown = None;
+        self.results.last_number = self
+            .results
+            .kept
+            .iter()
+            .map(|r| r.number)
+            .max()
+            .unwrap_or(0);
         let Some(deformation) = self.deformation.clone() else {
             return;
         };
@@ -390,6 +413,46 @@ mod tests {
         assert!(doc.results.kept[1].deformation.is_some());
         assert!(doc.results.kept[0].tre_mm.is_some());
         assert!(!doc.show_result(1));
+    }
+
+    #[test]
+    fn a_result_leaves_the_table_unless_shown_and_its_number_is_not_given_again() {
+        let case: crate::case::Case = crate::demo::load_builtin().unwrap().into();
+        let mut doc = Document::new(case);
+        for x in [1.0, 2.0, 3.0] {
+            doc.set_deformation(shift(&doc, x));
+            doc.keep_result(Origin::Landmarks(FitModel::Rigid), None);
+        }
+        assert!(doc.show_result(2));
+        let generation_of_2 = doc.generation;
+        assert!(doc.show_result(3));
+        assert!(!doc.results.remove(3), "the shown result stays");
+        assert!(doc.results.remove(2));
+        assert!(!doc.results.remove(2));
+        let numbers = |doc: &Document| {
+            doc.results
+                .kept
+                .iter()
+                .map(|r| r.number)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(numbers(&doc), [1, 3]);
+        assert!(!doc.show_result(2));
+        assert!(doc.show_result(1));
+        assert!(doc.results.remove(3));
+        doc.set_deformation(shift(&doc, 4.0));
+        doc.keep_result(Origin::Landmarks(FitModel::Affine), None);
+        assert_eq!(numbers(&doc), [1, 4]);
+        // Full scores of the removed result's generation reach no other result.
+        let scored = EvalReport {
+            dice_mean: Some(0.5),
+            ..EvalReport::default()
+        };
+        let dice = |doc: &Document| doc.results.kept.iter().map(|r| r.dice).collect::<Vec<_>>();
+        let before = dice(&doc);
+        doc.set_full_scores(generation_of_2, scored, EvalReport::default());
+        assert_eq!(dice(&doc), before);
+        assert!(before.iter().all(|d| *d != Some(0.5)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The table of the case's results (runs, network registrations, landmark fits, a reopened
 //! session): what made each, with its Dice, TRE, folds and SDlogJ side by side (its time on
 //! hover), sortable; a click shows one again, a run's settings go back into the registration
-//! panel, and the table exports as CSV or JSON.
+//! panel, a result leaves the table, and the table exports as CSV or JSON.
 
 use super::metrics::csv_field;
 use super::path_field::{Dialog, PathField, ask_replace};
@@ -18,6 +18,8 @@ pub enum ResultsRequest {
     Show(usize),
     /// Put the configuration that made this result into the registration panel.
     UseSettings(usize),
+    /// Take this result out of the table.
+    Remove(usize),
     /// Write the table to this file.
     Export(PathBuf),
 }
@@ -43,7 +45,7 @@ pub struct ResultsTable {
 
 /// Room for a result's number and name before they end in "…" (whole on hover): the table then
 /// fits the panel's default width, so that it does not widen the panel and narrow the views.
-const NAME_WIDTH: f32 = 110.0;
+const NAME_WIDTH: f32 = 115.0;
 
 impl ResultsTable {
     pub fn ui(&mut self, ui: &mut egui::Ui, doc: &Document) -> Option<ResultsRequest> {
@@ -102,7 +104,7 @@ impl ResultsTable {
             |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
         egui::Grid::new("results")
             .striped(true)
-            .spacing([5.0, 3.0])
+            .spacing([3.0, 3.0])
             .show(ui, |ui| {
                 let mut header = |ui: &mut egui::Ui, column, title, hover| {
                     self.order
@@ -136,9 +138,9 @@ impl ResultsTable {
                 ui.label("");
                 ui.end_row();
                 for result in kept {
+                    let shown = doc.results.shown == Some(result.number);
                     ui.horizontal(|ui| {
                         ui.set_max_width(NAME_WIDTH);
-                        let shown = doc.results.shown == Some(result.number);
                         let text = format!("{} {}", result.number, result.name);
                         let disabled = if running {
                             format!("{text}: shown again once the run ends")
@@ -167,18 +169,34 @@ impl ResultsTable {
                     }
                     ui.label(format!("{:.4}", 100.0 * result.stats.fold_fraction));
                     ui.label(format!("{:.3}", result.stats.sdlogj));
-                    if result.origin.config().is_some() {
-                        let settings = ui.button("use").on_hover_text(format!(
-                            "use its settings: puts the configuration that made result {} into \
-                             the registration panel",
-                            result.number
-                        ));
-                        if settings.clicked() {
-                            request = Some(ResultsRequest::UseSettings(result.number));
+                    let result_number = result.number;
+                    ui.menu_button("…", |ui| {
+                        if result.origin.config().is_some()
+                            && ui
+                                .button("use its settings")
+                                .on_hover_text(
+                                    "puts the configuration that made it into the registration \
+                                     panel",
+                                )
+                                .clicked()
+                        {
+                            request = Some(ResultsRequest::UseSettings(result_number));
                         }
+                        if ui
+                            .add_enabled(!shown, egui::Button::new("remove from the table"))
+                            .on_hover_text("with its transform")
+                            .on_disabled_hover_text("shown in the views: show another one first")
+                            .clicked()
+                        {
+                            request = Some(ResultsRequest::Remove(result_number));
+                        }
+                    })
+                    .response
+                    .on_hover_text(if result.origin.config().is_some() {
+                        format!("result {result_number}: use its settings, or remove it")
                     } else {
-                        ui.label("");
-                    }
+                        format!("result {result_number}: remove it")
+                    });
                     ui.end_row();
                 }
             });
