@@ -423,7 +423,7 @@ fn known_sweep_points_are_plotted_tabled_and_exported() {
     harness.snapshot("sweep_trade_off");
     for name in ["sweep.json", "sweep.csv"] {
         let file = dir.path().join(name);
-        harness.state_mut().registration.sweep.file.text = file.display().to_string();
+        harness.state_mut().registration.sweep.export.file.text = file.display().to_string();
         harness.run_steps(2);
         harness.get_by_label("export sweep").click();
         harness.run_steps(2);
@@ -1009,7 +1009,7 @@ fn metrics_score_in_full_and_export() {
     // The temporary path would make the snapshot differ from run to run.
     let app = harness.state_mut();
     app.notice = None;
-    app.metrics.file.text.clear();
+    app.metrics.export.file.text.clear();
     harness.run_steps(2);
     harness.snapshot("metrics_full");
 }
@@ -1818,10 +1818,23 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
             && rows[2].starts_with("3,\"custom, λ 0.77\",run,0.77,"),
         "{text}"
     );
+    // Exporting again asks before replacing the file: "keep" keeps it.
+    std::fs::write(&table, "the user's own").unwrap();
+    for answer in ["keep", "replace"] {
+        harness.state_mut().notice = None;
+        harness.get_by_label("export table").click();
+        harness.run_steps(2);
+        harness.get_by_label(answer).click();
+        harness.run_steps(2);
+    }
+    let replaced = std::fs::read_to_string(&table).unwrap();
+    assert_eq!(replaced, text, "kept once, then replaced");
     let notice = harness.state_mut().notice.take().unwrap();
     assert!(!notice.error && notice.text.starts_with("results table written to"));
     // The snapshot shows a name that stays the same from run to run, not the temporary folder.
-    harness.state_mut().metrics.results.file.text = "results.csv".into();
+    harness.state_mut().metrics.results.export.file.text = "results.csv".into();
+    // Nor a tooltip, whose delay runs on the clock: the pointer rests on empty panel.
+    harness.event(egui::Event::PointerMoved(egui::pos2(1100.0, 950.0)));
     harness.run_steps(2);
     harness.snapshot("results_table");
     // A result leaves the table from its row's menu; the shown one stays.

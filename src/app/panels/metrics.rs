@@ -5,7 +5,7 @@
 //! full" adds the surface distances, the non-diffeomorphic volume, similarities and the affine
 //! stage's scores, which take seconds, on a helper thread.
 
-use super::path_field::{Dialog, PathField, ask_replace};
+use super::path_field::{ExportField, ExportText};
 use super::results::{ResultsRequest, ResultsTable};
 use super::sort::SortOrder;
 use crate::app::state::Document;
@@ -40,8 +40,7 @@ pub enum MetricsRequest {
 pub struct MetricsPanel {
     pub order: SortOrder<LabelOrder>,
     pub results: ResultsTable,
-    pub file: PathField,
-    confirm_replace: Option<PathBuf>,
+    pub export: ExportField,
 }
 
 impl MetricsPanel {
@@ -105,37 +104,15 @@ impl MetricsPanel {
             }
         }
         ui.separator();
-        self.file.ui(
-            ui,
-            "metrics file",
-            "metrics.json or metrics.csv",
-            Dialog::Save,
-        );
-        let path = self.file.path();
-        if ui
-            .add_enabled(
-                report.is_some() && path.is_some(),
-                egui::Button::new("export metrics"),
-            )
-            .on_disabled_hover_text(
-                "needs scores (labels or landmarks, and a deformation) and a file",
-            )
-            .clicked()
-            && let Some(p) = path
-        {
-            if p.exists() {
-                self.confirm_replace = Some(p);
-            } else {
-                request = Some(MetricsRequest::Export(p));
-            }
-        }
-        if let Some(p) = self.confirm_replace.clone()
-            && let Some(replace) = ask_replace(ui, &format!("{} exists.", p.display()))
-        {
-            if replace {
-                request = Some(MetricsRequest::Export(p));
-            }
-            self.confirm_replace = None;
+        let text = ExportText {
+            label: "metrics file",
+            hint: "metrics.json or metrics.csv",
+            button: "export metrics",
+            writes: "",
+            needs: "needs scores (labels or landmarks, and a deformation)",
+        };
+        if let Some(path) = self.export.ui(ui, &text, report.is_some()) {
+            request = Some(MetricsRequest::Export(path));
         }
         request
     }

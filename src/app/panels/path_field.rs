@@ -1,6 +1,6 @@
 //! A typed path with a "browse…" button that asks the desktop's file portal on a helper thread, so
-//! the path can always be typed where no portal answers; and the question asked before a save
-//! replaces a file.
+//! the path can always be typed where no portal answers; the question asked before a save
+//! replaces a file; and the two together with an export button.
 
 use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
@@ -89,4 +89,58 @@ pub fn ask_replace(ui: &mut egui::Ui, what: &str) -> Option<bool> {
         }
     })
     .inner
+}
+
+/// A file to export to, with its button, which asks before replacing an existing file.
+#[derive(Default)]
+pub struct ExportField {
+    pub file: PathField,
+    confirm_replace: Option<PathBuf>,
+}
+
+/// What an [`ExportField`] says about itself.
+pub struct ExportText<'a> {
+    /// The field's name, for screen readers and tests.
+    pub label: &'a str,
+    pub hint: &'a str,
+    pub button: &'a str,
+    /// What the button writes, on hover (none when empty).
+    pub writes: &'a str,
+    /// Why the button is disabled while there is nothing to write (for a field that is not
+    /// always ready).
+    pub needs: &'a str,
+}
+
+impl ExportField {
+    /// The field and the button, enabled when `ready` and a path is typed; gives the path to
+    /// write to once clicked (and, for an existing file, once the user chose to replace it).
+    pub fn ui(&mut self, ui: &mut egui::Ui, text: &ExportText, ready: bool) -> Option<PathBuf> {
+        self.file.ui(ui, text.label, text.hint, Dialog::Save);
+        let path = self.file.path();
+        let mut chosen = None;
+        let mut button = ui
+            .add_enabled(ready && path.is_some(), egui::Button::new(text.button))
+            .on_disabled_hover_text(if ready { "needs a file" } else { text.needs });
+        if !text.writes.is_empty() {
+            button = button.on_hover_text(text.writes);
+        }
+        if button.clicked()
+            && let Some(p) = path
+        {
+            if p.exists() {
+                self.confirm_replace = Some(p);
+            } else {
+                chosen = Some(p);
+            }
+        }
+        if let Some(p) = self.confirm_replace.clone()
+            && let Some(replace) = ask_replace(ui, &format!("{} exists.", p.display()))
+        {
+            if replace {
+                chosen = Some(p);
+            }
+            self.confirm_replace = None;
+        }
+        chosen
+    }
 }

@@ -4,7 +4,7 @@
 //! panel, a result leaves the table, and the table exports as CSV or JSON.
 
 use super::metrics::csv_field;
-use super::path_field::{Dialog, PathField, ask_replace};
+use super::path_field::{ExportField, ExportText};
 use super::sort::SortOrder;
 use crate::app::results::{KeptResult, Origin, SavedResult};
 use crate::app::state::Document;
@@ -39,8 +39,7 @@ pub enum ResultColumn {
 #[derive(Default)]
 pub struct ResultsTable {
     pub order: SortOrder<ResultColumn>,
-    pub file: PathField,
-    confirm_replace: Option<PathBuf>,
+    pub export: ExportField,
 }
 
 /// Room for a result's number and name before they end in "…" (whole on hover): the table then
@@ -53,36 +52,16 @@ impl ResultsTable {
             return None;
         }
         let mut request = self.table_ui(ui, doc);
-        self.file.ui(
-            ui,
-            "table file",
-            "results.csv or results.json",
-            Dialog::Save,
-        );
-        let path = self.file.path();
-        if ui
-            .add_enabled(path.is_some(), egui::Button::new("export table"))
-            .on_hover_text(
-                "every result's scores, in the order they were made: one row each (CSV), or \
-                 with the whole configuration that made it (JSON)",
-            )
-            .on_disabled_hover_text("needs a file")
-            .clicked()
-            && let Some(p) = path
-        {
-            if p.exists() {
-                self.confirm_replace = Some(p);
-            } else {
-                request = Some(ResultsRequest::Export(p));
-            }
-        }
-        if let Some(p) = self.confirm_replace.clone()
-            && let Some(replace) = ask_replace(ui, &format!("{} exists.", p.display()))
-        {
-            if replace {
-                request = Some(ResultsRequest::Export(p));
-            }
-            self.confirm_replace = None;
+        let text = ExportText {
+            label: "table file",
+            hint: "results.csv or results.json",
+            button: "export table",
+            writes: "every result's scores, in the order they were made: one row each (CSV), or \
+                     with the whole configuration that made it (JSON)",
+            needs: "",
+        };
+        if let Some(path) = self.export.ui(ui, &text, true) {
+            request = Some(ResultsRequest::Export(path));
         }
         request
     }

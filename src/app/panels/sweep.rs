@@ -3,7 +3,7 @@
 //! plot and a table, from which a λ is taken for the next run; the points export as CSV or JSON.
 
 use super::history_plot::{decimal_plot, series_line};
-use super::path_field::{Dialog, PathField, ask_replace};
+use super::path_field::{ExportField, ExportText};
 use crate::app::state::Document;
 use crate::session::{Sweep, SweepPoint};
 use egui_plot::{PlotPoint, Points, Text};
@@ -119,8 +119,7 @@ fn weights_text(weights: &[f64]) -> String {
 pub struct SweepSection {
     /// The weights as typed.
     pub text: String,
-    pub file: PathField,
-    confirm_replace: Option<PathBuf>,
+    pub export: ExportField,
     /// The plot's x axis as chosen; `None` picks it from the points ([`Smoothness::auto`]).
     pub x: Option<Smoothness>,
 }
@@ -130,8 +129,7 @@ impl SweepSection {
         SweepSection {
             text: weights_text(&Sweep::weights_around(lambda)),
             x: None,
-            file: PathField::default(),
-            confirm_replace: None,
+            export: ExportField::default(),
         }
     }
 
@@ -205,28 +203,15 @@ impl SweepSection {
         if let Some(lambda) = table(ui, &doc.sweep, &accuracy) {
             action = Some(SweepAction::Use(lambda));
         }
-        self.file
-            .ui(ui, "sweep file", "sweep.csv or sweep.json", Dialog::Save);
-        let path = self.file.path();
-        if ui
-            .add_enabled(path.is_some(), egui::Button::new("export sweep"))
-            .on_disabled_hover_text("needs a file")
-            .clicked()
-            && let Some(p) = path
-        {
-            if p.exists() {
-                self.confirm_replace = Some(p);
-            } else {
-                action = Some(SweepAction::Export(p));
-            }
-        }
-        if let Some(p) = self.confirm_replace.clone()
-            && let Some(replace) = ask_replace(ui, &format!("{} exists.", p.display()))
-        {
-            if replace {
-                action = Some(SweepAction::Export(p));
-            }
-            self.confirm_replace = None;
+        let text = ExportText {
+            label: "sweep file",
+            hint: "sweep.csv or sweep.json",
+            button: "export sweep",
+            writes: "",
+            needs: "",
+        };
+        if let Some(path) = self.export.ui(ui, &text, true) {
+            action = Some(SweepAction::Export(path));
         }
         action
     }
