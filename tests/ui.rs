@@ -1777,6 +1777,21 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     );
     let kept = &harness.state().doc.results.kept;
     assert!(kept[..2].iter().all(|r| r.dice.is_some()));
+    // The per-label table compares the shown result's Dice with the affine stage's, or with
+    // another result's.
+    harness.get_by_label("2 landmarks, affine fit").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("affine").is_some());
+    assert!(harness.query_by_label("compare with").is_some());
+    let rigid_dice = harness.state().doc.results.get(1).unwrap().dice.unwrap();
+    harness.state_mut().metrics.beside = Some(1);
+    harness.run_steps(2);
+    assert!(harness.query_by_label("#1").is_some());
+    let mean_line = format!("(result 1: {rigid_dice:.4})");
+    assert!(harness.query_by_label_contains(&mean_line).is_some());
+    harness.get_by_label("3 custom, λ 0.77").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().doc.results.shown, Some(3));
     // The table sorts by a column's header, and turns around on a second click.
     let rows_top_down = |harness: &Harness<'static, WarpbenchApp>| {
         let mut rows: Vec<(f32, usize)> = (harness.state().doc.results.kept.iter())

@@ -126,6 +126,15 @@ impl KeptResult {
         }
     }
 
+    /// Its Dice per label (label id → Dice): the full scores' when made, else the run's own.
+    pub fn label_dice(&self) -> Option<&BTreeMap<String, f64>> {
+        self.full
+            .as_ref()
+            .map(|(whole, _)| &whole.dice)
+            .or(self.report.as_ref().map(|r| &r.dice))
+            .filter(|d| !d.is_empty())
+    }
+
     /// Memory its transform holds.
     fn bytes(&self) -> usize {
         self.deformation.as_ref().map_or(0, |d| {

@@ -8,11 +8,13 @@
 use super::path_field::{ExportField, ExportText};
 use super::results::{ResultsRequest, ResultsTable};
 use super::sort::SortOrder;
+use crate::app::results::KeptResult;
 use crate::app::state::Document;
 use crate::app::style::label_swatch;
 use crate::app::views::colour::label_colour;
 use crate::eval::motion::StructureMotion;
 use crate::eval::{AffineStageScores, EvalReport};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -20,7 +22,8 @@ pub enum LabelOrder {
     #[default]
     Label,
     Dice,
-    AffineDice,
+    /// The column beside Dice: the affine stage's, or another result's.
+    Beside,
     Hd95,
     Moved,
     Volume,
@@ -39,6 +42,9 @@ pub enum MetricsRequest {
 #[derive(Default)]
 pub struct MetricsPanel {
     pub order: SortOrder<LabelOrder>,
+    /// The kept result whose Dice the per-label table shows beside the shown one's; `None`
+    /// (or a result without per-label Dice) for the affine stage's.
+    pub beside: Option<usize>,
     pub results: ResultsTable,
     pub export: ExportField,
 }
@@ -126,16 +132,21 @@ impl MetricsPanel {
         affine: Option<&EvalReport>,
     ) -> Option<i32> {
         let mut clicked = None;
+        if !report.dice.is_empty() {
+            self.beside_ui(ui, doc);
+        }
+        let beside = self.beside_column(doc, affine);
         if let Some(mean) = report.dice_mean {
-            let affine_mean = affine
-                .and_then(|a| a.dice_mean)
-                .map_or(String::new(), |d| format!(" (affine stage {d:.4})"));
+            let beside_mean = beside
+                .as_ref()
+                .and_then(|b| Some(format!(" ({} {:.4})", b.of, b.mean?)))
+                .unwrap_or_default();
             let hd95 = report
                 .hd95_mean
                 .map_or(String::new(), |h| format!(" · mean HD95 {h:.2} mm"));
-            ui.label(format!("mean Dice {mean:.4}{affine_mean}{hd95}"));
+            ui.label(format!("mean Dice {mean:.4}{beside_mean}{hd95}"));
         }
-        let affine_dice = affine.map(|a| &a.dice).filter(|d| !d.is_empty());
+        let beside_dice = beside.as_ref().map(|b| b.dice);
         let mut rows: Vec<Row> = report
             .dice
             .keys()
@@ -148,7 +159,7 @@ impl MetricsPanel {
             .map(|id| Row {
                 id,
                 dice: report.dice.get(id).copied(),
-                affine_dice: affine_dice.and_then(|d| d.get(id)).copied(),
+                beside: beside_dice.and_then(|d| d.get(id)).copied(),
                 hd95: report.hd95.get(id).copied(),
                 motion: report.motion.get(id),
             })
@@ -159,7 +170,7 @@ impl MetricsPanel {
         self.order.arrange(&mut rows, |r| match self.order.column {
             LabelOrder::Label => r.id.parse::<f64>().ok(),
             LabelOrder::Dice => r.dice,
-            LabelOrder::AffineDice => r.affine_dice,
+            LabelOrder::Beside => r.beside,
             LabelOrder::Hd95 => r.hd95,
             LabelOrder::Moved => r.motion.map(|m| m.mean_mm),
             LabelOrder::Volume => r.motion.map(|m| m.volume_change_percent),
@@ -169,7 +180,7 @@ impl MetricsPanel {
         let shown = |order| match order {
             LabelOrder::Label => true,
             LabelOrder::Dice => !report.dice.is_empty(),
-            LabelOrder::AffineDice => affine_dice.is_some(),
+            LabelOrder::Beside => beside.is_some(),
             LabelOrder::Hd95 => !report.hd95.is_empty(),
             LabelOrder::Moved | LabelOrder::Volume => !report.motion.is_empty(),
         };
@@ -185,10 +196,9 @@ impl MetricsPanel {
                         "overlap of the fixed and the warped moving label",
                     ),
                     (
-                        LabelOrder::AffineDice,
-                        "affine",
-                        "Dice after the affine stage alone: how much of the overlap the deformable \
-                     stage added",
+                        LabelOrder::Beside,
+                        beside.as_ref().map_or("", |b| b.title.as_str()),
+                        beside.as_ref().map_or("", |b| b.hover.as_str()),
                     ),
                     (
                         LabelOrder::Hd95,
@@ -241,10 +251,15 @@ impl MetricsPanel {
                         }
                     });
                     if shown(LabelOrder::Dice) {
-                        ui.label(number(row.dice, 4));
+                        let text = egui::RichText::new(number(row.dice, 4));
+                        ui.label(match (row.dice, row.beside) {
+                            (Some(d), Some(b)) if d > b + DICE_CHANGE => text.color(BETTER_COLOUR),
+                            (Some(d), Some(b)) if d < b - DICE_CHANGE => text.color(WORSE_COLOUR),
+                            _ => text,
+                        });
                     }
-                    if shown(LabelOrder::AffineDice) {
-                        ui.label(number(row.affine_dice, 4));
+                    if shown(LabelOrder::Beside) {
+                        ui.label(number(row.beside, 4));
                     }
                     if shown(LabelOrder::Hd95) {
                         ui.label(number(row.hd95, 2));
@@ -277,11 +292,102 @@ impl MetricsPanel {
     }
 }
 
+/// The Dice the per-label table shows beside the shown result's, and what it is of.
+struct BesideColumn<'a> {
+    title: String,
+    hover: String,
+    /// How the mean Dice's line names it.
+    of: String,
+    mean: Option<f64>,
+    dice: &'a BTreeMap<String, f64>,
+}
+
+/// A label's Dice differs from the one beside it when by more than this: less is noise of a
+/// voxel or two on small structures.
+const DICE_CHANGE: f64 = 0.005;
+const BETTER_COLOUR: egui::Color32 = egui::Color32::from_rgb(110, 200, 110);
+const WORSE_COLOUR: egui::Color32 = egui::Color32::from_rgb(230, 90, 80);
+
+impl MetricsPanel {
+    /// Picks what the Dice column is compared with, where another kept result has Dice per label.
+    fn beside_ui(&mut self, ui: &mut egui::Ui, doc: &Document) {
+        let others: Vec<&KeptResult> = (doc.results.kept.iter())
+            .filter(|r| doc.results.shown != Some(r.number) && r.label_dice().is_some())
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        let title = |n: Option<usize>| {
+            n.and_then(|n| doc.results.get(n))
+                .map_or("the affine stage".to_string(), |r| {
+                    format!("{} {}", r.number, r.name)
+                })
+        };
+        ui.horizontal(|ui| {
+            let name = ui.label("compare with").id;
+            egui::ComboBox::from_id_salt("beside")
+                .selected_text(title(self.beside))
+                .truncate()
+                .width(ui.available_width() - 8.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.beside, None, title(None));
+                    for r in others {
+                        ui.selectable_value(
+                            &mut self.beside,
+                            Some(r.number),
+                            title(Some(r.number)),
+                        );
+                    }
+                })
+                .response
+                .labelled_by(name)
+                .on_hover_text(
+                    "whose Dice the table shows beside the shown result's: the shown Dice is \
+                     green where it is higher by over 0.005, red where lower",
+                );
+        });
+    }
+
+    /// The column beside Dice: the chosen kept result's (not the shown one), else the affine
+    /// stage's, where they have Dice per label.
+    fn beside_column<'a>(
+        &self,
+        doc: &'a Document,
+        affine: Option<&'a EvalReport>,
+    ) -> Option<BesideColumn<'a>> {
+        let chosen = (self.beside)
+            .filter(|n| doc.results.shown != Some(*n))
+            .and_then(|n| doc.results.get(n));
+        if let Some(result) = chosen
+            && let Some(dice) = result.label_dice()
+        {
+            return Some(BesideColumn {
+                title: format!("#{}", result.number),
+                hover: format!("Dice of result {} {}", result.number, result.name),
+                of: format!("result {}:", result.number),
+                mean: result.dice,
+                dice,
+            });
+        }
+        let affine = affine.filter(|a| !a.dice.is_empty())?;
+        Some(BesideColumn {
+            title: "affine".into(),
+            hover: "Dice after the affine stage alone: how much of the overlap the deformable \
+                    stage added"
+                .into(),
+            of: "affine stage".into(),
+            mean: affine.dice_mean,
+            dice: &affine.dice,
+        })
+    }
+}
+
 /// One label's row of the per-label table.
 struct Row<'a> {
     id: &'a String,
     dice: Option<f64>,
-    affine_dice: Option<f64>,
+    /// The Dice of the column beside it.
+    beside: Option<f64>,
     hd95: Option<f64>,
     motion: Option<&'a StructureMotion>,
 }
