@@ -1750,6 +1750,16 @@ fn aligning_by_the_landmarks_shows_their_rigid_or_affine_fit_with_its_errors() {
     );
     harness.run_steps(2);
     assert!(harness.query_by_label("3 custom, λ 0.77").is_some());
+    // Its hover says what it changed from the nearest preset.
+    harness.get_by_label("3 custom, λ 0.77").hover();
+    harness.run_steps(60); // a tooltip waits half a second
+    assert!(
+        harness
+            .query_by_label_contains("changed: deformable.diffusion = 0.77 (")
+            .is_some()
+    );
+    harness.event(egui::Event::PointerMoved(egui::pos2(1100.0, 950.0)));
+    harness.run_steps(2);
     // Exporting writes the configuration that made the result shown, not the panel's now.
     let app = harness.state_mut();
     *diffusion.weight_mut(app.registration.config.deformable.as_mut().unwrap()) = 0.33;

@@ -249,6 +249,50 @@ impl RegistrationConfig {
         Ok(config)
     }
 
+    /// The preset (as it runs on `fixed`'s grid) this configuration differs least from, and
+    /// each setting that differs, as `key = value (preset's value)` with the TOML's dotted keys
+    /// (`deformable.levels[1].iterations = 80 (50)`): what a custom run changed. `None` for
+    /// a preset itself.
+    pub fn changes_from_nearest_preset(&self, fixed: &Grid) -> Option<(&'static str, Vec<String>)> {
+        let own = settings_of(self);
+        PRESETS
+            .iter()
+            .filter_map(|&name| {
+                let preset = RegistrationConfig::preset(name).ok()?.fitted_to(fixed);
+                // A stage one side lacks is one change, not one per setting.
+                let mut changes = Vec::new();
+                for (stage, here, there) in [
+                    ("affine", self.affine.is_some(), preset.affine.is_some()),
+                    (
+                        "deformable",
+                        self.deformable.is_some(),
+                        preset.deformable.is_some(),
+                    ),
+                ] {
+                    if here != there {
+                        let (a, b) = if here {
+                            ("yes", "none")
+                        } else {
+                            ("none", "yes")
+                        };
+                        changes.push(format!("{stage} = {a} ({b})"));
+                    }
+                }
+                let preset = settings_of(&preset);
+                let keys: std::collections::BTreeSet<&String> =
+                    own.keys().chain(preset.keys()).collect();
+                changes.extend(
+                    keys.into_iter()
+                        .filter(|k| own.contains_key(*k) && preset.contains_key(*k))
+                        .filter(|k| own[*k] != preset[*k])
+                        .map(|k| format!("{k} = {} ({})", own[k], preset[k])),
+                );
+                Some((name, changes))
+            })
+            .min_by_key(|(_, changes)| changes.len())
+            .filter(|(_, changes)| !changes.is_empty())
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("plain data serialises")
     }
@@ -324,9 +368,77 @@ impl RegistrationConfig {
     }
 }
 
+/// Every setting of `config` by its dotted TOML key (`affine.levels[0].shrink`), as TOML text.
+fn settings_of(config: &RegistrationConfig) -> std::collections::BTreeMap<String, String> {
+    fn flatten(
+        key: String,
+        value: &toml::Value,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) {
+        let join = |name: &str| {
+            if key.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{key}.{name}")
+            }
+        };
+        match value {
+            toml::Value::Table(table) => {
+                for (name, v) in table {
+                    flatten(join(name), v, out);
+                }
+            }
+            toml::Value::Array(items) if items.iter().any(toml::Value::is_table) => {
+                for (i, v) in items.iter().enumerate() {
+                    flatten(format!("{key}[{i}]"), v, out);
+                }
+            }
+            leaf => {
+                out.insert(key, leaf.to_string());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    if let Ok(value) = toml::Value::try_from(config) {
+        flatten(String::new(), &value, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_custom_configuration_says_what_it_changed_from_the_nearest_preset() {
+        let grid = Grid::axis_aligned([8, 8, 8], [1.0; 3], [0.0; 3]).unwrap();
+        let preset = RegistrationConfig::preset("brain-mri")
+            .unwrap()
+            .fitted_to(&grid);
+        assert_eq!(preset.changes_from_nearest_preset(&grid), None);
+        let mut custom = preset.clone();
+        let d = custom.deformable.as_mut().unwrap();
+        let (diffusion, iterations) = (d.diffusion, d.levels[1].iterations);
+        d.diffusion = 0.77;
+        d.levels[1].iterations = iterations + 5;
+        let (name, changes) = custom.changes_from_nearest_preset(&grid).unwrap();
+        assert_eq!(name, "brain-mri");
+        assert_eq!(
+            changes,
+            [
+                format!("deformable.diffusion = 0.77 ({diffusion})"),
+                format!(
+                    "deformable.levels[1].iterations = {} ({iterations})",
+                    iterations + 5
+                ),
+            ]
+        );
+        // A stage left out is one change.
+        custom.deformable = None;
+        let (name, changes) = custom.changes_from_nearest_preset(&grid).unwrap();
+        assert_eq!(name, "brain-mri");
+        assert_eq!(changes, ["deformable = none (yes)"]);
+    }
 
     fn shrinks(config: &RegistrationConfig) -> Vec<f64> {
         let levels = &config.deformable.as_ref().unwrap().levels;

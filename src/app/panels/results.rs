@@ -9,6 +9,7 @@ use super::sort::SortOrder;
 use crate::app::results::{KeptResult, Origin, SavedResult};
 use crate::app::state::Document;
 use crate::register::deformable::Regulariser;
+use crate::volume::Grid;
 use std::path::{Path, PathBuf};
 
 /// What the table asks for.
@@ -134,7 +135,9 @@ impl ResultsTable {
                             egui::Button::selectable(shown, egui::RichText::new(&text)).truncate();
                         let cell = ui
                             .add_enabled(!running && result.deformation.is_some(), button)
-                            .on_hover_text(hover(result))
+                            .on_hover_ui(|ui| {
+                                ui.label(hover(result, doc.case.fixed.grid()));
+                            })
                             .on_disabled_hover_text(disabled);
                         if cell.clicked() && !shown {
                             request = Some(ResultsRequest::Show(result.number));
@@ -183,13 +186,21 @@ impl ResultsTable {
     }
 }
 
-/// A result's name in full, and the measures the table leaves out.
-fn hover(result: &KeptResult) -> String {
+/// A result's name in full, the measures the table leaves out, and what a custom run changed
+/// from the preset nearest to it (built only while hovered: it compares with every preset).
+fn hover(result: &KeptResult, fixed: &Grid) -> String {
     let time = result
         .seconds
         .map_or(String::new(), |s| format!(" in {s:.1} s"));
+    let changes = result
+        .origin
+        .config()
+        .and_then(|c| c.changes_from_nearest_preset(fixed))
+        .map_or(String::new(), |(preset, changes)| {
+            format!("\n{preset}, changed: {}", changes.join(", "))
+        });
     format!(
-        "{} {}{time}: non-diffeomorphic volume {:.1} mm³ ({:.4} %), det J {:.3} to {:.3}",
+        "{} {}{time}: non-diffeomorphic volume {:.1} mm³ ({:.4} %), det J {:.3} to {:.3}{changes}",
         result.number,
         result.name,
         result.ndv.mm3,
