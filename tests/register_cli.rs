@@ -248,6 +248,20 @@ fn the_folding_penalty_unfolds_the_brain_pair_and_volumes_follow_its_labels() {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        // The log tells the configuration from the preset it changed.
+        let log = String::from_utf8_lossy(&output.stderr);
+        let levels = RegistrationConfig::preset("brain-mri")
+            .unwrap()
+            .deformable
+            .unwrap()
+            .levels;
+        for change in [
+            "in.toml: brain-mri, changed: ".to_string(),
+            "affine.search_angles_deg = [0.0] (".into(),
+            format!("deformable.levels = 2 entries ({} entries)", levels.len()),
+        ] {
+            assert!(log.contains(&change), "{change} not in {log}");
+        }
         let metrics: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.path().join("out/metrics.json")).unwrap())
                 .unwrap();

@@ -65,10 +65,24 @@ impl RunOptions {
     /// `config` (from [`RunOptions::apply`]) as it runs on images of `fixed`'s grid: a preset
     /// fitted to their voxel size ([`RegistrationConfig::fitted_to`]), a configuration file as
     /// written.
+    /// A configuration file's run is told apart from the preset nearest to it, with what it
+    /// changed, so a batch log says what ran.
     pub fn fit(&self, config: RegistrationConfig, fixed: &Grid) -> RegistrationConfig {
-        match self.config {
-            Some(_) => config,
-            None => config.fitted_to(fixed),
+        let Some(path) = &self.config else {
+            return config.fitted_to(fixed);
+        };
+        match config.changes_from_nearest_preset(fixed) {
+            Some((preset, changes)) => eprintln!(
+                "{}: {preset}, changed: {}",
+                path.display(),
+                changes.join(", ")
+            ),
+            None => {
+                if let Some(preset) = config.preset_name(fixed) {
+                    eprintln!("{}: the {preset} preset", path.display());
+                }
+            }
         }
+        config
     }
 }

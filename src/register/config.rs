@@ -389,6 +389,8 @@ fn settings_of(config: &RegistrationConfig) -> std::collections::BTreeMap<String
                 }
             }
             toml::Value::Array(items) if items.iter().any(toml::Value::is_table) => {
+                // The count stands for the entries one side lacks.
+                out.insert(key.clone(), format!("{} entries", items.len()));
                 for (i, v) in items.iter().enumerate() {
                     flatten(format!("{key}[{i}]"), v, out);
                 }
@@ -433,7 +435,16 @@ mod tests {
                 ),
             ]
         );
-        // A stage left out is one change.
+        // A level left out is one change; so is a stage.
+        custom.deformable.as_mut().unwrap().levels.pop();
+        let (_, changes) = custom.changes_from_nearest_preset(&grid).unwrap();
+        let levels = preset.deformable.as_ref().unwrap().levels.len();
+        let count = format!(
+            "deformable.levels = {} entries ({levels} entries)",
+            levels - 1
+        );
+        assert!(changes.contains(&count), "{changes:?}");
+        assert_eq!(changes.len(), 3, "{changes:?}");
         custom.deformable = None;
         let (name, changes) = custom.changes_from_nearest_preset(&grid).unwrap();
         assert_eq!(name, "brain-mri");
