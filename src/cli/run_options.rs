@@ -65,6 +65,7 @@ impl RunOptions {
     /// `config` (from [`RunOptions::apply`]) as it runs on images of `fixed`'s grid: a preset
     /// fitted to their voxel size ([`RegistrationConfig::fitted_to`]), a configuration file as
     /// written.
+    ///
     /// A configuration file's run is told apart from the preset nearest to it, with what it
     /// changed, so a batch log says what ran.
     pub fn fit(&self, config: RegistrationConfig, fixed: &Grid) -> RegistrationConfig {

@@ -258,35 +258,24 @@ impl RegistrationConfig {
         PRESETS
             .iter()
             .filter_map(|&name| {
-                let preset = RegistrationConfig::preset(name).ok()?.fitted_to(fixed);
-                // A stage one side lacks is one change, not one per setting.
-                let mut changes = Vec::new();
-                for (stage, here, there) in [
-                    ("affine", self.affine.is_some(), preset.affine.is_some()),
-                    (
-                        "deformable",
-                        self.deformable.is_some(),
-                        preset.deformable.is_some(),
-                    ),
-                ] {
-                    if here != there {
-                        let (a, b) = if here {
-                            ("yes", "none")
-                        } else {
-                            ("none", "yes")
-                        };
-                        changes.push(format!("{stage} = {a} ({b})"));
-                    }
-                }
-                let preset = settings_of(&preset);
+                let preset = settings_of(&RegistrationConfig::preset(name).ok()?.fitted_to(fixed));
                 let keys: std::collections::BTreeSet<&String> =
                     own.keys().chain(preset.keys()).collect();
-                changes.extend(
-                    keys.into_iter()
-                        .filter(|k| own.contains_key(*k) && preset.contains_key(*k))
-                        .filter(|k| own[*k] != preset[*k])
-                        .map(|k| format!("{k} = {} ({})", own[k], preset[k])),
-                );
+                let value = |v: Option<&String>| v.map_or("none", String::as_str).to_owned();
+                let changes: Vec<String> = keys
+                    .into_iter()
+                    .filter(|k| match (own.get(*k), preset.get(*k)) {
+                        (Some(a), Some(b)) => a != b,
+                        // What one side lacks is one change, at the outermost key it lacks (a
+                        // stage, an optional setting); entries of an array are counted instead.
+                        _ => {
+                            !k.ends_with(']')
+                                && parent_key(k)
+                                    .is_none_or(|p| own.contains_key(p) && preset.contains_key(p))
+                        }
+                    })
+                    .map(|k| format!("{k} = {} ({})", value(own.get(k)), value(preset.get(k))))
+                    .collect();
                 Some((name, changes))
             })
             .min_by_key(|(_, changes)| changes.len())
@@ -368,7 +357,13 @@ impl RegistrationConfig {
     }
 }
 
-/// Every setting of `config` by its dotted TOML key (`affine.levels[0].shrink`), as TOML text.
+/// The key `key` is under (`a.b` for `a.b.c`, `a.b[1]` for `a.b[1].c`); `None` at the top.
+fn parent_key(key: &str) -> Option<&str> {
+    key.rfind('.').map(|i| &key[..i])
+}
+
+/// Every setting of `config` by its dotted TOML key (`affine.levels[0].shrink`), as TOML text;
+/// a table's own key reads "yes", an array of tables' its count of entries.
 fn settings_of(config: &RegistrationConfig) -> std::collections::BTreeMap<String, String> {
     fn flatten(
         key: String,
@@ -384,6 +379,9 @@ fn settings_of(config: &RegistrationConfig) -> std::collections::BTreeMap<String
         };
         match value {
             toml::Value::Table(table) => {
+                if !key.is_empty() {
+                    out.insert(key.clone(), "yes".into());
+                }
                 for (name, v) in table {
                     flatten(join(name), v, out);
                 }
@@ -435,6 +433,12 @@ mod tests {
                 ),
             ]
         );
+        // An optional setting one side lacks is one change, however many values it holds.
+        let mut overridden = preset.clone();
+        let similarity = overridden.deformable.as_ref().unwrap().similarity;
+        overridden.deformable.as_mut().unwrap().levels[0].similarity = Some(similarity);
+        let (_, changes) = overridden.changes_from_nearest_preset(&grid).unwrap();
+        assert_eq!(changes, ["deformable.levels[0].similarity = yes (none)"]);
         // A level left out is one change; so is a stage.
         custom.deformable.as_mut().unwrap().levels.pop();
         let (_, changes) = custom.changes_from_nearest_preset(&grid).unwrap();

@@ -1,9 +1,10 @@
 //! The metrics panel: the case's results side by side, then folding and SDlogJ of the current
 //! deformation, the TRE summary, per-label Dice, HD95 and how far each structure moved, with
 //! names (sortable), image similarity, the affine stage's own Dice and TRE beside the whole
-//! transform's (or another kept result's Dice per label), and export as CSV or JSON. Live runs score Dice, motion and TRE only; "score in
-//! full" adds the surface distances, the non-diffeomorphic volume, similarities and the affine
-//! stage's scores, which take seconds, on a helper thread.
+//! transform's (or another kept result's Dice per label), and export as CSV or JSON. Live runs
+//! score Dice, motion and TRE only; "score in full" adds the surface distances, the
+//! non-diffeomorphic volume, similarities and the affine stage's scores, which take seconds, on
+//! a helper thread.
 
 use super::path_field::{ExportField, ExportText};
 use super::results::{ResultsRequest, ResultsTable};

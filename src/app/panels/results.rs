@@ -122,15 +122,6 @@ impl ResultsTable {
                     ui.horizontal(|ui| {
                         ui.set_max_width(NAME_WIDTH);
                         let text = format!("{} {}", result.number, result.name);
-                        let disabled = if running {
-                            format!("{text}: shown again once the run ends")
-                        } else {
-                            format!(
-                                "{text}: its transform is not kept (memory goes to newer ones, \
-                                 and a session saves the shown one's only); its scores and \
-                                 settings stay"
-                            )
-                        };
                         let button =
                             egui::Button::selectable(shown, egui::RichText::new(&text)).truncate();
                         let cell = ui
@@ -138,7 +129,17 @@ impl ResultsTable {
                             .on_hover_ui(|ui| {
                                 ui.label(hover(result, doc.case.fixed.grid()));
                             })
-                            .on_disabled_hover_text(disabled);
+                            .on_disabled_hover_ui(|ui| {
+                                ui.label(if running {
+                                    format!("{text}: shown again once the run ends")
+                                } else {
+                                    format!(
+                                        "{text}: its transform is not kept (memory goes to newer \
+                                         ones, and a session saves the shown one's only); its \
+                                         scores and settings stay"
+                                    )
+                                });
+                            });
                         if cell.clicked() && !shown {
                             request = Some(ResultsRequest::Show(result.number));
                         }

@@ -24,11 +24,10 @@ impl<C: Copy + PartialEq> SortOrder<C> {
         let sorted = self.column == column;
         let arrow = egui::IdSalt::new("sort arrow");
         let side = 0.6 * ui.text_style_height(&egui::TextStyle::Button);
-        let text = title;
         let button = if sorted {
-            egui::Button::new((text, egui::Atom::custom(arrow, egui::Vec2::splat(side))))
+            egui::Button::new((title, egui::Atom::custom(arrow, egui::Vec2::splat(side))))
         } else {
-            egui::Button::new(text)
+            egui::Button::new(title)
         };
         let drawn = button.frame_when_inactive(false).min_size(size).atom_ui(ui);
         if sorted && let Some(rect) = drawn.rect(arrow) {
