@@ -10,7 +10,7 @@ use common::{data_dir, median};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use warpbench::app::pull::Pull;
-use warpbench::app::views::compose::{Sources, Wanted, sample};
+use warpbench::app::views::compose::{Against, Sources, Wanted, sample};
 use warpbench::app::views::display::FieldMap;
 use warpbench::app::views::slice::{Plane, PlaneView};
 use warpbench::case::{Case, CaseFiles};
@@ -70,6 +70,8 @@ fn bench(name: &str, case: &Case) {
     .expect("a field on the fixed grid");
     let sources = Sources {
         pull: Pull::Whole(&field),
+        // Sampled only where a layer below asks for a kept result to compare against.
+        against: Some(Pull::Whole(&field)),
         fixed: &case.fixed,
         moving: &case.moving,
         fixed_labels: case.fixed_labels.as_deref(),
@@ -83,19 +85,42 @@ fn bench(name: &str, case: &Case) {
         .map(|&plane| PlaneView::new(plane, &grid, grid.centre_mm(), true))
         .collect();
     let pixels: usize = views.iter().map(|v| v.width * v.height).sum();
-    let mut layers = vec![("images", None, Region::Everywhere)];
+    let against = Some(Against {
+        number: 1,
+        affine_only: false,
+    });
+    let mut layers = vec![
+        ("images", None, Region::Everywhere, None),
+        (
+            "images, against a kept result",
+            None,
+            Region::Everywhere,
+            against,
+        ),
+    ];
     if case.fixed_labels.is_some() {
         layers.extend([
-            ("images, moving labels", Some(true), Region::Everywhere),
-            ("images, fixed labels", Some(false), Region::Everywhere),
-            ("images, a region", None, Region::Labelled),
+            (
+                "images, moving labels",
+                Some(true),
+                Region::Everywhere,
+                None,
+            ),
+            (
+                "images, fixed labels",
+                Some(false),
+                Region::Everywhere,
+                None,
+            ),
+            ("images, a region", None, Region::Labelled, None),
         ]);
     }
-    for (layer_names, labels, region) in layers {
+    for (layer_names, labels, region, against) in layers {
         let wanted = Wanted {
             labels,
             map: FieldMap::None,
             region,
+            against,
         };
         let earlier: Vec<_> = views
             .iter()

@@ -802,6 +802,59 @@ fn landmarks_are_placed_moved_paired_deleted_and_autosaved() {
 }
 
 #[test]
+fn a_kept_result_is_compared_with_the_shown_one_in_the_views() {
+    use warpbench::register::landmark_fit::FitModel;
+    let (mut harness, _dir) = harness();
+    harness.run_steps(2);
+    let app = harness.state_mut();
+    show_landmark_fit(app, FitModel::Rigid);
+    show_landmark_fit(app, FitModel::Affine);
+    app.viewers.display.mode = CompareMode::Moving;
+    harness.run_steps(2);
+    // The moving image is compared with the fixed one to start with.
+    assert!(harness.query_by_value("the fixed image").is_some());
+    harness.get_by_label("Metrics").click();
+    harness.run_steps(2);
+    result_menu(&mut harness, "1 landmarks, rigid fit");
+    harness.get_by_label("compare in the views").click();
+    harness.run_steps(2);
+    let display = &harness.state().viewers.display;
+    assert_eq!(display.against, Some(1));
+    // A mode of one image would hide the comparison: the difference shows instead.
+    assert_eq!(display.mode, CompareMode::Difference);
+    assert!(
+        harness
+            .query_by_value("result 1: landmarks, rigid fit")
+            .is_some()
+    );
+    harness.get_by_label("result 1").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.display.mode, CompareMode::Fixed);
+    harness.get_by_label("result 1 contours").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.display.mode, CompareMode::Contours);
+    harness.get_by_label("difference").click();
+    harness.run_steps(2);
+    harness.event(egui::Event::PointerMoved(egui::pos2(1100.0, 950.0)));
+    harness.run_steps(2);
+    harness.snapshot("compare_against_result");
+    // Showing the result compared against ends the comparison: it is not compared with itself.
+    harness.get_by_label("1 landmarks, rigid fit").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().doc.results.shown, Some(1));
+    assert_eq!(harness.state().viewers.display.against, None);
+    assert!(harness.query_by_label("fixed contours").is_some());
+    // The other result is offered in the list now.
+    harness.get_by_value("the fixed image").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("result 2: landmarks, affine fit")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().viewers.display.against, Some(2));
+}
+
+#[test]
 fn a_session_saves_and_reopens_with_its_transform_landmarks_and_view() {
     use warpbench::app::landmarks::{LandmarkEdit, Side};
     use warpbench::register::landmark_fit::FitModel;

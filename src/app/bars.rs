@@ -154,6 +154,13 @@ impl WarpbenchApp {
                 "moving {}",
                 value(crate::volume::resample::sample_world(&case.moving, q))
             ));
+            if let Some((number, against)) = pull::Pull::against(&self.doc, &self.viewers.display) {
+                let r = against.moving_point(p);
+                parts.push(format!(
+                    "moving through result {number} {}",
+                    value(crate::volume::resample::sample_world(&case.moving, r))
+                ));
+            }
             for (name, labels, at) in [
                 ("fixed label", &case.fixed_labels, p),
                 ("moving label", &case.moving_labels, q),

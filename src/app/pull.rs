@@ -27,6 +27,18 @@ impl<'a> Pull<'a> {
         )
     }
 
+    /// How the kept result `display` compares the shown transform against brings the moving
+    /// image in, with its number; `None` without one, once its transform went for memory, and
+    /// while it is the one shown (a result is not compared with itself).
+    pub fn against(doc: &'a Document, display: &Display) -> Option<(usize, Pull<'a>)> {
+        let number = display.against.filter(|&n| doc.results.shown != Some(n))?;
+        let deformation = doc.results.transform(number)?;
+        Some((
+            number,
+            Pull::through(Some(deformation), true, display.affine_only),
+        ))
+    }
+
     /// [`of`](Self::of) from the display's two switches, for a helper thread that holds the
     /// deformation but not the document.
     pub fn through(

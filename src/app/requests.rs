@@ -5,6 +5,7 @@
 use super::panels::registration::RunRequest;
 use super::pull::Pull;
 use super::results::Origin;
+use super::views::display::CompareMode;
 use super::{Notice, RUN_REPAINT, WarpbenchApp, command, loader, panels, state};
 use crate::register::landmark_fit::FitModel;
 use crate::session::{Command, Method, SessionOptions};
@@ -268,6 +269,14 @@ impl WarpbenchApp {
             MetricsRequest::Results(panels::results::ResultsRequest::UseSettings(number)) => {
                 if let Some(config) = self.doc.results.get(number).and_then(|r| r.origin.config()) {
                     self.registration.set_config(config.clone());
+                }
+            }
+            MetricsRequest::Results(panels::results::ResultsRequest::CompareInViews(number)) => {
+                let display = &mut self.viewers.display;
+                display.against = Some(number);
+                // A mode of one image would show no comparison at all.
+                if matches!(display.mode, CompareMode::Fixed | CompareMode::Moving) {
+                    display.mode = CompareMode::Difference;
                 }
             }
             MetricsRequest::Results(panels::results::ResultsRequest::Remove(number)) => {

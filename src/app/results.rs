@@ -169,6 +169,11 @@ impl Results {
         self.kept.iter().find(|r| r.number == number)
     }
 
+    /// Result `number`'s transform, while it is kept.
+    pub fn transform(&self, number: usize) -> Option<&Arc<Deformation>> {
+        self.get(number).and_then(|r| r.deformation.as_ref())
+    }
+
     /// Takes result `number` out of the table, unless the views show it (its scores and curves
     /// are on show). False when it stays.
     pub fn remove(&mut self, number: usize) -> bool {

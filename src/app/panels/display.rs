@@ -14,11 +14,13 @@ use crate::volume::histogram::Histogram;
 /// The display panel; "go to" in the label list moves `cursor_mm` (world mm).
 pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
     ui.heading("compare");
+    let against = Pull::against(doc, d).map(|(number, _)| number);
     ui.horizontal_wrapped(|ui| {
         for mode in CompareMode::ALL {
-            ui.selectable_value(&mut d.mode, mode, mode.name());
+            ui.selectable_value(&mut d.mode, mode, mode.name_against(against));
         }
     });
+    against_ui(ui, d, against, doc);
     match d.mode {
         CompareMode::Blend => {
             ui.add(egui::Slider::new(&mut d.blend, 0.0..=1.0).text("moving opacity"));
@@ -84,6 +86,49 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
     labels_ui(ui, d, cursor_mm, doc);
     ui.separator();
     deformation_ui(ui, d, doc);
+}
+
+/// What the moving image is compared with: the fixed image, or another kept result's warped
+/// moving image (two settings, or a run and the result before it, side by side).
+fn against_ui(ui: &mut egui::Ui, d: &mut Display, against: Option<usize>, doc: &Document) {
+    // A result whose transform went for memory, or that left the table, no longer stands in.
+    if against.is_none() {
+        d.against = None;
+    }
+    let results = &doc.results;
+    let others: Vec<_> = results
+        .kept
+        .iter()
+        .filter(|r| r.deformation.is_some() && results.shown != Some(r.number))
+        .collect();
+    // Shown only once there is a second kept result to compare with: until then it would only
+    // push the panel down.
+    if others.is_empty() {
+        return;
+    }
+    let title = |n: Option<usize>| match n.and_then(|n| results.get(n)) {
+        Some(r) => format!("result {}: {}", r.number, r.name),
+        None => "the fixed image".to_string(),
+    };
+    ui.horizontal(|ui| {
+        let label = ui.label("against").id;
+        egui::ComboBox::from_id_salt("compare against")
+            .selected_text(title(against))
+            .width(ui.available_width() - 8.0)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut d.against, None, title(None));
+                for r in &others {
+                    ui.selectable_value(&mut d.against, Some(r.number), title(Some(r.number)));
+                }
+            })
+            .response
+            .labelled_by(label)
+            .on_hover_text(
+                "another kept result's warped moving image takes the fixed image's place in \
+                 every mode, in the moving image's look: the difference mode shows where two \
+                 results disagree",
+            );
+    });
 }
 
 fn look_ui(

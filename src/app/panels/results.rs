@@ -19,6 +19,8 @@ pub enum ResultsRequest {
     Show(usize),
     /// Put the configuration that made this result into the registration panel.
     UseSettings(usize),
+    /// Compare the shown transform with this result's in the views.
+    CompareInViews(usize),
     /// Take this result out of the table.
     Remove(usize),
     /// Write the table to this file.
@@ -166,6 +168,24 @@ impl ResultsTable {
                             request = Some(ResultsRequest::UseSettings(result_number));
                         }
                         if ui
+                            .add_enabled(
+                                !shown && result.deformation.is_some(),
+                                egui::Button::new("compare in the views"),
+                            )
+                            .on_hover_text(
+                                "its warped image takes the fixed image's place in the compare \
+                                 modes (\"against\" under compare, left)",
+                            )
+                            .on_disabled_hover_text(if shown {
+                                "shown in the views: show another one first"
+                            } else {
+                                "its transform is not kept"
+                            })
+                            .clicked()
+                        {
+                            request = Some(ResultsRequest::CompareInViews(result_number));
+                        }
+                        if ui
                             .add_enabled(!shown, egui::Button::new("remove from the table"))
                             .on_hover_text("with its transform")
                             .on_disabled_hover_text("shown in the views: show another one first")
@@ -176,9 +196,9 @@ impl ResultsTable {
                     })
                     .response
                     .on_hover_text(if result.origin.config().is_some() {
-                        format!("result {result_number}: use its settings, or remove it")
+                        format!("result {result_number}: use its settings, compare or remove it")
                     } else {
-                        format!("result {result_number}: remove it")
+                        format!("result {result_number}: compare or remove it")
                     });
                     ui.end_row();
                 }

@@ -27,6 +27,9 @@ pub struct Sources<'a> {
     pub moving_labels: Option<&'a LabelVolume>,
     /// How the moving layers are brought into the fixed space.
     pub pull: Pull<'a>,
+    /// How a kept result brings the moving image in, when its warped image stands in for the
+    /// fixed one ([`Wanted::against`] names it).
+    pub against: Option<Pull<'a>>,
     /// The displacement (fixed world → moving world, mm) whose magnitude the |u| map shows.
     pub field: Option<&'a VectorField>,
     /// `det J` of that displacement on the field's grid.
@@ -45,6 +48,9 @@ pub struct SliceSamples {
     pub wanted: Wanted,
     pub fixed: Arc<[f32]>,
     pub moving: Vec<f32>,
+    /// The moving image through the kept result [`Wanted::against`] names: it does not change
+    /// with a run's snapshots, so it is shared like the fixed layers.
+    pub against: Option<Arc<[f32]>>,
     pub labels: Option<Arc<[i32]>>,
     pub magnitude_mm: Option<Vec<f32>>,
     pub jacobian: Option<Vec<f32>>,
@@ -63,6 +69,16 @@ pub struct Wanted {
     pub map: FieldMap,
     /// The region the joint histogram's highlight keeps to (`Everywhere`: none to sample).
     pub region: Region,
+    /// The kept result whose warped image stands in for the fixed one.
+    pub against: Option<Against>,
+}
+
+/// A kept result compared with the shown transform: its number, and whether its affine stage
+/// alone brings the moving image in (as for the shown one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Against {
+    pub number: usize,
+    pub affine_only: bool,
 }
 
 /// Samples the layers on `view`; the moving image and labels go through the sources' pull.
@@ -92,6 +108,20 @@ pub fn sample(
     let moving = map_points(&moved, view.width, f32::NAN, |p| {
         sample_world(sources.moving, p).unwrap_or(f32::NAN)
     });
+    let against = sources
+        .against
+        .filter(|_| wanted.against.is_some())
+        .map(|pull| {
+            earlier
+                .filter(|e| e.wanted.against == wanted.against)
+                .and_then(|e| e.against.clone())
+                .unwrap_or_else(|| {
+                    view.map_pixels(f32::NAN, |p| {
+                        sample_world(sources.moving, pull.moving_point(p)).unwrap_or(f32::NAN)
+                    })
+                    .into()
+                })
+        });
     let labels = match (wanted.labels, sources.fixed_labels, sources.moving_labels) {
         (Some(false), Some(l), _) => earlier
             .filter(|e| e.wanted.labels == Some(false))
@@ -136,6 +166,7 @@ pub fn sample(
         wanted,
         fixed,
         moving,
+        against,
         labels,
         magnitude_mm,
         jacobian,
@@ -192,7 +223,13 @@ pub fn compose(
     let unit = |v: f32, look: &super::display::LayerLook| {
         if v.is_nan() { 0.0 } else { look.window.unit(v) }
     };
-    let fixed_unit = |n: usize| unit(s.fixed[n], &d.fixed);
+    // A kept result stands in for the fixed image: it is the moving image, in the moving look,
+    // so the modes then compare two transforms of the same image.
+    let (reference, reference_look) = match &s.against {
+        Some(against) => (&against[..], &d.moving),
+        None => (&s.fixed[..], &d.fixed),
+    };
+    let fixed_unit = |n: usize| unit(reference[n], reference_look);
     let moving_unit = |n: usize| unit(s.moving[n], &d.moving);
     let edges = (d.mode == CompareMode::Contours).then(|| edge_mask(w, h, fixed_unit));
     let tile_px = (d.checker_mm as f64 / s.view.pixel_mm).max(1.0);
@@ -201,7 +238,7 @@ pub fn compose(
     for y in 0..h {
         for x in 0..w {
             let n = x + w * y;
-            let fixed = || colour(s.fixed[n], &d.fixed);
+            let fixed = || colour(reference[n], reference_look);
             let moving = || colour(s.moving[n], &d.moving);
             let c = match d.mode {
                 CompareMode::Fixed => fixed(),
@@ -421,6 +458,7 @@ mod tests {
             field: None,
             jacobian: None,
             folded_cubes: None,
+            against: None,
         }
     }
 
@@ -441,6 +479,7 @@ mod tests {
                 labels: None,
                 map: FieldMap::None,
                 region: Region::Everywhere,
+                against: None,
             },
             None,
         );
@@ -497,12 +536,14 @@ mod tests {
             field: Some(&field),
             jacobian: Some(&jac),
             folded_cubes: Some(&folded_cubes),
+            against: None,
         };
         let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
         let all = |map| Wanted {
             labels: Some(false),
             map,
             region: Region::Everywhere,
+            against: None,
         };
         let s = sample(view.clone(), &sources, all(FieldMap::None), None);
         let mut d = Display::new(Window::new(0.0, 100.0), Window::new(0.0, 100.0));
@@ -596,6 +637,7 @@ mod tests {
             labels: Some(false),
             map: FieldMap::None,
             region: Region::Label(7),
+            against: None,
         };
         let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
         let first = sample(view.clone(), &before, wanted, None);
@@ -637,9 +679,34 @@ mod tests {
             ..wanted
         };
         let regions = sample(view.clone(), &after, everywhere, Some(&next));
-        let fresh_regions = sample(view, &after, everywhere, None);
+        let fresh_regions = sample(view.clone(), &after, everywhere, None);
         assert_eq!(regions.in_region, fresh_regions.in_region);
         assert_ne!(regions.in_region, next.in_region);
+        // A kept result compared against: the moving image through its own transform, sampled
+        // once for the run's snapshots, and anew for another result.
+        let against = |number| Wanted {
+            against: Some(Against {
+                number,
+                affine_only: false,
+            }),
+            ..wanted
+        };
+        let compared = Sources {
+            against: Some(Pull::Whole(&shift)),
+            ..before
+        };
+        let first = sample(view.clone(), &compared, against(1), None);
+        let values = first.against.clone().unwrap();
+        assert_eq!(bits(&values), bits(&next.moving));
+        let next = sample(view.clone(), &compared, against(1), Some(&first));
+        assert!(Arc::ptr_eq(&values, next.against.as_ref().unwrap()));
+        let other = sample(view.clone(), &compared, against(2), Some(&first));
+        assert!(!Arc::ptr_eq(&values, other.against.as_ref().unwrap()));
+        assert!(
+            sample(view, &compared, wanted, Some(&first))
+                .against
+                .is_none()
+        );
     }
 
     #[test]
@@ -659,6 +726,7 @@ mod tests {
                 labels: None,
                 map: FieldMap::None,
                 region,
+                against: None,
             };
             sample(view.clone(), &sources, wanted, None)
         };

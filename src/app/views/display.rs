@@ -54,6 +54,15 @@ impl CompareMode {
             CompareMode::Wipe => "wipe",
         }
     }
+
+    /// Its name when kept result `against` stands in for the fixed image.
+    pub fn name_against(self, against: Option<usize>) -> std::borrow::Cow<'static, str> {
+        match (self, against) {
+            (CompareMode::Fixed, Some(n)) => format!("result {n}").into(),
+            (CompareMode::Contours, Some(n)) => format!("result {n} contours").into(),
+            _ => self.name().into(),
+        }
+    }
 }
 
 /// One image layer's look.
@@ -127,6 +136,11 @@ pub struct Display {
     /// picked bins' counts are of them alone.
     #[serde(default)]
     pub joint_region: Region,
+    /// The kept result (by number) whose warped moving image takes the fixed image's place in
+    /// the compare modes, so that two results are compared with each other. Not saved: a
+    /// reopened session keeps the transform of its shown result alone.
+    #[serde(skip)]
+    pub against: Option<usize>,
 }
 
 impl Display {
@@ -168,6 +182,7 @@ impl Display {
             radiological: true,
             joint_box: None,
             joint_region: Region::Everywhere,
+            against: None,
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use super::colour::ColourMap;
 use super::compose::{
-    FOLD_COLOUR, HIDDEN_FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample,
+    Against, FOLD_COLOUR, HIDDEN_FOLD_COLOUR, SliceSamples, Sources, Wanted, compose, sample,
 };
 use super::display::{CompareMode, Display, FieldMap};
 use super::ruler::Ruler;
@@ -76,6 +76,8 @@ struct Layers {
     fixed_labels: Option<Arc<LabelVolume>>,
     moving_labels: Option<Arc<LabelVolume>>,
     deformation: Option<Arc<Deformation>>,
+    /// The kept result's transform the shown one is compared against.
+    against: Option<Arc<Deformation>>,
     warped: bool,
     affine_only: bool,
 }
@@ -88,6 +90,8 @@ impl Layers {
             fixed_labels: doc.case.fixed_labels.clone(),
             moving_labels: doc.case.moving_labels.clone(),
             deformation: doc.deformation.clone(),
+            against: Pull::against(doc, display)
+                .and_then(|(n, _)| doc.results.transform(n).cloned()),
             warped: display.warped,
             affine_only: display.affine_only,
         }
@@ -98,6 +102,10 @@ impl Layers {
         let deformation = self.deformation.as_deref().filter(|_| pull.is_warped());
         Sources {
             pull,
+            against: self
+                .against
+                .as_deref()
+                .map(|d| Pull::through(Some(d), true, self.affine_only)),
             fixed: &self.fixed,
             moving: &self.moving,
             fixed_labels: self.fixed_labels.as_deref(),
@@ -222,6 +230,10 @@ impl Viewers {
                     Some(_) => self.display.joint_region,
                     None => Region::Everywhere,
                 },
+                against: Pull::against(doc, &self.display).map(|(number, _)| Against {
+                    number,
+                    affine_only: self.display.affine_only,
+                }),
             },
         }
     }
@@ -757,18 +769,20 @@ impl Viewers {
             }
             _ => match d.mode {
                 CompareMode::Fusion | CompareMode::Difference => return,
-                CompareMode::Moving => (
-                    d.moving.colour_map,
-                    short_number(d.moving.window.lo),
-                    short_number(d.moving.window.hi),
-                    None,
-                ),
-                _ => (
-                    d.fixed.colour_map,
-                    short_number(d.fixed.window.lo),
-                    short_number(d.fixed.window.hi),
-                    None,
-                ),
+                mode => {
+                    // A kept result in the fixed image's place is drawn in the moving look.
+                    let look = if mode == CompareMode::Moving || Pull::against(doc, d).is_some() {
+                        &d.moving
+                    } else {
+                        &d.fixed
+                    };
+                    (
+                        look.colour_map,
+                        short_number(look.window.lo),
+                        short_number(look.window.hi),
+                        None,
+                    )
+                }
             },
         };
         let bar = egui::Rect::from_min_size(
@@ -1078,6 +1092,12 @@ mod tests {
         doc.set_deformation(Deformation::new(Affine::IDENTITY, field.unwrap()));
     }
 
+    /// Shows a shift of `x_mm` along x, kept as a result (the next number).
+    fn keep_shift(doc: &mut Document, x_mm: f32) {
+        shift(doc, x_mm);
+        doc.keep_result(crate::app::results::Origin::Session, None);
+    }
+
     /// The generation of the samples plane `p` shows.
     fn shown(viewers: &Viewers, plane: Plane) -> u64 {
         viewers.planes[plane.index()]
@@ -1134,5 +1154,50 @@ mod tests {
         shift(&mut doc, 10.0);
         viewers.refresh(plane, &doc, &ctx, 0.0);
         assert_eq!(shown(&viewers, plane), doc.generation);
+    }
+    #[test]
+    fn a_kept_result_takes_the_fixed_images_place_and_an_equal_one_shows_no_difference() {
+        let case: Case = crate::demo::load_builtin().unwrap().into();
+        let mut doc = Document::new(case);
+        let mut display = Display::new(
+            Window::auto(&doc.case.fixed),
+            Window::auto(&doc.case.moving),
+        );
+        display.mode = CompareMode::Difference;
+        let mut viewers = Viewers::new(doc.case.fixed.grid().centre_mm(), display);
+        let ctx = egui::Context::default();
+        let plane = Plane::Axial;
+        keep_shift(&mut doc, 3.0);
+        keep_shift(&mut doc, 0.0);
+        keep_shift(&mut doc, 3.0);
+        assert_eq!(doc.results.shown, Some(3));
+        let image = |viewers: &mut Viewers, doc: &Document, against: Option<usize>| {
+            viewers.display.against = against;
+            viewers.refresh(plane, doc, &ctx, 0.0);
+            viewers.planes[plane.index()]
+                .image
+                .as_ref()
+                .unwrap()
+                .1
+                .clone()
+        };
+        let neutral = {
+            let [r, g, b] = ColourMap::Diverging.rgb(0.5);
+            egui::Color32::from_rgb(r, g, b)
+        };
+        // Result 1 is the shown transform again: the difference is neutral everywhere, though
+        // the moving image differs from the fixed one.
+        let same = image(&mut viewers, &doc, Some(1));
+        assert!(same.pixels.iter().all(|&p| p == neutral));
+        let with_fixed = image(&mut viewers, &doc, None);
+        assert!(with_fixed.pixels.iter().any(|&p| p != neutral));
+        // Result 2 (no shift) differs from the shown one where the moving image has edges.
+        let unshifted = image(&mut viewers, &doc, Some(2));
+        assert!(unshifted.pixels.iter().any(|&p| p != neutral));
+        assert_ne!(unshifted.pixels, with_fixed.pixels);
+        // The shown result is not compared with itself; one whose transform went is not either.
+        assert_eq!(image(&mut viewers, &doc, Some(3)).pixels, with_fixed.pixels);
+        doc.results.kept[0].deformation = None;
+        assert_eq!(image(&mut viewers, &doc, Some(1)).pixels, with_fixed.pixels);
     }
 }
