@@ -835,6 +835,13 @@ fn a_kept_result_is_compared_with_the_shown_one_in_the_views() {
     assert_eq!(harness.state().viewers.display.mode, CompareMode::Contours);
     harness.get_by_label("difference").click();
     harness.run_steps(2);
+    // Where the two transforms disagree, in mm.
+    harness.get_by_label("|Δu|").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().viewers.display.deformation.map,
+        FieldMap::Disagreement
+    );
     harness.event(egui::Event::PointerMoved(egui::pos2(1100.0, 950.0)));
     harness.run_steps(2);
     harness.snapshot("compare_against_result");
@@ -844,6 +851,11 @@ fn a_kept_result_is_compared_with_the_shown_one_in_the_views() {
     assert_eq!(harness.state().doc.results.shown, Some(1));
     assert_eq!(harness.state().viewers.display.against, None);
     assert!(harness.query_by_label("fixed contours").is_some());
+    assert!(harness.query_by_label("|Δu|").is_none());
+    assert_eq!(
+        harness.state().viewers.display.deformation.map,
+        FieldMap::None
+    );
     // The other result is offered in the list now.
     harness.get_by_value("the fixed image").click();
     harness.run_steps(2);

@@ -149,17 +149,22 @@ impl WarpbenchApp {
                     parts.push(format!("cube folded {:.1} %", 100.0 * f));
                 }
             }
-            let q = pull::Pull::of(&self.doc, &self.viewers.display).moving_point(p);
+            let shown = pull::Pull::of(&self.doc, &self.viewers.display);
+            let q = shown.moving_point(p);
             parts.push(format!(
                 "moving {}",
                 value(crate::volume::resample::sample_world(&case.moving, q))
             ));
             if let Some((number, against)) = pull::Pull::against(&self.doc, &self.viewers.display) {
                 let r = against.moving_point(p);
+                let apart = (0..3).map(|i| (q[i] - r[i]).powi(2)).sum::<f64>().sqrt();
                 parts.push(format!(
                     "moving through result {number} {}",
                     value(crate::volume::resample::sample_world(&case.moving, r))
                 ));
+                if shown.is_warped() {
+                    parts.push(format!("|Δu| {apart:.2} mm"));
+                }
             }
             for (name, labels, at) in [
                 ("fixed label", &case.fixed_labels, p),

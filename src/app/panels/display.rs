@@ -85,7 +85,7 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
     ui.separator();
     labels_ui(ui, d, cursor_mm, doc);
     ui.separator();
-    deformation_ui(ui, d, doc);
+    deformation_ui(ui, d, against, doc);
 }
 
 /// What the moving image is compared with: the fixed image, or another kept result's warped
@@ -308,19 +308,37 @@ fn labels_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: 
     );
 }
 
-fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, doc: &Document) {
+/// The deformation overlays; `against` is the kept result compared against, whose disagreement
+/// with the shown transform can be mapped.
+fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, against: Option<usize>, doc: &Document) {
     let look = &mut d.deformation;
+    if against.is_none() && look.map == FieldMap::Disagreement {
+        look.map = FieldMap::None;
+    }
     ui.add_enabled_ui(doc.deformation.is_some(), |ui| {
         ui.label(egui::RichText::new("deformation").strong());
         ui.horizontal(|ui| {
             ui.selectable_value(&mut look.map, FieldMap::None, "no map");
             ui.selectable_value(&mut look.map, FieldMap::Magnitude, "|u|");
             ui.selectable_value(&mut look.map, FieldMap::Jacobian, "det J");
+            if let Some(n) = against {
+                ui.selectable_value(&mut look.map, FieldMap::Disagreement, "|Δu|")
+                    .on_hover_text(format!(
+                        "how far apart the shown transform and result {n} take each point (mm): \
+                         where the two registrations disagree"
+                    ));
+            }
         });
         ui.add(egui::Slider::new(&mut look.map_opacity, 0.0..=1.0).text("map opacity"));
-        if look.map == FieldMap::Magnitude {
+        if matches!(look.map, FieldMap::Magnitude | FieldMap::Disagreement) {
+            let name = if look.map == FieldMap::Magnitude {
+                "|u|"
+            } else {
+                "|Δu|"
+            };
             ui.add(
-                egui::Slider::new(&mut look.magnitude_max_mm, 0.5..=50.0).text("|u| range (mm)"),
+                egui::Slider::new(&mut look.magnitude_max_mm, 0.5..=50.0)
+                    .text(format!("{name} range (mm)")),
             );
             ui.add(
                 egui::Slider::new(&mut look.contour_mm, 0.0..=10.0).text("iso-contours every (mm)"),

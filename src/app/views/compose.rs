@@ -52,6 +52,7 @@ pub struct SliceSamples {
     /// with a run's snapshots, so it is shared like the fixed layers.
     pub against: Option<Arc<[f32]>>,
     pub labels: Option<Arc<[i32]>>,
+    /// |u|, or with [`FieldMap::Disagreement`] the distance between the two transforms' points.
     pub magnitude_mm: Option<Vec<f32>>,
     pub jacobian: Option<Vec<f32>>,
     /// The folded fraction of the cube between voxel centres at each pixel (with `jacobian`).
@@ -132,15 +133,17 @@ pub fn sample(
         }
         _ => None,
     };
-    let magnitude_mm = sources
-        .field
-        .filter(|_| wanted.map == FieldMap::Magnitude)
-        .map(|f| {
-            view.map_pixels(f32::NAN, |p| {
-                let u = displacement_at(f, p);
-                (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt() as f32
-            })
-        });
+    let length = |u: [f64; 3]| (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt() as f32;
+    let magnitude_mm = match (wanted.map, sources.field, sources.against) {
+        (FieldMap::Magnitude, Some(f), _) => {
+            Some(view.map_pixels(f32::NAN, |p| length(displacement_at(f, p))))
+        }
+        (FieldMap::Disagreement, Some(_), Some(against)) => Some(view.map_pixels(f32::NAN, |p| {
+            let (a, b) = (sources.pull.moving_point(p), against.moving_point(p));
+            length(std::array::from_fn(|i| a[i] - b[i]))
+        })),
+        _ => None,
+    };
     let jacobian = sources
         .jacobian
         .filter(|_| wanted.map == FieldMap::Jacobian)
@@ -321,7 +324,7 @@ fn overlay_field(s: &SliceSamples, d: &Display, rgb: &mut [u8]) {
     let a = look.map_opacity;
     match look.map {
         FieldMap::None => {}
-        FieldMap::Magnitude => {
+        FieldMap::Magnitude | FieldMap::Disagreement => {
             let Some(mag) = &s.magnitude_mm else { return };
             let w = s.view.width;
             let band = |v: f32| (v / look.contour_mm.max(1e-3)).floor();
@@ -707,6 +710,49 @@ mod tests {
                 .against
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_disagreement_map_is_how_far_apart_two_transforms_take_each_point() {
+        let (fixed, moving) = case();
+        let grid = fixed.grid().clone();
+        let field =
+            |x: f32| VectorField::new(grid.clone(), vec![[x, 4.0, 0.0]; grid.voxel_count()]);
+        let (shown, other) = (field(3.0).unwrap(), field(0.0).unwrap());
+        let sources = Sources {
+            pull: Pull::Whole(&shown),
+            field: Some(&shown),
+            against: Some(Pull::Whole(&other)),
+            ..images_only(&fixed, &moving)
+        };
+        let view = PlaneView::new(Plane::Axial, &grid, [8.0, 8.0, 4.0], true);
+        let wanted = |map| Wanted {
+            labels: None,
+            map,
+            region: Region::Everywhere,
+            against: Some(Against {
+                number: 1,
+                affine_only: false,
+            }),
+        };
+        let apart = sample(view.clone(), &sources, wanted(FieldMap::Disagreement), None);
+        let apart = apart.magnitude_mm.unwrap();
+        assert!(apart.iter().all(|&d| (d - 3.0).abs() < 1e-5), "{apart:?}");
+        // |u| is the shown transform's own.
+        let own = sample(view.clone(), &sources, wanted(FieldMap::Magnitude), None);
+        assert!(
+            own.magnitude_mm
+                .unwrap()
+                .iter()
+                .all(|&d| (d - 5.0).abs() < 1e-5)
+        );
+        // Nothing to disagree with: no map.
+        let alone = Sources {
+            against: None,
+            ..sources
+        };
+        let none = sample(view, &alone, wanted(FieldMap::Disagreement), None);
+        assert!(none.magnitude_mm.is_none());
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub enum FieldMap {
     None,
     /// |u| in mm on viridis, with iso-contours.
     Magnitude,
+    /// How far apart (mm) the shown transform and the kept result compared against
+    /// ([`Display::against`]) take each point, drawn as |u| is: where two registrations disagree.
+    Disagreement,
     /// det J on the diverging map around 1 (log scale, ¼ to 4), folds (det J ≤ 0) in yellow.
     Jacobian,
 }

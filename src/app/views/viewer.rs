@@ -756,6 +756,7 @@ impl Viewers {
     /// deformation map when one is shown, else the fixed image's window.
     fn colour_bar_ui(&self, painter: &egui::Painter, rect: egui::Rect, doc: &Document) {
         let d = &self.display;
+        let against = Pull::against(doc, d).is_some();
         let (map, lo, hi, unit): (ColourMap, String, String, Option<&str>) = match d.deformation.map
         {
             FieldMap::Magnitude if doc.deformation.is_some() => (
@@ -764,6 +765,12 @@ impl Viewers {
                 format!("{:.1}", d.deformation.magnitude_max_mm),
                 Some("|u| mm"),
             ),
+            FieldMap::Disagreement if doc.deformation.is_some() && against => (
+                ColourMap::Viridis,
+                "0".into(),
+                format!("{:.1}", d.deformation.magnitude_max_mm),
+                Some("|Δu| mm"),
+            ),
             FieldMap::Jacobian if doc.deformation.is_some() => {
                 (ColourMap::Diverging, "¼".into(), "4".into(), Some("det J"))
             }
@@ -771,7 +778,7 @@ impl Viewers {
                 CompareMode::Fusion | CompareMode::Difference => return,
                 mode => {
                     // A kept result in the fixed image's place is drawn in the moving look.
-                    let look = if mode == CompareMode::Moving || Pull::against(doc, d).is_some() {
+                    let look = if mode == CompareMode::Moving || against {
                         &d.moving
                     } else {
                         &d.fixed
@@ -832,9 +839,10 @@ impl Viewers {
             lo,
         );
         if let Some(unit) = unit {
+            // Ends at the bar's right edge, so that a long unit stays inside the view.
             label(
-                bar.center_bottom() + egui::vec2(-8.0, 4.0),
-                egui::Align2::CENTER_TOP,
+                bar.right_bottom() + egui::vec2(0.0, 4.0),
+                egui::Align2::RIGHT_TOP,
                 unit.to_string(),
             );
         }
