@@ -340,9 +340,10 @@ fn deformation_ui(ui: &mut egui::Ui, d: &mut Display, against: Option<usize>, do
                 egui::Slider::new(&mut look.magnitude_max_mm, 0.5..=50.0)
                     .text(format!("{name} range (mm)")),
             );
-            ui.add(
-                egui::Slider::new(&mut look.contour_mm, 0.0..=10.0).text("iso-contours every (mm)"),
-            );
+            // Short enough for the panel's default width: a wider row would widen the panel
+            // and shift the views whenever the map is switched on.
+            ui.add(egui::Slider::new(&mut look.contour_mm, 0.0..=10.0).text("iso-lines (mm)"))
+                .on_hover_text("a white line every this many mm (0: none)");
         }
         ui.horizontal(|ui| {
             let label = ui.checkbox(&mut look.grid, "grid").id;
