@@ -845,6 +845,18 @@ fn a_kept_result_is_compared_with_the_shown_one_in_the_views() {
     harness.event(egui::Event::PointerMoved(egui::pos2(1100.0, 950.0)));
     harness.run_steps(2);
     harness.snapshot("compare_against_result");
+    // "swap" shows the result compared against, and compares it against the one shown before.
+    harness.get_by_label("swap").click();
+    harness.run_steps(2);
+    let app = harness.state();
+    assert_eq!(app.doc.results.shown, Some(1));
+    assert_eq!(app.viewers.display.against, Some(2));
+    assert!(harness.query_by_label("result 2").is_some());
+    harness.get_by_label("swap").click();
+    harness.run_steps(2);
+    let app = harness.state();
+    assert_eq!(app.doc.results.shown, Some(2));
+    assert_eq!(app.viewers.display.against, Some(1));
     // Showing the result compared against ends the comparison: it is not compared with itself.
     harness.get_by_label("1 landmarks, rigid fit").click();
     harness.run_steps(2);

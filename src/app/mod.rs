@@ -572,7 +572,7 @@ impl eframe::App for WarpbenchApp {
         egui::Panel::bottom("status")
             .frame(panel)
             .show(ui, |ui| self.status_ui(ui));
-        egui::Panel::left("display")
+        let swap = egui::Panel::left("display")
             .frame(panel)
             .default_size(300.0)
             .show(ui, |ui| {
@@ -583,8 +583,16 @@ impl eframe::App for WarpbenchApp {
                         &mut self.viewers.cursor_mm,
                         &self.doc,
                     )
-                });
-            });
+                })
+            })
+            .inner
+            .inner;
+        if let Some(number) = swap {
+            let shown = self.doc.results.shown;
+            if self.doc.show_result(number) {
+                self.viewers.display.against = shown;
+            }
+        }
         let mut request = None;
         let mut metrics_request = None;
         let mut training_request = None;

@@ -11,8 +11,14 @@ use crate::app::views::display::{CompareMode, Display, FieldMap, LayerLook};
 use crate::volume::ScalarVolume;
 use crate::volume::histogram::Histogram;
 
-/// The display panel; "go to" in the label list moves `cursor_mm` (world mm).
-pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], doc: &Document) {
+/// The display panel; "go to" in the label list moves `cursor_mm` (world mm). Returns the kept
+/// result to show in place of the shown one, which is then compared against (a swap).
+pub fn display_ui(
+    ui: &mut egui::Ui,
+    d: &mut Display,
+    cursor_mm: &mut [f64; 3],
+    doc: &Document,
+) -> Option<usize> {
     ui.heading("compare");
     let against = Pull::against(doc, d).map(|(number, _)| number);
     ui.horizontal_wrapped(|ui| {
@@ -20,7 +26,7 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
             ui.selectable_value(&mut d.mode, mode, mode.name_against(against));
         }
     });
-    against_ui(ui, d, against, doc);
+    let swap = against_ui(ui, d, against, doc);
     match d.mode {
         CompareMode::Blend => {
             ui.add(egui::Slider::new(&mut d.blend, 0.0..=1.0).text("moving opacity"));
@@ -86,11 +92,18 @@ pub fn display_ui(ui: &mut egui::Ui, d: &mut Display, cursor_mm: &mut [f64; 3], 
     labels_ui(ui, d, cursor_mm, doc);
     ui.separator();
     deformation_ui(ui, d, against, doc);
+    swap
 }
 
 /// What the moving image is compared with: the fixed image, or another kept result's warped
-/// moving image (two settings, or a run and the result before it, side by side).
-fn against_ui(ui: &mut egui::Ui, d: &mut Display, against: Option<usize>, doc: &Document) {
+/// moving image (two settings, or a run and the result before it, side by side). Returns the
+/// result compared against when "swap" asks to show it instead.
+fn against_ui(
+    ui: &mut egui::Ui,
+    d: &mut Display,
+    against: Option<usize>,
+    doc: &Document,
+) -> Option<usize> {
     // A result whose transform went for memory, or that left the table, no longer stands in.
     if against.is_none() {
         d.against = None;
@@ -104,7 +117,7 @@ fn against_ui(ui: &mut egui::Ui, d: &mut Display, against: Option<usize>, doc: &
     // Shown only once there is a second kept result to compare with: until then it would only
     // push the panel down.
     if others.is_empty() {
-        return;
+        return None;
     }
     let title = |n: Option<usize>| match n.and_then(|n| results.get(n)) {
         Some(r) => format!("result {}: {}", r.number, r.name),
@@ -112,23 +125,49 @@ fn against_ui(ui: &mut egui::Ui, d: &mut Display, against: Option<usize>, doc: &
     };
     ui.horizontal(|ui| {
         let label = ui.label("against").id;
-        egui::ComboBox::from_id_salt("compare against")
-            .selected_text(title(against))
-            .width(ui.available_width() - 8.0)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut d.against, None, title(None));
-                for r in &others {
-                    ui.selectable_value(&mut d.against, Some(r.number), title(Some(r.number)));
-                }
-            })
-            .response
-            .labelled_by(label)
-            .on_hover_text(
-                "another kept result's warped moving image takes the fixed image's place in \
-                 every mode, in the moving image's look: the difference mode shows where two \
-                 results disagree",
-            );
-    });
+        // Swapping needs a kept result on show: a run's snapshots are none.
+        let swap = against.zip(results.shown);
+        let swap_width = 48.0;
+        let spacing = ui.spacing().item_spacing.x;
+        let width = ui.available_width()
+            - 8.0
+            - if swap.is_some() {
+                swap_width + spacing
+            } else {
+                0.0
+            };
+        // A long name is cut (whole in the list) rather than widening the panel: the box takes
+        // its text's width otherwise, whatever width it is given.
+        ui.scope(|ui| {
+            ui.set_max_width(width);
+            egui::ComboBox::from_id_salt("compare against")
+                .selected_text(title(against))
+                .truncate()
+                .width(width)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut d.against, None, title(None));
+                    for r in &others {
+                        ui.selectable_value(&mut d.against, Some(r.number), title(Some(r.number)));
+                    }
+                })
+                .response
+                .labelled_by(label)
+                .on_hover_text(format!(
+                    "{}. Another kept result's warped moving image takes the fixed image's \
+                     place in every mode, in the moving image's look: the difference mode shows \
+                     where two results disagree",
+                    title(against)
+                ));
+        });
+        let (compared, shown) = swap?;
+        ui.add(egui::Button::new("swap").min_size(egui::vec2(swap_width, 0.0)))
+            .on_hover_text(format!(
+                "show result {compared}, and compare it against result {shown}"
+            ))
+            .clicked()
+            .then_some(compared)
+    })
+    .inner
 }
 
 fn look_ui(
