@@ -360,12 +360,13 @@ impl Viewers {
         }
         self.overlays_ui(&painter, plane, &view, fitted, doc);
         self.interact(ui, plane, &view, fitted, rect, &response, doc);
-        painter.text(
+        // Over the image when it fills the view's height (a light one in the difference mode).
+        backed_text(
+            &painter,
             rect.left_top() + egui::vec2(4.0, 2.0),
             egui::Align2::LEFT_TOP,
-            plane.name(),
+            plane.name().to_string(),
             egui::FontId::proportional(13.0),
-            egui::Color32::LIGHT_GRAY,
         );
     }
 
@@ -402,7 +403,8 @@ impl Viewers {
         }
         let stroke = egui::Stroke::new(1.0, egui::Color32::from_rgb(120, 230, 140));
         draw_lines(&painter, &view, fitted, self.grid_lines(plane, doc), stroke);
-        painter.text(
+        backed_text(
+            &painter,
             rect.left_top() + egui::vec2(4.0, 2.0),
             egui::Align2::LEFT_TOP,
             format!(
@@ -411,7 +413,6 @@ impl Viewers {
                 self.display.deformation.grid_mm
             ),
             egui::FontId::proportional(13.0),
-            egui::Color32::LIGHT_GRAY,
         );
     }
 
@@ -815,18 +816,9 @@ impl Viewers {
             egui::StrokeKind::Outside,
         );
         let font = egui::FontId::proportional(11.0);
-        let c = egui::Color32::LIGHT_GRAY;
-        // The labels sit over the image in narrow views: a dark backing keeps them legible.
-        let backing_radius = crate::app::style::mark_radius(&painter.ctx().global_style().visuals);
+        // The labels sit over the image in narrow views.
         let label = |pos: egui::Pos2, align: egui::Align2, text: String| {
-            let galley = painter.layout_no_wrap(text, font.clone(), c);
-            let rect = align.anchor_size(pos, galley.size());
-            painter.rect_filled(
-                rect.expand(1.0),
-                backing_radius,
-                egui::Color32::from_black_alpha(160),
-            );
-            painter.galley(rect.min, galley, c);
+            backed_text(painter, pos, align, text, font.clone());
         };
         label(
             bar.left_top() - egui::vec2(3.0, 0.0),
@@ -964,6 +956,26 @@ impl Viewers {
 
 /// Where a view's image fits: its rectangle less a strip on the right for the colour bar, so
 /// the bar never covers the image at its fitted size.
+/// Light grey text on a dark backing, legible over any image.
+fn backed_text(
+    painter: &egui::Painter,
+    pos: egui::Pos2,
+    align: egui::Align2,
+    text: String,
+    font: egui::FontId,
+) {
+    let c = egui::Color32::LIGHT_GRAY;
+    let galley = painter.layout_no_wrap(text, font, c);
+    let rect = align.anchor_size(pos, galley.size());
+    let radius = crate::app::style::mark_radius(&painter.ctx().global_style().visuals);
+    painter.rect_filled(
+        rect.expand(1.0),
+        radius,
+        egui::Color32::from_black_alpha(160),
+    );
+    painter.galley(rect.min, galley, c);
+}
+
 fn image_area(rect: egui::Rect) -> egui::Rect {
     let mut area = rect.shrink(2.0);
     area.max.x -= 20.0;
