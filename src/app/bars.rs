@@ -157,12 +157,12 @@ impl WarpbenchApp {
             ));
             if let Some((number, against)) = pull::Pull::against(&self.doc, &self.viewers.display) {
                 let r = against.moving_point(p);
-                let apart = (0..3).map(|i| (q[i] - r[i]).powi(2)).sum::<f64>().sqrt();
                 parts.push(format!(
                     "moving through result {number} {}",
                     value(crate::volume::resample::sample_world(&case.moving, r))
                 ));
                 if shown.is_warped() {
+                    let apart = (0..3).map(|i| (q[i] - r[i]).powi(2)).sum::<f64>().sqrt();
                     parts.push(format!("|Δu| {apart:.2} mm"));
                 }
             }

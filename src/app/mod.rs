@@ -588,10 +588,7 @@ impl eframe::App for WarpbenchApp {
             .inner
             .inner;
         if let Some(number) = swap {
-            let shown = self.doc.results.shown;
-            if self.doc.show_result(number) {
-                self.viewers.display.against = shown;
-            }
+            self.swap_compared(number);
         }
         let mut request = None;
         let mut metrics_request = None;

@@ -28,15 +28,18 @@ impl<'a> Pull<'a> {
     }
 
     /// How the kept result `display` compares the shown transform against brings the moving
-    /// image in, with its number; `None` without one, once its transform went for memory, and
-    /// while it is the one shown (a result is not compared with itself).
+    /// image in, with its number; `None` without one, or while it cannot be compared
+    /// ([`Results::comparable`](crate::app::results::Results::comparable)).
     pub fn against(doc: &'a Document, display: &Display) -> Option<(usize, Pull<'a>)> {
-        let number = display.against.filter(|&n| doc.results.shown != Some(n))?;
-        let deformation = doc.results.transform(number)?;
-        Some((
-            number,
-            Pull::through(Some(deformation), true, display.affine_only),
-        ))
+        let number = display.against?;
+        let deformation = doc.results.comparable(number)?;
+        Some((number, Pull::compared(deformation, display.affine_only)))
+    }
+
+    /// How a result compared against brings the moving image in: through its transform, whole
+    /// or its affine stage alone as the shown one is.
+    pub fn compared(deformation: &'a Deformation, affine_only: bool) -> Pull<'a> {
+        Pull::through(Some(deformation), true, affine_only)
     }
 
     /// [`of`](Self::of) from the display's two switches, for a helper thread that holds the

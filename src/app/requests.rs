@@ -250,6 +250,15 @@ impl WarpbenchApp {
         }
     }
 
+    /// Shows kept result `number`, the one the views compared against, and compares it against
+    /// the result shown until now (the display panel's "swap").
+    pub(super) fn swap_compared(&mut self, number: usize) {
+        let shown = self.doc.results.shown;
+        if self.doc.show_result(number) {
+            self.viewers.display.against = shown;
+        }
+    }
+
     /// Applies a request of the metrics panel.
     pub(super) fn handle_metrics(
         &mut self,

@@ -169,9 +169,11 @@ impl Results {
         self.kept.iter().find(|r| r.number == number)
     }
 
-    /// Result `number`'s transform, while it is kept.
-    pub fn transform(&self, number: usize) -> Option<&Arc<Deformation>> {
-        self.get(number).and_then(|r| r.deformation.as_ref())
+    /// Result `number`'s transform, when the shown transform can be compared with it: while it
+    /// is kept, and but for the result shown (a result is not compared with itself).
+    pub fn comparable(&self, number: usize) -> Option<&Arc<Deformation>> {
+        let result = self.get(number).filter(|_| self.shown != Some(number))?;
+        result.deformation.as_ref()
     }
 
     /// Takes result `number` out of the table, unless the views show it (its scores and curves

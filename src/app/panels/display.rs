@@ -112,7 +112,7 @@ fn against_ui(
     let others: Vec<_> = results
         .kept
         .iter()
-        .filter(|r| r.deformation.is_some() && results.shown != Some(r.number))
+        .filter(|r| results.comparable(r.number).is_some())
         .collect();
     // Shown only once there is a second kept result to compare with: until then it would only
     // push the panel down.

@@ -138,10 +138,13 @@ pub fn sample(
         (FieldMap::Magnitude, Some(f), _) => {
             Some(view.map_pixels(f32::NAN, |p| length(displacement_at(f, p))))
         }
-        (FieldMap::Disagreement, Some(_), Some(against)) => Some(view.map_pixels(f32::NAN, |p| {
-            let (a, b) = (sources.pull.moving_point(p), against.moving_point(p));
-            length(std::array::from_fn(|i| a[i] - b[i]))
-        })),
+        // The shown transform's points are `moved` already; only the other's are found here.
+        (FieldMap::Disagreement, Some(_), Some(against)) => {
+            Some(view.map_indexed_pixels(f32::NAN, |n, p| {
+                let (a, b) = (moved[n], against.moving_point(p));
+                length(std::array::from_fn(|i| a[i] - b[i]))
+            }))
+        }
         _ => None,
     };
     let jacobian = sources

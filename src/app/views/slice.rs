@@ -128,13 +128,26 @@ impl PlaneView {
         ]
     }
 
-    /// Calls `f(x, y, world point of the pixel centre)` for every pixel, row by row, filling
+    /// Calls `f(world point of the pixel centre)` for every pixel, row by row, filling
     /// `width · height` values on all cores.
     pub fn map_pixels<T: Send + Clone>(&self, fill: T, f: impl Fn([f64; 3]) -> T + Sync) -> Vec<T> {
+        self.map_indexed_pixels(fill, |_, p| f(p))
+    }
+
+    /// [`map_pixels`](Self::map_pixels) with each pixel's index (`x + width · y`), for values
+    /// found earlier on the same lattice.
+    pub fn map_indexed_pixels<T: Send + Clone>(
+        &self,
+        fill: T,
+        f: impl Fn(usize, [f64; 3]) -> T + Sync,
+    ) -> Vec<T> {
         let mut out = vec![fill; self.width * self.height];
         crate::parallel::for_each_slice(&mut out, self.width, |y, row| {
             for (x, o) in row.iter_mut().enumerate() {
-                *o = f(self.world_at(x as f64 + 0.5, y as f64 + 0.5));
+                *o = f(
+                    x + self.width * y,
+                    self.world_at(x as f64 + 0.5, y as f64 + 0.5),
+                );
             }
         });
         out

@@ -90,8 +90,9 @@ impl Layers {
             fixed_labels: doc.case.fixed_labels.clone(),
             moving_labels: doc.case.moving_labels.clone(),
             deformation: doc.deformation.clone(),
-            against: Pull::against(doc, display)
-                .and_then(|(n, _)| doc.results.transform(n).cloned()),
+            against: display
+                .against
+                .and_then(|n| doc.results.comparable(n).cloned()),
             warped: display.warped,
             affine_only: display.affine_only,
         }
@@ -105,7 +106,7 @@ impl Layers {
             against: self
                 .against
                 .as_deref()
-                .map(|d| Pull::through(Some(d), true, self.affine_only)),
+                .map(|d| Pull::compared(d, self.affine_only)),
             fixed: &self.fixed,
             moving: &self.moving,
             fixed_labels: self.fixed_labels.as_deref(),
@@ -954,8 +955,6 @@ impl Viewers {
     }
 }
 
-/// Where a view's image fits: its rectangle less a strip on the right for the colour bar, so
-/// the bar never covers the image at its fitted size.
 /// Light grey text on a dark backing, legible over any image.
 fn backed_text(
     painter: &egui::Painter,
@@ -976,6 +975,8 @@ fn backed_text(
     painter.galley(rect.min, galley, c);
 }
 
+/// Where a view's image fits: its rectangle less a strip on the right for the colour bar, so
+/// the bar never covers the image at its fitted size.
 fn image_area(rect: egui::Rect) -> egui::Rect {
     let mut area = rect.shrink(2.0);
     area.max.x -= 20.0;
@@ -1175,6 +1176,7 @@ mod tests {
         viewers.refresh(plane, &doc, &ctx, 0.0);
         assert_eq!(shown(&viewers, plane), doc.generation);
     }
+
     #[test]
     fn a_kept_result_takes_the_fixed_images_place_and_an_equal_one_shows_no_difference() {
         let case: Case = crate::demo::load_builtin().unwrap().into();
